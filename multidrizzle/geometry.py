@@ -1,0 +1,449 @@
+"""Output grids and per-chip pixel maps, from ``astropy.wcs``.
+
+An :class:`OutputGrid` is a distortion-free tangent-plane WCS with a shape.
+Its default scale and orientation come from the first input chip, its centre
+from the middle of the union of all chip footprints and its size is the
+smallest that holds every chip; any of these can be set, or the whole grid
+taken from a reference image.
+
+A :class:`PixelMap` maps every input pixel to the output grid through the
+chip's full distortion.  The WCS chain is evaluated exactly on nodes every
+``stepsize`` pixels and filled in bilinearly by a numba kernel; 1-D
+detector-to-image (D2IM) tables are applied exactly per column or row.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from multidrizzle.errors import GridTooLargeError, InputError
+from multidrizzle.kernels.pixmap import interpolate_pixel_map
+from multidrizzle.model import Chip
+
+__all__ = [
+    "GridRequest", "OutputGrid", "PixelMap", "make_output_grid", "compute_pixel_map",
+    "chip_footprint", "native_scale", "native_orientation", "available_memory",
+    "check_memory", "read_reference_wcs",
+]
+
+log = logging.getLogger("multidrizzle")
+
+#: Points sampled along each chip edge when finding footprints, per pixel.
+_EDGE_SAMPLING = 1.0 / 32.0
+
+
+@dataclass(frozen=True)
+class GridRequest:
+    """What the user asked of an output grid; None means "choose for me"."""
+
+    scale: float | None = None
+    rotation: float | None = None
+    ra: float | None = None
+    dec: float | None = None
+    nx: int | None = None
+    ny: int | None = None
+    refimage: str = ""
+
+
+@dataclass
+class OutputGrid:
+    """A distortion-free output frame.
+
+    Attributes
+    ----------
+    wcs : astropy.wcs.WCS
+        Tangent-plane WCS of the output frame (``pixel_shape`` set).
+    shape : tuple of int
+        ``(ny, nx)``.
+    scale : float
+        Pixel scale in arcsec/pixel.
+    rotation : float
+        Position angle of the output y axis, degrees east of north.
+    origin : str
+        How it was made, for summaries.
+    """
+
+    wcs: WCS
+    shape: tuple[int, int]
+    scale: float
+    rotation: float
+    origin: str = "computed"
+
+    @property
+    def nx(self) -> int:
+        return self.shape[1]
+
+    @property
+    def ny(self) -> int:
+        return self.shape[0]
+
+    def same_as(self, other: "OutputGrid") -> bool:
+        """True when both grids map sky to pixels identically."""
+        return (self.shape == other.shape
+                and np.allclose(self.wcs.wcs.crval, other.wcs.wcs.crval, rtol=0, atol=1e-12)
+                and np.allclose(self.wcs.wcs.crpix, other.wcs.wcs.crpix, rtol=0, atol=1e-9)
+                and np.allclose(self.wcs.pixel_scale_matrix, other.wcs.pixel_scale_matrix,
+                                rtol=1e-12, atol=0))
+
+
+@dataclass
+class PixelMap:
+    """The map from one chip's pixels to an output grid.
+
+    Holds the WCS-evaluated nodes; :meth:`evaluate` fills the dense map
+    ``pixmap[y, x] = (x_out, y_out)`` on demand so that a session with
+    many chips does not keep every dense map in memory.
+    """
+
+    chip_name: str
+    shape: tuple[int, int]
+    stepsize: int
+    node_values: np.ndarray = field(repr=False)
+    origin: tuple[float, float]
+    column_shifts: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    row_shifts: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    wcs_seconds: float = 0.0
+
+    def evaluate(self) -> np.ndarray:
+        """The dense pixel map, shape ``(ny, nx, 2)``, float64."""
+        if self.stepsize == 1 and self.node_values.shape[:2] == self.shape:
+            return self.node_values.copy()
+        dx_col, dy_col = self.column_shifts if self.column_shifts else (None, None)
+        dx_row, dy_row = self.row_shifts if self.row_shifts else (None, None)
+        return interpolate_pixel_map(self.node_values, self.origin, self.stepsize,
+                                     self.shape, dx_of_column=dx_col, dx_of_row=dx_row,
+                                     dy_of_column=dy_col, dy_of_row=dy_row)
+
+
+# --------------------------------------------------------------------------
+# scale, orientation, footprints
+
+
+def native_scale(chip: Chip) -> float:
+    """Undistorted pixel scale of a chip in arcsec/pixel.
+
+    ``IDCSCALE`` (the scale of the distortion solution) when the header has
+    it, as AstroDrizzle uses; otherwise the square root of the pixel area at
+    the reference pixel from the linear WCS.
+    """
+    idcscale = chip.header.get("IDCSCALE")
+    if idcscale:
+        return float(idcscale)
+    return float(math.sqrt(abs(np.linalg.det(chip.wcs.pixel_scale_matrix))) * 3600.0)
+
+
+def native_orientation(chip: Chip) -> float:
+    """Position angle of the chip's y axis (degrees east of north)."""
+    matrix = chip.wcs.pixel_scale_matrix
+    return float(math.degrees(math.atan2(matrix[0, 1], matrix[1, 1])))
+
+
+def chip_footprint(chip: Chip) -> np.ndarray:
+    """Sky positions (deg) along the outer edges of the chip's pixels.
+
+    The edges are sampled every 32 pixels and at the corners, through the
+    full distortion, so the footprint's bounding box holds every pixel.
+    """
+    ny, nx = chip.shape
+    xs = _edge_samples(nx)
+    ys = _edge_samples(ny)
+    edges = np.concatenate([
+        np.column_stack([xs, np.full_like(xs, -0.5)]),
+        np.column_stack([xs, np.full_like(xs, ny - 0.5)]),
+        np.column_stack([np.full_like(ys, -0.5), ys]),
+        np.column_stack([np.full_like(ys, nx - 0.5), ys]),
+    ])
+    return chip.wcs.all_pix2world(edges, 0)
+
+
+def _edge_samples(n: int) -> np.ndarray:
+    count = max(2, int(math.ceil(n * _EDGE_SAMPLING)) + 1)
+    return np.linspace(-0.5, n - 0.5, count)
+
+
+def _tangent_wcs(crval: Sequence[float], scale: float, rotation: float,
+                 crpix: Sequence[float] = (1.0, 1.0)) -> WCS:
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [float(crval[0]) % 360.0, float(crval[1])]
+    wcs.wcs.crpix = [float(crpix[0]), float(crpix[1])]
+    theta = math.radians(rotation)
+    degrees = scale / 3600.0
+    wcs.wcs.cd = [[-degrees * math.cos(theta), degrees * math.sin(theta)],
+                  [degrees * math.sin(theta), degrees * math.cos(theta)]]
+    wcs.wcs.radesys = "ICRS"
+    wcs.wcs.set()
+    return wcs
+
+
+def _mean_direction(sky: np.ndarray) -> tuple[float, float]:
+    ra = np.radians(sky[:, 0])
+    dec = np.radians(sky[:, 1])
+    vector = np.array([np.mean(np.cos(dec) * np.cos(ra)),
+                       np.mean(np.cos(dec) * np.sin(ra)),
+                       np.mean(np.sin(dec))])
+    ra0 = math.degrees(math.atan2(vector[1], vector[0])) % 360.0
+    dec0 = math.degrees(math.atan2(vector[2], math.hypot(vector[0], vector[1])))
+    return ra0, dec0
+
+
+# --------------------------------------------------------------------------
+# output grid
+
+
+def make_output_grid(chips: Sequence[Chip], request: GridRequest) -> OutputGrid:
+    """The output frame for these chips, as the request and defaults say.
+
+    Parameters
+    ----------
+    chips : sequence of Chip
+        Every chip to drizzle; the first gives the default scale and
+        orientation.
+    request : GridRequest
+        User choices; ``refimage`` wins over everything else.
+
+    Returns
+    -------
+    OutputGrid
+    """
+    if request.refimage:
+        wcs, shape = read_reference_wcs(request.refimage)
+        matrix = wcs.pixel_scale_matrix
+        scale = float(math.sqrt(abs(np.linalg.det(matrix))) * 3600.0)
+        rotation = float(math.degrees(math.atan2(matrix[0, 1], matrix[1, 1])))
+        return OutputGrid(wcs, shape, scale, rotation, origin=f"refimage {request.refimage}")
+    first = chips[0]
+    scale = request.scale if request.scale is not None else native_scale(first)
+    rotation = request.rotation if request.rotation is not None else native_orientation(first)
+    footprints = np.concatenate([chip_footprint(chip) for chip in chips])
+    fixed_centre = request.ra is not None and request.dec is not None
+    if fixed_centre:
+        centre = (float(request.ra), float(request.dec))
+    else:
+        centre = _bounding_box_centre(footprints, _mean_direction(footprints), scale, rotation)
+    frame = _tangent_wcs(centre, scale, rotation)
+    x, y = frame.wcs_world2pix(footprints[:, 0], footprints[:, 1], 0)
+    nx, crpix_x = _axis_size(x, request.nx, fixed_centre)
+    ny, crpix_y = _axis_size(y, request.ny, fixed_centre)
+    wcs = _tangent_wcs(centre, scale, rotation, crpix=(crpix_x, crpix_y))
+    wcs.pixel_shape = (nx, ny)
+    origin = "computed" if request == GridRequest() else "custom"
+    return OutputGrid(wcs, (ny, nx), float(scale), float(rotation) % 360.0, origin=origin)
+
+
+def _bounding_box_centre(footprints: np.ndarray, provisional: tuple[float, float],
+                         scale: float, rotation: float) -> tuple[float, float]:
+    """Sky position of the middle of the footprints' box in the output frame."""
+    centre = provisional
+    for _ in range(2):  # the second pass removes the small tangent-point bias
+        frame = _tangent_wcs(centre, scale, rotation)
+        x, y = frame.wcs_world2pix(footprints[:, 0], footprints[:, 1], 0)
+        middle = ((x.min() + x.max()) / 2.0, (y.min() + y.max()) / 2.0)
+        ra, dec = frame.wcs_pix2world([middle[0]], [middle[1]], 0)
+        centre = (float(ra[0]), float(dec[0]))
+    return centre
+
+
+def _axis_size(positions: np.ndarray, requested: int | None,
+               symmetric: bool) -> tuple[int, float]:
+    """Size along one axis and the 1-based reference pixel of the centre.
+
+    ``positions`` are relative to the centre (at 0).  Without a requested
+    size the axis is the smallest whole number of pixels holding every
+    position; with a fixed centre it is symmetric about it.
+    """
+    low, high = float(positions.min()), float(positions.max())
+    if requested is not None:
+        size = int(requested)
+    elif symmetric:
+        size = int(math.ceil(2.0 * max(abs(low), abs(high))))
+    else:
+        size = int(math.ceil(high - low))
+    size = max(size, 1)
+    if requested is None and not symmetric:
+        # put the middle of the extent in the middle of the axis
+        crpix = (size - 1) / 2.0 - (low + high) / 2.0 + 1.0
+    else:
+        crpix = (size - 1) / 2.0 + 1.0
+    return size, crpix
+
+
+_EXTENSION = re.compile(r"^(?P<path>.*?)\[(?P<ext>[^\]]+)\]$")
+
+
+def read_reference_wcs(spec: str) -> tuple[WCS, tuple[int, int]]:
+    """WCS and ``(ny, nx)`` of a reference image ``'file.fits'`` or ``'file.fits[sci,1]'``.
+
+    Without an extension the first HDU holding a 2-D image with a celestial
+    WCS is used.
+
+    Raises
+    ------
+    InputError
+        If the file or extension is missing or has no 2-D celestial WCS.
+    """
+    match = _EXTENSION.match(spec.strip())
+    path = Path(match.group("path") if match else spec.strip())
+    extension = _parse_extension(match.group("ext")) if match else None
+    if not path.exists():
+        raise InputError(f"reference image {path}: does not exist")
+    with fits.open(path, mode="readonly") as hdul:
+        candidates = [extension] if extension is not None else range(len(hdul))
+        for candidate in candidates:
+            try:
+                hdu = hdul[candidate]
+            except (KeyError, IndexError) as exc:
+                raise InputError(f"reference image {path}: has no extension "
+                                 f"{candidate!r}") from exc
+            header = hdu.header
+            if header.get("NAXIS") != 2:
+                continue
+            wcs = WCS(header, fobj=hdul)
+            if wcs.has_celestial and wcs.naxis == 2:
+                shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
+                wcs.pixel_shape = (shape[1], shape[0])
+                return wcs, shape
+    raise InputError(f"reference image {spec}: has no 2-D image with a celestial WCS")
+
+
+def _parse_extension(text: str) -> int | tuple[str, int] | str:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) == 1:
+        return int(parts[0]) if parts[0].isdigit() else parts[0].upper()
+    return parts[0].upper(), int(parts[1])
+
+
+# --------------------------------------------------------------------------
+# memory
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process (MemAvailable, or total RAM)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(estimated_bytes: int, what: str, limit: int | None = None) -> None:
+    """Refuse work whose arrays would not fit in memory, before allocating them.
+
+    Raises
+    ------
+    GridTooLargeError
+        Naming ``what`` and both figures.
+    """
+    limit = available_memory() if limit is None else limit
+    if estimated_bytes > limit:
+        raise GridTooLargeError(
+            f"{what} needs about {estimated_bytes / 2**30:.2f} GiB but only "
+            f"{limit / 2**30:.2f} GiB of memory is available; choose a larger scale, "
+            "smaller outnx/outny, or fewer inputs")
+
+
+# --------------------------------------------------------------------------
+# pixel maps
+
+
+def compute_pixel_map(chip: Chip, grid: OutputGrid, stepsize: int) -> PixelMap:
+    """Map every pixel of ``chip`` onto ``grid``.
+
+    Parameters
+    ----------
+    chip : Chip
+        Input chip with its full-distortion WCS.
+    grid : OutputGrid
+        Output frame.
+    stepsize : int
+        Node spacing in input pixels; 1 evaluates the WCS at every pixel.
+
+    Returns
+    -------
+    PixelMap
+    """
+    if int(stepsize) < 1:
+        raise ValueError(f"stepsize must be >= 1, got {stepsize}")
+    stepsize = int(stepsize)
+    started = time.perf_counter()
+    ny, nx = chip.shape
+    if stepsize == 1:
+        y, x = np.mgrid[0:ny, 0:nx].astype(np.float64)
+        nodes = _to_output(chip.wcs, grid, x, y)
+        return PixelMap(chip.name, chip.shape, 1, nodes, (0.0, 0.0),
+                        wcs_seconds=time.perf_counter() - started)
+    smooth_wcs, column_shifts, row_shifts = _split_detector_shifts(chip.wcs, chip.shape)
+    x_nodes = np.arange(-1, int(math.ceil((nx - 1) / stepsize)) + 2) * float(stepsize)
+    y_nodes = np.arange(-1, int(math.ceil((ny - 1) / stepsize)) + 2) * float(stepsize)
+    node_x, node_y = np.meshgrid(x_nodes, y_nodes)
+    nodes = _to_output(smooth_wcs, grid, node_x, node_y)
+    return PixelMap(chip.name, chip.shape, stepsize, nodes,
+                    (float(x_nodes[0]), float(y_nodes[0])), column_shifts, row_shifts,
+                    wcs_seconds=time.perf_counter() - started)
+
+
+def _to_output(chip_wcs: WCS, grid: OutputGrid, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    ra, dec = chip_wcs.all_pix2world(x.ravel(), y.ravel(), 0)
+    if grid.wcs.has_distortion:
+        x_out, y_out = grid.wcs.all_world2pix(ra, dec, 0)
+    else:
+        x_out, y_out = grid.wcs.wcs_world2pix(ra, dec, 0)
+    return np.stack([x_out.reshape(x.shape), y_out.reshape(x.shape)], axis=-1)
+
+
+def _split_detector_shifts(wcs: WCS, shape: tuple[int, int]):
+    """Separate 1-D D2IM tables from the smooth part of the distortion.
+
+    HST's detector-to-image tables change from one column to the next, so
+    interpolating between nodes would blur them.  When every table present
+    varies along one axis only, the correction is exact as a per-column or
+    per-row shift (evaluated by astropy on one line of pixels) and the
+    remaining chain is smooth.  Two-dimensional tables are coarse (tens of
+    pixels per cell) and stay in the interpolated chain.
+
+    Returns
+    -------
+    smooth_wcs : WCS
+        ``wcs`` itself, or a copy without the 1-D D2IM tables.
+    column_shifts, row_shifts : tuple of two arrays, or None
+        ``(dx, dy)`` as functions of column and of row.
+    """
+    tables = [wcs.det2im1, wcs.det2im2]
+    present = [t for t in tables if t is not None]
+    if not present or not all(1 in np.shape(t.data) for t in present):
+        return wcs, None, None
+    ny, nx = shape
+    columns = np.arange(nx, dtype=np.float64)
+    rows = np.arange(ny, dtype=np.float64)
+    along_x = np.column_stack([columns, np.zeros(nx)])
+    along_y = np.column_stack([np.zeros(ny), rows])
+    shift_x = wcs.det2im(along_x, 0) - along_x
+    shift_y = wcs.det2im(along_y, 0) - along_y
+    column_shifts = [np.zeros(nx), np.zeros(nx)]
+    row_shifts = [np.zeros(ny), np.zeros(ny)]
+    for axis, table in enumerate(tables):
+        if table is None:
+            continue
+        varies_along_columns = np.shape(table.data)[0] == 1  # one row of values
+        if varies_along_columns:
+            column_shifts[axis] = shift_x[:, axis].copy()
+        else:
+            row_shifts[axis] = shift_y[:, axis].copy()
+    smooth = wcs.deepcopy()
+    smooth.det2im1 = None
+    smooth.det2im2 = None
+    return smooth, tuple(column_shifts), tuple(row_shifts)

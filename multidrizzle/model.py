@@ -1,0 +1,314 @@
+"""The data model: an exposure and its chips, read from HST multi-extension FITS.
+
+A :class:`Chip` holds what every step needs to know about one SCI extension
+(shape, WCS with its full distortion, exposure time, gain, read noise, units,
+signature) and reads its pixel arrays on request.  Files are only ever
+opened read-only here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from multidrizzle.errors import InputError
+from multidrizzle.instruments import detector_noise
+
+__all__ = ["Chip", "Exposure", "ReadOptions", "read_exposure", "UNITS_PER_SECOND"]
+
+log = logging.getLogger("multidrizzle")
+
+#: BUNIT values understood, mapped to (counts-like?, per-second?).
+_KNOWN_UNITS = {
+    "ELECTRONS": (False, False),
+    "COUNTS": (True, False),
+    "ELECTRONS/S": (False, True),
+    "COUNTS/S": (True, True),
+}
+UNITS_PER_SECOND = {name for name, (_, rate) in _KNOWN_UNITS.items() if rate}
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Parameters that change how exposures are read.
+
+    Attributes mirror the session parameters of the same names.
+    """
+
+    group: tuple[int, ...] | None = None
+    wcskey: str = ""
+    coeffs: bool = True
+    proc_unit: str = "native"
+    gain: float | None = None
+    gainkeyword: str = ""
+    rdnoise: float | None = None
+    rnkeyword: str = ""
+    exptime: float | None = None
+    expkeyword: str = ""
+
+
+@dataclass
+class Chip:
+    """One SCI extension of an exposure, with everything the steps need.
+
+    Attributes
+    ----------
+    filename : Path
+        The exposure file this chip belongs to.
+    extver : int
+        EXTVER of the SCI/ERR/DQ extensions.
+    shape : tuple of int
+        ``(ny, nx)`` of the science array.
+    wcs : astropy.wcs.WCS
+        The chip's WCS, with SIP, NPOL and D2IM distortion unless
+        ``coeffs=False``.
+    exptime : float
+        Exposure time in seconds.
+    gain, read_noise : float
+        In e-/DN and e-.
+    bunit : str
+        The file's BUNIT (``ELECTRONS``, ``COUNTS``, ``ELECTRONS/S``...).
+    to_electrons : float
+        Factor that turns a pixel value in ``bunit`` into electrons
+        collected during the exposure.
+    proc_scale : float
+        Factor applied to the stored pixels to give values in the processing
+        units (1 for ``proc_unit='native'``; ``to_electrons`` for
+        ``'electrons'``).
+    signature : tuple
+        ``('INSTRUMENT/DETECTOR', (nx, ny), chip)``: chips with the same
+        signature share a static mask.
+    header : astropy.io.fits.Header
+        A copy of the SCI header (the file stays untouched).
+    """
+
+    filename: Path
+    extver: int
+    shape: tuple[int, int]
+    wcs: WCS
+    exptime: float
+    gain: float
+    read_noise: float
+    bunit: str
+    to_electrons: float
+    proc_scale: float
+    signature: tuple
+    header: fits.Header = field(repr=False)
+    has_error: bool = True
+    has_dq: bool = True
+
+    @property
+    def name(self) -> str:
+        """``'file.fits[SCI,1]'``: how messages and tables name this chip."""
+        return f"{self.filename.name}[SCI,{self.extver}]"
+
+    @property
+    def is_rate(self) -> bool:
+        """True when the pixels are per second (``ELECTRONS/S``, ``COUNTS/S``)."""
+        return self.bunit in UNITS_PER_SECOND
+
+    def read_science(self) -> np.ndarray:
+        """The SCI array in processing units, as float32."""
+        data = self._read("SCI")
+        return (data * np.float32(self.proc_scale)).astype(np.float32, copy=False)
+
+    def read_error(self) -> np.ndarray | None:
+        """The ERR array in processing units, or None if the file has none."""
+        if not self.has_error:
+            return None
+        data = self._read("ERR")
+        return (data * np.float32(self.proc_scale)).astype(np.float32, copy=False)
+
+    def read_dq(self) -> np.ndarray:
+        """The DQ array as uint32 (zeros when the file has no DQ data)."""
+        if not self.has_dq:
+            return np.zeros(self.shape, dtype=np.uint32)
+        return self._read("DQ").astype(np.uint32)
+
+    def _read(self, extname: str) -> np.ndarray:
+        with fits.open(self.filename, mode="readonly", memmap=False) as hdul:
+            data = hdul[extname, self.extver].data
+        if data is None or data.shape != self.shape:
+            raise InputError(f"input file {self.filename}, {extname},{self.extver}: "
+                             f"expected an array of shape {self.shape}, found "
+                             f"{None if data is None else data.shape}")
+        return np.asarray(data, dtype=np.float32 if extname != "DQ" else data.dtype)
+
+
+@dataclass
+class Exposure:
+    """One input exposure and its selected chips."""
+
+    filename: Path
+    rootname: str
+    instrument: str
+    detector: str
+    filter_name: str
+    exptime: float
+    chips: list[Chip]
+    primary_header: fits.Header = field(repr=False)
+    ivm_file: Path | None = None
+
+    @property
+    def is_cte_corrected(self) -> bool:
+        """True for FLC input (products are then named ``_drc``)."""
+        return self.filename.name.lower().endswith("_flc.fits")
+
+
+def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None) -> Exposure:
+    """Read an exposure's headers and WCSs (not its pixels).
+
+    Parameters
+    ----------
+    path : Path
+        HST multi-extension FITS file with SCI (and ERR, DQ) extensions.
+    options : ReadOptions
+        Chip selection, WCS key, distortion and override parameters.
+    ivm_file : Path, optional
+        Inverse-variance map named for this exposure in an ``@file`` list.
+
+    Raises
+    ------
+    InputError
+        Naming the file and extension at fault.
+    """
+    with fits.open(path, mode="readonly", memmap=True) as hdul:
+        primary = hdul[0].header.copy()
+        extvers = _science_extvers(hdul, path)
+        if options.group is not None:
+            missing = [v for v in options.group if v not in extvers]
+            if missing:
+                raise InputError(f"input file {path}: parameter 'group' selects SCI,"
+                                 f"{missing[0]} but the file has SCI extensions "
+                                 f"{extvers}")
+            extvers = [v for v in extvers if v in options.group]
+        exptime = _exposure_time(primary, hdul["SCI", extvers[0]].header, path, options)
+        chips = [_read_chip(hdul, path, extver, primary, exptime, options)
+                 for extver in extvers]
+    return Exposure(
+        filename=path,
+        rootname=str(primary.get("ROOTNAME", path.name.split("_")[0])).strip().lower(),
+        instrument=str(primary.get("INSTRUME", "")).strip().upper(),
+        detector=str(primary.get("DETECTOR", "")).strip().upper(),
+        filter_name=_filter_name(primary),
+        exptime=exptime,
+        chips=chips,
+        primary_header=primary,
+        ivm_file=ivm_file,
+    )
+
+
+def _science_extvers(hdul: fits.HDUList, path: Path) -> list[int]:
+    extvers = [h.ver for h in hdul if h.name == "SCI"]
+    if not extvers:
+        raise InputError(f"input file {path}: has no SCI extension")
+    return extvers
+
+
+def _exposure_time(primary: fits.Header, science: fits.Header, path: Path,
+                   options: ReadOptions) -> float:
+    if options.exptime is not None:
+        value = options.exptime
+    elif options.expkeyword:
+        value = _keyword(primary, science, options.expkeyword, path, "expkeyword")
+    else:
+        value = _keyword(primary, science, "EXPTIME", path, None)
+    value = float(value)
+    if not value > 0:
+        raise InputError(f"input file {path}: exposure time {value} s is not positive; "
+                         "set parameter 'exptime' or 'expkeyword' to override")
+    return value
+
+
+def _keyword(primary: fits.Header, science: fits.Header, name: str, path: Path,
+             parameter: str | None):
+    for header in (primary, science):
+        if name in header:
+            return header[name]
+    named_by = f" named by parameter '{parameter}'" if parameter else ""
+    raise InputError(f"input file {path}: keyword {name}{named_by} is in neither the "
+                     "primary nor the SCI header")
+
+
+def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header,
+               exptime: float, options: ReadOptions) -> Chip:
+    sci = hdul["SCI", extver]
+    header = sci.header.copy()
+    where = f"input file {path}, SCI,{extver}"
+    if sci.data is None or sci.data.ndim != 2:
+        raise InputError(f"{where}: expected a 2-D image, found "
+                         f"{'no data' if sci.data is None else f'{sci.data.ndim}-D data'}")
+    shape = tuple(int(n) for n in sci.data.shape)
+    bunit = str(header.get("BUNIT", primary.get("BUNIT", ""))).strip().upper()
+    if bunit not in _KNOWN_UNITS:
+        raise InputError(f"{where}: BUNIT {bunit!r} is not understood; expected one of "
+                         f"{', '.join(_KNOWN_UNITS)}")
+    noise = detector_noise(primary, header, str(path), extver, gain=options.gain,
+                           gainkeyword=options.gainkeyword, rdnoise=options.rdnoise,
+                           rnkeyword=options.rnkeyword)
+    counts, per_second = _KNOWN_UNITS[bunit]
+    to_electrons = (noise.gain if counts else 1.0) * (exptime if per_second else 1.0)
+    proc_scale = 1.0 if options.proc_unit == "native" else to_electrons
+    instrument = str(primary.get("INSTRUME", "")).strip().upper()
+    detector = str(primary.get("DETECTOR", "")).strip().upper()
+    chip_id = int(header.get("CCDCHIP", extver))
+    return Chip(
+        filename=path,
+        extver=extver,
+        shape=shape,
+        wcs=_chip_wcs(header, hdul, options, where),
+        exptime=exptime,
+        gain=noise.gain,
+        read_noise=noise.read_noise,
+        bunit=bunit,
+        to_electrons=to_electrons,
+        proc_scale=proc_scale,
+        signature=(f"{instrument}/{detector}", (shape[1], shape[0]), chip_id),
+        header=header,
+        has_error=_has_data(hdul, "ERR", extver, shape),
+        has_dq=_has_data(hdul, "DQ", extver, shape),
+    )
+
+
+def _has_data(hdul: fits.HDUList, extname: str, extver: int, shape: tuple) -> bool:
+    try:
+        hdu = hdul[extname, extver]
+    except KeyError:
+        return False
+    return hdu.header.get("NAXIS", 0) == 2 and (
+        hdu.header["NAXIS2"], hdu.header["NAXIS1"]) == shape
+
+
+def _chip_wcs(header: fits.Header, hdul: fits.HDUList, options: ReadOptions,
+              where: str) -> WCS:
+    key = options.wcskey.strip().upper() or " "
+    try:
+        wcs = WCS(header, fobj=hdul, key=key)
+    except KeyError as exc:
+        raise InputError(f"{where}: has no WCS with key {options.wcskey!r} "
+                         "(parameter 'wcskey')") from exc
+    except Exception as exc:  # astropy raises several unrelated types here
+        raise InputError(f"{where}: its WCS cannot be read ({exc})") from exc
+    if wcs.naxis != 2 or not wcs.has_celestial:
+        raise InputError(f"{where}: expected a 2-D celestial WCS, found "
+                         f"{wcs.naxis} axes {list(wcs.wcs.ctype)}")
+    if not options.coeffs:
+        wcs.sip = None
+        wcs.cpdis1 = wcs.cpdis2 = None
+        wcs.det2im1 = wcs.det2im2 = None
+        wcs.wcs.ctype = [c.replace("-SIP", "") for c in wcs.wcs.ctype]
+    wcs.pixel_shape = (header["NAXIS1"], header["NAXIS2"])
+    return wcs
+
+
+def _filter_name(primary: fits.Header) -> str:
+    for key in ("FILTER", "FILTER1", "FILTER2"):
+        value = str(primary.get(key, "")).strip().upper()
+        if value and not value.startswith("CLEAR"):
+            return value
+    return ""
