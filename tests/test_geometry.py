@@ -1,0 +1,167 @@
+"""Output grids and pixel maps against direct astropy.wcs evaluation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from conftest import ACS_LOOKUP, UVIS_FLC_SHORT, full_size_copy
+from multidrizzle.errors import GridTooLargeError, InputError
+from multidrizzle.geometry import (
+    GridRequest, check_memory, compute_pixel_map, make_output_grid, native_orientation,
+    native_scale, read_reference_wcs,
+)
+from multidrizzle.model import ReadOptions, read_exposure
+
+
+@pytest.fixture(scope="module")
+def uvis_chips(uvis_full):
+    return read_exposure(uvis_full, ReadOptions()).chips
+
+
+@pytest.fixture(scope="module")
+def default_grid(uvis_chips):
+    return make_output_grid(uvis_chips, GridRequest())
+
+
+def _direct(chip, grid, xs, ys):
+    ra, dec = chip.wcs.all_pix2world(xs, ys, 0)
+    return np.column_stack(grid.wcs.all_world2pix(ra, dec, 0))
+
+
+def _sample_pixels(shape, n=20000, seed=3):
+    rng = np.random.default_rng(seed)
+    ys = np.concatenate([rng.integers(0, shape[0], n), [0, 0, shape[0] - 1, shape[0] - 1]])
+    xs = np.concatenate([rng.integers(0, shape[1], n), [0, shape[1] - 1, 0, shape[1] - 1]])
+    return xs, ys
+
+
+def test_pixel_map_stepsize_10_within_001_pixel(uvis_chips, default_grid):
+    """SIP + NPOL + D2IM: interpolated map vs all_pix2world + all_world2pix."""
+    for chip in uvis_chips:
+        dense = compute_pixel_map(chip, default_grid, 10).evaluate()
+        xs, ys = _sample_pixels(chip.shape)
+        difference = dense[ys, xs] - _direct(chip, default_grid, xs, ys)
+        assert np.abs(difference).max() <= 0.01
+
+
+def test_pixel_map_stepsize_1_is_exact(uvis_chips, default_grid):
+    chip = uvis_chips[0]
+    dense = compute_pixel_map(chip, default_grid, 1).evaluate()
+    xs, ys = _sample_pixels(chip.shape, n=5000)
+    np.testing.assert_array_equal(dense[ys, xs], _direct(chip, default_grid, xs, ys))
+
+
+def _lookup_chip(tmp_path, full_size: bool, d2im_gain: float = 1.0):
+    """The ACS-style chip with a 4096 x 1 D2IM table and 65 x 33 NPOL tables."""
+    path = tmp_path / f"lookup_{full_size}_{d2im_gain}.fits"
+    with fits.open(ACS_LOOKUP) as hdul:
+        if full_size:
+            hdul["SCI", 1].data = np.zeros((2048, 4096), np.float32)
+        hdul["D2IMARR", 1].data = hdul["D2IMARR", 1].data * np.float32(d2im_gain)
+        hdul.writeto(path)
+    return read_exposure(path, ReadOptions(gain=1.0, rdnoise=1.0, exptime=1.0)).chips[0]
+
+
+@pytest.mark.parametrize("full_size, d2im_gain", [(False, 1.0), (True, 1.0), (True, 50.0)])
+def test_one_dimensional_d2im_is_exact_per_column(tmp_path, full_size, d2im_gain):
+    """The 4096 x 1 D2IM table changes every column: the map still agrees to 0.01 px.
+
+    The real table moves columns by a few thousandths of a pixel; amplified
+    50 times its column-to-column jumps reach 0.25 px, which interpolating
+    between nodes 10 columns apart could not follow.
+    """
+    chip = _lookup_chip(tmp_path, full_size, d2im_gain)
+    assert chip.wcs.det2im1 is not None and 1 in chip.wcs.det2im1.data.shape
+    assert chip.wcs.cpdis1 is not None
+    grid = make_output_grid([chip], GridRequest())
+    dense = compute_pixel_map(chip, grid, 10).evaluate()
+    xs, ys = _sample_pixels(chip.shape)
+    assert np.abs(dense[ys, xs] - _direct(chip, grid, xs, ys)).max() <= 0.01
+
+
+def test_grid_contains_every_input_pixel_centre(uvis_chips, default_grid):
+    ny, nx = default_grid.shape
+    for chip in uvis_chips:
+        dense = compute_pixel_map(chip, default_grid, 10).evaluate()
+        assert dense[..., 0].min() >= -0.5 and dense[..., 0].max() <= nx - 0.5
+        assert dense[..., 1].min() >= -0.5 and dense[..., 1].max() <= ny - 0.5
+    # and it is the smallest such grid: the footprint touches both ends of x or y
+    extent_x = max(compute_pixel_map(c, default_grid, 10).evaluate()[..., 0].max()
+                   for c in uvis_chips) - min(
+                   compute_pixel_map(c, default_grid, 10).evaluate()[..., 0].min()
+                   for c in uvis_chips)
+    assert nx - 2 <= extent_x + 1 <= nx + 1
+
+
+def test_default_scale_and_orientation_come_from_first_chip(uvis_chips, default_grid):
+    assert default_grid.scale == pytest.approx(uvis_chips[0].header["IDCSCALE"])
+    assert default_grid.rotation == pytest.approx(native_orientation(uvis_chips[0]) % 360)
+    matrix = default_grid.wcs.pixel_scale_matrix
+    assert math.sqrt(abs(np.linalg.det(matrix))) * 3600 == pytest.approx(default_grid.scale)
+
+
+def test_custom_scale_rotation_centre_and_size(uvis_chips):
+    grid = make_output_grid(uvis_chips, GridRequest(scale=0.05, rotation=0.0,
+                                                    ra=None, dec=None))
+    matrix = grid.wcs.pixel_scale_matrix
+    assert matrix[0, 1] == pytest.approx(0, abs=1e-15)  # north up
+    assert matrix[0, 0] < 0 and matrix[1, 1] > 0         # east left
+    assert grid.scale == 0.05
+    ra, dec = 36.1, -5.2
+    centre = uvis_chips[0].wcs.wcs.crval
+    grid = make_output_grid(uvis_chips, GridRequest(ra=centre[0], dec=centre[1], nx=1000,
+                                                    ny=800))
+    assert grid.shape == (800, 1000)
+    x, y = grid.wcs.wcs_world2pix([centre[0]], [centre[1]], 0)
+    assert (x[0], y[0]) == pytest.approx((499.5, 399.5))
+    del ra, dec
+
+
+def test_union_of_dithered_exposures(uvis_chips, tmp_path):
+    other = read_exposure(full_size_copy(UVIS_FLC_SHORT, tmp_path / "ib4606c5q_flc.fits"),
+                          ReadOptions()).chips
+    chips = list(uvis_chips) + list(other)
+    grid = make_output_grid(chips, GridRequest())
+    ny, nx = grid.shape
+    for chip in chips:
+        dense = compute_pixel_map(chip, grid, 10).evaluate()
+        assert -0.5 <= dense[..., 0].min() and dense[..., 0].max() <= nx - 0.5
+        assert -0.5 <= dense[..., 1].min() and dense[..., 1].max() <= ny - 0.5
+
+
+def test_reference_image_grid(default_grid, tmp_path):
+    header = default_grid.wcs.to_header()
+    path = tmp_path / "ref_drz.fits"
+    fits.HDUList([fits.PrimaryHDU(),
+                  fits.ImageHDU(np.zeros((30, 40), np.float32), header=header,
+                                name="SCI")]).writeto(path)
+    for spec in (str(path), f"{path}[sci,1]", f"{path}[1]"):
+        wcs, shape = read_reference_wcs(spec)
+        assert shape == (30, 40)
+        np.testing.assert_allclose(wcs.wcs.crval, default_grid.wcs.wcs.crval)
+    with pytest.raises(InputError, match="no extension"):
+        read_reference_wcs(f"{path}[sci,7]")
+    with pytest.raises(InputError, match="does not exist"):
+        read_reference_wcs(str(tmp_path / "missing.fits"))
+
+
+def test_memory_check_refuses_before_allocating():
+    with pytest.raises(GridTooLargeError, match="GiB"):
+        check_memory(10 * 2**40, "output grid 1e6 x 1e6")
+    check_memory(1024, "tiny grid")
+
+
+def test_native_scale_without_idcscale(uvis_chips):
+    chip = uvis_chips[0]
+    header = chip.header
+    saved = header.pop("IDCSCALE")
+    try:
+        scale = native_scale(chip)
+    finally:
+        header["IDCSCALE"] = saved
+    assert scale == pytest.approx(math.sqrt(abs(np.linalg.det(chip.wcs.pixel_scale_matrix)))
+                                  * 3600)
