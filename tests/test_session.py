@@ -1,0 +1,193 @@
+"""The Multidrizzle session up to build(): parameters, geometry, staleness."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from conftest import UVIS_FLC_SHORT, full_size_copy
+from multidrizzle import Multidrizzle
+from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
+
+
+@pytest.fixture(scope="module")
+def two_exposures(uvis_full, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pair")
+    other = full_size_copy(UVIS_FLC_SHORT, folder / "ib4606c5q_flc.fits")
+    return [uvis_full, other]
+
+
+def test_build_summary_and_state(two_exposures):
+    md = Multidrizzle([str(p) for p in two_exposures], output="combined")
+    summary = md.build()
+    assert summary.n_chips == 4 and len(md.exposures) == 2
+    assert md.output_grid.shape == summary.output_shape
+    assert md.output_grid.wcs.pixel_shape == summary.output_shape[::-1]
+    assert md.separate_grid is md.output_grid
+    assert set(md.pixel_maps) == {c.name for e in md.exposures for c in e.chips}
+    assert md.step_records["build"].status == "done"
+    assert "output grid" in str(summary) and "estimated memory" in str(summary)
+    assert md.output_root == "combined"
+
+
+def test_final_scale_switches_final_wcs_on(two_exposures):
+    md = Multidrizzle([str(two_exposures[0])], final_scale=0.08, final_rot=0)
+    assert md.final_wcs
+    md.build()
+    assert md.output_grid.scale == 0.08
+    assert md.output_grid.rotation == pytest.approx(0.0)
+    md.final_wcs = False  # AstroDrizzle's meaning: custom values are ignored
+    md.build()
+    assert md.output_grid.scale == pytest.approx(md.exposures[0].chips[0].header["IDCSCALE"])
+
+
+def test_separate_grid_can_differ(two_exposures):
+    md = Multidrizzle([str(two_exposures[0])], driz_sep_scale=0.1)
+    md.build()
+    assert md.separate_grid is not md.output_grid
+    assert md.separate_grid.scale == 0.1
+    assert md.separate_pixel_maps is not md.pixel_maps
+
+
+def test_geometry_change_marks_build_stale(two_exposures):
+    md = Multidrizzle([str(two_exposures[0])])
+    md.build()
+    md.final_pixfrac = 0.8
+    assert md.step_records["build"].status == "done"
+    md.stepsize = 5
+    assert md.step_records["build"].status == "stale"
+    assert "stepsize" in md.step_records["build"].reason
+
+
+def test_grid_too_large_refused_before_allocation(two_exposures):
+    md = Multidrizzle([str(two_exposures[0])], final_scale=0.0005)
+    with pytest.raises(GridTooLargeError, match="GiB"):
+        md.build()
+    assert md.output_grid is None  # nothing half-built kept
+
+
+def test_bad_parameters_and_conflicts(two_exposures):
+    with pytest.raises(ParameterError, match="final_kernel"):
+        Multidrizzle([str(two_exposures[0])], final_kernel="sqare")
+    with pytest.raises(ParameterError, match="no_such_parameter"):
+        Multidrizzle([str(two_exposures[0])], no_such_parameter=1)
+    with pytest.raises(ParameterError, match="gain"):
+        Multidrizzle([str(two_exposures[0])], gain=1.5, gainkeyword="ATODGNA")
+
+
+def test_missing_input_named_at_construction(tmp_path):
+    with pytest.raises(InputError, match="absent_flc.fits"):
+        Multidrizzle(str(tmp_path / "absent_flc.fits"))
+
+
+def test_parameter_file_round_trip_through_session(two_exposures, tmp_path):
+    md = Multidrizzle([str(two_exposures[0])], driz_cr_snr="3.0 2.5", final_bits="~4,8",
+                      final_scale=0.05)
+    path = tmp_path / "session.cfg"
+    md.save_pars(path)
+    again = Multidrizzle([str(two_exposures[0])], configobj=path)
+    assert again.driz_cr_snr == (3.0, 2.5)
+    assert again.final_bits == "~4,8" and again.bit_flags("final_bits") == ~12
+    assert again.final_scale == 0.05 and again.final_wcs
+
+
+def test_inputs_untouched_by_build(two_exposures):
+    before = [p.read_bytes() for p in two_exposures]
+    Multidrizzle([str(p) for p in two_exposures]).build()
+    assert [p.read_bytes() for p in two_exposures] == before
+
+
+def test_group_selects_chips(two_exposures):
+    md = Multidrizzle([str(p) for p in two_exposures], group="sci,2")
+    md.build()
+    assert [c.extver for e in md.exposures for c in e.chips] == [2, 2]
+
+
+def test_coeffs_changes_pixel_maps(two_exposures):
+    with_distortion = Multidrizzle([str(two_exposures[0])])
+    with_distortion.build()
+    name = next(iter(with_distortion.pixel_maps))
+    without = Multidrizzle([str(two_exposures[0])], coeffs=False,
+                           final_refimage=_save_grid(with_distortion, two_exposures[0]))
+    without.build()
+    difference = (with_distortion.pixel_maps[name].evaluate()
+                  - without.pixel_maps[name].evaluate())
+    assert np.abs(difference).max() > 1.0  # HST distortion moves pixels by pixels
+
+
+def _save_grid(session, next_to):
+    """Write the session's output grid as a reference image and return its name."""
+    from astropy.io import fits
+
+    path = next_to.parent / "grid_ref.fits"
+    data = np.zeros(session.output_grid.shape, dtype=np.uint8)
+    fits.PrimaryHDU(data, header=session.output_grid.wcs.to_header()).writeto(
+        path, overwrite=True)
+    return str(path)
+
+
+def test_shiftfile_moves_pixel_maps(two_exposures, tmp_path):
+    reference = Multidrizzle([str(two_exposures[0])])
+    reference.build()
+    grid_file = _save_grid(reference, tmp_path / "x")
+    shifts = tmp_path / "shifts.txt"
+    shifts.write_text("# units: pixels\n# frame: output\n# form: delta\n"
+                      f"{two_exposures[0].name} 10.0 -4.0\n")
+    shifted = Multidrizzle([str(two_exposures[0])], shiftfile=str(shifts),
+                           final_refimage=grid_file)
+    shifted.build()
+    plain = Multidrizzle([str(two_exposures[0])], final_refimage=grid_file)
+    plain.build()
+    for name in plain.pixel_maps:
+        moved = shifted.pixel_maps[name].evaluate()[::97, ::97]
+        still = plain.pixel_maps[name].evaluate()[::97, ::97]
+        np.testing.assert_allclose(moved - still, np.broadcast_to([10.0, -4.0], moved.shape),
+                                   atol=0.02)
+
+
+def test_shiftfile_rotation_turns_exposure_about_first_chip(two_exposures, tmp_path):
+    reference = Multidrizzle([str(two_exposures[0])])
+    reference.build()
+    grid_file = _save_grid(reference, tmp_path / "x")
+    shifts = tmp_path / "rot.txt"
+    shifts.write_text(f"# frame: output\n{two_exposures[0].name} 0 0 0.5\n")
+    turned = Multidrizzle([str(two_exposures[0])], shiftfile=str(shifts),
+                          final_refimage=grid_file)
+    turned.build()
+    plain = Multidrizzle([str(two_exposures[0])], final_refimage=grid_file)
+    plain.build()
+    crval = plain.exposures[0].chips[0].wcs.wcs.crval
+    pivot = np.array(plain.output_grid.wcs.wcs_world2pix([crval], 0)[0])
+    angle = np.radians(0.5)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    for name in plain.pixel_maps:  # both chips turn together about one pivot
+        still = plain.pixel_maps[name].evaluate()[::151, ::151].reshape(-1, 2)
+        moved = turned.pixel_maps[name].evaluate()[::151, ::151].reshape(-1, 2)
+        expected = (still - pivot) @ rotation.T + pivot
+        np.testing.assert_allclose(moved, expected, atol=0.05)
+
+
+def test_help_prints_syntax_and_every_parameter(two_exposures, capsys):
+    md = Multidrizzle([str(two_exposures[0])])
+    md.help()
+    text = capsys.readouterr().out
+    assert "md.run(" in text or "run(" in text
+    for name in ("final_pixfrac", "driz_cr_snr", "workinplace", "gnkeyword", "stepsize"):
+        assert name in text
+
+
+def test_pixfrac_below_001_logs_point(two_exposures, caplog):
+    md = Multidrizzle([str(two_exposures[0])], final_pixfrac=0.0005)
+    with caplog.at_level(logging.INFO, logger="multidrizzle"):
+        assert md.effective_kernel("final") == "point"
+    assert "point" in caplog.text
+
+
+def test_run_and_editpars_not_yet_implemented(two_exposures):
+    md = Multidrizzle([str(two_exposures[0])])
+    with pytest.raises(NotImplementedError, match="run"):
+        md.run()
+    with pytest.raises(NotImplementedError, match="editpars"):
+        md.editpars()
