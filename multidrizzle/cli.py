@@ -51,8 +51,7 @@ def run_demo(folder: Path, n_exposures: int, full_size: bool, seed: int) -> int:
         datasets.make_demo_dataset(folder, n_exposures=n_exposures, seed=seed, **kwargs)
         log.info("wrote %d demo exposures to %s", n_exposures, folder)
     session = Multidrizzle(f"@{inputs}", output=str(folder / "demo"))
-    summary = session.build()
-    print(summary)
+    session.build()  # logs its summary
     try:
         session.run()
     except NotImplementedError as reason:

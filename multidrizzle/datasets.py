@@ -742,33 +742,6 @@ def _render_galaxies(shape: tuple[int, int], wcs: WCS, galaxies: Table,
         image[y_lo:y_hi, x_lo:x_hi] += stamp[y_lo - iy + half:y_hi - iy + half,
                                              x_lo - ix + half:x_hi - ix + half]
     return image
-    centres = wcs.all_world2pix(np.column_stack([galaxies["ra"], galaxies["dec"]]), 0,
-                                tolerance=1e-8, quiet=True)
-    sub = (np.arange(_GALAXY_SUBSAMPLING) + 0.5) / _GALAXY_SUBSAMPLING - 0.5
-    for galaxy, (xc, yc) in zip(galaxies, centres):
-        truncation = _GALAXY_TRUNCATION_R_EFF * galaxy["r_eff_arcsec"]
-        half = int(math.ceil(truncation / (0.9 * PIXEL_SCALE_ARCSEC))) + 1
-        ix, iy = int(round(xc)), int(round(yc))
-        x_lo, x_hi = max(ix - half, 0), min(ix + half + 1, nx)
-        y_lo, y_hi = max(iy - half, 0), min(iy + half + 1, ny)
-        if x_lo >= x_hi or y_lo >= y_hi:
-            continue
-        jacobian, pixel_area = _local_jacobian_arcsec(wcs, xc, yc)
-        dx = (np.arange(x_lo, x_hi)[None, :, None, None] + sub[None, None, None, :]) - xc
-        dy = (np.arange(y_lo, y_hi)[:, None, None, None] + sub[None, None, :, None]) - yc
-        xi = jacobian[0, 0] * dx + jacobian[0, 1] * dy
-        eta = jacobian[1, 0] * dx + jacobian[1, 1] * dy
-        position_angle = math.radians(galaxy["pa_deg"])
-        major = xi * math.sin(position_angle) + eta * math.cos(position_angle)
-        minor = xi * math.cos(position_angle) - eta * math.sin(position_angle)
-        radius = np.hypot(major, minor / galaxy["axis_ratio"])
-        n, r_eff = float(galaxy["sersic_n"]), float(galaxy["r_eff_arcsec"])
-        intensity = _sersic_effective_intensity(float(galaxy["flux_eps"]), r_eff, n,
-                                                float(galaxy["axis_ratio"]))
-        profile = intensity * np.exp(-_sersic_b(n) * ((radius / r_eff) ** (1.0 / n) - 1.0))
-        profile[radius > truncation] = 0.0
-        image[y_lo:y_hi, x_lo:x_hi] += profile.mean(axis=(2, 3)) * pixel_area * exptime
-    return image
 
 
 # ---------------------------------------------------------------------------
@@ -872,15 +845,21 @@ def _simulate_chip(seed: int, plan: _ExposurePlan, geometry: _ChipGeometry,
             & (star_xy[:, 1] > -reach) & (star_xy[:, 1] < ny - 1 + reach))
     covered = ((star_xy[:, 0] >= reach) & (star_xy[:, 0] <= nx - 1 - reach)
                & (star_xy[:, 1] >= reach) & (star_xy[:, 1] <= ny - 1 - reach))
-    expected = _render_stars(geometry.shape, star_xy[near, 0], star_xy[near, 1],
-                             np.asarray(stars["flux_eps"])[near] * plan.exptime)
-    expected += _render_galaxies(geometry.shape, wcs, galaxies, plan.exptime)
-    expected += plan.sky_electrons + defects.hot_rate_eps * plan.exptime
-    saturated = expected >= FULL_WELL_ELECTRONS
+    # Photons collected per pixel: sources and sky scale with each pixel's
+    # area on the sky; point sources deliver exactly flux * exptime.
+    area = _relative_pixel_area(wcs, geometry.shape)
+    collected = _render_stars(geometry.shape, star_xy[near, 0], star_xy[near, 1],
+                              np.asarray(stars["flux_eps"])[near] * plan.exptime)
+    collected += _render_galaxies(geometry.shape, wcs, galaxies, plan.exptime)
+    collected += plan.sky_electrons * area + defects.hot_rate_eps * plan.exptime
+    saturated = collected >= FULL_WELL_ELECTRONS
 
     cosmic_rays = _cosmic_ray_image(geometry.shape, plan.exptime, rng)
     read_noise = _read_noise_image(geometry)
-    science = rng.poisson(expected).astype(np.float64)
+    # Calibrated (flat-fielded) exposures are normalised to a uniform response
+    # per unit sky area, like HST FLT/FLC files: the sky is flat and a star's
+    # counts are divided by the pixel area, which drizzling restores.
+    science = rng.poisson(collected).astype(np.float64) / area
     science += rng.normal(0.0, 1.0, geometry.shape) * read_noise
     science += cosmic_rays
     science -= defects.bad_dark_deficit
@@ -890,6 +869,32 @@ def _simulate_chip(seed: int, plan: _ExposurePlan, geometry: _ChipGeometry,
     dq = defects.dq | np.where(saturated, DQ_SATURATED, 0).astype(np.int16)
     return _SimulatedChip(science, error, dq, cosmic_rays, wcs_cards, covered,
                           _stars_touching(saturated, star_xy))
+
+
+def _relative_pixel_area(wcs: WCS, shape: tuple[int, int],
+                         spacing: int = 64) -> np.ndarray:
+    """Sky area of each pixel relative to a PIXEL_SCALE_ARCSEC square pixel.
+
+    Evaluated from the distortion's Jacobian on nodes every ``spacing``
+    pixels and interpolated bilinearly (the distortion is smooth).
+    """
+    ny, nx = shape
+    x_nodes = np.unique(np.append(np.arange(0, nx, spacing), nx - 1)).astype(float)
+    y_nodes = np.unique(np.append(np.arange(0, ny, spacing), ny - 1)).astype(float)
+    grid_x, grid_y = np.meshgrid(x_nodes, y_nodes)
+    x, y = grid_x.ravel(), grid_y.ravel()
+    points = np.concatenate([np.column_stack([x + dx, y + dy]) for dx, dy in
+                             ((0.5, 0), (-0.5, 0), (0, 0.5), (0, -0.5))])
+    sky = wcs.all_pix2world(points, 0)
+    centre = wcs.all_pix2world([[(nx - 1) / 2.0, (ny - 1) / 2.0]], 0)[0]
+    offsets = (_tangent_offsets_deg(sky[:, 0], sky[:, 1], (centre[0], centre[1]))
+               * 3600.0).reshape(4, -1, 2)
+    d_dx = offsets[0] - offsets[1]
+    d_dy = offsets[2] - offsets[3]
+    area = np.abs(d_dx[:, 0] * d_dy[:, 1] - d_dx[:, 1] * d_dy[:, 0])
+    area = (area / PIXEL_SCALE_ARCSEC ** 2).reshape(grid_x.shape)
+    along_x = np.array([np.interp(np.arange(nx), x_nodes, row) for row in area])
+    return np.array([np.interp(np.arange(ny), y_nodes, column) for column in along_x.T]).T
 
 
 def _stars_touching(mask: np.ndarray, star_xy: np.ndarray, half: int = 2) -> np.ndarray:

@@ -127,7 +127,8 @@ def test_chips_of_one_exposure_sit_on_either_side_of_the_gap(demo):
 
 def test_bright_isolated_stars_hold_their_flux(demo):
     """Counts in a stamp, less the true sky and the injected cosmic rays,
-    equal flux * exptime within the noise."""
+    equal flux * exptime / (relative pixel area) within the noise: the files
+    are flat-fielded like HST FLT/FLC files."""
     bright = demo.stars[demo.stars["isolated"] & (demo.stars["flux_eps"] > 45)]
     pulls = []
     for path in demo.input_files:
@@ -136,6 +137,7 @@ def test_bright_isolated_stars_hold_their_flux(demo):
             sky = demo.sky[path.name, extver]
             data = data - sky - demo.cosmic_ray_flux[path.name, extver]
             bad = demo.bad_pixel_mask[extver]
+            area = datasets._relative_pixel_area(wcs, CHIP_SHAPE)
             x, y = wcs.all_world2pix(bright["ra"], bright["dec"], 0)
             for star, xc, yc in zip(bright, x, y):
                 ix, iy = int(round(xc)), int(round(yc))
@@ -146,7 +148,7 @@ def test_bright_isolated_stars_hold_their_flux(demo):
                 stamp = np.s_[iy - 12:iy + 13, ix - 12:ix + 13]
                 if bad[stamp].any() or dq[stamp].any():
                     continue
-                expected = star["flux_eps"] * exptime
+                expected = star["flux_eps"] * exptime / area[iy, ix]
                 noise = np.sqrt(expected + data[stamp].size * (sky + 3.2 ** 2))
                 pulls.append((data[stamp].sum() - expected) / noise)
     assert len(pulls) >= 5
@@ -307,3 +309,19 @@ def test_same_seed_same_data(tmp_path):
 def test_bad_parameters(tmp_path, arguments):
     with pytest.raises(ParameterError):
         make_demo_dataset(tmp_path, **arguments)
+
+
+def test_relative_pixel_area_matches_the_distortion():
+    """The area map is the Jacobian determinant of the full-size distortion."""
+    geometry = datasets._chip_geometries(datasets.FULL_CHIP_SHAPE)[0]
+    wcs = WCS(fits.Header(datasets._chip_wcs_cards(datasets._pointing_wcs(150.0, 2.0),
+                                                   geometry)))
+    area = datasets._relative_pixel_area(wcs, datasets.FULL_CHIP_SHAPE)
+    for x, y in ((100, 100), (2000, 1000), (4000, 2000)):
+        sky = wcs.all_pix2world([[x - 0.5, y], [x + 0.5, y], [x, y - 0.5], [x, y + 0.5]], 0)
+        cos_dec = np.cos(np.radians(sky[:, 1].mean()))
+        dx = (sky[1] - sky[0]) * [cos_dec, 1] * 3600
+        dy = (sky[3] - sky[2]) * [cos_dec, 1] * 3600
+        direct = abs(dx[0] * dy[1] - dx[1] * dy[0]) / datasets.PIXEL_SCALE_ARCSEC ** 2
+        assert area[y, x] == pytest.approx(direct, rel=2e-4)
+    assert area.max() - area.min() > 0.01  # HST-like: pixel areas vary by per cent
