@@ -47,6 +47,34 @@ def _interpolate_separable(node_values, x_origin, y_origin, step,
                 out[j, i, axis] = (1.0 - ty) * lower + ty * upper
 
 
+@njit(cache=True)
+def _axis_cells(n: int, shifts, origin: float, step: float, n_nodes: int):
+    """Cell index and fraction for positions ``k + shifts[k]``, k = 0..n-1."""
+    index = np.empty(n, dtype=np.int64)
+    fraction = np.empty(n, dtype=np.float64)
+    for k in range(n):
+        index[k], fraction[k] = _cell(k + shifts[k], origin, step, n_nodes)
+    return index, fraction
+
+
+@njit(parallel=True, cache=True)
+def _interpolate_axis_separable(node_values, column_index, column_fraction, row_index,
+                                row_fraction, out):
+    """Fill when x depends on the column only and y on the row only."""
+    ny = out.shape[0]
+    nx = out.shape[1]
+    for j in prange(ny):
+        iy = row_index[j]
+        ty = row_fraction[j]
+        for i in range(nx):
+            ix = column_index[i]
+            tx = column_fraction[i]
+            for axis in range(2):
+                lower = (1.0 - tx) * node_values[iy, ix, axis] + tx * node_values[iy, ix + 1, axis]
+                upper = (1.0 - tx) * node_values[iy + 1, ix, axis] + tx * node_values[iy + 1, ix + 1, axis]
+                out[j, i, axis] = (1.0 - ty) * lower + ty * upper
+
+
 def interpolate_pixel_map(node_values: np.ndarray, origin: tuple[float, float],
                           step: float, shape: tuple[int, int], *,
                           dx_of_column: np.ndarray | None = None,
@@ -89,8 +117,18 @@ def interpolate_pixel_map(node_values: np.ndarray, origin: tuple[float, float],
     y_columns = _shift_or_zeros(dy_of_column, nx, "dy_of_column")
     y_rows = _shift_or_zeros(dy_of_row, ny, "dy_of_row")
     out = np.empty((ny, nx, 2), dtype=np.float64)
-    _interpolate_separable(node_values, float(origin[0]), float(origin[1]), float(step),
-                           columns, rows, y_columns, y_rows, out)
+    x_origin, y_origin, step = float(origin[0]), float(origin[1]), float(step)
+    if not rows.any() and not y_columns.any():
+        # the usual case: cells can be found once per column and once per row
+        column_index, column_fraction = _axis_cells(nx, columns, x_origin, step,
+                                                    node_values.shape[1])
+        row_index, row_fraction = _axis_cells(ny, y_rows, y_origin, step,
+                                              node_values.shape[0])
+        _interpolate_axis_separable(node_values, column_index, column_fraction,
+                                    row_index, row_fraction, out)
+    else:
+        _interpolate_separable(node_values, x_origin, y_origin, step, columns, rows,
+                               y_columns, y_rows, out)
     return out
 
 
