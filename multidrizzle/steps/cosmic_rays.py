@@ -1,0 +1,382 @@
+"""Step 6: cosmic-ray detection by comparison with the blotted median (driz_cr).
+
+Each input chip is compared, pixel by pixel, with the median image blotted
+back onto it; see :mod:`multidrizzle.kernels.cosmic_rays` for the formulas.
+
+Units convention
+----------------
+``science`` is the chip in its processing units, named by ``units``:
+
+============== =================================== ==========================
+``units``      one unit is                         factor ``f`` to electrons
+============== =================================== ==========================
+``electrons``  one electron                        1
+``counts``     one DN                              ``gain``
+``electrons/s`` one electron per second            ``exptime``
+``counts/s``   one DN per second (also ``cps``)    ``gain * exptime``
+============== =================================== ==========================
+
+``blotted_median`` must be in the same units *with the sky added back* (as
+AstroDrizzle's blot does with ``blot_addsky``), i.e. directly comparable
+with the unmodified ``science`` values, and ``sky`` is the sky level that was
+subtracted before drizzling, also in those units.  ``read_noise`` is in
+electrons and ``gain`` in e-/DN.  The noise of a pixel, in the science units,
+is then ``sqrt(f * |B + sky| + read_noise**2) / f``.
+
+That expression is AstroDrizzle's: its ``backg`` term is the subtracted sky
+although the blotted image already contains it, so the sky counts twice in
+the Poisson variance.  (In IRAF driz_cr and the original MultiDrizzle both
+images were sky-subtracted and the sky entered once.)  Pass ``sky=0`` for
+the single-count variance.  For data in counts, drizzlepac applies the gain
+twice (it scales the images to electrons and still divides by an effective
+gain equal to the gain); here, as in IRAF driz_cr, the gain enters once.
+
+Masks
+-----
+Pixels that are bad in DQ (``good_mask`` False), rejected by the static mask
+(``static_mask`` True, as :mod:`multidrizzle.steps.static_mask` returns it:
+True = bad; its files use AstroDrizzle's 1 = good), or not finite in
+``science`` or ``blotted_median`` are never tested and never reported: they
+do not trigger the looser second-pass threshold for their neighbours, and
+growth around real cosmic rays does not reach into them.  A NaN therefore
+only ever affects its own pixel (and removes itself from its neighbours'
+derivative).
+
+The ``_crmask`` file follows AstroDrizzle: uint8, 1 = good, 0 = cosmic ray.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from multidrizzle.errors import ParameterError
+from multidrizzle.kernels.cosmic_rays import flag_cosmic_rays, grow_cosmic_rays
+
+__all__ = [
+    "CR_UNITS",
+    "cosmic_ray_clean",
+    "detect_cosmic_rays",
+    "electrons_per_unit",
+    "update_dq",
+    "write_crclean",
+    "write_crmask",
+]
+
+log = logging.getLogger("multidrizzle")
+
+#: Accepted ``units`` (lower case) -> (value is in DN?, value is per second?).
+CR_UNITS: dict[str, tuple[bool, bool]] = {
+    "electrons": (False, False),
+    "counts": (True, False),
+    "electrons/s": (False, True),
+    "counts/s": (True, True),
+    "cps": (True, True),
+}
+
+# Keywords that describe an HDU's structure rather than its content; astropy
+# writes the right ones for the new primary HDU.
+_STRUCTURAL_KEYWORDS = ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2",
+                        "EXTEND", "PCOUNT", "GCOUNT", "EXTNAME", "EXTVER", "BSCALE", "BZERO")
+
+
+def electrons_per_unit(units: str, *, gain: float, exptime: float) -> float:
+    """Factor that turns a pixel value in ``units`` into electrons.
+
+    Parameters
+    ----------
+    units : str
+        One of :data:`CR_UNITS` (case-insensitive).
+    gain : float
+        e-/DN; used (and required positive) for counts.
+    exptime : float
+        Seconds; used (and required positive) for rates.
+
+    Raises
+    ------
+    multidrizzle.errors.ParameterError
+        For unknown units, or a needed gain or exposure time that is not
+        positive and finite.
+    """
+    key = units.strip().lower() if isinstance(units, str) else units
+    if key not in CR_UNITS:
+        raise ParameterError(f"units must be one of {', '.join(repr(u) for u in CR_UNITS)}; "
+                             f"got {units!r}.")
+    in_counts, per_second = CR_UNITS[key]
+    factor = 1.0
+    if in_counts:
+        factor *= _positive(gain, "gain", units)
+    if per_second:
+        factor *= _positive(exptime, "exptime", units)
+    return factor
+
+
+def _positive(value: float, name: str, units: str) -> float:
+    """``value`` as a positive finite float, or ParameterError naming the units."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number > 0.0):
+        raise ParameterError(f"{name} must be positive and finite for data in {units!r}; "
+                             f"got {value!r}.")
+    return number
+
+
+def _optional_mask(mask: np.ndarray | None, name: str, shape: tuple[int, ...], *,
+                   default: bool) -> np.ndarray:
+    """``mask`` as a boolean array of ``shape``; filled with ``default`` when None."""
+    if mask is None:
+        return np.full(shape, default, dtype=np.bool_)
+    return _boolean_mask(mask, name, shape)
+
+
+def _boolean_mask(mask: np.ndarray, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """``mask`` as a boolean array (possibly the caller's own) checked to be of ``shape``."""
+    array = np.asarray(mask)
+    if array.shape != shape:
+        raise ValueError(f"{name} must have the shape of the science array {shape}; "
+                         f"got {array.shape}.")
+    if not (array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"{name} must be boolean; got dtype {array.dtype}.")
+    return array.astype(np.bool_, copy=False)
+
+
+def detect_cosmic_rays(
+    science: np.ndarray,
+    blotted_median: np.ndarray,
+    *,
+    good_mask: np.ndarray | None,
+    static_mask: np.ndarray | None,
+    gain: float,
+    read_noise: float,
+    exptime: float,
+    sky: float,
+    units: str,
+    driz_cr_snr: Sequence[float] = (3.5, 3.0),
+    driz_cr_scale: Sequence[float] = (1.2, 0.7),
+    driz_cr_grow: int = 1,
+    driz_cr_ctegrow: int = 0,
+    cte_direction: int = 0,
+) -> np.ndarray:
+    """Find the cosmic rays of one input chip (AstroDrizzle ``driz_cr``).
+
+    Parameters
+    ----------
+    science : numpy.ndarray
+        The chip's SCI data in its processing units (see ``units``), not
+        sky-subtracted.
+    blotted_median : numpy.ndarray
+        The median image blotted onto this chip, same shape and units, with
+        the sky added back.
+    good_mask : numpy.ndarray or None
+        Boolean, True where the DQ array accepts the pixel (build it with the
+        cosmic-ray bit ignored so that earlier runs do not mask their own
+        detections).  None: every pixel is good.
+    static_mask : numpy.ndarray or None
+        Boolean, True where the static mask rejected the pixel (True = bad,
+        as :mod:`multidrizzle.steps.static_mask` returns it; the inverse of
+        the 1 = good static-mask files).  None: no static mask.
+    gain : float
+        e-/DN; needed for ``counts`` and ``counts/s``.
+    read_noise : float
+        Read noise in electrons, >= 0.
+    exptime : float
+        Exposure time in seconds; needed for per-second units.
+    sky : float
+        Sky level subtracted before drizzling, in the science units; enters
+        the noise as AstroDrizzle's ``backg`` (see the module notes).
+    units : str
+        ``'electrons'``, ``'counts'``, ``'electrons/s'`` or ``'counts/s'``
+        (``'cps'``), case-insensitive.
+    driz_cr_snr : pair of float, optional
+        Signal-to-noise thresholds (first pass, second pass), > 0.
+    driz_cr_scale : pair of float, optional
+        Scale factors of the blotted median's derivative (first, second), >= 0.
+    driz_cr_grow : int, optional
+        Side of the box by which detections are dilated (>= 1; 1 = none).
+    driz_cr_ctegrow : int, optional
+        Length in pixels of the CTE tail masked along y (>= 0).
+    cte_direction : {-1, 0, 1}, optional
+        The chip's readout direction along y (drizzlepac ``cte_dir``): +1 puts
+        the tail at smaller y than the cosmic ray, -1 at larger y, 0 none.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean array of the chip's shape, True = cosmic ray (grown).
+        Pixels that are bad, statically masked or not finite are False.
+
+    Raises
+    ------
+    ValueError
+        If the arrays do not share one 2-D shape or masks are not boolean.
+    multidrizzle.errors.ParameterError
+        If a parameter is out of range or ``units`` unknown.
+    """
+    data = np.asarray(science)
+    model = np.asarray(blotted_median)
+    if data.ndim != 2:
+        raise ValueError(f"science must be a 2-D image; got an array of shape {data.shape}.")
+    if model.shape != data.shape:
+        raise ValueError(f"blotted_median must have the shape of science {data.shape}; "
+                         f"got {model.shape}.")
+    factor = electrons_per_unit(units, gain=gain, exptime=exptime)
+    testable = _optional_mask(good_mask, "good_mask", data.shape, default=True).copy()
+    testable &= ~_optional_mask(static_mask, "static_mask", data.shape, default=False)
+    # Growth must not reach pixels that were never testable, NaNs included.
+    with np.errstate(invalid="ignore"):
+        testable &= np.isfinite(data) & np.isfinite(model)
+
+    detected = flag_cosmic_rays(data, model, testable, to_electrons=factor,
+                                read_noise=read_noise, sky=sky,
+                                snr=driz_cr_snr, scale=driz_cr_scale)
+    grown = grow_cosmic_rays(detected, grow=driz_cr_grow, ctegrow=driz_cr_ctegrow,
+                             cte_direction=cte_direction)
+    grown &= testable
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("driz_cr: %d pixels detected, %d after growth", int(detected.sum()),
+                  int(grown.sum()))
+    return grown
+
+
+def update_dq(dq: np.ndarray, cr_mask: np.ndarray, crbit: int) -> np.ndarray:
+    """A copy of a DQ array with ``crbit`` set on the cosmic-ray pixels.
+
+    Parameters
+    ----------
+    dq : numpy.ndarray
+        Integer DQ array (left untouched).
+    cr_mask : numpy.ndarray
+        Boolean, same shape, True = cosmic ray.
+    crbit : int
+        Bit value(s) to OR in (AstroDrizzle ``crbit``, default 4096 there);
+        0 leaves the DQ values unchanged.
+
+    Returns
+    -------
+    numpy.ndarray
+        New array of ``dq``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``dq`` is not an integer array or ``cr_mask`` has another shape.
+    multidrizzle.errors.ParameterError
+        If ``crbit`` is negative or does not fit ``dq``'s dtype.
+    """
+    flags = np.asarray(dq)
+    if not np.issubdtype(flags.dtype, np.integer):
+        raise ValueError(f"dq must be an integer array; got dtype {flags.dtype}.")
+    mask = _boolean_mask(cr_mask, "cr_mask", flags.shape)
+    if isinstance(crbit, bool) or not isinstance(crbit, (int, np.integer)) or crbit < 0:
+        raise ParameterError(f"crbit must be an integer >= 0; got {crbit!r}.")
+    if crbit > np.iinfo(flags.dtype).max:
+        raise ParameterError(f"crbit={crbit} does not fit the DQ array's dtype {flags.dtype}.")
+    updated = flags.copy()
+    if crbit:
+        updated[mask] |= flags.dtype.type(crbit)
+    return updated
+
+
+def cosmic_ray_clean(science: np.ndarray, blotted_median: np.ndarray,
+                     cr_mask: np.ndarray) -> np.ndarray:
+    """The ``_crclean`` image: cosmic-ray pixels replaced by the blotted median.
+
+    Parameters
+    ----------
+    science, blotted_median : numpy.ndarray
+        The chip and its blotted median, same shape and units.
+    cr_mask : numpy.ndarray
+        Boolean, True = cosmic ray.
+
+    Returns
+    -------
+    numpy.ndarray
+        Copy of ``science`` (same dtype) in which only the cosmic-ray pixels
+        hold the blotted median's values.
+    """
+    data = np.asarray(science)
+    model = np.asarray(blotted_median)
+    if model.shape != data.shape:
+        raise ValueError(f"blotted_median must have the shape of science {data.shape}; "
+                         f"got {model.shape}.")
+    mask = _boolean_mask(cr_mask, "cr_mask", data.shape)
+    clean = data.copy()
+    clean[mask] = model[mask]
+    return clean
+
+
+def write_crmask(path: str | os.PathLike, cr_mask: np.ndarray) -> Path:
+    """Write a ``_crmask`` file: uint8 primary image, 1 = good, 0 = cosmic ray.
+
+    The file is written to a temporary file in the same folder and then
+    renamed over ``path``, so readers never see a partial file.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    mask = np.asarray(cr_mask)
+    if mask.ndim != 2:
+        raise ValueError(f"cr_mask must be a 2-D mask; got an array of shape {mask.shape}.")
+    good = np.logical_not(mask.astype(np.bool_)).astype(np.uint8)
+    return _write_atomically(fits.HDUList([fits.PrimaryHDU(data=good)]), Path(path))
+
+
+def write_crclean(path: str | os.PathLike, clean: np.ndarray,
+                  header: fits.Header | None) -> Path:
+    """Write a ``_crclean`` image as a simple FITS file, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file (replaced if it exists).
+    clean : numpy.ndarray
+        The cleaned 2-D image (see :func:`cosmic_ray_clean`).
+    header : astropy.io.fits.Header or None
+        Header to carry over (typically the chip's SCI header); its structural
+        keywords (``XTENSION``, ``NAXISn``, ``EXTNAME``...) are dropped and
+        the caller's header is not modified.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    image = np.asarray(clean)
+    if image.ndim != 2:
+        raise ValueError(f"clean must be a 2-D image; got an array of shape {image.shape}.")
+    content = fits.Header() if header is None else header.copy()
+    for keyword in _STRUCTURAL_KEYWORDS:
+        content.remove(keyword, ignore_missing=True, remove_all=True)
+    return _write_atomically(fits.HDUList([fits.PrimaryHDU(data=image, header=content)]),
+                             Path(path))
+
+
+def _write_atomically(hdul: fits.HDUList, path: Path) -> Path:
+    """Write ``hdul`` to a temporary file beside ``path`` and rename it over ``path``."""
+    # mkstemp makes the file private (0600); give it the usual 0644, or keep
+    # the mode of the file it replaces.
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    handle, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                              dir=path.parent)
+    try:
+        os.fchmod(handle, mode)
+        with os.fdopen(handle, "wb") as stream:
+            hdul.writeto(stream)
+        os.replace(temporary_name, path)
+    except BaseException:
+        if os.path.exists(temporary_name):
+            os.unlink(temporary_name)
+        raise
+    return path
+

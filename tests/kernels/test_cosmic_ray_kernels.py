@@ -1,0 +1,280 @@
+"""Cosmic-ray kernels: hand-made cases, slow references, threads, parameters."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from multidrizzle.errors import ParameterError
+from multidrizzle.kernels.cosmic_rays import (
+    blot_derivative,
+    flag_cosmic_rays,
+    grow_cosmic_rays,
+)
+from reference_cosmic_rays import (
+    astrodrizzle_style_mask,
+    derivative_reference,
+    flag_reference,
+    grow_reference,
+)
+
+DEFAULTS = dict(to_electrons=1.0, read_noise=3.0, sky=0.0, snr=(3.5, 3.0), scale=(1.2, 0.7))
+
+
+def _random_case(seed: int, shape=(61, 47), dtype=np.float32):
+    """A smooth-ish model with Poisson-like noise, outliers, NaNs and invalid pixels."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:shape[0], :shape[1]]
+    model = 40 + 300 * np.exp(-((rows - 20.3) ** 2 + (cols - 30.7) ** 2) / 8.0)
+    science = model + rng.normal(0.0, np.sqrt(model + 9.0))
+    hits = rng.random(shape) < 0.03
+    science[hits] += rng.uniform(5.0, 400.0, hits.sum())
+    science[rng.random(shape) < 0.01] = np.nan
+    model = model.astype(dtype)
+    model[rng.random(shape) < 0.005] = np.nan
+    valid = rng.random(shape) > 0.02
+    return science.astype(dtype), model, valid
+
+
+# --------------------------------------------------------------- derivative
+
+def test_derivative_is_largest_difference_to_four_neighbours():
+    image = np.array([[1.0, 2.0, 4.0],
+                      [7.0, 5.0, 5.5],
+                      [0.0, 9.0, 3.0]])
+    expected = np.array([[6.0, 3.0, 2.0],
+                         [7.0, 4.0, 2.5],
+                         [9.0, 9.0, 6.0]])
+    np.testing.assert_array_equal(blot_derivative(image), expected)
+
+
+def test_derivative_ignores_diagonals():
+    image = np.zeros((3, 3))
+    image[0, 0] = image[0, 2] = image[2, 0] = image[2, 2] = 100.0
+    assert blot_derivative(image)[1, 1] == 0.0
+
+
+def test_derivative_skips_nan_neighbours_and_is_nan_on_nan():
+    image = np.array([[1.0, np.nan, 1.0],
+                      [1.0, 4.0, 1.0],
+                      [1.0, 1.0, 1.0]])
+    derivative = blot_derivative(image)
+    assert np.isnan(derivative[0, 1])
+    assert derivative[1, 1] == 3.0
+    assert derivative[0, 0] == 0.0  # its only finite neighbour is equal
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_derivative_matches_reference(dtype):
+    _, model, _ = _random_case(1, dtype=np.float64)
+    if dtype is np.int32:
+        model = np.nan_to_num(model).astype(np.int32)
+    else:
+        model = model.astype(dtype)
+    np.testing.assert_array_equal(blot_derivative(model), derivative_reference(model))
+
+
+# --------------------------------------------------------------- two-pass test
+
+def test_threshold_is_snr_times_noise_in_the_data_units():
+    # Flat model: derivative 0, so the threshold is snr * sqrt(f|B+s| + r^2) / f.
+    factor, sky, read_noise, level = 2.0, 30.0, 5.0, 70.0
+    sigma = np.sqrt(factor * (level + sky) + read_noise ** 2) / factor
+    model = np.full((5, 5), level)
+    for excess, flagged in ((3.5 * sigma * (1 + 1e-9), True), (3.5 * sigma * (1 - 1e-9), False)):
+        science = model.copy()
+        science[2, 2] += excess
+        result = flag_cosmic_rays(science, model, np.ones((5, 5), bool), to_electrons=factor,
+                                  read_noise=read_noise, sky=sky, snr=(3.5, 3.0), scale=(1.2, 0.7))
+        assert result[2, 2] == flagged
+        assert result.sum() == flagged
+
+
+def test_derivative_term_raises_the_threshold():
+    model = np.full((5, 5), 10.0)
+    model[2, 3] = 110.0  # derivative at (2, 2) is 100
+    science = model.copy()
+    science[2, 2] += 3.5 * np.sqrt(10.0 + 9.0) + 1.2 * 100.0 - 0.01
+    result = flag_cosmic_rays(science, model, np.ones((5, 5), bool), **DEFAULTS)
+    assert not result.any()
+    science[2, 2] += 0.02
+    assert flag_cosmic_rays(science, model, np.ones((5, 5), bool), **DEFAULTS)[2, 2]
+
+
+def test_second_pass_applies_only_within_the_3x3_box_of_a_first_pass_pixel():
+    model = np.full((9, 9), 16.0)          # sigma = sqrt(16 + 9) = 5
+    science = model.copy()
+    science[4, 4] += 100.0                 # fails the first test
+    second_only = 3.2 * 5.0                # between 3.0 and 3.5 sigma
+    science[3, 3] += second_only           # diagonal neighbour: flagged
+    science[4, 5] += second_only           # side neighbour: flagged
+    science[4, 6] += second_only           # two pixels away: not flagged
+    science[0, 0] += second_only           # isolated: not flagged
+    result = flag_cosmic_rays(science, model, np.ones((9, 9), bool), **DEFAULTS)
+    assert sorted(zip(*np.nonzero(result))) == [(3, 3), (4, 4), (4, 5)]
+
+
+def test_invalid_pixel_is_neither_flagged_nor_a_seed():
+    model = np.full((5, 5), 16.0)
+    science = model.copy()
+    science[2, 2] += 1000.0
+    science[2, 3] += 16.0                  # second-pass level next to the hit
+    valid = np.ones((5, 5), bool)
+    valid[2, 2] = False
+    assert not flag_cosmic_rays(science, model, valid, **DEFAULTS).any()
+
+
+def test_nan_touches_only_its_own_pixel():
+    model = np.full((7, 7), 16.0)
+    science = model.copy()
+    science[3, 3] += 100.0
+    reference = flag_cosmic_rays(science, model, np.ones((7, 7), bool), **DEFAULTS)
+    for nan_in_model in (False, True):
+        poisoned_science, poisoned_model = science.copy(), model.copy()
+        (poisoned_model if nan_in_model else poisoned_science)[3, 4] = np.nan
+        result = flag_cosmic_rays(poisoned_science, poisoned_model, np.ones((7, 7), bool),
+                                  **DEFAULTS)
+        assert not result[3, 4]
+        np.testing.assert_array_equal(np.delete(result.ravel(), 3 * 7 + 4),
+                                      np.delete(reference.ravel(), 3 * 7 + 4))
+
+
+@pytest.mark.parametrize("seed", [2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flags_match_reference(seed, dtype):
+    science, model, valid = _random_case(seed, dtype=dtype)
+    settings = dict(to_electrons=1.7, read_noise=4.2, sky=12.5, snr=(3.5, 3.0), scale=(1.2, 0.7))
+    result = flag_cosmic_rays(science, model, valid, **settings)
+    expected = flag_reference(science, model, valid, **settings)
+    assert expected.sum() > 20  # the case does exercise both passes
+    np.testing.assert_array_equal(result, expected)
+
+
+# --------------------------------------------------------------- growth
+
+def _single(shape=(7, 7), at=(3, 3)):
+    mask = np.zeros(shape, bool)
+    mask[at] = True
+    return mask
+
+
+def _flagged(mask):
+    return sorted((int(r), int(c)) for r, c in zip(*np.nonzero(mask)))
+
+
+def test_grow_one_changes_nothing():
+    mask = _single()
+    np.testing.assert_array_equal(grow_cosmic_rays(mask, grow=1), mask)
+
+
+@pytest.mark.parametrize("grow, first, last", [(2, 3, 4), (3, 2, 4), (4, 2, 5), (5, 1, 5)])
+def test_grow_box_extent(grow, first, last):
+    result = grow_cosmic_rays(_single(), grow=grow)
+    expected = np.zeros((7, 7), bool)
+    expected[first:last + 1, first:last + 1] = True
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_cte_tail_direction_and_length():
+    plus = grow_cosmic_rays(_single(), ctegrow=2, cte_direction=1)
+    minus = grow_cosmic_rays(_single(), ctegrow=2, cte_direction=-1)
+    none = grow_cosmic_rays(_single(), ctegrow=2, cte_direction=0)
+    assert _flagged(plus) == [(1, 3), (2, 3), (3, 3)]
+    assert _flagged(minus) == [(3, 3), (4, 3), (5, 3)]
+    assert _flagged(none) == [(3, 3)]
+
+
+def test_cte_tail_starts_from_the_cosmic_ray_not_the_grown_box():
+    result = grow_cosmic_rays(_single((9, 9), (4, 4)), grow=3, ctegrow=3, cte_direction=-1)
+    expected = np.zeros((9, 9), bool)
+    expected[3:6, 3:6] = True
+    expected[5:8, 4] = True
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_growth_stops_at_the_edges():
+    corner = grow_cosmic_rays(_single(at=(0, 0)), grow=3, ctegrow=4, cte_direction=1)
+    assert _flagged(corner) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    bottom = grow_cosmic_rays(_single(at=(1, 3)), ctegrow=4, cte_direction=-1)
+    assert _flagged(bottom) == [(1, 3), (2, 3), (3, 3), (4, 3), (5, 3)]
+
+
+@pytest.mark.parametrize("grow, ctegrow, direction", [(1, 0, 0), (2, 3, 1), (3, 2, -1), (4, 5, 1)])
+def test_growth_matches_reference(grow, ctegrow, direction):
+    mask = np.random.default_rng(grow * 10 + ctegrow).random((40, 33)) < 0.02
+    np.testing.assert_array_equal(
+        grow_cosmic_rays(mask, grow=grow, ctegrow=ctegrow, cte_direction=direction),
+        grow_reference(mask, grow=grow, ctegrow=ctegrow, cte_direction=direction))
+
+
+# --------------------------------------------------------------- against AstroDrizzle's form
+
+@pytest.mark.parametrize("grow, ctegrow, direction", [(1, 0, 0), (3, 2, 1), (2, 3, -1)])
+def test_agrees_with_astrodrizzle_convolutions_away_from_edges(grow, ctegrow, direction):
+    pytest.importorskip("scipy")
+    science, model, _ = _random_case(5, shape=(80, 70), dtype=np.float64)
+    science = np.nan_to_num(science, nan=40.0)
+    model = np.nan_to_num(model, nan=40.0)
+    settings = dict(snr=(3.5, 3.0), scale=(1.2, 0.7), read_noise=3.0, sky=20.0)
+    detected = flag_cosmic_rays(science, model, np.ones(model.shape, bool), to_electrons=1.0,
+                                **settings)
+    ours = grow_cosmic_rays(detected, grow=grow, ctegrow=ctegrow, cte_direction=direction)
+    theirs = astrodrizzle_style_mask(science, model, grow=grow, ctegrow=ctegrow,
+                                     cte_direction=direction, **settings)
+    margin = 2 + max(grow, ctegrow) + 1
+    inner = (slice(margin, -margin), slice(margin, -margin))
+    assert theirs[inner].sum() > 20
+    np.testing.assert_array_equal(ours[inner], theirs[inner])
+
+
+# --------------------------------------------------------------- threads
+
+def test_results_do_not_depend_on_the_number_of_threads():
+    science, model, valid = _random_case(6, shape=(300, 211))
+    settings = dict(to_electrons=1.0, read_noise=3.0, sky=5.0, snr=(3.5, 3.0), scale=(1.2, 0.7))
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS),
+                               numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            detected = flag_cosmic_rays(science, model, valid, **settings)
+            results.append((blot_derivative(model), detected,
+                            grow_cosmic_rays(detected, grow=3, ctegrow=4, cte_direction=-1)))
+    finally:
+        numba.set_num_threads(before)
+    for derivative, detected, grown in results[1:]:
+        np.testing.assert_array_equal(derivative, results[0][0])
+        np.testing.assert_array_equal(detected, results[0][1])
+        np.testing.assert_array_equal(grown, results[0][2])
+
+
+# --------------------------------------------------------------- checks
+
+def test_shape_and_dtype_checks():
+    image = np.zeros((4, 4))
+    with pytest.raises(ValueError, match="2-D"):
+        blot_derivative(np.zeros(4))
+    with pytest.raises(ValueError, match="real numbers"):
+        blot_derivative(np.zeros((4, 4), complex))
+    with pytest.raises(ValueError, match="shape of science"):
+        flag_cosmic_rays(image, np.zeros((4, 5)), np.ones((4, 4), bool), **DEFAULTS)
+    with pytest.raises(ValueError, match="valid must have shape"):
+        flag_cosmic_rays(image, image, np.ones((3, 4), bool), **DEFAULTS)
+
+
+@pytest.mark.parametrize("change", [
+    dict(to_electrons=0.0), dict(read_noise=-1.0), dict(sky=np.nan), dict(snr=(3.5,)),
+    dict(snr=(0.0, 3.0)), dict(scale=(-1.0, 0.7)), dict(snr="3.5 3.0")])
+def test_bad_detection_parameters(change):
+    image = np.zeros((4, 4))
+    with pytest.raises(ParameterError):
+        flag_cosmic_rays(image, image, np.ones((4, 4), bool), **{**DEFAULTS, **change})
+
+
+@pytest.mark.parametrize("change", [dict(grow=0), dict(ctegrow=-1), dict(cte_direction=2),
+                                    dict(grow=1.5)])
+def test_bad_growth_parameters(change):
+    with pytest.raises(ParameterError):
+        grow_cosmic_rays(np.zeros((4, 4), bool), **change)
