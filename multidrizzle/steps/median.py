@@ -1,0 +1,437 @@
+"""Step 4: combine the separate drizzles into the median image.
+
+The separate drizzles (one per input exposure, all on the same output grid)
+are combined pixel by pixel into the "truth" image used to find cosmic rays.
+The images are read in bands of whole rows, so that they may be numpy memmaps
+of files on disk and the temporary stack stays near ``combine_bufsize`` MiB
+per image whatever the image size (AstroDrizzle reads "sections" of at most
+1 MiB per image in the same way).
+
+Bad-pixel masks (``drizzlepac/createMedian.py``)
+------------------------------------------------
+``median_newmasks=True``: a pixel of image ``i`` is excluded where its weight
+is below ``combine_maskpt`` times the *mean* of image ``i``'s weights that are
+``>= 1e-8`` (AstroDrizzle: ``ImageStats(weight, lower=1e-8, fields='mean',
+nclip=0).mean * maskpt`` and ``weight < threshold``; the mean, not the median,
+despite what the parameter help suggests).
+
+``median_newmasks=False``: AstroDrizzle then uses no mask at all, so the fill
+values of pixels an image does not cover enter the combination (and minmed
+takes them as the minimum; it prints a warning).  Here only pixels that carry
+no data are excluded: zero weight.
+
+In both cases pixels with a weight that is zero, negative or not finite, and
+values that are not finite, are always excluded: they hold a drizzle fill
+value, not a measurement.  The thresholds ``combine_lthresh`` /
+``combine_hthresh`` (in the units of the separate drizzles) exclude further
+values, for every combine type (AstroDrizzle's minmed ignores them).
+
+Units
+-----
+Only ``minmed`` cares: its noise model needs electrons.  The separate
+drizzles must be electron based: ``units='cps'`` (electrons/s, what
+AstroDrizzle's separate drizzle always writes) or ``units='counts'``
+(electrons per exposure).  Data in DN must be multiplied by the gain first.
+``sky_values_electrons`` is the sky subtracted from each image in electrons
+per separate-drizzle pixel (AstroDrizzle: the lowest sky of the image's chips
+times the chip's conversion factor), ``read_noises`` each image's read noise in
+electrons (AstroDrizzle: the root mean square over its chips).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from multidrizzle.errors import ParameterError
+from multidrizzle.kernels.combine import (
+    COMBINE_UNITS,
+    Combination,
+    mean_combine,
+    median_combine,
+    minmed_combine,
+)
+
+__all__ = ["COMBINE_TYPES", "MedianResult", "create_median", "weight_mask_thresholds"]
+
+log = logging.getLogger("multidrizzle")
+
+#: Values of ``combine_type``.
+COMBINE_TYPES: tuple[str, ...] = ("median", "mean", "minmed", "imedian", "imean", "iminmed")
+
+#: AstroDrizzle's section buffer, in MiB, when ``combine_bufsize`` is None.
+DEFAULT_BUFSIZE_MIB = 1.0
+
+#: Weights below this are left out of the mean weight (ImageStats ``lower``).
+MEAN_WEIGHT_FLOOR = 1.0e-8
+
+_MIB = 1024 * 1024
+_BYTES_PER_VALUE = 4  # float32 separate drizzles
+
+
+@dataclass(frozen=True)
+class MedianResult:
+    """The median image and what went into it.
+
+    Attributes
+    ----------
+    median : numpy.ndarray
+        The combined image, float32, ``(ny, nx)``.
+    masks : numpy.ndarray or None
+        ``(n_images, ny, nx)`` bool, True where a pixel of an image was
+        excluded by its weight (``keep_masks=True`` only; None otherwise, to
+        save ``n_images`` bytes per pixel).  Values rejected by the thresholds
+        or for not being finite are not included; ``good_counts`` includes
+        them.
+    good_counts : numpy.ndarray
+        Number of values that entered each pixel's combination, int16.
+    weight_thresholds : numpy.ndarray
+        Per-image weight below which pixels were excluded (0 when
+        ``median_newmasks`` is False: only non-positive weights excluded).
+    masked_fractions : numpy.ndarray
+        Per-image fraction of pixels excluded by weight.
+    filled_pixels : int
+        Pixels without any good value (``fillval``, or the last image's value
+        for the 'i' combine types).
+    minimum_pixels : int or None
+        minmed: pixels where the minimum replaced the median; None otherwise.
+    combine_type : str
+        The combine type used.
+    section_rows : int
+        Rows of output produced per section (band) of the images.
+    n_sections : int
+        Number of sections.
+    """
+
+    median: np.ndarray
+    masks: np.ndarray | None
+    good_counts: np.ndarray
+    weight_thresholds: np.ndarray
+    masked_fractions: np.ndarray
+    filled_pixels: int
+    minimum_pixels: int | None
+    combine_type: str
+    section_rows: int
+    n_sections: int
+
+
+# ---------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------
+
+def _image_shape(single_images: Sequence[np.ndarray],
+                 single_weights: Sequence[np.ndarray]) -> tuple[int, int]:
+    """Common 2-D shape of every image and weight; ParameterError otherwise."""
+    if len(single_images) == 0:
+        raise ParameterError("single_images is empty: the median needs at least one image.")
+    if len(single_weights) != len(single_images):
+        raise ParameterError(
+            f"single_weights needs one weight image per single image "
+            f"({len(single_images)}); got {len(single_weights)}.")
+    shape = np.shape(single_images[0])
+    if len(shape) != 2:
+        raise ParameterError(f"single_images[0] must be 2-D; got shape {shape}.")
+    for name, arrays in (("single_images", single_images), ("single_weights", single_weights)):
+        for index, array in enumerate(arrays):
+            if np.shape(array) != shape:
+                raise ParameterError(
+                    f"{name}[{index}] has shape {np.shape(array)}; every single image and "
+                    f"weight must have the shape of single_images[0], {shape}.")
+    return shape
+
+
+def _combine_type(combine_type: str) -> str:
+    name = str(combine_type).lower()
+    if name not in COMBINE_TYPES:
+        raise ParameterError(f"combine_type must be one of {COMBINE_TYPES}; got {combine_type!r}.")
+    return name
+
+
+def _bufsize_bytes(combine_bufsize: float | None) -> float:
+    if combine_bufsize is None:
+        return DEFAULT_BUFSIZE_MIB * _MIB
+    size = float(combine_bufsize)
+    if not math.isfinite(size) or size <= 0:
+        raise ParameterError(
+            f"combine_bufsize must be a positive number of MiB or None; got {combine_bufsize!r}.")
+    return size * _MIB
+
+
+def _minmed_noise_inputs(n_images: int, exptimes, sky_values_electrons,
+                         read_noises) -> None:
+    """minmed needs exposure times, skies and read noises; check they were given."""
+    missing = [name for name, value in (("exptimes", exptimes),
+                                        ("sky_values_electrons", sky_values_electrons),
+                                        ("read_noises", read_noises)) if value is None]
+    if missing:
+        raise ParameterError(
+            f"combine_type minmed needs {', '.join(missing)} (one value per image, "
+            f"{n_images} images) for its noise model.")
+
+
+# ---------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Section:
+    """Rows ``[read_start, read_stop)`` are read to produce ``[start, stop)``."""
+
+    start: int
+    stop: int
+    read_start: int
+    read_stop: int
+
+
+def _output_rows_per_section(n_cols: int, bufsize_bytes: float, halo: int) -> int:
+    """Rows produced per section: the buffer's rows minus the halo on both sides.
+
+    At least one row is produced (the buffer then grows to hold it and its
+    halo; AstroDrizzle instead shrinks ``combine_grow``, which changes the
+    result).
+    """
+    buffer_rows = int(bufsize_bytes // (n_cols * _BYTES_PER_VALUE))
+    return max(buffer_rows - 2 * halo, 1)
+
+
+def _sections(n_rows: int, rows_per_section: int, halo: int) -> Iterator[_Section]:
+    """Consecutive sections covering every row, each read with ``halo`` extra rows."""
+    for start in range(0, n_rows, rows_per_section):
+        stop = min(start + rows_per_section, n_rows)
+        yield _Section(start, stop, max(start - halo, 0), min(stop + halo, n_rows))
+
+
+def _read_band(arrays: Sequence[np.ndarray], section: _Section,
+               buffer: np.ndarray) -> np.ndarray:
+    """Rows of every array into a C-contiguous float32 ``(n, rows, nx)`` view of ``buffer``."""
+    n_rows = section.read_stop - section.read_start
+    n_cols = np.shape(arrays[0])[1]
+    band = buffer[: len(arrays) * n_rows * n_cols].reshape(len(arrays), n_rows, n_cols)
+    for index, array in enumerate(arrays):
+        band[index] = array[section.read_start:section.read_stop]
+    return band
+
+
+# ---------------------------------------------------------------------------
+# Masks
+# ---------------------------------------------------------------------------
+
+def _mean_weight(weight: np.ndarray, rows_per_chunk: int) -> float:
+    """Mean of the weights ``>= MEAN_WEIGHT_FLOOR``, read a few rows at a time; 0 if none."""
+    total = 0.0
+    count = 0
+    for start in range(0, weight.shape[0], rows_per_chunk):
+        chunk = np.asarray(weight[start:start + rows_per_chunk])
+        usable = chunk >= MEAN_WEIGHT_FLOOR
+        total += float(np.sum(chunk, where=usable, dtype=np.float64))
+        count += int(np.count_nonzero(usable))
+    return total / count if count else 0.0
+
+
+def weight_mask_thresholds(
+    single_weights: Sequence[np.ndarray],
+    *,
+    combine_maskpt: float = 0.3,
+    median_newmasks: bool = True,
+    combine_bufsize: float | None = None,
+) -> np.ndarray:
+    """Per-image weight below which a pixel is left out of the median.
+
+    Parameters
+    ----------
+    single_weights : sequence of 2-D arrays
+        Separate-drizzle weight images (memmaps are read in row chunks).
+    combine_maskpt : float
+        Fraction of the mean weight (AstroDrizzle's rule; see module docstring).
+    median_newmasks : bool
+        False: thresholds are 0 and only non-positive weights are excluded.
+    combine_bufsize : float or None
+        MiB read at a time per image (None: 1 MiB).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, one threshold per image.  A pixel is excluded where
+        ``weight < threshold`` or ``weight <= 0`` or the weight is not finite.
+    """
+    maskpt = float(combine_maskpt)
+    if not math.isfinite(maskpt) or maskpt < 0:
+        raise ParameterError(
+            f"combine_maskpt must be a non-negative number; got {combine_maskpt!r}.")
+    if not median_newmasks:
+        return np.zeros(len(single_weights), dtype=np.float64)
+    bufsize = _bufsize_bytes(combine_bufsize)
+    thresholds = []
+    for weight in single_weights:
+        rows = max(int(bufsize // (max(np.shape(weight)[1], 1) * _BYTES_PER_VALUE)), 1)
+        thresholds.append(maskpt * _mean_weight(weight, rows))
+    return np.asarray(thresholds, dtype=np.float64)
+
+
+def _weight_masks(weights: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """True where a weight is below its image's threshold, non-positive or not finite."""
+    usable = weights > 0
+    usable &= weights >= thresholds[:, None, None]
+    return ~usable
+
+
+# ---------------------------------------------------------------------------
+# The step
+# ---------------------------------------------------------------------------
+
+def _combine_band(combine_type: str, images: np.ndarray, bad: np.ndarray,
+                  weights: np.ndarray, options: dict) -> Combination:
+    """Run the kernel of ``combine_type`` on one band."""
+    fill_with_last = combine_type.startswith("i")
+    base = combine_type[1:] if fill_with_last else combine_type
+    common = dict(lthresh=options["lthresh"], hthresh=options["hthresh"],
+                  fill_with_last=fill_with_last, fillval=options["fillval"])
+    if base == "minmed":
+        return minmed_combine(images, bad, weights, exptimes=options["exptimes"],
+                              sky_electrons=options["sky_values_electrons"],
+                              read_noises=options["read_noises"], units=options["units"],
+                              nsigma=options["nsigma"], grow=options["grow"], **common)
+    combine = mean_combine if base == "mean" else median_combine
+    return combine(images, bad, nlow=options["nlow"], nhigh=options["nhigh"], **common)
+
+
+def create_median(
+    single_images: Sequence[np.ndarray],
+    single_weights: Sequence[np.ndarray],
+    *,
+    combine_type: str = "minmed",
+    combine_maskpt: float = 0.3,
+    combine_nsigma: float | Sequence[float] = (4.0, 3.0),
+    combine_nlow: int = 0,
+    combine_nhigh: int = 0,
+    combine_lthresh: float | None = None,
+    combine_hthresh: float | None = None,
+    combine_grow: int = 1,
+    combine_bufsize: float | None = None,
+    median_newmasks: bool = True,
+    exptimes: Sequence[float] | None = None,
+    sky_values_electrons: Sequence[float] | None = None,
+    read_noises: Sequence[float] | None = None,
+    units: str = "cps",
+    fillval: float = 0.0,
+    keep_masks: bool = False,
+) -> MedianResult:
+    """Combine the separate drizzles into the median image, section by section.
+
+    Parameters
+    ----------
+    single_images : sequence of 2-D arrays
+        Separate drizzles on one output grid (arrays or memmaps; only whole
+        rows are sliced, converted to float32).  Order matters only for the
+        'i' combine types, which fall back on the *last* image.
+    single_weights : sequence of 2-D arrays
+        Their weight images, same shape.
+    combine_type : {'median', 'mean', 'minmed', 'imedian', 'imean', 'iminmed'}
+        Combination (see :mod:`multidrizzle.kernels.combine`).
+    combine_maskpt : float
+        Fraction of an image's mean weight below which its pixels are excluded.
+    combine_nsigma : float or (float, float)
+        minmed significance, first pass and grow pass.
+    combine_nlow, combine_nhigh : int
+        Lowest / highest values rejected per pixel (median, mean only).
+    combine_lthresh, combine_hthresh : float or None
+        Values ``< lthresh`` or ``>= hthresh`` are excluded.
+    combine_grow : int
+        minmed grow radius, pixels; ignored by the other types.
+    combine_bufsize : float or None
+        MiB of each image read per section (None: 1 MiB).  minmed reads
+        ``combine_grow`` extra rows on each side of a section, so the result
+        does not depend on the buffer size.  Peak temporary memory is about
+        ``n_images`` x 2.5 x bufsize (images, weights, masks) plus the
+        kernel's work arrays (2 x bufsize, 12 x bufsize for minmed); the
+        outputs are one float32 and one int16 image of full size.
+    median_newmasks : bool
+        Build masks from the weights (True) or exclude only zero weights.
+    exptimes, sky_values_electrons, read_noises : sequence of float or None
+        Per image: exposure time (s), subtracted sky (electrons per drizzled
+        pixel), read noise (electrons).  Required for minmed only.
+    units : {'cps', 'counts'}
+        Units of the separate drizzles: electrons/s or electrons.
+    fillval : float
+        Value of pixels without any good value (AstroDrizzle: 0).
+    keep_masks : bool
+        Return the per-image weight masks in ``MedianResult.masks``.
+
+    Returns
+    -------
+    MedianResult
+
+    Raises
+    ------
+    multidrizzle.errors.ParameterError
+        Shapes differ, a parameter is out of range, or minmed lacks its
+        per-image noise inputs.
+    """
+    n_rows, n_cols = _image_shape(single_images, single_weights)
+    n_images = len(single_images)
+    kind = _combine_type(combine_type)
+    is_minmed = kind.endswith("minmed")
+    if units not in COMBINE_UNITS:
+        raise ParameterError(f"units must be one of {COMBINE_UNITS}; got {units!r}.")
+    if is_minmed:
+        _minmed_noise_inputs(n_images, exptimes, sky_values_electrons, read_noises)
+    if int(combine_grow) != combine_grow or combine_grow < 0:
+        raise ParameterError(f"combine_grow must be a non-negative integer; got {combine_grow!r}.")
+    # AstroDrizzle sets grow to 0 for the combine types that do not use it.
+    grow = int(combine_grow) if is_minmed else 0
+    options = dict(exptimes=exptimes, sky_values_electrons=sky_values_electrons,
+                   read_noises=read_noises, units=units, nsigma=combine_nsigma, grow=grow,
+                   nlow=combine_nlow, nhigh=combine_nhigh, lthresh=combine_lthresh,
+                   hthresh=combine_hthresh, fillval=fillval)
+
+    bufsize = _bufsize_bytes(combine_bufsize)
+    thresholds = weight_mask_thresholds(single_weights, combine_maskpt=combine_maskpt,
+                                        median_newmasks=median_newmasks,
+                                        combine_bufsize=combine_bufsize)
+    rows_per_section = _output_rows_per_section(n_cols, bufsize, grow)
+    sections = list(_sections(n_rows, rows_per_section, grow))
+    log.info("median: %s of %d images %d x %d in %d sections of %d rows",
+             kind, n_images, n_cols, n_rows, len(sections), rows_per_section)
+
+    largest_band = min(rows_per_section + 2 * grow, n_rows) * n_cols * n_images
+    image_buffer = np.empty(largest_band, dtype=np.float32)
+    weight_buffer = np.empty(largest_band, dtype=np.float32)
+    median = np.empty((n_rows, n_cols), dtype=np.float32)
+    good_counts = np.empty((n_rows, n_cols), dtype=np.int16)
+    masks = np.empty((n_images, n_rows, n_cols), dtype=bool) if keep_masks else None
+    masked_pixels = np.zeros(n_images, dtype=np.int64)
+    minimum_pixels = 0
+
+    for section in sections:
+        images = _read_band(single_images, section, image_buffer)
+        weights = _read_band(single_weights, section, weight_buffer)
+        bad = _weight_masks(weights, thresholds)
+        combination = _combine_band(kind, images, bad, weights, options)
+        core = slice(section.start - section.read_start, section.stop - section.read_start)
+        median[section.start:section.stop] = combination.image[core]
+        good_counts[section.start:section.stop] = combination.good_counts[core]
+        masked_pixels += np.count_nonzero(bad[:, core], axis=(1, 2))
+        if masks is not None:
+            masks[:, section.start:section.stop] = bad[:, core]
+        if combination.used_minimum is not None:
+            minimum_pixels += int(np.count_nonzero(combination.used_minimum[core]))
+
+    filled = int(np.count_nonzero(good_counts == 0))
+    if filled:
+        log.info("median: %d pixels have no good value", filled)
+    return MedianResult(
+        median=median,
+        masks=masks,
+        good_counts=good_counts,
+        weight_thresholds=thresholds,
+        masked_fractions=masked_pixels / float(n_rows * n_cols),
+        filled_pixels=filled,
+        minimum_pixels=minimum_pixels if is_minmed else None,
+        combine_type=kind,
+        section_rows=rows_per_section,
+        n_sections=len(sections),
+    )

@@ -1,0 +1,275 @@
+"""Step 1: the static bad-pixel mask.
+
+Pixels far below a chip's sky are usually bad pixels over-subtracted by the
+dark calibration.  For every chip, AstroDrizzle takes the ``imagestats``
+statistics with 3 clipping iterations at 3 sigma on both sides (no value
+limits) and flags pixels below ``mode - static_sig * stddev``, where the
+mode comes from a histogram with bins of 0.1 stddev.  The masks of every
+chip that shares a *signature* (instrument/detector, size, chip) are OR-ed
+together over all exposures, so one mask per detector chip results.
+
+An optional user ``staticfile`` (MultiDrizzle) is OR-ed in as well: a FITS
+file whose pixels are 1 (good) or 0 (bad), either one 2-D image used for
+every chip or one ``MASK`` extension per chip, matched by EXTVER.
+
+Masks are returned as boolean arrays with True = bad.  On disk they follow
+AstroDrizzle's convention (``uint8``, 1 = good, 0 = bad) and its naming,
+``[Instrument][Detector]_[nx]x[ny]_[chip]_staticMask.fits``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from astropy.io import fits
+
+from multidrizzle.errors import InputError
+from multidrizzle.kernels.statistics import clipped_moments, histogram_mode
+from multidrizzle.model import Chip
+
+__all__ = [
+    "chip_static_mask",
+    "static_threshold",
+    "build_static_masks",
+    "read_user_static_mask",
+    "static_mask_filename",
+    "write_static_mask",
+]
+
+log = logging.getLogger("multidrizzle")
+
+#: ``imagestats`` settings AstroDrizzle uses for the static mask: clipping
+#: iterations, clipping limits (in sigma) and histogram bin width (in sigma).
+STATIC_NCLIP = 3
+STATIC_CLIP_SIGMA = 3.0
+STATIC_BIN_WIDTH = 0.1
+
+#: EXTNAME of the per-chip images of a MultiDrizzle ``staticfile``.
+USER_MASK_EXTNAME = "MASK"
+
+
+def static_threshold(science: np.ndarray, static_sig: float,
+                     usable: np.ndarray | None = None) -> tuple[float, float, float | None]:
+    """Clipped mode and rms of a chip and the static-mask threshold below them.
+
+    Parameters
+    ----------
+    science : ndarray, 2-D
+        The chip's science array (any units).
+    static_sig : float
+        Number of rms below the mode where pixels become bad.
+    usable : ndarray of bool, optional
+        Pixels allowed into the statistics (all finite pixels by default).
+
+    Returns
+    -------
+    mode, rms : float
+        Histogram mode and standard deviation after clipping (NaN when no
+        pixel is usable).
+    threshold : float or None
+        ``mode - static_sig * rms``; None when the clipped distribution has
+        no spread (AstroDrizzle then adds nothing to the mask).
+    """
+    if not static_sig > 0:
+        raise ValueError(f"static_sig must be positive, got {static_sig}")
+    values = science if usable is None else science[_checked_usable(usable, science.shape)]
+    moments = clipped_moments(values, nclip=STATIC_NCLIP, lsigma=STATIC_CLIP_SIGMA,
+                              usigma=STATIC_CLIP_SIGMA)
+    if moments.npix == 0:
+        return float("nan"), float("nan"), None
+    if not moments.stddev > 0:
+        return moments.mean, 0.0, None
+    mode = histogram_mode(values, moments.minimum, moments.maximum,
+                          STATIC_BIN_WIDTH * moments.stddev)
+    return mode, moments.stddev, mode - static_sig * moments.stddev
+
+
+def chip_static_mask(science: np.ndarray, static_sig: float,
+                     usable: np.ndarray | None = None) -> np.ndarray:
+    """Pixels more than ``static_sig`` rms below the clipped mode of one chip.
+
+    Parameters
+    ----------
+    science : ndarray, 2-D
+        The chip's science array.
+    static_sig : float
+        Clipping limit in rms below the mode.
+    usable : ndarray of bool, optional
+        Pixels allowed into the statistics; every pixel below the threshold
+        is flagged whether usable or not.
+
+    Returns
+    -------
+    ndarray of bool
+        True where the pixel is bad.
+    """
+    science = np.asarray(science)
+    if science.ndim != 2:
+        raise ValueError(f"science must be a 2-D array, got shape {science.shape}")
+    _, _, threshold = static_threshold(science, static_sig, usable)
+    if threshold is None:
+        return np.zeros(science.shape, dtype=bool)
+    return science < threshold
+
+
+def _checked_usable(usable: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    usable = np.asarray(usable, dtype=bool)
+    if usable.shape != shape:
+        raise ValueError(f"usable has shape {usable.shape}, expected {shape}")
+    return usable
+
+
+def build_static_masks(chips: Sequence[Chip], static_sig: float,
+                       staticfile: str | None = None) -> dict[tuple, np.ndarray]:
+    """One static mask per chip signature, OR-ed over every exposure.
+
+    Parameters
+    ----------
+    chips : sequence of Chip
+        Every chip of every exposure; each SCI array is read once.
+    static_sig : float
+        Clipping limit in rms below the mode.
+    staticfile : str, optional
+        User bad-pixel mask (1 = good, 0 = bad) OR-ed into every mask: one
+        2-D image for all chips, or ``MASK`` extensions matched by EXTVER.
+
+    Returns
+    -------
+    dict
+        ``signature -> ndarray of bool`` (True = bad), shape ``(ny, nx)``.
+
+    Raises
+    ------
+    InputError
+        If ``staticfile`` is missing, lacks a chip's extension, or has an
+        image whose shape differs from the chip's.
+    """
+    masks: dict[tuple, np.ndarray] = {}
+    for chip in chips:
+        science = chip.read_science()
+        mode, rms, threshold = static_threshold(science, static_sig)
+        bad = (np.zeros(chip.shape, dtype=bool) if threshold is None
+               else science < threshold)
+        log.info("static mask %s: mode = %.6g, rms = %.6g, static_sig = %.2f, %d pixels "
+                 "flagged%s", chip.name, mode, rms, static_sig, int(bad.sum()),
+                 "" if threshold is not None else " (no spread in the data: nothing flagged)")
+        if staticfile:
+            user_bad = ~read_user_static_mask(staticfile, chip)
+            bad |= user_bad
+        if chip.signature in masks:
+            masks[chip.signature] |= bad
+        else:
+            masks[chip.signature] = bad
+    for signature, mask in masks.items():
+        log.info("static mask %s: %d bad pixels", static_mask_filename(signature),
+                 int(mask.sum()))
+    return masks
+
+
+def read_user_static_mask(staticfile: str | os.PathLike, chip: Chip) -> np.ndarray:
+    """The good pixels (True) of a user static mask for one chip.
+
+    The file holds either exactly one 2-D image (primary or extension), used
+    for every chip, or one ``MASK`` extension per chip with the chip's EXTVER,
+    as MultiDrizzle expects.  Nonzero pixels are good, zero pixels bad.
+
+    Raises
+    ------
+    InputError
+        Naming the file and extension when the file is missing, has no
+        image for the chip, or the image's shape differs from the chip's.
+    """
+    path = Path(staticfile)
+    if not path.is_file():
+        raise InputError(f"staticfile {path}: does not exist")
+    with fits.open(path, mode="readonly", memmap=False) as hdul:
+        images = [(index, hdu) for index, hdu in enumerate(hdul)
+                  if hdu.is_image and hdu.header.get("NAXIS", 0) == 2]
+        named = [(index, hdu) for index, hdu in images if hdu.name == USER_MASK_EXTNAME]
+        if named:
+            matches = [(index, hdu) for index, hdu in named if hdu.ver == chip.extver]
+            where = f"{USER_MASK_EXTNAME},{chip.extver}"
+            if not matches:
+                raise InputError(f"staticfile {path}: has no {where} extension for chip "
+                                 f"{chip.name}; found {USER_MASK_EXTNAME} extensions "
+                                 f"{sorted(hdu.ver for _, hdu in named)}")
+        elif len(images) == 1:
+            matches = images
+            where = f"extension {images[0][0]}"
+        else:
+            raise InputError(f"staticfile {path}: expected one 2-D image for every chip or "
+                             f"one {USER_MASK_EXTNAME} extension per chip, found "
+                             f"{len(images)} 2-D images and no {USER_MASK_EXTNAME} extension")
+        data = matches[0][1].data
+        if data.shape != chip.shape:
+            raise InputError(f"staticfile {path}[{where}]: has shape {data.shape} but chip "
+                             f"{chip.name} has shape {chip.shape}")
+        return np.asarray(data) != 0
+
+
+def static_mask_filename(signature: tuple) -> str:
+    """``[Instrument][Detector]_[nx]x[ny]_[chip]_staticMask.fits`` for a signature.
+
+    >>> static_mask_filename(("WFC3/UVIS", (4096, 2051), 1))
+    'WFC3UVIS_4096x2051_1_staticMask.fits'
+    """
+    detector, (nx, ny), chip_id = signature
+    prefix = "".join(str(detector).replace("/", "").split())
+    return f"{prefix}_{int(nx)}x{int(ny)}_{chip_id}_staticMask.fits"
+
+
+def write_static_mask(mask: np.ndarray, signature: tuple, folder: str | os.PathLike) -> Path:
+    """Write a static mask in AstroDrizzle's convention (uint8, 1 = good, 0 = bad).
+
+    The file is written to a temporary name in ``folder`` and renamed into
+    place, so a reader never sees a partial file and an existing mask is
+    replaced in one step.
+
+    Parameters
+    ----------
+    mask : ndarray of bool
+        True = bad, shape ``(ny, nx)`` of the signature.
+    signature : tuple
+        ``('INSTRUMENT/DETECTOR', (nx, ny), chip)``.
+    folder : path
+        Existing output folder.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    nx, ny = signature[1]
+    if mask.shape != (ny, nx):
+        raise ValueError(f"mask has shape {mask.shape} but signature {signature} "
+                         f"needs {(ny, nx)}")
+    folder = Path(folder)
+    destination = folder / static_mask_filename(signature)
+    hdu = fits.PrimaryHDU(data=(~mask).astype(np.uint8))
+    hdu.header["MASKTYPE"] = ("STATIC", "static bad-pixel mask, 1 = good, 0 = bad")
+    hdu.header["DETECTOR"] = (str(signature[0]), "instrument/detector of the chips")
+    hdu.header["CHIP"] = (str(signature[2]), "chip of the signature")
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp",
+                                             dir=folder)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            hdu.writeto(stream)
+        # mkstemp makes the file private; give it the permissions of any new file
+        os.chmod(temporary, 0o666 & ~_current_umask())
+        os.replace(temporary, destination)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return destination
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
