@@ -8,24 +8,34 @@ of every step, and marks steps stale when a parameter they depend on changes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import numba
+import numpy as np
 
 from traitlets import All, observe
 
-from multidrizzle.errors import InputError, ParameterError
+from multidrizzle import pipeline
+from multidrizzle.errors import InputError, ParameterError, StepOrderError
 from multidrizzle.geometry import (
     GridRequest, OutputGrid, PixelMap, check_memory, compute_pixel_map, make_output_grid,
     native_orientation, native_scale,
 )
+from multidrizzle.io import products
 from multidrizzle.io.inputs import InputList, parse_group, resolve_inputs
 from multidrizzle.mdriztab import apply_mdriztab, read_mdriztab
 from multidrizzle.model import Exposure, ReadOptions, read_exposure
 from multidrizzle.parameters import DrizzleParameters, help_text
 from multidrizzle.shiftfile import apply_shifts, read_shiftfile
+from multidrizzle.steps.cosmic_rays import cosmic_ray_clean, update_dq, write_crmask, write_crclean
+from multidrizzle.steps.drizzle import DrizzledImage
+from multidrizzle.steps.sky import SkyResult
+from multidrizzle.steps.static_mask import write_static_mask
 
 __all__ = ["Multidrizzle", "StepRecord", "BuildSummary", "STEPS"]
 
@@ -42,6 +52,11 @@ _STEP_OF_TAG = {
     "driz_sep": "driz_separate", "median": "median", "blot": "blot",
     "driz_cr": "driz_cr", "final": "driz_combine",
 }
+
+#: The parameter that switches each step on or off.
+_SWITCH_PARAMETER = {"static": "static", "sky": "skysub", "driz_separate": "driz_separate",
+                     "median": "median", "blot": "blot", "driz_cr": "driz_cr",
+                     "driz_combine": "driz_combine"}
 
 #: Custom final-grid parameters; setting one switches ``final_wcs`` on.
 _FINAL_CUSTOM = ("final_refimage", "final_rot", "final_scale", "final_outnx",
@@ -134,6 +149,8 @@ class Multidrizzle(DrizzleParameters):
         self.pixel_maps: dict[str, PixelMap] = {}
         self.separate_pixel_maps: dict[str, PixelMap] = {}
         self.build_summary: BuildSummary | None = None
+        self._reset_results()
+        self.step_functions: dict[str, Callable] = dict(pipeline.DEFAULT_STEPS)
         if configobj is not None:
             self.update_from_file(configobj)
         if input is not None:
@@ -239,13 +256,315 @@ class Multidrizzle(DrizzleParameters):
     def run(self, static: bool | None = None, skysub: bool | None = None,
             driz_separate: bool | None = None, median: bool | None = None,
             blot: bool | None = None, driz_cr: bool | None = None,
-            driz_combine: bool | None = None) -> None:
-        """Run the processing steps (not built yet)."""
-        raise NotImplementedError(
-            "run(): the processing steps (static mask, sky, separate drizzle, median, "
-            "blot, cosmic rays, final drizzle) are not implemented yet; build() is")
+            driz_combine: bool | None = None) -> dict[str, StepRecord]:
+        """Run the processing steps in order.
+
+        Each switch is None (use the parameter of the same name) or True /
+        False for this call only.  A step that is switched on runs on the
+        state the earlier steps left, so a single step can be re-run alone,
+        e.g. ``md.run(static=False, skysub=False, driz_separate=False,
+        median=True, blot=False, driz_cr=False, driz_combine=False)``.
+
+        Returns
+        -------
+        dict
+            The step records (status, seconds, reason), also logged as a table.
+
+        Raises
+        ------
+        StepOrderError
+            If ``build()`` has not been run (or is stale), or a step is asked
+            for whose inputs no earlier step produced.
+        """
+        overrides = {"static": static, "sky": skysub, "driz_separate": driz_separate,
+                     "median": median, "blot": blot, "driz_cr": driz_cr,
+                     "driz_combine": driz_combine}
+        switches = {step: bool(getattr(self, _SWITCH_PARAMETER[step])) if value is None
+                    else bool(value) for step, value in overrides.items()}
+        self._require_build()
+        self.check_consistency()
+        written: list[Path] = []
+        self._output_folder().mkdir(parents=True, exist_ok=True)
+        with self._run_environment():
+            if self.restore:
+                products.restore_inputs([e.filename for e in self.exposures])
+            if self.workinplace:
+                products.archive_inputs([e.filename for e in self.exposures],
+                                        preserve=self.preserve, overwrite=self.overwrite)
+            for step, switched_on in switches.items():
+                if switched_on:
+                    self._check_inputs_of(step)
+                    written += self._run_step(step)
+                else:
+                    self._skip_step(step, by_call=overrides[step] is not None)
+            if self.clean:
+                self._remove(written)
+        log.info("step timing:\n%s", self.step_table())
+        return {name: self.step_records[name] for name in STEPS}
+
+    def replace_step(self, step: str, function: Callable[["Multidrizzle"], Any]) -> None:
+        """Use ``function(md)`` instead of the built-in step (see :mod:`multidrizzle.pipeline`)."""
+        if step not in pipeline.DEFAULT_STEPS:
+            raise ParameterError(f"replace_step: {step!r} is not a step; expected one of "
+                                 f"{', '.join(pipeline.DEFAULT_STEPS)}")
+        if not callable(function):
+            raise ParameterError(f"replace_step: {function!r} is not callable")
+        self.step_functions[step] = function
+        self._mark_stale_after(step, f"step {step!r} replaced", include=True)
+
+    def restore_step(self, step: str) -> None:
+        """Go back to the built-in function of ``step``."""
+        self.step_functions[step] = pipeline.DEFAULT_STEPS[step]
+        self._mark_stale_after(step, f"step {step!r} restored", include=True)
+
+    def step_table(self) -> str:
+        """The per-step record as a text table."""
+        lines = [f"{'step':<14} {'status':<8} {'seconds':>8}  reason"]
+        for name in STEPS:
+            record = self.step_records[name]
+            lines.append(f"{name:<14} {record.status:<8} {record.seconds:>8.2f}  "
+                         f"{record.reason}")
+        total = sum(r.seconds for r in self.step_records.values())
+        lines.append(f"{'total':<14} {'':<8} {total:>8.2f}")
+        return "\n".join(lines)
+
+    def read_science(self, chip) -> np.ndarray:
+        """A chip's SCI array in processing units (never sky-subtracted)."""
+        return chip.read_science()
+
+    def read_dq(self, chip) -> np.ndarray:
+        """A chip's DQ array with the ``resetbits`` cleared."""
+        dq = chip.read_dq()
+        if self.resetbits:
+            dq &= np.uint32(~int(self.resetbits) & 0xFFFFFFFF)
+        return dq
+
+    @property
+    def final_sci(self) -> np.ndarray | None:
+        """Final drizzled science image (``final_units``), or None before the step."""
+        return None if self.final is None else self._final_science()
+
+    @property
+    def final_wht(self) -> np.ndarray | None:
+        return None if self.final is None else self.final.wht
+
+    @property
+    def final_ctx(self) -> np.ndarray | None:
+        return None if self.final is None else self.final.ctx
+
+    @property
+    def single_sci(self) -> list[np.ndarray]:
+        """The separately drizzled images (count rates), one per exposure."""
+        return [s.sci for s in self.single_drizzles or []]
+
+    @property
+    def single_wht(self) -> list[np.ndarray]:
+        return [s.wht for s in self.single_drizzles or []]
 
     # ------------------------------------------------------------ internals
+
+    def _reset_results(self) -> None:
+        self.static_masks: dict | None = None
+        self.sky_values: dict[str, float] = {}
+        self.sky_subtracted: bool = False
+        self.single_drizzles: list[DrizzledImage] | None = None
+        self.median_image: np.ndarray | None = None
+        self.blotted_images: dict[str, np.ndarray] | None = None
+        self.cr_masks: dict[str, np.ndarray] | None = None
+        self.final: DrizzledImage | None = None
+        self.products: list[Path] = []
+
+    def _require_build(self) -> None:
+        record = self.step_records["build"]
+        if self.output_grid is None:
+            raise StepOrderError("run(): build() has not been run; call md.build() first")
+        if record.status == "stale":
+            raise StepOrderError(f"run(): the geometry is stale ({record.reason}); call "
+                                 "md.build() again")
+
+    #: state each step needs, and the step that makes it
+    _NEEDS = {"median": ("single_drizzles", "driz_separate"),
+              "blot": ("median_image", "median"),
+              "driz_cr": ("blotted_images", "blot")}
+
+    def _check_inputs_of(self, step: str) -> None:
+        need = self._NEEDS.get(step)
+        if need and getattr(self, need[0]) is None:
+            raise StepOrderError(f"run(): step {step!r} needs the results of step "
+                                 f"{need[1]!r}, which has not been run; switch it on "
+                                 f"(run({need[1] if need[1] != 'sky' else 'skysub'}=True))")
+
+    def _skip_step(self, step: str, by_call: bool) -> None:
+        """Record a step switched off.
+
+        Switched off for this call only (``run(step=False)``), the step keeps
+        the result of its last run so that later steps can be re-run on it.
+        Switched off by its parameter (``md.driz_cr = False``), the step has
+        no result: later steps run without it, and the sky step falls back to
+        the reference's ``skysub=False`` meaning (sky values only for
+        cosmic-ray rejection, nothing subtracted).
+        """
+        record = self.step_records[step]
+        parameter = _SWITCH_PARAMETER[step]
+        record.seconds = 0.0
+        if by_call and record.status in ("done", "stale"):
+            record.reason = f"not run in this call ({parameter}=False); earlier result kept"
+            return
+        record.status = "skipped"
+        record.reason = f"switched off ({parameter}=False)"
+        started = time.perf_counter()
+        self._clear_result(step)
+        if step == "sky":
+            result = pipeline.run_sky(self, skysub=False)
+            self.sky_values, self.sky_subtracted = dict(result.values), False
+            record.reason += "; sky values kept for cosmic-ray rejection only"
+        record.seconds = time.perf_counter() - started
+
+    _RESULT_ATTRIBUTE = {"static": "static_masks", "driz_separate": "single_drizzles",
+                         "median": "median_image", "blot": "blotted_images",
+                         "driz_cr": "cr_masks", "driz_combine": "final"}
+
+    def _clear_result(self, step: str) -> None:
+        if step == "sky":
+            self.sky_values, self.sky_subtracted = {}, False
+        else:
+            setattr(self, self._RESULT_ATTRIBUTE[step], None)
+
+    def _run_step(self, step: str) -> list[Path]:
+        started = time.perf_counter()
+        log.info("step %s ...", step)
+        result = self.step_functions[step](self)
+        written = self._store(step, result)
+        record = self.step_records[step]
+        record.status, record.seconds = "done", time.perf_counter() - started
+        record.reason = ("" if self.step_functions[step] is pipeline.DEFAULT_STEPS[step]
+                         else "user function")
+        self._mark_stale_after(step, f"step {step!r} was run again")
+        return written
+
+    def _store(self, step: str, result: Any) -> list[Path]:
+        """Keep a step's result on the session and write its files."""
+        if step == "static":
+            self.static_masks = dict(result)
+            return self._write_static_masks()
+        if step == "sky":
+            if isinstance(result, SkyResult):
+                self.sky_values, self.sky_subtracted = dict(result.values), result.subtract
+            else:
+                self.sky_values, self.sky_subtracted = {k: float(v) for k, v in
+                                                        dict(result).items()}, True
+            return self._write_back_sky()
+        if step == "driz_separate":
+            self.single_drizzles = list(result)
+            return self._write_singles()
+        if step == "median":
+            self.median_image = np.asarray(result, dtype=np.float32)
+            return self._write_intermediate(f"{self.output_root}_med.fits", self.median_image)
+        if step == "blot":
+            self.blotted_images = dict(result)
+            return [p for chip in self._all_chips() for p in self._write_intermediate(
+                f"{self._chip_root(chip)}_blt.fits", self.blotted_images[chip.name])]
+        if step == "driz_cr":
+            self.cr_masks = {name: np.asarray(mask, dtype=bool) for name, mask in result.items()}
+            return self._write_cosmic_rays()
+        self.final = result
+        self.products = self._write_final()
+        return []
+
+    def _final_science(self) -> np.ndarray:
+        if self.final_units == "counts":
+            return self.final.sci * np.float32(self.final.exptime)
+        return self.final.sci
+
+    def _all_chips(self):
+        return [chip for exposure in self.exposures for chip in exposure.chips]
+
+    def _output_folder(self) -> Path:
+        return Path(self.output_root).parent
+
+    def _chip_root(self, chip) -> str:
+        stem = chip.filename.name.rsplit(".fits", 1)[0]
+        return str(self._output_folder() / f"{stem}_sci{chip.extver}")
+
+    def _write_intermediate(self, path: str, data: np.ndarray) -> list[Path]:
+        if self.in_memory:
+            return []
+        return [products.write_image(path, data)]
+
+    def _write_static_masks(self) -> list[Path]:
+        if self.in_memory or not self.static_masks:
+            return []
+        return [write_static_mask(mask, signature, self._output_folder())
+                for signature, mask in self.static_masks.items()]
+
+    def _write_singles(self) -> list[Path]:
+        written = []
+        for exposure, single in zip(self.exposures, self.single_drizzles):
+            root = self._output_folder() / exposure.filename.name.rsplit(".fits", 1)[0]
+            written += self._write_intermediate(f"{root}_single_sci.fits", single.sci)
+            written += self._write_intermediate(f"{root}_single_wht.fits", single.wht)
+        return written
+
+    def _write_cosmic_rays(self) -> list[Path]:
+        written = []
+        for chip in self._all_chips():
+            mask = self.cr_masks[chip.name]
+            if self.driz_cr_corr:
+                root = self._chip_root(chip)
+                written.append(write_crmask(f"{root}_crmask.fits", mask))
+                clean = cosmic_ray_clean(self.read_science(chip),
+                                         self.blotted_images[chip.name], mask)
+                written.append(write_crclean(f"{root}_crclean.fits", clean, chip.header))
+            if self.workinplace and self.crbit:
+                products.write_back_to_input(chip.filename, chip.extver,
+                                             dq=update_dq(chip.read_dq(), mask, self.crbit))
+        return [p for p in written if p is not None]
+
+    def _write_back_sky(self) -> list[Path]:
+        if self.workinplace:
+            for chip in self._all_chips():
+                products.write_back_to_input(chip.filename, chip.extver,
+                                             sky=self.sky_values.get(chip.name, 0.0))
+        return []
+
+    def _write_final(self) -> list[Path]:
+        suffix = "drc" if any(e.is_cte_corrected for e in self.exposures) else "drz"
+        header = products.product_header(
+            self.output_grid, exptime=self.final.exptime, n_images=self.final.n_images,
+            units=self.final_units,
+            parameters={k: repr(v) for k, v in self.parameters_dict().items()},
+            inputs=[str(e.filename) for e in self.exposures])
+        written = products.write_drizzle_product(
+            self.output_root, self._final_science(), self.final.wht, self.final.ctx,
+            header, build=bool(self.build), suffix=suffix)
+        for path in written:
+            log.info("wrote %s", path)
+        return written
+
+    def _remove(self, paths: list[Path]) -> None:
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+            log.debug("clean: removed %s", path)
+
+    @contextlib.contextmanager
+    def _run_environment(self):
+        """Log to ``runfile`` and use ``num_cores`` threads for the duration of a run."""
+        handler = None
+        if self.runfile:
+            handler = logging.FileHandler(self.runfile, mode="a", encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            log.addHandler(handler)
+        threads = numba.get_num_threads()
+        if self.num_cores:
+            numba.set_num_threads(max(1, min(int(self.num_cores),
+                                             numba.config.NUMBA_NUM_THREADS)))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(threads)
+            if handler is not None:
+                log.removeHandler(handler)
+                handler.close()
 
     def _read_options(self) -> ReadOptions:
         group = parse_group(self.group)

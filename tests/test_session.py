@@ -9,7 +9,7 @@ import pytest
 
 from conftest import UVIS_FLC_SHORT, full_size_copy
 from multidrizzle import Multidrizzle
-from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
+from multidrizzle.errors import GridTooLargeError, InputError, ParameterError, StepOrderError
 
 
 @pytest.fixture(scope="module")
@@ -185,9 +185,17 @@ def test_pixfrac_below_001_logs_point(two_exposures, caplog):
     assert "point" in caplog.text
 
 
-def test_run_and_editpars_not_yet_implemented(two_exposures):
+def test_run_before_build_is_a_step_order_error(two_exposures):
     md = Multidrizzle([str(two_exposures[0])])
-    with pytest.raises(NotImplementedError, match="run"):
+    with pytest.raises(StepOrderError, match="build"):
         md.run()
+    md.build()
+    md.stepsize = 5
+    with pytest.raises(StepOrderError, match="stale"):
+        md.run()
+
+
+def test_editpars_not_yet_implemented(two_exposures):
+    md = Multidrizzle([str(two_exposures[0])])
     with pytest.raises(NotImplementedError, match="editpars"):
         md.editpars()
