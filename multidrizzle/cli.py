@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_demo(folder: Path, n_exposures: int, full_size: bool, seed: int) -> int:
-    """Write the demo data (or reuse it) and process it as far as the pipeline goes."""
+    """Write the demo data (or reuse it), process it and print where the products are."""
     from multidrizzle import datasets
     from multidrizzle.session import Multidrizzle
 
@@ -50,12 +50,14 @@ def run_demo(folder: Path, n_exposures: int, full_size: bool, seed: int) -> int:
         kwargs = {"chip_shape": shape} if shape else {}
         datasets.make_demo_dataset(folder, n_exposures=n_exposures, seed=seed, **kwargs)
         log.info("wrote %d demo exposures to %s", n_exposures, folder)
-    session = Multidrizzle(f"@{inputs}", output=str(folder / "demo"))
+    session = Multidrizzle(f"@{inputs}", output=str(folder / "demo"),
+                           runfile=str(folder / "demo.log"))
     session.build()  # logs its summary
-    try:
-        session.run()
-    except NotImplementedError as reason:
-        print(f"stopped after build(): {reason}")
+    session.run()    # logs the step table
+    print("products:")
+    for path in session.products:
+        print(f"  {path}")
+    print(session.step_table())
     return 0
 
 
