@@ -30,7 +30,8 @@ __all__ = ["resolve_reference_path", "read_mdriztab", "apply_mdriztab", "input_f
 logger = logging.getLogger("multidrizzle")
 
 # Older MDRIZTAB column names and the parameter each one sets.
-_RENAMED_COLUMNS = {"subsky": "skysub", "crbitval": "crbit", "readnoise": "rdnoise"}
+_RENAMED_COLUMNS = {"subsky": "skysub", "crbitval": "crbit", "readnoise": "rdnoise",
+                    "build": "build_mef"}
 
 # Columns that name pipeline files or the table itself rather than settings;
 # AstroDrizzle ignores them too.

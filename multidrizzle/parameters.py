@@ -69,6 +69,15 @@ __all__ = [
 
 logger = logging.getLogger("multidrizzle")
 
+#: Reference names that cannot be attributes of the session, and the
+#: parameter they set: ``md.build`` is the ``build()`` method.
+NAME_ALIASES: dict[str, str] = {"build": "build_mef"}
+
+
+def canonical_name(name: str) -> str:
+    """The parameter a (possibly AstroDrizzle-spelled) name refers to."""
+    return NAME_ALIASES.get(name, name)
+
 #: Step tags, in the order used for parameter files and the help table.
 STEPS: tuple[str, ...] = (
     "init",
@@ -766,9 +775,11 @@ class DrizzleParameters(HasTraits):
     group = _parameter(GroupSpec(help=(
         "Drizzle only these chips: None for all, an extension version such as 1, a list "
         "such as '1,2', or an extension name such as 'sci,1'.")), "init")
-    build = _parameter(Flag(False, help=(
+    build_mef = _parameter(Flag(False, help=(
         "Write the final SCI, WHT and CTX arrays into one multi-extension FITS file. "
-        "False writes a separate simple FITS file for each.")), "init",
+        "False writes a separate simple FITS file for each. AstroDrizzle and "
+        "MultiDrizzle call it 'build', which is accepted as an alias in keyword "
+        "arguments, parameter files and MDRIZTAB; md.build is the build() method.")), "init",
         multidrizzle_default=True)
     crbit = _parameter(BoundedInt(4096, minimum=0, power_of_two=True, help=(
         "DQ bit value set on pixels flagged as cosmic rays. 0 leaves the DQ arrays "
@@ -1180,6 +1191,7 @@ class DrizzleParameters(HasTraits):
         alias ``gnkeyword`` raise ParameterError before anything is set.
         """
         traits = self.parameter_traits()
+        values = {canonical_name(name): value for name, value in values.items()}
         for name in values:
             if name not in traits:
                 raise ParameterError(_unknown_parameter_message(name, traits))
@@ -1463,7 +1475,7 @@ def _read_parameter_file(path: Path, parameters_class: type[DrizzleParameters]
         if not assignment:
             raise ParameterError(f"{path}, line {line_number}: cannot read {raw_line!r}; "
                                  "expected 'name = value', '[section]' or a '#' comment")
-        name = assignment.group(1)
+        name = canonical_name(assignment.group(1))
         if name not in traits:
             raise ParameterError(f"{path}, line {line_number}: "
                                  f"{_unknown_parameter_message(name, traits)}")
@@ -1581,6 +1593,7 @@ def help_text(params: DrizzleParameters | None = None) -> str:
 
 def describe(name: str, parameters_class: type[DrizzleParameters] = DrizzleParameters) -> str:
     """Full help for one parameter: type, defaults, allowed values, help text."""
+    name = canonical_name(name)
     trait = parameters_class.parameter_trait(name)
     origin = {"both": "AstroDrizzle and MultiDrizzle", "astrodrizzle": "AstroDrizzle only",
               "multidrizzle": "MultiDrizzle only"}[trait.metadata["origin"]]

@@ -157,11 +157,7 @@ class Multidrizzle(DrizzleParameters):
             params["input"] = input
         if output is not None:
             params["output"] = output
-        for name, value in params.items():
-            if not self.has_trait(name):
-                raise ParameterError(f"parameter {name!r} does not exist; see "
-                                     "multidrizzle.help() for the list")
-            setattr(self, name, value)
+        self.update(params)
         self.inputs = resolve_inputs(self.input)
         if self.mdriztab:
             values = read_mdriztab(self.inputs.files[0], len(self.inputs.files))
@@ -536,7 +532,7 @@ class Multidrizzle(DrizzleParameters):
             inputs=[str(e.filename) for e in self.exposures])
         written = products.write_drizzle_product(
             self.output_root, self._final_science(), self.final.wht, self.final.ctx,
-            header, build=bool(self.build), suffix=suffix)
+            header, build=bool(self.build_mef), suffix=suffix)
         for path in written:
             log.info("wrote %s", path)
         return written
@@ -550,10 +546,14 @@ class Multidrizzle(DrizzleParameters):
     def _run_environment(self):
         """Log to ``runfile`` and use ``num_cores`` threads for the duration of a run."""
         handler = None
+        level = log.level
         if self.runfile:
             handler = logging.FileHandler(self.runfile, mode="a", encoding="utf-8")
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            handler.setLevel(logging.INFO)
             log.addHandler(handler)
+            if log.getEffectiveLevel() > logging.INFO:
+                log.setLevel(logging.INFO)  # the run log holds every INFO message
         threads = numba.get_num_threads()
         if self.num_cores:
             numba.set_num_threads(max(1, min(int(self.num_cores),
@@ -564,6 +564,7 @@ class Multidrizzle(DrizzleParameters):
             numba.set_num_threads(threads)
             if handler is not None:
                 log.removeHandler(handler)
+                log.setLevel(level)
                 handler.close()
 
     def _read_options(self) -> ReadOptions:

@@ -18,7 +18,7 @@ def demo_run(tmp_path_factory):
     make_demo_dataset(folder, n_exposures=4, seed=0)
     before = {path: path.read_bytes() for path in sorted(folder.glob("*_flc.fits"))}
     md = Multidrizzle(f"@{folder / 'inputs.lst'}", output=str(folder / "out" / "demo"),
-                      runfile=str(folder / "run.log"))
+                      runfile=str(folder / "run.log"), build=True)
     md.build()
     md.run()
     return md, load_demo_truth(folder), before

@@ -22,7 +22,7 @@ from multidrizzle.parameters import (
 ASTRODRIZZLE_DOCUMENTED_DEFAULTS = {
     "input": "*flt.fits", "output": "", "mdriztab": False, "runfile": "astrodrizzle.log",
     "wcskey": "", "proc_unit": "native", "coeffs": True, "context": True, "group": None,
-    "build": False, "crbit": 4096, "stepsize": 10, "resetbits": 4096, "num_cores": None,
+    "build_mef": False, "crbit": 4096, "stepsize": 10, "resetbits": 4096, "num_cores": None,
     "in_memory": False, "rules_file": "", "updatewcs": False,
     "restore": False, "preserve": True, "overwrite": False, "clean": False,
     "static": True, "static_sig": 4.0,
@@ -55,7 +55,7 @@ ASTRODRIZZLE_DOCUMENTED_DEFAULTS = {
 MULTIDRIZZLE_TABLE_2_DEFAULTS = {
     "skywidth": 0.1, "skylower": -50.0, "skyupper": 200.0, "combine_type": "median",
     "combine_nsigma": (6.0, 3.0), "combine_nhigh": 1, "driz_cr_snr": (3.0, 2.5),
-    "final_rot": 0.0, "build": True, "runfile": "multidrizzle.run",
+    "final_rot": 0.0, "build_mef": True, "runfile": "multidrizzle.run",
 }
 
 MULTIDRIZZLE_ONLY = {"workinplace", "refimage", "bits", "ra", "dec", "shiftfile", "staticfile",
@@ -74,7 +74,7 @@ BAD_VALUE_BY_TYPE = {
 NON_DEFAULT_VALUES = {
     "input": ["j8cw03a1q_flt.fits", "j8cw03a2q_flt.fits"], "output": "12",
     "mdriztab": True, "runfile": "my run.log", "wcskey": "A", "proc_unit": "electrons",
-    "coeffs": False, "context": False, "group": "sci,2", "build": True, "crbit": 8192,
+    "coeffs": False, "context": False, "group": "sci,2", "build_mef": True, "crbit": 8192,
     "stepsize": 5, "resetbits": "4096+8192", "num_cores": 4, "in_memory": True,
     "refimage": "ref_drz.fits[sci,1]", "bits": "~(4+8)", "ra": 150.25, "dec": -2.5,
     "shiftfile": "shifts.txt",
@@ -261,7 +261,7 @@ def test_value_out_of_range_is_rejected(params, name, value):
     ("skyclip", 3.0, 3), ("final_outnx", "2048.0", 2048), ("final_outnx", "INDEF", None),
     ("final_scale", "None", None), ("final_scale", "", None), ("final_rot", float("nan"), None),
     ("final_rot", "-30", -30.0), ("num_cores", None, None), ("num_cores", "2", 2),
-    ("build", "yes", True), ("build", "No", False), ("build", 1, True), ("clean", "true", True),
+    ("build_mef", "yes", True), ("build_mef", "No", False), ("build_mef", 1, True), ("clean", "true", True),
     ("coeffs", "header", True), ("final_wht_type", "ivm", "IVM"),
     ("combine_type", " MinMed ", "minmed"), ("skyuser", None, ""), ("skyuser", " MDRIZSKY ",
                                                                       "MDRIZSKY"),
@@ -507,7 +507,7 @@ def test_hand_written_file_with_plain_values(tmp_path):
     assert params.final_kernel == "lanczos3"
     assert params.driz_cr_snr == (4.0, 3.0)
     assert params.group == "sci,1"
-    assert params.build is True
+    assert params.build_mef is True  # AstroDrizzle's name 'build' is an alias
     assert params.bit_flags("bits") == 12
     assert params.skylower is None and params.skyuser == ""
 
@@ -627,3 +627,11 @@ def test_describe_one_parameter():
         assert describe(name).startswith(name)
     with pytest.raises(ParameterError, match="unknown parameter 'skywith'.*'skywidth'"):
         describe("skywith")
+
+
+def test_astrodrizzle_name_build_is_an_alias_of_build_mef():
+    params = DrizzleParameters(build=True)
+    assert params.build_mef is True
+    params.update({"build": False})
+    assert params.build_mef is False
+    assert "build_mef" in describe("build")

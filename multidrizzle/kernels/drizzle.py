@@ -348,7 +348,7 @@ def _spread_clipped(x0, y0, x1, y1, x2, y2, x3, y3, noise, weight_per_area, valu
         _widen(extent, band_row, c_first, c_last)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _square_spread(x0, y0, x1, y1, x2, y2, x3, y3, value, weight, row0, row1, n_cols_out,
                    acc_w, acc_wv, cover, local, extent) -> None:
     """Spread one mapped input pixel over the band rows ``row0..row1`` it overlaps.
