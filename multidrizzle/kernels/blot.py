@@ -29,7 +29,8 @@ Edges, for a drizzled image of ``n`` pixels along an axis:
 * Beyond the outermost pixel centres, ``linear`` and ``sinc`` repeat the edge
   pixel, while ``poly3`` and ``poly5`` extend the image by point reflection
   about the edge pixel (``d[-k] = 2 d[0] - d[k]``), which keeps straight
-  lines straight.  This is the reference's rule, applied on all four sides.
+  lines straight.  These are the reference's rules, applied on all four
+  sides.
 * If any pixel of the interpolation footprint (the 1, 2 x 2, 4 x 4, 6 x 6 or
   sinc-support block, reflected pixels included) is NaN, or the pixel map
   itself is NaN, the result is ``fillval``.
@@ -102,7 +103,8 @@ def _linear_at(data: np.ndarray, x: float, y: float) -> float:
     fx = x - left
     fy = y - below
     # Clamping the indices (not the fractions) makes the value constant
-    # between the last pixel centre and the image border, as in the reference.
+    # between the outermost pixel centre and the image border, as the
+    # reference does at its far edges.
     col0 = max(left, 0)
     col1 = min(left + 1, n_cols - 1)
     row0 = max(below, 0)
@@ -266,7 +268,9 @@ def _sinc_kernel(sinscl: float) -> tuple[float, float, float, float, float, floa
             taper_step, math.sin(taper_step), math.cos(taper_step))
 
 
-@njit(cache=True)
+# error_model="numpy": divisions follow IEEE rules instead of testing for a
+# zero divisor and raising, which costs a branch per weight.
+@njit(cache=True, error_model="numpy")
 def _sinc_weights(position: float, kernel, weights: np.ndarray) -> tuple[int, int, float]:
     """Tapered-sinc weights of the pixels closer than the half-width to ``position``.
 
@@ -302,7 +306,7 @@ def _sinc_weights(position: float, kernel, weights: np.ndarray) -> tuple[int, in
     return first, count, total
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sinc_at(data: np.ndarray, x: float, y: float, kernel,
              col_weights: np.ndarray, row_weights: np.ndarray) -> float:
     """Tapered-sinc interpolation; pixels beyond the edges repeat the edge pixel.
