@@ -114,21 +114,24 @@ class Chip:
 
     def read_science(self) -> np.ndarray:
         """The SCI array in processing units, as float32."""
-        data = self._read("SCI")
-        return (data * np.float32(self.proc_scale)).astype(np.float32, copy=False)
+        return self._in_processing_units(self._read("SCI"))
 
     def read_error(self) -> np.ndarray | None:
         """The ERR array in processing units, or None if the file has none."""
         if not self.has_error:
             return None
-        data = self._read("ERR")
-        return (data * np.float32(self.proc_scale)).astype(np.float32, copy=False)
+        return self._in_processing_units(self._read("ERR"))
 
     def read_dq(self) -> np.ndarray:
         """The DQ array as uint32 (zeros when the file has no DQ data)."""
         if not self.has_dq:
             return np.zeros(self.shape, dtype=np.uint32)
         return self._read("DQ").astype(np.uint32)
+
+    def _in_processing_units(self, data: np.ndarray) -> np.ndarray:
+        if self.proc_scale != 1.0:
+            data *= np.float32(self.proc_scale)  # _read returned a private copy
+        return data
 
     def _read(self, extname: str) -> np.ndarray:
         with fits.open(self.filename, mode="readonly", memmap=False) as hdul:
