@@ -1,16 +1,21 @@
-"""Write docs/parameters.md from the parameter declarations (traits metadata).
+"""The parameter reference, generated from the parameter declarations (traits metadata).
 
     python docs/generate_parameter_reference.py
 
-tests/test_docs.py fails when the committed file differs from what this makes.
+writes docs/parameters.md (Markdown, browsable on the forge); tests/test_docs.py
+fails when the committed file differs from what this makes.  The Sphinx site
+calls the ``render_rst_*`` functions at build time (see docs/conf.py), so its
+pages never go stale.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 from multidrizzle.parameters import (
-    STEP_TITLES, DrizzleParameters, _first_sentence, format_parameter_value,
+    NAME_ALIASES, STEP_TITLES, DrizzleParameters, _first_sentence, format_parameter_value,
 )
 
 OUTPUT = Path(__file__).with_name("parameters.md")
@@ -76,6 +81,122 @@ def render() -> str:
                 f"{_escape(trait.allowed_text())} | {trait.metadata.get('origin', 'both')} | "
                 f"{_escape(_first_sentence(trait.help))} |")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------
+# reStructuredText for the Sphinx site
+# --------------------------------------------------------------------------
+
+_ORIGIN_TEXT = {"both": "AstroDrizzle and MultiDrizzle", "astrodrizzle": "AstroDrizzle only",
+                "multidrizzle": "MultiDrizzle only"}
+
+
+def _rst_text(text: str) -> str:
+    """Plain text made safe for reStructuredText: no accidental inline markup."""
+    return re.sub(r"([\\*`_|\[\]])", r"\\\1", text)
+
+
+def _rst_inline_markdown(text: str) -> str:
+    """The Markdown of _BEHAVIOURS (only `code` spans) as reStructuredText."""
+    parts = text.split("`")
+    return "".join(f"``{part}``" if index % 2 else _rst_text(part)
+                   for index, part in enumerate(parts))
+
+
+def _rst_literal(value: object) -> str:
+    return f"``{format_parameter_value(value)}``"
+
+
+def _list_table(header: list[str], rows: list[list[str]], widths: str) -> list[str]:
+    lines = [".. list-table::", "   :header-rows: 1", f"   :widths: {widths}", ""]
+    for row in [header] + rows:
+        lines.append(f"   * - {row[0]}")
+        lines += [f"     - {cell}" for cell in row[1:]]
+    return lines + [""]
+
+
+def render_rst_step(step: str) -> str:
+    """One step's parameters: a definition list with type, defaults, allowed values, help."""
+    traits = DrizzleParameters.parameter_traits()
+    aliases = {target: name for name, target in NAME_ALIASES.items()}
+    lines: list[str] = []
+    for name in DrizzleParameters.parameter_names(step):
+        trait = traits[name]
+        facts = [f"*{_rst_text(trait.type_label)}*", f"default {_rst_literal(trait.default_value)}"]
+        if "multidrizzle_default" in trait.metadata:
+            facts.append("MultiDrizzle default "
+                         f"{_rst_literal(trait.metadata['multidrizzle_default'])}")
+        facts.append(_ORIGIN_TEXT[trait.metadata.get("origin", "both")])
+        if name in aliases:
+            facts.append(f"also spelled ``{aliases[name]}``")
+        if "alias_of" in trait.metadata:
+            facts.append(f"alias of ``{trait.metadata['alias_of']}``")
+        lines += [f".. _parameter-{name}:", "", f"``{name}``",
+                  f"   {'; '.join(facts)}.", "",
+                  f"   Allowed: {_rst_text(trait.allowed_text())}.", "",
+                  f"   {_rst_text(trait.help)}", ""]
+    return "\n".join(lines)
+
+
+def render_rst_step_table(step: str) -> str:
+    """One step's parameters as a compact table linking to the full reference."""
+    traits = DrizzleParameters.parameter_traits()
+    rows = [[f":ref:`{name} <parameter-{name}>`", _rst_text(traits[name].type_label),
+             _rst_literal(traits[name].default_value),
+             _rst_text(_first_sentence(traits[name].help))]
+            for name in DrizzleParameters.parameter_names(step)]
+    return "\n".join(_list_table(["parameter", "type", "default", "what it does"], rows,
+                                  "22 10 14 54"))
+
+
+def render_rst_reference() -> str:
+    """Every step's section (title, tag) with its parameters."""
+    lines: list[str] = []
+    for step, names in DrizzleParameters.steps().items():
+        if not names:
+            continue
+        title = f"{STEP_TITLES[step]} (``{step}``)"
+        lines += [title, "-" * len(title), "", render_rst_step(step)]
+    return "\n".join(lines)
+
+
+def render_rst_summary() -> str:
+    """One table of every parameter: name, step, type, default, allowed values."""
+    traits = DrizzleParameters.parameter_traits()
+    rows = [[f":ref:`{name} <parameter-{name}>`", f"``{trait.metadata['step']}``",
+             _rst_text(trait.type_label), _rst_literal(trait.default_value),
+             _rst_text(trait.allowed_text())]
+            for name, trait in traits.items()]
+    return "\n".join(_list_table(["parameter", "step", "type", "default", "allowed"], rows,
+                                  "22 12 10 14 42"))
+
+
+def render_rst_defaults() -> str:
+    """The defaults where MultiDrizzle's Table 2 differs from AstroDrizzle."""
+    traits = DrizzleParameters.parameter_traits()
+    rows = [[f":ref:`{name} <parameter-{name}>`", _rst_literal(trait.default_value),
+             _rst_literal(trait.metadata["multidrizzle_default"])]
+            for name, trait in traits.items() if "multidrizzle_default" in trait.metadata]
+    return "\n".join(_list_table(["parameter", "AstroDrizzle default (used here)",
+                                   "MultiDrizzle default"], rows, "30 35 35"))
+
+
+def render_rst_behaviours() -> str:
+    """The behaviours that differ from AstroDrizzle and MultiDrizzle."""
+    rows = [[_rst_inline_markdown(cell) for cell in row] for row in _BEHAVIOURS]
+    return "\n".join(_list_table(["topic", "AstroDrizzle / MultiDrizzle", "multidrizzle"],
+                                  rows, "20 40 40"))
+
+
+def render_rst_origins() -> str:
+    """The parameters documented by only one of the two programs."""
+    traits = DrizzleParameters.parameter_traits()
+    lines = []
+    for origin in ("multidrizzle", "astrodrizzle"):
+        names = [f":ref:`{name} <parameter-{name}>`" for name, trait in traits.items()
+                 if trait.metadata.get("origin") == origin]
+        lines += [f"{_ORIGIN_TEXT[origin]} ({len(names)})", "   " + ", ".join(names), ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

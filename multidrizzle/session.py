@@ -172,12 +172,18 @@ class Multidrizzle(DrizzleParameters):
         """Print the session syntax and the parameter table with current values."""
         print(help_text(self))
 
-    def editpars(self) -> None:
-        """Edit the parameters interactively (not built yet)."""
-        raise NotImplementedError(
-            "editpars(): the interactive parameter editor is not implemented yet; set "
-            "parameters as attributes (md.final_scale = 0.05) or load a file saved with "
-            "save_pars() through Multidrizzle(..., configobj=path)")
+    def editpars(self, interface: str | None = None) -> Any:
+        """Edit the parameters interactively; see :func:`multidrizzle.editpars.edit_parameters`.
+
+        In Jupyter, shows a widget form (returned; the session changes on
+        *Apply*); in a terminal, opens the parameter file in ``$EDITOR`` until
+        it is valid (returns the parameters changed, None if abandoned);
+        otherwise raises :class:`~multidrizzle.editpars.EditorUnavailableError`.
+        ``interface`` ('widgets' or 'editor') forces one of the two.
+        """
+        from multidrizzle.editpars import edit_parameters
+
+        return edit_parameters(self, interface)
 
     @property
     def output_root(self) -> str:

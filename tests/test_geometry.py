@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from conftest import ACS_LOOKUP, UVIS_FLC_SHORT, full_size_copy
+from hst_files import ACS_LOOKUP, UVIS_FLC_SHORT, full_size_copy
 from multidrizzle.errors import GridTooLargeError, InputError
 from multidrizzle.geometry import (
     GridRequest, check_memory, compute_pixel_map, make_output_grid, native_orientation,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from conftest import ACS_FLT, IR_FLT, UVIS_FLC, full_size_copy
+from hst_files import ACS_FLT, IR_FLT, UVIS_FLC, full_size_copy
 from multidrizzle.errors import InputError
 from multidrizzle.model import ReadOptions, read_exposure
 

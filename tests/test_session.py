@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from conftest import UVIS_FLC_SHORT, full_size_copy
+from hst_files import UVIS_FLC_SHORT, full_size_copy
 from multidrizzle import Multidrizzle
 from multidrizzle.errors import GridTooLargeError, InputError, ParameterError, StepOrderError
 
@@ -195,7 +195,11 @@ def test_run_before_build_is_a_step_order_error(two_exposures):
         md.run()
 
 
-def test_editpars_not_yet_implemented(two_exposures):
+def test_editpars_without_notebook_or_terminal_is_a_clear_error(two_exposures, monkeypatch):
+    from multidrizzle import editpars
+
+    monkeypatch.setattr(editpars, "in_jupyter", lambda: False)
+    monkeypatch.setattr(editpars, "in_terminal", lambda: False)
     md = Multidrizzle([str(two_exposures[0])])
-    with pytest.raises(NotImplementedError, match="editpars"):
+    with pytest.raises(editpars.EditorUnavailableError):
         md.editpars()

@@ -1,0 +1,205 @@
+"""The multidrizzle command: parameters on the command line, help, errors, progress."""
+
+from __future__ import annotations
+
+import io
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from multidrizzle import cli, datasets
+from multidrizzle.errors import ParameterError
+from multidrizzle.parameters import DrizzleParameters
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli_demo")
+    datasets.make_demo_dataset(folder, n_exposures=2, chip_shape=(96, 128))
+    return folder
+
+
+def _one_error_line(captured) -> str:
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("multidrizzle: error: ")
+    return lines[0]
+
+
+# ------------------------------------------------------------------- help
+
+
+def test_dash_dash_help_explains_every_form(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for text in ("multidrizzle INPUT", "--PARAM VALUE", "--config FILE", "multidrizzle demo",
+                 "multidrizzle help [PARAM]", "--no-driz_cr", "--final-pixfrac", "--quiet",
+                 "--log-level", "--driz_cr no", "step switches"):
+        assert text in out, text
+
+
+def test_help_parameter_prints_its_full_help(capsys):
+    assert cli.main(["help", "final_pixfrac"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("final_pixfrac")
+    assert "default:  1.0" in out and "a number in [0, 1]" in out and "drop" in out
+    assert cli.main(["help", "final-pixfrac"]) == 0  # dashes too
+    assert cli.main(["help", "build"]) == 0          # AstroDrizzle's name
+    assert "build_mef  [init" in capsys.readouterr().out
+
+
+def test_help_without_parameter_prints_the_table(capsys):
+    assert cli.main(["help"]) == 0
+    out = capsys.readouterr().out
+    assert "multidrizzle INPUT" in out
+    assert all(name in out for name in DrizzleParameters.parameter_names())
+
+
+def test_help_unknown_parameter(capsys):
+    assert cli.main(["help", "final_pixfra"]) == 2
+    assert "did you mean 'final_pixfrac'" in _one_error_line(capsys.readouterr())
+
+
+def test_console_script_help_runs():
+    finished = subprocess.run([sys.executable, "-m", "multidrizzle.cli", "help",
+                               "final_pixfrac"], capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0 and "final_pixfrac" in finished.stdout
+
+
+# ---------------------------------------------------- parameters and errors
+
+
+def test_split_parameters_spellings():
+    rest, values = cli.split_parameters([
+        "in.fits", "--final_pixfrac", "0.8", "--final-kernel=turbo", "--driz_cr", "no",
+        "--no-median", "--static", "--final_rot", "-30", "--build", "yes", "--coeffs",
+        "header", "--output", "out", "--log-level", "DEBUG", "-q", "--skysub"])
+    assert rest == ["in.fits", "--output", "out", "--log-level", "DEBUG", "-q"]
+    assert values == {"final_pixfrac": "0.8", "final_kernel": "turbo", "driz_cr": "no",
+                      "median": False, "static": True, "final_rot": "-30",
+                      "build_mef": "yes", "coeffs": "header", "skysub": True}
+    assert cli.check_values(values)["final_rot"] == -30.0
+    assert cli.check_values(values)["driz_cr"] is False
+
+
+def test_split_parameters_flag_followed_by_input():
+    rest, values = cli.split_parameters(["--driz_cr", "in.fits"])
+    assert rest == ["in.fits"] and values == {"driz_cr": True}
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["in.fits", "--final_pixfra", "0.8"], "did you mean 'final_pixfrac'"),
+    (["in.fits", "--final-pixfrac", "2"], "parameter 'final_pixfrac': value '2' is not "
+                                          "allowed; expected a number in [0, 1]"),
+    (["in.fits", "--final_pixfrac"], "needs a value"),
+    (["in.fits", "--no-final_pixfrac"], "not a boolean"),
+    (["in.fits", "--driz_cr_snr", "a b"], "driz_cr_snr"),
+    (["in.fits", "--log-level", "LOUD"], "invalid choice"),
+    ([], "INPUT is missing"),
+])
+def test_bad_command_line_exits_2_with_one_line(capsys, argv, expected):
+    assert cli.main(argv) == 2
+    assert expected in _one_error_line(capsys.readouterr())
+
+
+def test_missing_input_file_exits_1(capsys, tmp_path):
+    assert cli.main([str(tmp_path / "none_flt.fits"), "--quiet"]) == 1
+    assert "none_flt.fits" in _one_error_line(capsys.readouterr())
+
+
+def test_bad_value_in_config_file(capsys, tmp_path, demo_folder):
+    config = tmp_path / "bad.cfg"
+    config.write_text("[final]\nfinal_pixfrac = 7\n")
+    assert cli.main([f"@{demo_folder / 'inputs.lst'}", "--config", str(config)]) == 2
+    assert "line 2" in _one_error_line(capsys.readouterr())
+
+
+def test_parameter_error_is_raised_before_inputs_are_read(tmp_path):
+    with pytest.raises(ParameterError):
+        cli.check_values({"crbit": "3"})
+
+
+# -------------------------------------------------------------------- runs
+
+
+def test_run_input_with_parameters_and_switches(capsys, tmp_path, demo_folder, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "my.cfg"
+    DrizzleParameters(final_kernel="turbo", final_pixfrac=0.5).save_pars(config)
+    status = cli.main([f"@{demo_folder / 'inputs.lst'}", "--output", "out/field",
+                       "--config", str(config), "--final-pixfrac", "0.8", "--no-driz_cr",
+                       "--build", "yes", "--runfile", "", "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "products:" in captured.out and "out/field_drc.fits" in captured.out
+    assert "driz_cr        skipped" in captured.out
+    assert (tmp_path / "out" / "field_drc.fits").exists()
+    from astropy.io import fits
+
+    history = "\n".join(str(card) for header in (fits.getheader(
+        tmp_path / "out" / "field_drc.fits", ext) for ext in (0, 1))
+        for card in header.get("HISTORY", []))
+    assert "final_pixfrac = 0.8" in history      # the command line over the config file
+    assert "final_kernel = 'turbo'" in history    # the config file over the defaults
+
+
+def test_demo_command(capsys, tmp_path):
+    status = cli.main(["--log-level", "WARNING", "demo", "--folder", str(tmp_path / "d"),
+                       "--n-exposures", "2"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "products:" in captured.out and "driz_combine   done" in captured.out
+    assert (tmp_path / "d" / "demo.log").exists()
+
+
+# ----------------------------------------------------------------- progress
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_line_on_a_terminal(monkeypatch, tmp_path, demo_folder, capsys):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.chdir(tmp_path)
+    status = cli.main([f"@{demo_folder / 'inputs.lst'}", "--runfile", "", "--log-level",
+                       "WARNING"])
+    assert status == 0
+    drawn = terminal.getvalue()
+    assert "\r[" in drawn and "/8 driz_separate" in drawn and "1/8 static" in drawn
+    assert "INFO" not in drawn  # only the progress line, at --log-level WARNING
+    assert logging.getLogger("multidrizzle").handlers == [] or all(
+        not isinstance(h, cli.ConsoleHandler) for h in logging.getLogger("multidrizzle").handlers)
+
+
+def test_no_progress_line_when_quiet_or_not_a_terminal(monkeypatch, tmp_path, demo_folder):
+    for argv_extra, stream in ((["--quiet"], _Terminal()), ([], io.StringIO())):
+        monkeypatch.setattr(sys, "stderr", stream)
+        monkeypatch.chdir(tmp_path)
+        assert cli.main([f"@{demo_folder / 'inputs.lst'}", "--runfile", "", *argv_extra]) == 0
+        assert "\r[" not in stream.getvalue()
+
+
+def test_console_handler_writes_messages_above_the_line():
+    terminal = _Terminal()
+    progress = cli.ProgressLine(terminal, total=3)
+    handler = cli.ConsoleHandler(terminal, logging.INFO, progress)
+    logger = logging.getLogger("multidrizzle.test_cli")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("step %s ...", "static")
+        logger.info("step %s ...", "sky")
+        logger.warning("sky: something")
+    finally:
+        logger.removeHandler(handler)
+        progress.close()
+    text = terminal.getvalue()
+    assert "0/3 static" in text and "1/3 sky" in text
+    assert "WARNING sky: something\n" in text
+    assert text.endswith("\r")  # the line is cleared at the end
