@@ -21,7 +21,7 @@ import numpy as np
 from traitlets import All, observe
 
 from multidrizzle import pipeline
-from multidrizzle.errors import InputError, ParameterError, StepOrderError
+from multidrizzle.errors import ParameterError, StepOrderError
 from multidrizzle.geometry import (
     GridRequest, OutputGrid, PixelMap, check_memory, compute_pixel_map, make_output_grid,
     native_orientation, native_scale,

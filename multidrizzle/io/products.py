@@ -32,14 +32,21 @@ ARCHIVE_FOLDER = "OrIg_files"
 
 
 def atomic_writeto(hdul: fits.HDUList, path: str | os.PathLike) -> Path:
-    """Write ``hdul`` to ``path`` through a temporary file and a rename."""
+    """Write ``hdul`` to ``path`` through a temporary file and a rename.
+
+    Readers never see a partial file, and a failed write leaves any earlier
+    file in place and no temporary file behind.  The new file gets the mode
+    of the file it replaces, or 0644.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                          dir=path.parent)
-    os.close(handle)
     try:
-        hdul.writeto(temporary, overwrite=True)
+        os.fchmod(handle, mode)  # mkstemp makes the file private (0600)
+        with os.fdopen(handle, "wb") as stream:
+            hdul.writeto(stream)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

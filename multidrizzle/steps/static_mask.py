@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from astropy.io import fits
 
+from multidrizzle.io.products import atomic_writeto
 from multidrizzle.errors import InputError
 from multidrizzle.kernels.statistics import clipped_moments, histogram_mode
 from multidrizzle.model import Chip
@@ -255,21 +255,4 @@ def write_static_mask(mask: np.ndarray, signature: tuple, folder: str | os.PathL
     hdu.header["MASKTYPE"] = ("STATIC", "static bad-pixel mask, 1 = good, 0 = bad")
     hdu.header["DETECTOR"] = (str(signature[0]), "instrument/detector of the chips")
     hdu.header["CHIP"] = (str(signature[2]), "chip of the signature")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp",
-                                             dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            hdu.writeto(stream)
-        # mkstemp makes the file private; give it the permissions of any new file
-        os.chmod(temporary, 0o666 & ~_current_umask())
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return destination
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return atomic_writeto(fits.HDUList([hdu]), destination)

@@ -231,7 +231,7 @@ def test_failed_write_leaves_old_file_and_no_temporary(tmp_path, monkeypatch):
     def broken(self, *args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(fits.PrimaryHDU, "writeto", broken)
+    monkeypatch.setattr(fits.HDUList, "writeto", broken)
     with pytest.raises(OSError, match="disk full"):
         write_static_mask(np.ones(SHAPE, dtype=bool), signature, tmp_path)
     assert path.read_bytes() == before
