@@ -23,7 +23,7 @@ Two-pass test (``driz_cr``)
     ``r`` the read noise (e-) and ``s`` the sky level (same units as ``D``)::
 
         sigma = sqrt(f * |B + s| + r**2) / f
-        fails_k = |D - B| > scale_k * dB + snr_k * sigma        (k = 1, 2)
+        fails_k = D - B > scale_k * dB + snr_k * sigma          (k = 1, 2)
 
     a pixel is a cosmic ray when it fails the second (looser) test and at
     least one pixel of the 3 x 3 box centred on it, itself included, fails the
@@ -33,6 +33,11 @@ Two-pass test (``driz_cr``)
     electrons (effective gain 1).  Pixels marked invalid, or where ``D``,
     ``B`` or ``dB`` is not finite, are never tested: they neither fail a test
     nor lend their neighbours the looser threshold.
+
+    The test is one-sided: a cosmic ray only adds charge, so a pixel far
+    *below* the blotted median is not one (driz_cr tests ``|D - B|``; its
+    low outliers are bad-dark pixels, which the static mask handles).  This
+    halves the pure-noise false detections at no cost in recall.
 
 Growth (driz_cr_grow, driz_cr_ctegrow)
     The cosmic-ray mask is then dilated by a ``grow`` x ``grow`` box (as
@@ -134,7 +139,7 @@ def _pixel_tests(science, blotted, valid, row, col, to_electrons, read_noise, sk
     slope = _derivative_at(blotted, row, col)
     if not (math.isfinite(data) and math.isfinite(model) and math.isfinite(slope)):
         return np.uint8(0)
-    residual = abs(data - model)
+    residual = data - model  # one-sided: cosmic rays add charge
     sigma = math.sqrt(to_electrons * abs(model + sky) + read_noise * read_noise) / to_electrons
     result = np.uint8(0)
     if residual > scale_first * slope + snr_first * sigma:

@@ -49,7 +49,7 @@ def flag_reference(science, blotted, valid, *, to_electrons, read_noise, sky, sn
     with np.errstate(invalid="ignore"):
         testable = (np.asarray(valid, dtype=bool) & np.isfinite(data) & np.isfinite(model)
                     & np.isfinite(slope))
-        residual = np.abs(data - model)
+        residual = data - model
         sigma = np.sqrt(to_electrons * np.abs(model + sky) + read_noise * read_noise) / to_electrons
         fails_first = testable & (residual > scale[0] * slope + snr[0] * sigma)
         fails_second = testable & (residual > scale[1] * slope + snr[1] * sigma)
@@ -76,19 +76,20 @@ def grow_reference(cr_mask, *, grow, ctegrow, cte_direction):
 
 
 def astrodrizzle_style_mask(science, blotted, *, snr, scale, read_noise, sky,
-                            grow, ctegrow, cte_direction):
+                            grow, ctegrow, cte_direction, one_sided=True):
     """drizzlepac's driz_cr restated with scipy convolutions (True = cosmic ray).
 
     Data in electrons (effective gain 1).  The edges differ from the kernels
     (zero-padded derivative frame, reflected convolutions), so compare away
-    from them.
+    from them.  drizzlepac tests ``|D - B|``; ``one_sided=True`` tests
+    ``D - B`` as multidrizzle does (cosmic rays only add charge).
     """
     from scipy import signal
 
     data = np.asarray(science, dtype=np.float64)
     model = np.asarray(blotted, dtype=np.float64)
     slope = derivative_reference(model)
-    residual = np.abs(data - model)
+    residual = data - model if one_sided else np.abs(data - model)
     sigma = np.sqrt(np.abs(model + sky) + read_noise ** 2)
     passes_first = residual <= scale[0] * slope + snr[0] * sigma
     good_count = signal.convolve2d(passes_first, np.ones((3, 3), dtype=np.uint16),

@@ -393,3 +393,17 @@ def test_blotted_median_must_match_the_science_shape():
         detect_cosmic_rays(np.zeros((5, 5)), np.zeros((5, 4)), good_mask=None,
                            static_mask=None, gain=1.0, read_noise=3.0, exptime=1.0, sky=0.0,
                            units="electrons")
+
+
+def test_pixels_far_below_the_median_are_not_cosmic_rays():
+    """Cosmic rays only add charge: a deep negative pixel (bad dark) is left to
+    the static mask, while the same excess above the median is flagged."""
+    blotted = np.full((20, 20), 100.0)
+    science = blotted.copy()
+    science[5, 5] -= 500.0
+    science[12, 12] += 500.0
+    mask = detect_cosmic_rays(science, blotted, good_mask=None, static_mask=None,
+                              gain=1.0, read_noise=3.0, exptime=1.0, sky=0.0,
+                              units="electrons")
+    assert not mask[5, 5]
+    assert mask[12, 12]

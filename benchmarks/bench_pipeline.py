@@ -1,0 +1,547 @@
+"""multidrizzle against STScI's AstroDrizzle on full-size demo exposures.
+
+Generates (or reuses) dithered WFC3/UVIS-like exposures of 2 x 4096 x 2051
+pixels with their ground truth, then runs AstroDrizzle (drizzlepac) and
+multidrizzle on fresh copies, alternating, each in its own child process,
+with the same parameters (AstroDrizzle's defaults, a multi-extension
+product).  Prints wall time, peak memory, per-step times and their ratios,
+cosmic-ray recall and false positives, and star photometry against the
+truth for both, and the targets::
+
+    python benchmarks/bench_pipeline.py [--num-cores 2] [--n-exposures 4]
+        [--repeat 1] [--folder DIR] [--chip-shape 2051 4096] [--keep]
+
+Timing: wall time of the pipeline call in the child (AstroDrizzle() for
+AstroDrizzle; session set-up, build() and run() for multidrizzle), without
+interpreter start and imports (printed apart).  Step times: AstroDrizzle's
+own timing table (parsed from its run log) and ``md.step_records``.
+Memory: the child's peak resident set (``ru_maxrss``, what ``/usr/bin/time
+-v`` reports) and the peak of the summed proportional set size (PSS) of the
+child and its descendants, sampled every 50 ms (AstroDrizzle forks workers
+when ``num_cores > 1``; PSS shares their copy-on-write pages fairly).
+numba kernels are compiled into their cache by a small warm-up run first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RUNNER = HERE / "_astrodrizzle_runner.py"
+
+#: Parameters given to both pipelines: AstroDrizzle 3.11's defaults hold on
+#: both sides except ``skywidth`` (AstroDrizzle's configuration file has 0.1,
+#: multidrizzle's default is 0.3), so it is set; ``build`` asks both for one
+#: multi-extension product.
+SHARED_PARAMETERS = {"build": True, "skywidth": 0.1}
+ASTRODRIZZLE_ONLY = {"updatewcs": False, "runfile": "astrodrizzle.log"}
+
+#: (AstroDrizzle step, multidrizzle step).
+STEP_PAIRS = (("Initialization", "build"), ("Static Mask", "static"),
+              ("Subtract Sky", "sky"), ("Separate Drizzle", "driz_separate"),
+              ("Create Median", "median"), ("Blot", "blot"), ("Driz_CR", "driz_cr"),
+              ("Final Drizzle", "driz_combine"))
+
+OUTPUT_ROOT = {"astrodrizzle": "astrodrizzle", "multidrizzle": "multidrizzle"}
+CR_THRESHOLDS = (0.0, 30.0, 100.0)
+
+# ---------------------------------------------------------------------------
+# Child: multidrizzle
+
+
+def run_multidrizzle_child(arguments: argparse.Namespace) -> int:
+    """Run multidrizzle in this process and write the result JSON."""
+    started = time.perf_counter()
+    import numba  # noqa: F401  (import time reported apart)
+
+    from multidrizzle import Multidrizzle
+
+    import_seconds = time.perf_counter() - started
+    workdir = Path(arguments.workdir).resolve()
+    parameters = json.loads(arguments.parameters)
+    started = time.perf_counter()
+    md = Multidrizzle([str(Path(p).resolve()) for p in arguments.inputs],
+                      output=str(workdir / OUTPUT_ROOT["multidrizzle"]),
+                      runfile=str(workdir / "multidrizzle.log"), **parameters)
+    setup_seconds = time.perf_counter() - started
+    md.build()
+    md.run()
+    wall_seconds = time.perf_counter() - started
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    maxrss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+
+    # after the measurements: what the scoring needs and is not on disk
+    np.savez(workdir / "cr_masks.npz", **{
+        f"{chip.filename.name}|{chip.extver}": np.packbits(md.cr_masks[chip.name])
+        for chip in md._all_chips()})
+    steps = {name: record.seconds for name, record in md.step_records.items()}
+    steps["build"] += setup_seconds
+    result = {
+        "wall_seconds": wall_seconds, "import_seconds": import_seconds, "steps": steps,
+        "maxrss_self_bytes": maxrss, "maxrss_children_bytes": maxrss_children,
+        "products": [str(p) for p in md.products],
+        "chip_shapes": {f"{c.filename.name}|{c.extver}": list(c.shape)
+                        for c in md._all_chips()},
+        "sky": {f"{c.filename.name}|{c.extver}": md.sky_values[c.name] * c.to_electrons
+                for c in md._all_chips()},
+        "output_shape": list(md.output_grid.shape),
+    }
+    Path(arguments.result).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Parent: memory sampling and runs
+
+
+def _process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read().decode(errors="replace")
+        except OSError:
+            continue
+        # the command name may hold spaces: the parent pid follows the last ')'
+        fields = stat[stat.rfind(")") + 2:].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def _pss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class TreeMemorySampler(threading.Thread):
+    """Peak of the summed PSS of a process and its descendants."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            total = sum(_pss_bytes(pid) for pid in _process_tree(self.pid))
+            self.peak = max(self.peak, total)
+            self._halt.wait(self.interval)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join()
+        return self.peak
+
+
+@dataclass
+class Run:
+    pipeline: str
+    workdir: Path
+    result: dict
+    process_seconds: float
+    tree_pss_bytes: int
+    scores: dict = field(default_factory=dict)
+
+    @property
+    def peak_bytes(self) -> int:
+        return max(self.result["maxrss_self_bytes"], self.tree_pss_bytes)
+
+
+def run_pipeline(pipeline: str, inputs: list[Path], workdir: Path, num_cores: int) -> Run:
+    """Copy the inputs into ``workdir`` and run one pipeline there in a child."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    copies = []
+    for path in inputs:
+        shutil.copyfile(path, workdir / path.name)
+        copies.append(workdir / path.name)
+    result_file = workdir / "result.json"
+    parameters = dict(SHARED_PARAMETERS, num_cores=num_cores)
+    if pipeline == "astrodrizzle":
+        parameters.update(ASTRODRIZZLE_ONLY)
+        command = [sys.executable, str(RUNNER), "--workdir", str(workdir),
+                   "--output", OUTPUT_ROOT[pipeline]]
+    else:
+        command = [sys.executable, str(Path(__file__).resolve()), "--child",
+                   "--workdir", str(workdir)]
+    command += ["--parameters", json.dumps(parameters), "--result", str(result_file),
+                *[str(c) for c in copies]]
+    started = time.perf_counter()
+    with open(workdir / "stdout.txt", "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        sampler = TreeMemorySampler(process.pid)
+        sampler.start()
+        code = process.wait()
+        peak = sampler.stop()
+    process_seconds = time.perf_counter() - started
+    if code != 0:
+        tail = (workdir / "stdout.txt").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{pipeline} failed (exit {code}):\n{tail}")
+    return Run(pipeline, workdir, json.loads(result_file.read_text()), process_seconds, peak)
+
+
+# ---------------------------------------------------------------------------
+# Scoring against the truth
+
+
+def _first_exposure_chip_of_stars(truth) -> dict[int, int]:
+    """Star id -> SCI extver of the chip it fell on in the first exposure."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    chip_of: dict[int, int] = {}
+    with fits.open(truth.input_files[0]) as hdul:
+        for hdu in hdul:
+            if hdu.name != "SCI":
+                continue
+            ny, nx = hdu.data.shape
+            x, y = WCS(hdu.header, hdul).all_world2pix(np.asarray(truth.stars["ra"]),
+                                                       np.asarray(truth.stars["dec"]), 0)
+            inside = (x >= -0.5) & (x < nx - 0.5) & (y >= -0.5) & (y < ny - 0.5)
+            for star_id in np.asarray(truth.stars["id"])[inside]:
+                chip_of[int(star_id)] = hdu.ver
+    return chip_of
+
+
+def chip_coverage(truth, multidrizzle_workdir: Path) -> dict[tuple[str, int], np.ndarray]:
+    """Exposures covering each chip pixel (as ``tests/test_end_to_end.py``),
+    from multidrizzle's single-drizzle weights and a fresh build()."""
+    from astropy.io import fits
+
+    from multidrizzle import Multidrizzle
+
+    md = Multidrizzle([str(p) for p in truth.input_files], **SHARED_PARAMETERS)
+    md.build()
+    counts = None
+    for exposure in md.exposures:
+        stem = exposure.filename.name.rsplit(".fits", 1)[0]
+        weight = fits.getdata(multidrizzle_workdir / f"{stem}_single_wht.fits")
+        covered = (weight > 0).astype(np.int32)
+        counts = covered if counts is None else counts + covered
+    coverage = {}
+    for chip in md._all_chips():
+        pixmap = md.separate_pixel_maps[chip.name].evaluate()
+        x = np.clip(np.round(pixmap[..., 0]).astype(int), 0, counts.shape[1] - 1)
+        y = np.clip(np.round(pixmap[..., 1]).astype(int), 0, counts.shape[0] - 1)
+        coverage[(chip.filename.name, chip.extver)] = counts[y, x]
+    return coverage
+
+
+def cosmic_ray_flags(run: Run, truth) -> dict[tuple[str, int], np.ndarray]:
+    from astropy.io import fits
+
+    flags = {}
+    if run.pipeline == "astrodrizzle":
+        for key in truth.cosmic_ray_masks:
+            stem = key[0].rsplit("_", 1)[0]
+            # AstroDrizzle's crmask: 1 = good, 0 = cosmic ray
+            flags[key] = fits.getdata(run.workdir / f"{stem}_sci{key[1]}_crmask.fits") == 0
+    else:
+        with np.load(run.workdir / "cr_masks.npz") as packed:
+            for name in packed.files:
+                filename, extver = name.split("|")
+                shape = tuple(run.result["chip_shapes"][name])
+                bits = np.unpackbits(packed[name])[:shape[0] * shape[1]]
+                flags[filename, int(extver)] = bits.reshape(shape).astype(bool)
+    return flags
+
+
+def good_dq(truth) -> dict[tuple[str, int], np.ndarray]:
+    from astropy.io import fits
+
+    good = {}
+    for path in truth.input_files:
+        with fits.open(path) as hdul:
+            for hdu in hdul:
+                if hdu.name == "DQ":
+                    good[path.name, hdu.ver] = hdu.data == 0
+    return good
+
+
+def final_product(run: Run):
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    if run.pipeline == "multidrizzle":
+        path = Path(run.result["products"][0])
+    else:
+        path = run.workdir / f"{OUTPUT_ROOT[run.pipeline]}_drc.fits"
+    with fits.open(path) as hdul:
+        return (hdul["SCI"].data.astype(np.float64), hdul["WHT"].data.astype(np.float64),
+                WCS(hdul["SCI"].header))
+
+
+def score(run: Run, truth, coverage, good, chip_of_star) -> dict:
+    from multidrizzle.scoring import score_cosmic_rays, star_photometry
+
+    flags = cosmic_ray_flags(run, truth)
+    cosmic = score_cosmic_rays(flags, truth, coverage, good, thresholds=CR_THRESHOLDS)
+    # pixels the final drizzle uses (good DQ, not a bad-dark pixel): multidrizzle
+    # does not look for cosmic rays on pixels the drizzle ignores anyway
+    usable_coverage = {k: np.where(good[k] & ~truth.bad_pixel_mask[k[1]], c, 0)
+                       for k, c in coverage.items()}
+    usable = score_cosmic_rays(flags, truth, usable_coverage, good, thresholds=CR_THRESHOLDS)
+    n_flagged = sum(int(f.sum()) for f in flags.values())
+    n_not_ray = sum(int((f & ~truth.cosmic_ray_masks[k]).sum()) for k, f in flags.items())
+    n_on_bad = sum(int((f & truth.bad_pixel_mask[k[1]]).sum()) for k, f in flags.items())
+    sci, wht, wcs = final_product(run)
+    photometry = star_photometry(sci, wcs, truth, weight=wht, min_flux=100.0, min_coverage=3,
+                                 radius=10.0, annulus=(15.0, 25.0))
+    errors = photometry.relative_errors
+    by_chip = {}
+    for extver in sorted(set(chip_of_star.values())):
+        selected = np.array([chip_of_star.get(int(i)) == extver for i in photometry.star_ids],
+                            dtype=bool)
+        if selected.any():
+            by_chip[extver] = errors[selected]
+    return {"recall": cosmic.recall, "n_injected": cosmic.n_injected,
+            "usable_recall": usable.recall, "usable_n_injected": usable.n_injected,
+            "star_flux": photometry.true,
+            "false_positive_fraction": cosmic.false_positive_fraction,
+            "not_cosmic_ray_fraction": cosmic.not_cosmic_ray_fraction,
+            "n_flagged": n_flagged, "n_not_ray": n_not_ray, "n_on_bad_dark": n_on_bad,
+            "star_errors": errors, "star_errors_by_chip": by_chip}
+
+
+# ---------------------------------------------------------------------------
+# Report
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def report(runs: dict[str, list[Run]], num_cores: int, n_exposures: int,
+           chip_shape: tuple[int, int], output_shapes: dict[str, list[int]]) -> None:
+    ad_runs, md_runs = runs["astrodrizzle"], runs["multidrizzle"]
+
+    def best(run_list, key):
+        return min(key(r) for r in run_list)
+
+    n_mpix = n_exposures * 2 * chip_shape[0] * chip_shape[1] / 1e6
+    print()
+    print(f"{n_exposures} exposures of 2 x {chip_shape[1]} x {chip_shape[0]} "
+          f"({n_mpix:.0f} Mpix in), num_cores={num_cores}, {len(ad_runs)} run(s) each, "
+          f"best wall time shown; AstroDrizzle {ad_runs[0].result.get('version', '?')}")
+    for name, shape in output_shapes.items():
+        print(f"output grid {name}: {shape[1]} x {shape[0]}")
+    print()
+    ad_wall = best(ad_runs, lambda r: r.result["wall_seconds"])
+    md_wall = best(md_runs, lambda r: r.result["wall_seconds"])
+    print(f"{'':<22}{'AstroDrizzle':>14}{'multidrizzle':>14}{'ratio':>9}")
+    print(f"{'wall time (s)':<22}{ad_wall:>14.2f}{md_wall:>14.2f}{ad_wall / md_wall:>8.1f}x")
+    ad_proc = best(ad_runs, lambda r: r.process_seconds)
+    md_proc = best(md_runs, lambda r: r.process_seconds)
+    print(f"{'process incl. imports':<22}{ad_proc:>14.2f}{md_proc:>14.2f}"
+          f"{ad_proc / md_proc:>8.1f}x")
+    ad_rss = max(r.result["maxrss_self_bytes"] for r in ad_runs)
+    md_rss = max(r.result["maxrss_self_bytes"] for r in md_runs)
+    ad_pss = max(r.tree_pss_bytes for r in ad_runs)
+    md_pss = max(r.tree_pss_bytes for r in md_runs)
+    print(f"{'peak RSS (main proc)':<22}{_mib(ad_rss):>14}{_mib(md_rss):>14}"
+          f"{ad_rss / md_rss:>8.2f}x")
+    print(f"{'peak PSS (proc tree)':<22}{_mib(ad_pss):>14}{_mib(md_pss):>14}"
+          f"{ad_pss / max(md_pss, 1):>8.2f}x")
+    print()
+    print("per-step seconds (best of the runs)")
+    slower_steps = []
+    for ad_step, md_step in STEP_PAIRS:
+        ad_seconds = best(ad_runs, lambda r: r.result["steps"].get(ad_step, float("nan")))
+        md_seconds = best(md_runs, lambda r: r.result["steps"].get(md_step, float("nan")))
+        label = f"{ad_step} / {md_step}"
+        print(f"  {label:<34}{ad_seconds:>8.2f}{md_seconds:>8.2f}"
+              f"{ad_seconds / max(md_seconds, 1e-9):>8.1f}x")
+        if not md_seconds < ad_seconds:
+            slower_steps.append(md_step)
+
+    ad_score, md_score = ad_runs[0].scores, md_runs[0].scores
+    print()
+    print("cosmic rays against the truth (pixels covered by >= 3 exposures)")
+    for threshold in CR_THRESHOLDS:
+        n = md_score["n_injected"][threshold]
+        print(f"  recall, deposits > {threshold:>5.0f} e-   {ad_score['recall'][threshold]:>8.2%}"
+              f"{md_score['recall'][threshold]:>10.2%}   (n = {n}; missed "
+              f"{round((1 - ad_score['recall'][threshold]) * n)} / "
+              f"{round((1 - md_score['recall'][threshold]) * n)})")
+    for threshold in CR_THRESHOLDS:
+        n = md_score["usable_n_injected"][threshold]
+        print(f"  same, good-DQ pixels > {threshold:>4.0f}  "
+              f"{ad_score['usable_recall'][threshold]:>8.2%}"
+              f"{md_score['usable_recall'][threshold]:>10.2%}   (n = {n}; missed "
+              f"{round((1 - ad_score['usable_recall'][threshold]) * n)} / "
+              f"{round((1 - md_score['usable_recall'][threshold]) * n)})")
+    print(f"  flagged pixels            {ad_score['n_flagged']:>10,}{md_score['n_flagged']:>10,}")
+    print(f"  flagged, not a CR         {ad_score['not_cosmic_ray_fraction']:>10.2%}"
+          f"{md_score['not_cosmic_ray_fraction']:>10.2%}   (share of flagged pixels)")
+    print(f"    of which bad-dark pixels{ad_score['n_on_bad_dark']:>10,}"
+          f"{md_score['n_on_bad_dark']:>10,}")
+    print(f"  false positives, clean    {ad_score['false_positive_fraction']:>10.4%}"
+          f"{md_score['false_positive_fraction']:>10.4%}   (share of clean good pixels)")
+    print()
+    print("isolated bright stars (> 100 e-/s), aperture r = 10 px, error vs truth")
+    for label, key in (("AstroDrizzle", ad_score), ("multidrizzle", md_score)):
+        errors = key["star_errors"]
+        print(f"  {label:<14}all {len(errors)}: mean {errors.mean():+.3%}, "
+              f"rms {errors.std():.3%}, max |err| {np.abs(errors).max():.2%}")
+        for extver, chip_errors in key["star_errors_by_chip"].items():
+            print(f"  {'':<14}SCI,{extver} ({len(chip_errors)}): mean {chip_errors.mean():+.3%} "
+                  f"+/- {chip_errors.std() / np.sqrt(len(chip_errors)):.3%}, "
+                  f"rms {chip_errors.std():.3%}, max |err| {np.abs(chip_errors).max():.2%}")
+
+    print()
+    print("targets")
+    targets = [
+        (f"wall time <= 1/8 of AstroDrizzle's (num_cores={num_cores})",
+         md_wall * 8 <= ad_wall, f"{ad_wall / md_wall:.1f}x"),
+        ("faster at every step", not slower_steps,
+         "all faster" if not slower_steps else "slower: " + ", ".join(slower_steps)),
+        # the whole process tree: with num_cores > 1 AstroDrizzle works in forked
+        # children that its main process's RSS does not show
+        ("peak memory no higher (process-tree PSS)", md_pss <= ad_pss,
+         f"{_mib(md_pss)} vs {_mib(ad_pss)} (main-process RSS {_mib(md_rss)} vs "
+         f"{_mib(ad_rss)})"),
+        ("CR recall >= AstroDrizzle's at every threshold",
+         all(md_score["recall"][t] >= ad_score["recall"][t] for t in CR_THRESHOLDS),
+         ", ".join(f">{t:.0f}: {md_score['recall'][t]:.2%} vs {ad_score['recall'][t]:.2%}"
+                   for t in CR_THRESHOLDS)
+         + "; on good-DQ pixels: " + ("met" if all(
+             md_score["usable_recall"][t] >= ad_score["usable_recall"][t]
+             for t in CR_THRESHOLDS) else "not met")),
+        ("fewer false positives (flagged pixels that are not CRs)",
+         md_score["n_not_ray"] < ad_score["n_not_ray"],
+         f"{md_score['n_not_ray']:,} vs {ad_score['n_not_ray']:,}"),
+        ("bright-star photometry within 0.5% on both chips: per-chip mean",
+         len(md_score["star_errors_by_chip"]) == 2
+         and all(abs(e.mean()) < 0.005 for e in md_score["star_errors_by_chip"].values()),
+         ", ".join(f"SCI,{v}: {e.mean():+.3%}"
+                   for v, e in md_score["star_errors_by_chip"].items())),
+        ("bright-star photometry within 0.5% on both chips: every star",
+         len(md_score["star_errors_by_chip"]) == 2
+         and all(np.abs(e).max() < 0.005 for e in md_score["star_errors_by_chip"].values()),
+         ", ".join(f"SCI,{v}: max {np.abs(e).max():.2%} (AstroDrizzle "
+                   f"{np.abs(ad_score['star_errors_by_chip'][v]).max():.2%})"
+                   for v, e in md_score["star_errors_by_chip"].items())),
+    ]
+    for text, met, detail in targets:
+        print(f"  [{'met' if met else 'NOT met'}] {text}: {detail}")
+
+
+# ---------------------------------------------------------------------------
+
+
+def _warm_up(folder: Path, num_cores: int) -> None:
+    """Fill the numba cache outside the timings (a cold cache compiles for seconds)."""
+    from multidrizzle.datasets import make_demo_dataset
+
+    data = folder / "warmup_data"
+    if not (data / "inputs.lst").exists():
+        make_demo_dataset(data, n_exposures=4, chip_shape=(128, 256), seed=1, overwrite=True)
+    inputs = sorted(data.glob("*_flc.fits"))
+    run_pipeline("multidrizzle", inputs, folder / "warmup_run", num_cores)
+
+
+def _dataset(folder: Path, n_exposures: int, chip_shape: tuple[int, int]):
+    from astropy.io import fits
+
+    from multidrizzle.datasets import load_demo_truth, make_demo_dataset
+
+    listing = folder / "inputs.lst"
+    if listing.exists():
+        truth = load_demo_truth(folder)
+        with fits.open(truth.input_files[0]) as hdul:
+            shape = hdul["SCI", 1].data.shape
+        if len(truth.input_files) == n_exposures and tuple(shape) == tuple(chip_shape):
+            print(f"reusing demo data in {folder}")
+            return truth
+    started = time.perf_counter()
+    make_demo_dataset(folder, n_exposures=n_exposures, chip_shape=chip_shape, overwrite=True)
+    print(f"demo data written to {folder} in {time.perf_counter() - started:.1f} s")
+    return load_demo_truth(folder)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--num-cores", type=int, default=2)
+    parser.add_argument("--n-exposures", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each pipeline (alternating); the best time is shown")
+    parser.add_argument("--chip-shape", type=int, nargs=2, default=None, metavar=("NY", "NX"),
+                        help="chip size (default: full WFC3/UVIS, 2051 4096)")
+    parser.add_argument("--folder", type=Path,
+                        default=Path(tempfile.gettempdir()) / "multidrizzle_bench_pipeline")
+    parser.add_argument("--keep", action="store_true", help="keep the run folders")
+    # child mode (internal)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--parameters", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("inputs", nargs="*", help=argparse.SUPPRESS)
+    arguments = parser.parse_args(argv)
+    if arguments.child:
+        return run_multidrizzle_child(arguments)
+
+    from multidrizzle.datasets import FULL_CHIP_SHAPE
+
+    chip_shape = tuple(arguments.chip_shape) if arguments.chip_shape else FULL_CHIP_SHAPE
+    folder = arguments.folder
+    data_folder = folder / (f"data_{arguments.n_exposures}x{chip_shape[0]}x{chip_shape[1]}")
+    truth = _dataset(data_folder, arguments.n_exposures, chip_shape)
+    _warm_up(folder, arguments.num_cores)
+
+    runs: dict[str, list[Run]] = {"astrodrizzle": [], "multidrizzle": []}
+    order = ("astrodrizzle", "multidrizzle")
+    for repeat in range(arguments.repeat):
+        for pipeline in (order if repeat % 2 == 0 else order[::-1]):
+            workdir = folder / f"run_{pipeline}_{repeat}"
+            run = run_pipeline(pipeline, truth.input_files, workdir, arguments.num_cores)
+            runs[pipeline].append(run)
+            print(f"{pipeline:>13} run {repeat + 1}: {run.result['wall_seconds']:.2f} s wall, "
+                  f"peak RSS {_mib(run.result['maxrss_self_bytes'])}, "
+                  f"tree PSS {_mib(run.tree_pss_bytes)}", flush=True)
+
+    coverage = chip_coverage(truth, runs["multidrizzle"][0].workdir)
+    good = good_dq(truth)
+    chip_of_star = _first_exposure_chip_of_stars(truth)
+    output_shapes = {}
+    for pipeline, run_list in runs.items():
+        run_list[0].scores = score(run_list[0], truth, coverage, good, chip_of_star)
+        output_shapes[pipeline] = list(final_product(run_list[0])[0].shape)
+    report(runs, arguments.num_cores, arguments.n_exposures, chip_shape, output_shapes)
+
+    if not arguments.keep:
+        for run_list in runs.values():
+            for run in run_list:
+                shutil.rmtree(run.workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
