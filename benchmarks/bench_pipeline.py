@@ -236,22 +236,14 @@ def chip_coverage(truth, multidrizzle_workdir: Path) -> dict[tuple[str, int], np
     from astropy.io import fits
 
     from multidrizzle import Multidrizzle
+    from multidrizzle.scoring import exposure_coverage
 
     md = Multidrizzle([str(p) for p in truth.input_files], **SHARED_PARAMETERS)
     md.build()
-    counts = None
-    for exposure in md.exposures:
-        stem = exposure.filename.name.rsplit(".fits", 1)[0]
-        weight = fits.getdata(multidrizzle_workdir / f"{stem}_single_wht.fits")
-        covered = (weight > 0).astype(np.int32)
-        counts = covered if counts is None else counts + covered
-    coverage = {}
-    for chip in md._all_chips():
-        pixmap = md.separate_pixel_maps[chip.name].evaluate()
-        x = np.clip(np.round(pixmap[..., 0]).astype(int), 0, counts.shape[1] - 1)
-        y = np.clip(np.round(pixmap[..., 1]).astype(int), 0, counts.shape[0] - 1)
-        coverage[(chip.filename.name, chip.extver)] = counts[y, x]
-    return coverage
+    weights = [fits.getdata(multidrizzle_workdir / f"{exposure.filename.name.rsplit('.fits', 1)[0]}"
+                                                   "_single_wht.fits")
+               for exposure in md.exposures]
+    return exposure_coverage(md._all_chips(), md.separate_pixel_maps, weights)
 
 
 def cosmic_ray_flags(run: Run, truth) -> dict[tuple[str, int], np.ndarray]:

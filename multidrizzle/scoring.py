@@ -15,8 +15,34 @@ from astropy.wcs import WCS
 
 from multidrizzle.datasets import DemoDataset
 
-__all__ = ["CosmicRayScore", "score_cosmic_rays", "sky_relative_errors",
+__all__ = ["exposure_coverage", "CosmicRayScore", "score_cosmic_rays", "sky_relative_errors",
            "StarPhotometry", "star_photometry"]
+
+
+def exposure_coverage(chips, pixel_maps, single_weights) -> dict[tuple[str, int], np.ndarray]:
+    """How many exposures cover each chip pixel.
+
+    Parameters
+    ----------
+    chips : iterable of Chip
+    pixel_maps : mapping
+        ``chip.name`` -> PixelMap onto the grid of ``single_weights``.
+    single_weights : sequence of ndarray
+        One weight image per exposure on that grid (separate drizzles).
+
+    Returns
+    -------
+    dict
+        ``(file name, extver)`` -> int array of the chip's shape.
+    """
+    counts = sum((np.asarray(weight) > 0).astype(np.int32) for weight in single_weights)
+    coverage = {}
+    for chip in chips:
+        pixmap = pixel_maps[chip.name].evaluate()
+        x = np.clip(np.round(pixmap[..., 0]).astype(int), 0, counts.shape[1] - 1)
+        y = np.clip(np.round(pixmap[..., 1]).astype(int), 0, counts.shape[0] - 1)
+        coverage[(chip.filename.name, chip.extver)] = counts[y, x]
+    return coverage
 
 
 @dataclass

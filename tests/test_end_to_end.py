@@ -8,7 +8,7 @@ from astropy.io import fits
 
 from multidrizzle import Multidrizzle
 from multidrizzle.datasets import load_demo_truth, make_demo_dataset
-from multidrizzle.scoring import score_cosmic_rays, sky_relative_errors, star_photometry
+from multidrizzle.scoring import exposure_coverage, score_cosmic_rays, sky_relative_errors, star_photometry
 from multidrizzle.steps.drizzle import good_pixel_mask
 
 
@@ -25,15 +25,7 @@ def demo_run(tmp_path_factory):
 
 
 def _coverage(md):
-    """Exposures covering each chip pixel, from the separate drizzles' weights."""
-    counts = sum((single.wht > 0).astype(np.int32) for single in md.single_drizzles)
-    coverage = {}
-    for chip in md._all_chips():
-        pixmap = md.separate_pixel_maps[chip.name].evaluate()
-        x = np.clip(np.round(pixmap[..., 0]).astype(int), 0, counts.shape[1] - 1)
-        y = np.clip(np.round(pixmap[..., 1]).astype(int), 0, counts.shape[0] - 1)
-        coverage[(chip.filename.name, chip.extver)] = counts[y, x]
-    return coverage
+    return exposure_coverage(md._all_chips(), md.separate_pixel_maps, md.single_wht)
 
 
 def test_cosmic_rays_recovered_with_few_false_positives(demo_run):

@@ -27,6 +27,7 @@ from astropy.wcs import WCS
 
 from multidrizzle import Multidrizzle
 from multidrizzle.datasets import DemoDataset, make_demo_dataset
+from multidrizzle.scoring import exposure_coverage
 
 RUNNER = Path(__file__).resolve().parents[2] / "benchmarks" / "_astrodrizzle_runner.py"
 
@@ -129,16 +130,8 @@ def run_astrodrizzle(inputs: list[Path], folder: Path, parameters: dict,
 
 
 def coverage_of(md: Multidrizzle) -> dict[tuple[str, int], np.ndarray]:
-    """Exposures covering each chip pixel, from the separate drizzles' weights
-    (as in ``tests/test_end_to_end.py``)."""
-    counts = sum((single.wht > 0).astype(np.int32) for single in md.single_drizzles)
-    coverage = {}
-    for chip in md._all_chips():
-        pixmap = md.separate_pixel_maps[chip.name].evaluate()
-        x = np.clip(np.round(pixmap[..., 0]).astype(int), 0, counts.shape[1] - 1)
-        y = np.clip(np.round(pixmap[..., 1]).astype(int), 0, counts.shape[0] - 1)
-        coverage[(chip.filename.name, chip.extver)] = counts[y, x]
-    return coverage
+    """Exposures covering each chip pixel, from the separate drizzles' weights."""
+    return exposure_coverage(md._all_chips(), md.separate_pixel_maps, md.single_wht)
 
 
 @pytest.fixture(scope="session")
