@@ -55,15 +55,22 @@ from numba import njit, prange
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels._geometry import (
-    AREA_NOISE_FRACTION,
+    CLIPPED_EDGE,
+    FAST_EDGE,
+    WEIGHT_NOISE_FRACTION,
+    add_edge_cover,
     c_round,
-    corner_columns,
-    interpolate_pixmap_row,
-    lanczos,
+    corner_reach,
+    deposit_edge_clipped,
+    edge_cover,
+    edge_route,
+    fill_corners,
+    lanczos_from_sines,
+    lanczos_step_table,
     nearest_cell,
+    pixel_corners,
+    pixmap_steps,
     quadrilateral_area,
-    rasterize_edge_clipped,
-    rasterize_edge_local,
 )
 
 __all__ = [
@@ -84,13 +91,8 @@ CONTEXT_PLANE_BITS = 32
 #: Output rows per band owned by one thread.  Small enough that a band's
 #: float64 accumulators stay in cache, large enough that few input pixels
 #: straddle two bands (measured with benchmarks/bench_kernels.py).
-BAND_HEIGHT = 32
+BAND_HEIGHT = 128
 
-#: Size of the scratch buffer for the coverage of one square-kernel
-#: footprint; footprints spanning more output pixels (input pixels much
-#: larger than output pixels) take a slower clipped path.
-LOCAL_ROWS = 16
-LOCAL_COLS = 18
 
 _KERNEL_CODES = {name: code for code, name in enumerate(DRIZZLE_KERNELS)}
 _SQUARE = _KERNEL_CODES["square"]
@@ -110,41 +112,53 @@ _GAUSSIAN_MIN_RADIUS = 1.2
 
 # --------------------------------------------------------------------------
 # shared pieces
+#
+# Per-pixel loops are written out by hand: numba adds atomic reference-count
+# updates around calls to helpers that take arrays and branch, which would
+# cost more than the work itself (see _geometry).  Helpers called per pixel
+# take scalars only.
 # --------------------------------------------------------------------------
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _usable_input(data, weights, has_weights: bool, row: int, col: int):
-    """Value and weight of an input pixel, and whether both are finite."""
-    value = float(data[row, col])
-    weight = float(weights[row, col]) if has_weights else 1.0
-    return value, weight, math.isfinite(value) and math.isfinite(weight)
+def _band_rows(band: int, n_rows_out: int):
+    """First and last output row of ``band``."""
+    row0 = band * BAND_HEIGHT
+    return row0, min(row0 + BAND_HEIGHT, n_rows_out) - 1
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _register(first, last, box_row: int, col: int, row_lo: int, row_hi: int) -> None:
-    """Note that input pixel ``col`` of ``box_row`` reaches output rows ``row_lo..row_hi``.
+def _merged(old_sci: float, old_w: float, added_w: float, added_wv: float):
+    """Weighted-mean update of one output pixel: ``(new_sci, new_w)``.
 
-    The rows must already be clipped to the output image.
+    The old science value is ignored where the old weight is zero (it holds
+    a fill value) and kept where the new weight is zero.
     """
-    for band in range(row_lo // BAND_HEIGHT, row_hi // BAND_HEIGHT + 1):
-        if first[band, box_row] < 0:
-            first[band, box_row] = col
-        last[band, box_row] = col
+    new_w = old_w + added_w
+    if new_w == 0.0:
+        return old_sci, new_w
+    old_sum = old_sci * old_w if old_w != 0.0 else 0.0
+    return (old_sum + added_wv) / new_w, new_w
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _add(acc_w, acc_wv, band_row: int, col: int, dow: float, value: float) -> None:
-    acc_w[band_row, col] += dow
-    acc_wv[band_row, col] += dow * value
+def _row_chunk(chunk: int, n_chunks: int, n_rows: int):
+    """Rows ``lo..hi-1`` of chunk ``chunk`` when ``n_rows`` are cut into ``n_chunks``."""
+    return chunk * n_rows // n_chunks, (chunk + 1) * n_rows // n_chunks
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def _widen(extent, band_row: int, col_lo: int, col_hi: int) -> None:
-    """Widen the columns of a band row that must be written back."""
-    if col_lo < extent[band_row, 0]:
-        extent[band_row, 0] = col_lo
-    if col_hi > extent[band_row, 1]:
-        extent[band_row, 1] = col_hi
+@njit(cache=True, error_model="numpy")
+def _count_skips(missed_per_row: np.ndarray, idle_per_row: np.ndarray, row_width: int):
+    """Total missed pixels and number of box rows in which no pixel contributed.
+
+    ``idle_per_row`` counts the zero-weight pixels, which are not misses.
+    """
+    skipped = 0
+    missed = 0
+    for box_row in range(missed_per_row.size):
+        missed += missed_per_row[box_row]
+        if missed_per_row[box_row] + idle_per_row[box_row] == row_width:
+            skipped += 1
+    return skipped, missed
 
 
 @njit(cache=True, error_model="numpy")
@@ -165,12 +179,9 @@ def _write_back_band(row0: int, n_rows: int, out_sci, out_wht, ctx_plane, has_ct
                 continue
             acc_w[band_row, col] = 0.0
             acc_wv[band_row, col] = 0.0
-            old_w = float(out_wht[row, col])
-            new_w = old_w + added_w
-            if new_w != 0.0:
-                # sci_old is ignored where w_old == 0: it holds a fill value.
-                old_sum = float(out_sci[row, col]) * old_w if old_w != 0.0 else 0.0
-                out_sci[row, col] = (old_sum + added_wv) / new_w
+            new_sci, new_w = _merged(float(out_sci[row, col]), float(out_wht[row, col]),
+                                     added_w, added_wv)
+            out_sci[row, col] = new_sci
             out_wht[row, col] = new_w
             if has_ctx and added_w > 0.0:
                 ctx_plane[row, col] |= bit
@@ -178,273 +189,460 @@ def _write_back_band(row0: int, n_rows: int, out_sci, out_wht, ctx_plane, has_ct
         extent[band_row, 1] = -1
 
 
-@njit(cache=True, error_model="numpy")
-def _count_skips(missed_per_row: np.ndarray, row_width: int):
-    """Total missed pixels and number of box rows in which every pixel was missed."""
-    skipped = 0
-    missed = 0
-    for n in missed_per_row:
-        missed += n
-        if n == row_width:
-            skipped += 1
-    return skipped, missed
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _row_chunk(chunk: int, n_chunks: int, n_rows: int):
-    """Rows ``lo..hi-1`` of chunk ``chunk`` when ``n_rows`` are cut into ``n_chunks``."""
-    return chunk * n_rows // n_chunks, (chunk + 1) * n_rows // n_chunks
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _new_band_buffers(n_cols_out: int):
-    """Per-thread float64 sums of a band and the written-column range of each row."""
-    acc_w = np.zeros((BAND_HEIGHT, n_cols_out))
-    acc_wv = np.zeros((BAND_HEIGHT, n_cols_out))
-    extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
-    extent[:, 0] = n_cols_out
-    extent[:, 1] = -1
-    return acc_w, acc_wv, extent
-
-
 # --------------------------------------------------------------------------
 # square kernel
 # --------------------------------------------------------------------------
 
-@njit(cache=True, error_model="numpy")
-def _fill_corners(pixmap, row: int, first: int, last: int, half_side: float,
-                  rows: np.ndarray, corners: np.ndarray) -> None:
-    """Mapped corners of the shrunken input pixels ``first..last`` of ``row``.
+@njit(cache=True, inline="always", error_model="numpy")
+def _outside(x_lo, x_hi, y_lo, y_hi, n_rows_out, n_cols_out) -> bool:
+    """Whether the box ``[x_lo, x_hi] x [y_lo, y_hi]`` has no area on the output."""
+    return (y_hi <= -0.5 or y_lo >= n_rows_out - 0.5 or x_hi <= -0.5
+            or x_lo >= n_cols_out - 0.5)
 
-    ``rows`` (4 x nx_in) receives the pixel map interpolated along y at
-    ``row - half_side`` and ``row + half_side`` (x then y of each);
-    ``corners`` (8 x nx_in) the corners x0, y0, x1, y1, x2, y2, x3, y3 of
-    every pixel, counter-clockwise in the input frame from
-    ``(col - h, row - h)``.  Interpolation is bilinear in the cells of the
-    pixel-centre grid, extrapolated from the outermost cell beyond the image
-    edge.  (Two arrays rather than one: the compiler must see that the
-    corners cannot overwrite the rows, or the loop runs twice as slowly.)
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _inside(x_lo, x_hi, y_lo, y_hi, n_rows_out, n_cols_out) -> bool:
+    """Whether the box ``[x_lo, x_hi] x [y_lo, y_hi]`` lies strictly inside the output."""
+    return (y_lo > -0.5 and y_hi < n_rows_out - 0.5 and x_lo > -0.5
+            and x_hi < n_cols_out - 0.5)
+
+
+@njit(cache=True, error_model="numpy")
+def _switch_bands(first, last, box_row, open_lo, open_hi, last_col, band_lo, band_hi, col):
+    """Registration of consecutive pixels reaching the same bands, done at changes only.
+
+    Closes bands ``open_lo..open_hi`` at ``last_col`` and opens
+    ``band_lo..band_hi`` at ``col``; returns the new open range.  Columns
+    only grow along a row, so the first opening and the last closing of a
+    band give its first and last pixel.
     """
-    n_cols_in = pixmap.shape[1]
-    c_lo, c_hi = corner_columns(first, last, half_side, n_cols_in)
-    bottom_x = rows[0]
-    bottom_y = rows[1]
-    top_x = rows[2]
-    top_y = rows[3]
-    interpolate_pixmap_row(pixmap, row - half_side, c_lo, c_hi, bottom_x, bottom_y)
-    interpolate_pixmap_row(pixmap, row + half_side, c_lo, c_hi, top_x, top_y)
-    # Away from the edges every pixel's corners sit at the same offsets in
-    # the same relative cells: find those once instead of per pixel.
-    left_step = int(math.floor(-half_side))
-    right_step = int(math.floor(half_side))
-    for col in range(first, last + 1):
-        k_left = min(max(col + left_step, 0), n_cols_in - 2)
-        k_right = min(max(col + right_step, 0), n_cols_in - 2)
-        f_left = (col - half_side) - k_left
-        f_right = (col + half_side) - k_right
-        g_left = 1.0 - f_left
-        g_right = 1.0 - f_right
-        corners[0, col] = g_left * bottom_x[k_left] + f_left * bottom_x[k_left + 1]
-        corners[1, col] = g_left * bottom_y[k_left] + f_left * bottom_y[k_left + 1]
-        corners[2, col] = g_right * bottom_x[k_right] + f_right * bottom_x[k_right + 1]
-        corners[3, col] = g_right * bottom_y[k_right] + f_right * bottom_y[k_right + 1]
-        corners[4, col] = g_right * top_x[k_right] + f_right * top_x[k_right + 1]
-        corners[5, col] = g_right * top_y[k_right] + f_right * top_y[k_right + 1]
-        corners[6, col] = g_left * top_x[k_left] + f_left * top_x[k_left + 1]
-        corners[7, col] = g_left * top_y[k_left] + f_left * top_y[k_left + 1]
+    for band in range(open_lo, open_hi + 1):
+        last[band, box_row] = last_col
+    for band in range(band_lo, band_hi + 1):
+        if first[band, box_row] < 0:
+            first[band, box_row] = col
+    return band_lo, band_hi
 
 
 @njit(cache=True, error_model="numpy")
-def _square_register_rows(data, weights, has_weights, pixmap, half_side, row_lo, row_hi,
-                          y_first, x_first, x_last, n_rows_out, n_cols_out, first, last,
-                          missed_per_row) -> None:
-    """First pass of the square kernel over box rows ``row_lo..row_hi-1``."""
-    rows = np.empty((4, pixmap.shape[1]))
-    corners = np.empty((8, pixmap.shape[1]))
+def _square_register_rows(data, weights, weight_mask, pixmap, half_side, reach_x, reach_y,
+                          row_lo, row_hi, y_first, x_first, x_last, n_rows_out, n_cols_out,
+                          first, last, missed_per_row, idle_per_row) -> None:
+    """First pass of the square kernel over box rows ``row_lo..row_hi-1``.
+
+    Records, per band, the first and last pixel of each row whose drop may
+    reach it, and counts the pixels that cannot reach the output.  The rows
+    of a drop are bounded from its centre (`corner_reach`), which is much
+    cheaper than its corners; only drops near the edge of the output are
+    decided from their exact corners (and values).  Drops registered from
+    their centre alone are not checked here: a non-finite value or weight,
+    or a degenerate drop (next to an undefined centre), is counted by the
+    second pass (`_run_coefficients`), which reads them anyway.
+    """
     for box_row in range(row_lo, row_hi):
         row = y_first + box_row
-        _fill_corners(pixmap, row, x_first, x_last, half_side, rows, corners)
         missed = 0
+        idle = 0
+        # Bands reached by the latest registered pixel, and that pixel.
+        open_lo = 1
+        open_hi = 0
+        last_col = -1
         for col in range(x_first, x_last + 1):
-            _, weight, ok = _usable_input(data, weights, has_weights, row, col)
-            x0, y0 = corners[0, col], corners[1, col]
-            x1, y1 = corners[2, col], corners[3, col]
-            x2, y2 = corners[4, col], corners[5, col]
-            x3, y3 = corners[6, col], corners[7, col]
-            # Not finite if any corner is not (or the footprint is absurdly large).
-            area = quadrilateral_area(x0, y0, x1, y1, x2, y2, x3, y3)
-            if not (ok and math.isfinite(area) and area != 0.0):
+            weight = float(weights[row & weight_mask, col & weight_mask])
+            if weight == 0.0:
+                idle += 1
+                continue
+            x_out = pixmap[row, col, 0]
+            y_out = pixmap[row, col, 1]
+            if not (math.isfinite(x_out) and math.isfinite(y_out)):
                 missed += 1
                 continue
-            bottom = nearest_cell(min(min(y0, y1), min(y2, y3)))
-            top = nearest_cell(max(max(y0, y1), max(y2, y3)))
-            left = nearest_cell(min(min(x0, x1), min(x2, x3)))
-            right = nearest_cell(max(max(x0, x1), max(x2, x3)))
-            if top < 0.0 or bottom > n_rows_out - 1.0 or right < 0.0 or left > n_cols_out - 1.0:
+            y_lo = y_out - reach_y
+            y_hi = y_out + reach_y
+            x_lo = x_out - reach_x
+            x_hi = x_out + reach_x
+            if _outside(x_lo, x_hi, y_lo, y_hi, n_rows_out, n_cols_out):
                 missed += 1
-            elif weight != 0.0:
-                _register(first, last, box_row, col, int(max(bottom, 0.0)),
-                          int(min(top, n_rows_out - 1.0)))
+                continue
+            if not _inside(x_lo, x_hi, y_lo, y_hi, n_rows_out, n_cols_out):
+                # Near the output edge: decide from the exact drop.
+                x0, y0, x1, y1, x2, y2, x3, y3 = pixel_corners(pixmap, row, col, half_side)
+                area = quadrilateral_area(x0, y0, x1, y1, x2, y2, x3, y3)
+                y_lo = min(min(y0, y1), min(y2, y3))
+                y_hi = max(max(y0, y1), max(y2, y3))
+                x_lo = min(min(x0, x1), min(x2, x3))
+                x_hi = max(max(x0, x1), max(x2, x3))
+                if not (math.isfinite(area) and area != 0.0 and math.isfinite(weight)
+                        and math.isfinite(data[row, col])) or _outside(
+                        x_lo, x_hi, y_lo, y_hi, n_rows_out, n_cols_out):
+                    missed += 1
+                    continue
+            band_lo = int(max(nearest_cell(y_lo), 0.0)) // BAND_HEIGHT
+            band_hi = int(min(nearest_cell(y_hi), n_rows_out - 1.0)) // BAND_HEIGHT
+            if band_lo != open_lo or band_hi != open_hi:
+                open_lo, open_hi = _switch_bands(first, last, box_row, open_lo, open_hi,
+                                                 last_col, band_lo, band_hi, col)
+            last_col = col
+        _switch_bands(first, last, box_row, open_lo, open_hi, last_col, 1, 0, 0)
         missed_per_row[box_row] = missed
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _emit_local(local, bottom: int, n_rows: int, left: int, n_cols: int, noise: float,
-                weight_per_area: float, value: float, row0: int, row1: int, n_cols_out: int,
-                acc_w, acc_wv, extent) -> None:
-    """Turn the coverage in ``local`` into weights of the band's cells, and reset it.
-
-    A running sum along each row gives every cell its overlap area; overlaps
-    within ``noise`` of zero are rounding residue of cells the footprint does
-    not really reach.
-    """
-    col_lo = max(left, 0)
-    col_hi = min(left + n_cols - 1, n_cols_out - 1)
-    for local_row in range(n_rows):
-        row = bottom + local_row
-        if row < row0 or row > row1:
-            for local_col in range(n_cols + 1):
-                local[local_row, local_col] = 0.0
-            continue
-        band_row = row - row0
-        running = 0.0
-        for local_col in range(n_cols + 1):
-            running += local[local_row, local_col]
-            local[local_row, local_col] = 0.0
-            col = left + local_col
-            if col_lo <= col <= col_hi and abs(running) > noise:
-                _add(acc_w, acc_wv, band_row, col, running * weight_per_area, value)
-        _widen(extent, band_row, col_lo, col_hi)
+        idle_per_row[box_row] = idle
 
 
 @njit(cache=True, error_model="numpy")
-def _spread_clipped(x0, y0, x1, y1, x2, y2, x3, y3, noise, weight_per_area, value, r_first,
-                    r_last, c_first, c_last, row0, n_cols_out, acc_w, acc_wv, cover,
-                    extent) -> None:
-    """Square kernel for a footprint larger than the local buffer.
+def _run_coefficients(corners, data, weights, weight_mask, pixmap, row, col_first, col_last,
+                      value_scale, weight_scale, reach_x, reach_y, band, n_rows_out, n_cols_out,
+                      alpha, beta, extent):
+    """``alpha = weight / area`` and ``beta = alpha * value`` of the drops of a run.
 
-    Only rows ``r_first..r_last`` of the band and columns ``c_first..c_last``
-    of the output are rasterised, so the cost stays bounded by the band.
+    The area is signed like the coverage the edges deposit, so ``alpha``
+    times the coverage of an output pixel is the weight it receives.  Drops
+    to skip (non-finite value, weight or corners, zero weight, degenerate
+    shape) get 0.  The band rows the run's drops reach are widened to the
+    run's columns: a cheap superset of the cells written, enough for the
+    final pass over the band.
+
+    Returns
+    -------
+    largest_weight : float
+        Largest |weight| of the valid drops.
+    n_missed : int
+        Drops that `_square_register_rows` registered from their centre alone
+        but that have a non-finite value or weight or are degenerate, counted
+        in the first band they were registered in only.
     """
-    ox = float(c_first)
-    oy = float(r_first)
-    n_local_rows = r_last - r_first
-    row_offset = r_first - row0
-    rasterize_edge_clipped(x0 - ox, y0 - oy, x1 - ox, y1 - oy, 0, n_local_rows, row_offset,
-                           c_first, n_cols_out, cover)
-    rasterize_edge_clipped(x1 - ox, y1 - oy, x2 - ox, y2 - oy, 0, n_local_rows, row_offset,
-                           c_first, n_cols_out, cover)
-    rasterize_edge_clipped(x2 - ox, y2 - oy, x3 - ox, y3 - oy, 0, n_local_rows, row_offset,
-                           c_first, n_cols_out, cover)
-    rasterize_edge_clipped(x3 - ox, y3 - oy, x0 - ox, y0 - oy, 0, n_local_rows, row_offset,
-                           c_first, n_cols_out, cover)
-    for band_row in range(row_offset, row_offset + n_local_rows + 1):
-        running = 0.0
-        for col in range(c_first, c_last + 2):
-            running += cover[band_row, col]
-            cover[band_row, col] = 0.0
-            if col <= c_last and abs(running) > noise:
-                _add(acc_w, acc_wv, band_row, col, running * weight_per_area, value)
-        _widen(extent, band_row, c_first, c_last)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _square_spread(x0, y0, x1, y1, x2, y2, x3, y3, value, weight, row0, row1, n_cols_out,
-                   acc_w, acc_wv, cover, local, extent) -> None:
-    """Spread one mapped input pixel over the band rows ``row0..row1`` it overlaps.
-
-    Each output pixel gets ``weight * overlap / area``: the fraction of the
-    (shrunken) input pixel that falls on it.
-    """
-    area = quadrilateral_area(x0, y0, x1, y1, x2, y2, x3, y3)
-    if not (math.isfinite(area) and area != 0.0):
-        return
-    bottom = nearest_cell(min(min(y0, y1), min(y2, y3)))
-    top = nearest_cell(max(max(y0, y1), max(y2, y3)))
-    left = nearest_cell(min(min(x0, x1), min(x2, x3)))
-    right = nearest_cell(max(max(x0, x1), max(x2, x3)))
-    if top < row0 or bottom > row1 or right < 0.0 or left > n_cols_out - 1.0:
-        return
-    noise = AREA_NOISE_FRACTION * abs(area)
-    weight_per_area = weight / area
-    if top - bottom < LOCAL_ROWS and right - left + 2.0 < LOCAL_COLS:
-        # Local coordinates put the lowest, leftmost cell at index 0; the
-        # origin is an integer so the subtraction is exact and cell
-        # boundaries stay at half-integers.
-        rasterize_edge_local(x0 - left, y0 - bottom, x1 - left, y1 - bottom, local)
-        rasterize_edge_local(x1 - left, y1 - bottom, x2 - left, y2 - bottom, local)
-        rasterize_edge_local(x2 - left, y2 - bottom, x3 - left, y3 - bottom, local)
-        rasterize_edge_local(x3 - left, y3 - bottom, x0 - left, y0 - bottom, local)
-        _emit_local(local, int(bottom), int(top - bottom) + 1, int(left), int(right - left) + 1,
-                    noise, weight_per_area, value, row0, row1, n_cols_out, acc_w, acc_wv, extent)
-    else:
-        r_first = int(max(bottom, float(row0)))
-        r_last = int(min(top, float(row1)))
-        c_first = int(max(left, 0.0))
-        c_last = int(min(right, n_cols_out - 1.0))
-        _spread_clipped(x0, y0, x1, y1, x2, y2, x3, y3, noise, weight_per_area, value,
-                        r_first, r_last, c_first, c_last, row0, n_cols_out, acc_w, acc_wv,
-                        cover, extent)
-
-
-@njit(cache=True, error_model="numpy")
-def _square_band(band, first, last, y_first, data, weights, has_weights, value_scale,
-                 weight_scale, pixmap, half_side, n_rows_out, n_cols_out, acc_w, acc_wv, cover,
-                 local, extent, rows, corners) -> None:
-    """Second pass of the square kernel: every input pixel reaching one band."""
     row0 = band * BAND_HEIGHT
     row1 = min(row0 + BAND_HEIGHT, n_rows_out) - 1
+    largest_weight = 0.0
+    n_missed = 0
+    x_min = math.inf
+    x_max = -math.inf
+    y_min = math.inf
+    y_max = -math.inf
+    for col in range(col_first, col_last + 1):
+        x0, y0 = corners[0, col], corners[1, col]
+        x1, y1 = corners[2, col], corners[3, col]
+        x2, y2 = corners[4, col], corners[5, col]
+        x3, y3 = corners[6, col], corners[7, col]
+        weight = float(weights[row & weight_mask, col & weight_mask]) * weight_scale
+        value = float(data[row, col])
+        a = weight / quadrilateral_area(x0, y0, x1, y1, x2, y2, x3, y3)
+        b = a * (value * value_scale)
+        # Not finite for a NaN value, weight or corner, or a zero area; a
+        # zero weight gives 0 (or NaN on a zero area): skipped either way.
+        if math.isfinite(a) and math.isfinite(b) and a != 0.0:
+            alpha[col] = a
+            beta[col] = b
+            largest_weight = max(largest_weight, abs(weight))
+            x_min = min(x_min, min(min(x0, x1), min(x2, x3)))
+            x_max = max(x_max, max(max(x0, x1), max(x2, x3)))
+            y_min = min(y_min, min(min(y0, y1), min(y2, y3)))
+            y_max = max(y_max, max(max(y0, y1), max(y2, y3)))
+            continue
+        alpha[col] = 0.0
+        beta[col] = 0.0
+        x_out = pixmap[row, col, 0]
+        y_out = pixmap[row, col, 1]
+        if weight != 0.0 and math.isfinite(x_out) and math.isfinite(y_out):
+            # Registered from its centre alone (not decided exactly near the
+            # output edge): count it in its first band.
+            y_lo = y_out - reach_y
+            if _inside(x_out - reach_x, x_out + reach_x, y_lo, y_out + reach_y, n_rows_out,
+                       n_cols_out) and int(nearest_cell(y_lo)) // BAND_HEIGHT == band:
+                n_missed += 1
+    bottom = max(nearest_cell(y_min), float(row0))
+    top = min(nearest_cell(y_max), float(row1))
+    if top >= bottom:
+        left = int(min(max(nearest_cell(x_min), 0.0), float(n_cols_out)))
+        right = int(min(max(nearest_cell(x_max) + 1.0, 0.0), float(n_cols_out)))
+        for band_row in range(int(bottom) - row0, int(top) - row0 + 1):
+            extent[band_row, 0] = min(extent[band_row, 0], left)
+            extent[band_row, 1] = max(extent[band_row, 1], right)
+    return largest_weight, n_missed
+
+
+@njit(cache=True, error_model="numpy")
+def _square_band_separate(band, first, last, y_first, data, weights, weight_mask, value_scale,
+                          weight_scale, pixmap, half_side, reach_x, reach_y, n_rows_out,
+                          n_cols_out, cover, extent, rows, corners, alpha, beta,
+                          missed_in_band) -> float:
+    """Deposit the four edges of every drop reaching one band (``pixfrac != 1``).
+
+    Returns the largest |weight| of the drops, the scale of the band's sums;
+    ``missed_in_band[band, box_row]`` receives the drops found degenerate.
+    """
+    row0, row1 = _band_rows(band, n_rows_out)
+    largest_weight = 0.0
     for box_row in range(first.shape[1]):
         col_first = first[band, box_row]
         if col_first < 0:
             continue
         col_last = last[band, box_row]
         row = y_first + box_row
-        _fill_corners(pixmap, row, col_first, col_last, half_side, rows, corners)
+        fill_corners(pixmap, row, col_first, col_last, half_side, rows, corners)
+        run_weight, missed_in_band[band, box_row] = _run_coefficients(
+            corners, data, weights, weight_mask, pixmap, row, col_first, col_last, value_scale,
+            weight_scale, reach_x, reach_y, band, n_rows_out, n_cols_out, alpha, beta, extent)
+        largest_weight = max(largest_weight, run_weight)
         for col in range(col_first, col_last + 1):
-            value, weight, ok = _usable_input(data, weights, has_weights, row, col)
-            if not ok or weight == 0.0:
+            a = alpha[col]
+            if a == 0.0:
                 continue
-            _square_spread(corners[0, col], corners[1, col], corners[2, col], corners[3, col],
-                           corners[4, col], corners[5, col], corners[6, col], corners[7, col],
-                           value * value_scale, weight * weight_scale, row0, row1, n_cols_out,
-                           acc_w, acc_wv, cover, local, extent)
+            b = beta[col]
+            for k in range(4):
+                # Edge from corner k to corner k + 1, counter-clockwise.
+                x_a = corners[2 * k, col]
+                y_a = corners[2 * k + 1, col]
+                x_b = corners[(2 * k + 2) % 8, col]
+                y_b = corners[(2 * k + 3) % 8, col]
+                fits, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2 = edge_cover(x_a, y_a, x_b,
+                                                                                y_b)
+                route = edge_route(fits, e_row, e_col, row0, row1, n_cols_out)
+                if route == FAST_EDGE:
+                    add_edge_cover(cover, row0, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2,
+                                   a, b)
+                elif route == CLIPPED_EDGE:
+                    deposit_edge_clipped(x_a, y_a, x_b, y_b, a, b, row0, row1, n_cols_out,
+                                         cover)
+    return largest_weight
+
+
+@njit(cache=True, error_model="numpy")
+def _deposit_top_edges(col_lo, col_hi, corners, top_alpha, top_beta, row0, row1, n_cols_out,
+                       cover) -> None:
+    """Deposit, alone, the top edges of drops ``col_lo..col_hi`` of the previous row."""
+    for col in range(col_lo, col_hi + 1):
+        a = top_alpha[col]
+        if a == 0.0:
+            continue
+        b = top_beta[col]
+        x_a = corners[4, col]
+        y_a = corners[5, col]
+        x_b = corners[6, col]
+        y_b = corners[7, col]
+        fits, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2 = edge_cover(x_a, y_a, x_b, y_b)
+        route = edge_route(fits, e_row, e_col, row0, row1, n_cols_out)
+        if route == FAST_EDGE:
+            add_edge_cover(cover, row0, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2, a, b)
+        elif route == CLIPPED_EDGE:
+            deposit_edge_clipped(x_a, y_a, x_b, y_b, a, b, row0, row1, n_cols_out, cover)
+
+
+@njit(cache=True, error_model="numpy")
+def _square_band_shared(band, first, last, y_first, data, weights, weight_mask, value_scale,
+                        weight_scale, pixmap, reach_x, reach_y, n_rows_out, n_cols_out, cover,
+                        extent, rows, corners, alpha, beta, top_alpha, top_beta,
+                        missed_in_band) -> float:
+    """Deposit the edges of every drop reaching one band when ``pixfrac = 1``.
+
+    Whole input pixels tile the output: the right edge of a drop is the left
+    edge of the next one in the row, and its top edge the bottom edge of the
+    drop above (`fill_corners` computes them bit-identically).  Each shared
+    edge is deposited once, with the difference of the two drops'
+    coefficients, so a drop costs two edges instead of four.  ``top_alpha``
+    and ``top_beta`` keep the previous row's coefficients for its top edges.
+
+    Returns the largest |weight| of the drops, the scale of the band's sums;
+    ``missed_in_band[band, box_row]`` receives the drops found degenerate.
+    """
+    row0, row1 = _band_rows(band, n_rows_out)
+    largest_weight = 0.0
+    # Columns of the previous row whose top edges are still pending.
+    top_lo = 1
+    top_hi = 0
+    previous_box_row = -2
+    for box_row in range(first.shape[1]):
+        col_first = first[band, box_row]
+        if col_first < 0:
+            continue
+        col_last = last[band, box_row]
+        # Top edges of the previous row without a drop above them in this
+        # run go alone, while the previous row's corners are still at hand.
+        if previous_box_row != box_row - 1:
+            _deposit_top_edges(top_lo, top_hi, corners, top_alpha, top_beta, row0, row1,
+                               n_cols_out, cover)
+            top_lo = 1
+            top_hi = 0
+        else:
+            _deposit_top_edges(top_lo, min(top_hi, col_first - 1), corners, top_alpha,
+                               top_beta, row0, row1, n_cols_out, cover)
+            _deposit_top_edges(max(top_lo, col_last + 1), top_hi, corners, top_alpha,
+                               top_beta, row0, row1, n_cols_out, cover)
+        row = y_first + box_row
+        # The previous row's top corners (if it was the row below) serve as
+        # this row's bottom corners.
+        fill_corners(pixmap, row, col_first, col_last, 0.5, rows, corners, top_lo, top_hi)
+        run_weight, missed_in_band[band, box_row] = _run_coefficients(
+            corners, data, weights, weight_mask, pixmap, row, col_first, col_last, value_scale,
+            weight_scale, reach_x, reach_y, band, n_rows_out, n_cols_out, alpha, beta, extent)
+        largest_weight = max(largest_weight, run_weight)
+        left_alpha = 0.0
+        left_beta = 0.0
+        for col in range(col_first, col_last + 1):
+            a = alpha[col]
+            b = beta[col]
+            x0 = corners[0, col]
+            y0 = corners[1, col]
+            # Bottom edge, left to right: this drop's, minus the top edge of
+            # the drop below.
+            coef_a = a
+            coef_b = b
+            if top_lo <= col <= top_hi:
+                coef_a -= top_alpha[col]
+                coef_b -= top_beta[col]
+            if coef_a != 0.0 or coef_b != 0.0:
+                x1 = corners[2, col]
+                y1 = corners[3, col]
+                fits, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2 = edge_cover(x0, y0, x1, y1)
+                route = edge_route(fits, e_row, e_col, row0, row1, n_cols_out)
+                if route == FAST_EDGE:
+                    add_edge_cover(cover, row0, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2,
+                                   coef_a, coef_b)
+                elif route == CLIPPED_EDGE:
+                    deposit_edge_clipped(x0, y0, x1, y1, coef_a, coef_b, row0, row1,
+                                         n_cols_out, cover)
+            # Left edge, upwards: the previous drop's right edge minus this
+            # drop's left edge.
+            coef_a = left_alpha - a
+            coef_b = left_beta - b
+            if coef_a != 0.0 or coef_b != 0.0:
+                x3 = corners[6, col]
+                y3 = corners[7, col]
+                fits, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2 = edge_cover(x0, y0, x3, y3)
+                route = edge_route(fits, e_row, e_col, row0, row1, n_cols_out)
+                if route == FAST_EDGE:
+                    add_edge_cover(cover, row0, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2,
+                                   coef_a, coef_b)
+                elif route == CLIPPED_EDGE:
+                    deposit_edge_clipped(x0, y0, x3, y3, coef_a, coef_b, row0, row1,
+                                         n_cols_out, cover)
+            top_alpha[col] = a
+            top_beta[col] = b
+            left_alpha = a
+            left_beta = b
+        if left_alpha != 0.0:
+            # The last drop's right edge goes alone (once per run: the
+            # general routine is fine).
+            deposit_edge_clipped(corners[2, col_last], corners[3, col_last],
+                                 corners[4, col_last], corners[5, col_last], left_alpha,
+                                 left_beta, row0, row1, n_cols_out, cover)
+        top_lo = col_first
+        top_hi = col_last
+        previous_box_row = box_row
+    _deposit_top_edges(top_lo, top_hi, corners, top_alpha, top_beta, row0, row1, n_cols_out,
+                       cover)
+    return largest_weight
+
+
+@njit(cache=True, error_model="numpy")
+def _finish_square_band(row0: int, n_rows: int, cover, extent, noise: float, out_sci, out_wht,
+                        ctx_plane, has_ctx: bool, bit: np.int32) -> None:
+    """Running sums of the band's deposits, merged into the outputs; resets the buffer.
+
+    Cells whose weight is within ``noise`` of zero received nothing but
+    rounding residue and are left untouched.
+    """
+    n_cols = out_sci.shape[1]
+    for band_row in range(n_rows):
+        row = row0 + band_row
+        r = band_row + 1
+        added_w = 0.0
+        added_wv = 0.0
+        for col in range(extent[band_row, 0], extent[band_row, 1] + 1):
+            added_w += cover[r, col, 0]
+            added_wv += cover[r, col, 1]
+            cover[r, col, 0] = 0.0
+            cover[r, col, 1] = 0.0
+            if col < n_cols and abs(added_w) > noise:
+                new_sci, new_w = _merged(float(out_sci[row, col]), float(out_wht[row, col]),
+                                         added_w, added_wv)
+                out_sci[row, col] = new_sci
+                out_wht[row, col] = new_w
+                if has_ctx and added_w > 0.0:
+                    ctx_plane[row, col] |= bit
+        extent[band_row, 0] = n_cols
+        extent[band_row, 1] = -1
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _drizzle_square(data, weights, has_weights, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
+def _square_reach(pixmap, half_side, x_first, x_last, y_first, y_last, n_chunks):
+    """`corner_reach` in x and y for the drops of the box (parallel over row chunks).
+
+    The corners of the box's drops use the centres one pixel around it.
+    """
+    n_rows_in, n_cols_in = pixmap.shape[:2]
+    row_lo = max(y_first - 1, 0)
+    n_rows = min(y_last + 1, n_rows_in - 1) - row_lo + 1
+    steps = np.zeros((n_chunks, 4))
+    for chunk in prange(n_chunks):
+        lo, hi = _row_chunk(chunk, n_chunks, n_rows)
+        # Chunks overlap by one row so that every vertical pair is seen.
+        steps[chunk] = pixmap_steps(pixmap, row_lo + lo, min(row_lo + hi, row_lo + n_rows - 1),
+                                    max(x_first - 1, 0), min(x_last + 1, n_cols_in - 1))
+    largest = np.zeros(4)
+    for chunk in range(n_chunks):
+        for k in range(4):
+            largest[k] = max(largest[k], steps[chunk, k])
+    return (corner_reach(half_side, largest[0], largest[2]),
+            corner_reach(half_side, largest[1], largest[3]))
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _drizzle_square(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
                     bit, value_scale, weight_scale, half_side, x_first, x_last, y_first, y_last,
                     n_threads):
     """Square kernel driver; returns ``(n_skipped_lines, n_missed_pixels)``."""
     n_rows_out, n_cols_out = out_sci.shape
+    n_rows_in, n_cols_in = data.shape
     n_bands = (n_rows_out + BAND_HEIGHT - 1) // BAND_HEIGHT
     n_box_rows = y_last - y_first + 1
+    n_chunks = min(n_box_rows, 4 * n_threads)
+    reach_x, reach_y = _square_reach(pixmap, half_side, x_first, x_last, y_first, y_last,
+                                     n_chunks)
     first = np.full((n_bands, n_box_rows), -1, dtype=np.int32)
     last = np.full((n_bands, n_box_rows), -1, dtype=np.int32)
     missed_per_row = np.zeros(n_box_rows, dtype=np.int64)
-    n_chunks = min(n_box_rows, 4 * n_threads)
+    idle_per_row = np.zeros(n_box_rows, dtype=np.int64)
+    missed_in_band = np.zeros((n_bands, n_box_rows), dtype=np.int32)
     for chunk in prange(n_chunks):
         row_lo, row_hi = _row_chunk(chunk, n_chunks, n_box_rows)
-        _square_register_rows(data, weights, has_weights, pixmap, half_side, row_lo, row_hi,
-                              y_first, x_first, x_last, n_rows_out, n_cols_out, first, last,
-                              missed_per_row)
+        _square_register_rows(data, weights, weight_mask, pixmap, half_side, reach_x, reach_y,
+                              row_lo, row_hi, y_first, x_first, x_last, n_rows_out, n_cols_out,
+                              first, last, missed_per_row, idle_per_row)
 
     n_workers = min(n_threads, n_bands)
     for worker in prange(n_workers):
-        acc_w, acc_wv, extent = _new_band_buffers(n_cols_out)
-        cover = np.zeros((BAND_HEIGHT, n_cols_out + 1))
-        local = np.zeros((LOCAL_ROWS, LOCAL_COLS))
-        rows = np.empty((4, pixmap.shape[1]))
-        corners = np.empty((8, pixmap.shape[1]))
+        # A spare row on each side of the band and spare columns on the right
+        # catch the deposits of short edges that leave the band or the grid.
+        cover = np.zeros((BAND_HEIGHT + 2, n_cols_out + 4, 2))
+        extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
+        extent[:, 0] = n_cols_out
+        extent[:, 1] = -1
+        rows = np.empty((4, n_cols_in))
+        corners = np.empty((8, n_cols_in))
+        alpha = np.empty(n_cols_in)
+        beta = np.empty(n_cols_in)
+        top_alpha = np.empty(n_cols_in)
+        top_beta = np.empty(n_cols_in)
         # Bands are dealt round-robin: neighbouring bands carry similar loads.
         for band in range(worker, n_bands, n_workers):
-            _square_band(band, first, last, y_first, data, weights, has_weights, value_scale,
-                         weight_scale, pixmap, half_side, n_rows_out, n_cols_out, acc_w, acc_wv,
-                         cover, local, extent, rows, corners)
+            if half_side == 0.5:
+                largest_weight = _square_band_shared(
+                    band, first, last, y_first, data, weights, weight_mask, value_scale,
+                    weight_scale, pixmap, reach_x, reach_y, n_rows_out, n_cols_out, cover,
+                    extent, rows, corners, alpha, beta, top_alpha, top_beta, missed_in_band)
+            else:
+                largest_weight = _square_band_separate(
+                    band, first, last, y_first, data, weights, weight_mask, value_scale,
+                    weight_scale, pixmap, half_side, reach_x, reach_y, n_rows_out, n_cols_out,
+                    cover, extent, rows, corners, alpha, beta, missed_in_band)
             row0 = band * BAND_HEIGHT
-            _write_back_band(row0, min(BAND_HEIGHT, n_rows_out - row0), out_sci, out_wht,
-                             ctx_plane, has_ctx, bit, acc_w, acc_wv, extent)
-    return _count_skips(missed_per_row, x_last - x_first + 1)
+            _finish_square_band(row0, min(BAND_HEIGHT, n_rows_out - row0), cover, extent,
+                                WEIGHT_NOISE_FRACTION * largest_weight, out_sci, out_wht,
+                                ctx_plane, has_ctx, bit)
+    for box_row in range(n_box_rows):
+        for band in range(n_bands):
+            missed_per_row[box_row] += missed_in_band[band, box_row]
+    return _count_skips(missed_per_row, idle_per_row, x_last - x_first + 1)
 
 
 # --------------------------------------------------------------------------
@@ -466,75 +664,87 @@ def _window(kernel: int, center: float, radius: float):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _centred_input(data, weights, has_weights, pixmap, row, col, value_scale, weight_scale):
-    """Scaled value and weight of an input pixel and its mapped centre.
-
-    ``ok`` is False for a non-finite value, weight or position, or a zero weight.
-    """
-    value, weight, ok = _usable_input(data, weights, has_weights, row, col)
-    x_out = pixmap[row, col, 0]
-    y_out = pixmap[row, col, 1]
-    ok = ok and weight != 0.0 and math.isfinite(x_out) and math.isfinite(y_out)
-    return value * value_scale, weight * weight_scale, x_out, y_out, ok
+def _clipped_window(lo: float, hi: float, limit_lo: int, limit_hi: int):
+    """``[lo, hi]`` clipped to ``[limit_lo, limit_hi]`` as ints; empty if ``first > last``."""
+    first = max(lo, float(limit_lo))
+    last = min(hi, float(limit_hi))
+    if last < first:
+        return 1, 0
+    return int(first), int(last)
 
 
 @njit(cache=True, error_model="numpy")
-def _centred_register_rows(data, weights, has_weights, pixmap, kernel, radius, row_lo, row_hi,
+def _centred_register_rows(data, weights, weight_mask, pixmap, kernel, radius, row_lo, row_hi,
                            y_first, x_first, x_last, n_rows_out, n_cols_out, first, last,
-                           missed_per_row) -> None:
+                           missed_per_row, idle_per_row) -> None:
     """First pass of a centred kernel over box rows ``row_lo..row_hi-1``."""
     for box_row in range(row_lo, row_hi):
         row = y_first + box_row
         missed = 0
+        idle = 0
         for col in range(x_first, x_last + 1):
-            _, weight, ok = _usable_input(data, weights, has_weights, row, col)
+            weight = float(weights[row & weight_mask, col & weight_mask])
+            if weight == 0.0:
+                idle += 1
+                continue
+            value = float(data[row, col])
             x_out = pixmap[row, col, 0]
             y_out = pixmap[row, col, 1]
-            if not (ok and math.isfinite(x_out) and math.isfinite(y_out)):
+            if not (math.isfinite(value) and math.isfinite(weight) and math.isfinite(x_out)
+                    and math.isfinite(y_out)):
                 missed += 1
                 continue
             bottom, top = _window(kernel, y_out, radius)
             left, right = _window(kernel, x_out, radius)
             if top < 0.0 or bottom > n_rows_out - 1.0 or right < 0.0 or left > n_cols_out - 1.0:
                 missed += 1
-            elif weight != 0.0:
-                _register(first, last, box_row, col, int(max(bottom, 0.0)),
-                          int(min(top, n_rows_out - 1.0)))
+                continue
+            band_lo = int(max(bottom, 0.0)) // BAND_HEIGHT
+            band_hi = int(min(top, n_rows_out - 1.0)) // BAND_HEIGHT
+            for band in range(band_lo, band_hi + 1):
+                if first[band, box_row] < 0:
+                    first[band, box_row] = col
+                last[band, box_row] = col
         missed_per_row[box_row] = missed
+        idle_per_row[box_row] = idle
 
 
 @njit(cache=True, error_model="numpy")
-def _point_band(band, first, last, y_first, data, weights, has_weights, value_scale,
+def _point_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
                 weight_scale, pixmap, n_rows_out, n_cols_out, acc_w, acc_wv, extent) -> None:
     """Point kernel over one band: all weight to the pixel holding the mapped centre."""
-    row0 = band * BAND_HEIGHT
-    row1 = min(row0 + BAND_HEIGHT, n_rows_out) - 1
+    row0, row1 = _band_rows(band, n_rows_out)
     for box_row in range(first.shape[1]):
         col_first = first[band, box_row]
         if col_first < 0:
             continue
         row = y_first + box_row
         for col in range(col_first, last[band, box_row] + 1):
-            value, weight, x_out, y_out, ok = _centred_input(
-                data, weights, has_weights, pixmap, row, col, value_scale, weight_scale)
-            if not ok:
+            value = float(data[row, col])
+            weight = float(weights[row & weight_mask, col & weight_mask])
+            x_out = pixmap[row, col, 0]
+            y_out = pixmap[row, col, 1]
+            if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
+                    and math.isfinite(x_out) and math.isfinite(y_out)):
                 continue
             out_row = c_round(y_out)
             out_col = c_round(x_out)
             if row0 <= out_row <= row1 and 0.0 <= out_col < n_cols_out:
                 band_row = int(out_row) - row0
-                col_out = int(out_col)
-                _add(acc_w, acc_wv, band_row, col_out, weight, value)
-                _widen(extent, band_row, col_out, col_out)
+                cell = int(out_col)
+                dow = weight * weight_scale
+                acc_w[band_row, cell] += dow
+                acc_wv[band_row, cell] += dow * (value * value_scale)
+                extent[band_row, 0] = min(extent[band_row, 0], cell)
+                extent[band_row, 1] = max(extent[band_row, 1], cell)
 
 
 @njit(cache=True, error_model="numpy")
-def _turbo_band(band, first, last, y_first, data, weights, has_weights, value_scale,
+def _turbo_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
                 weight_scale, pixmap, radius, n_rows_out, n_cols_out, acc_w, acc_wv,
                 extent) -> None:
     """Turbo kernel over one band: an axis-aligned square drop, exact overlaps."""
-    row0 = band * BAND_HEIGHT
-    row1 = min(row0 + BAND_HEIGHT, n_rows_out) - 1
+    row0, row1 = _band_rows(band, n_rows_out)
     per_area = 1.0 / (4.0 * radius * radius)
     for box_row in range(first.shape[1]):
         col_first = first[band, box_row]
@@ -542,99 +752,129 @@ def _turbo_band(band, first, last, y_first, data, weights, has_weights, value_sc
             continue
         row = y_first + box_row
         for col in range(col_first, last[band, box_row] + 1):
-            value, weight, x_out, y_out, ok = _centred_input(
-                data, weights, has_weights, pixmap, row, col, value_scale, weight_scale)
-            if not ok:
+            value = float(data[row, col])
+            weight = float(weights[row & weight_mask, col & weight_mask])
+            x_out = pixmap[row, col, 0]
+            y_out = pixmap[row, col, 1]
+            if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
+                    and math.isfinite(x_out) and math.isfinite(y_out)):
                 continue
             x_lo = x_out - radius
             x_hi = x_out + radius
             y_lo = y_out - radius
             y_hi = y_out + radius
-            r_first = max(c_round(y_lo), float(row0))
-            r_last = min(c_round(y_hi), float(row1))
-            c_first = max(c_round(x_lo), 0.0)
-            c_last = min(c_round(x_hi), n_cols_out - 1.0)
+            r_first, r_last = _clipped_window(c_round(y_lo), c_round(y_hi), row0, row1)
+            c_first, c_last = _clipped_window(c_round(x_lo), c_round(x_hi), 0, n_cols_out - 1)
             if r_first > r_last or c_first > c_last:
                 continue
-            scale = weight * per_area
-            for out_row in range(int(r_first), int(r_last) + 1):
+            scale = weight * weight_scale * per_area
+            value *= value_scale
+            for out_row in range(r_first, r_last + 1):
                 height = min(y_hi, out_row + 0.5) - max(y_lo, out_row - 0.5)
                 if height <= 0.0:
                     continue
                 band_row = out_row - row0
-                for out_col in range(int(c_first), int(c_last) + 1):
+                for out_col in range(c_first, c_last + 1):
                     width = min(x_hi, out_col + 0.5) - max(x_lo, out_col - 0.5)
                     if width > 0.0:
-                        _add(acc_w, acc_wv, band_row, out_col, width * height * scale, value)
-                _widen(extent, band_row, int(c_first), int(c_last))
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _fill_profile(kernel: int, lo: float, hi: float, center: float, shape: float,
-                  profile: np.ndarray) -> float:
-    """Gaussian or Lanczos profile over the whole window ``lo..hi``; returns its sum."""
-    total = 0.0
-    order = 2.0 if kernel == _LANCZOS2 else 3.0
-    for k in range(int(hi - lo) + 1):
-        offset = lo + k - center
-        if kernel == _GAUSSIAN:
-            value = math.exp(-offset * offset * shape)
-        else:
-            value = lanczos(offset * shape, order)
-        profile[k] = value
-        total += value
-    return total
+                        dow = width * height * scale
+                        acc_w[band_row, out_col] += dow
+                        acc_wv[band_row, out_col] += dow * value
+                extent[band_row, 0] = min(extent[band_row, 0], c_first)
+                extent[band_row, 1] = max(extent[band_row, 1], c_last)
 
 
 @njit(cache=True, error_model="numpy")
-def _separable_band(band, first, last, y_first, data, weights, has_weights, value_scale,
+def _separable_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
                     weight_scale, pixmap, kernel, radius, shape, n_rows_out, n_cols_out, acc_w,
-                    acc_wv, extent, profile_x, profile_y) -> None:
-    """Gaussian or Lanczos kernel over one band, normalised over the whole window."""
-    row0 = band * BAND_HEIGHT
-    row1 = min(row0 + BAND_HEIGHT, n_rows_out) - 1
+                    acc_wv, extent, profile_x, profile_y, steps) -> None:
+    """Gaussian or Lanczos kernel over one band, normalised over the whole window.
+
+    ``shape`` is the Gaussian's ``1 / (2 sigma^2)`` or the Lanczos sample
+    spacing in input pixels; ``steps`` the `lanczos_step_table` for the
+    latter.
+    """
+    row0, row1 = _band_rows(band, n_rows_out)
+    order = 2.0 if kernel == _LANCZOS2 else 3.0
     for box_row in range(first.shape[1]):
         col_first = first[band, box_row]
         if col_first < 0:
             continue
         row = y_first + box_row
         for col in range(col_first, last[band, box_row] + 1):
-            value, weight, x_out, y_out, ok = _centred_input(
-                data, weights, has_weights, pixmap, row, col, value_scale, weight_scale)
-            if not ok:
+            value = float(data[row, col])
+            weight = float(weights[row & weight_mask, col & weight_mask])
+            x_out = pixmap[row, col, 0]
+            y_out = pixmap[row, col, 1]
+            if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
+                    and math.isfinite(x_out) and math.isfinite(y_out)):
                 continue
             bottom, top = _window(kernel, y_out, radius)
             left, right = _window(kernel, x_out, radius)
-            r_first = max(bottom, float(row0))
-            r_last = min(top, float(row1))
-            c_first = max(left, 0.0)
-            c_last = min(right, n_cols_out - 1.0)
+            r_first, r_last = _clipped_window(bottom, top, row0, row1)
+            c_first, c_last = _clipped_window(left, right, 0, n_cols_out - 1)
             if r_first > r_last or c_first > c_last:
                 continue
-            norm = (_fill_profile(kernel, left, right, x_out, shape, profile_x)
-                    * _fill_profile(kernel, bottom, top, y_out, shape, profile_y))
+            # Normalised over the whole window, including any part off the
+            # output, so that each drop carries exactly its weight.
+            sum_x = 0.0
+            sum_y = 0.0
+            if kernel == _GAUSSIAN:
+                for k in range(int(right - left) + 1):
+                    offset = left + k - x_out
+                    profile_x[k] = math.exp(-offset * offset * shape)
+                    sum_x += profile_x[k]
+                for k in range(int(top - bottom) + 1):
+                    offset = bottom + k - y_out
+                    profile_y[k] = math.exp(-offset * offset * shape)
+                    sum_y += profile_y[k]
+            else:
+                u0 = (left - x_out) * shape
+                s_u = math.sin(math.pi * u0)
+                c_u = math.cos(math.pi * u0)
+                s_v = math.sin(math.pi * u0 / order)
+                c_v = math.cos(math.pi * u0 / order)
+                for k in range(int(right - left) + 1):
+                    profile_x[k] = lanczos_from_sines(
+                        u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
+                        s_v * steps[2, k] + c_v * steps[3, k], order)
+                    sum_x += profile_x[k]
+                u0 = (bottom - y_out) * shape
+                s_u = math.sin(math.pi * u0)
+                c_u = math.cos(math.pi * u0)
+                s_v = math.sin(math.pi * u0 / order)
+                c_v = math.cos(math.pi * u0 / order)
+                for k in range(int(top - bottom) + 1):
+                    profile_y[k] = lanczos_from_sines(
+                        u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
+                        s_v * steps[2, k] + c_v * steps[3, k], order)
+                    sum_y += profile_y[k]
+            norm = sum_x * sum_y
             if not (norm > 0.0 and math.isfinite(norm)):
                 continue
-            scale = weight / norm
-            for out_row in range(int(r_first), int(r_last) + 1):
-                py = profile_y[out_row - int(bottom)] * scale
+            scale = weight * weight_scale / norm
+            value *= value_scale
+            x_base = int(left)
+            y_base = int(bottom)
+            for out_row in range(r_first, r_last + 1):
+                py = profile_y[out_row - y_base] * scale
                 if py == 0.0:
                     continue
                 band_row = out_row - row0
-                for out_col in range(int(c_first), int(c_last) + 1):
-                    dow = profile_x[out_col - int(left)] * py
-                    if dow != 0.0:
-                        _add(acc_w, acc_wv, band_row, out_col, dow, value)
-                _widen(extent, band_row, int(c_first), int(c_last))
+                for out_col in range(c_first, c_last + 1):
+                    dow = profile_x[out_col - x_base] * py
+                    acc_w[band_row, out_col] += dow
+                    acc_wv[band_row, out_col] += dow * value
+                extent[band_row, 0] = min(extent[band_row, 0], c_first)
+                extent[band_row, 1] = max(extent[band_row, 1], c_last)
 
 
 @njit(cache=True, error_model="numpy")
-def _tophat_band(band, first, last, y_first, data, weights, has_weights, value_scale,
+def _tophat_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
                  weight_scale, pixmap, radius, n_rows_out, n_cols_out, acc_w, acc_wv,
                  extent) -> None:
     """Top-hat kernel over one band: equal shares to pixels centred within ``radius``."""
-    row0 = band * BAND_HEIGHT
-    row1 = min(row0 + BAND_HEIGHT, n_rows_out) - 1
+    row0, row1 = _band_rows(band, n_rows_out)
     radius2 = radius * radius
     for box_row in range(first.shape[1]):
         col_first = first[band, box_row]
@@ -642,18 +882,21 @@ def _tophat_band(band, first, last, y_first, data, weights, has_weights, value_s
             continue
         row = y_first + box_row
         for col in range(col_first, last[band, box_row] + 1):
-            value, weight, x_out, y_out, ok = _centred_input(
-                data, weights, has_weights, pixmap, row, col, value_scale, weight_scale)
-            if not ok:
+            value = float(data[row, col])
+            weight = float(weights[row & weight_mask, col & weight_mask])
+            x_out = pixmap[row, col, 0]
+            y_out = pixmap[row, col, 1]
+            if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
+                    and math.isfinite(x_out) and math.isfinite(y_out)):
                 continue
             bottom, top = _window(_TOPHAT, y_out, radius)
             left, right = _window(_TOPHAT, x_out, radius)
-            r_first = max(bottom, float(row0))
-            r_last = min(top, float(row1))
-            c_first = max(left, 0.0)
-            c_last = min(right, n_cols_out - 1.0)
+            r_first, r_last = _clipped_window(bottom, top, row0, row1)
+            c_first, c_last = _clipped_window(left, right, 0, n_cols_out - 1)
             if r_first > r_last or c_first > c_last:
                 continue
+            # Shares are counted over the whole window, including any part
+            # off the output, so that each drop carries exactly its weight.
             n_inside = 0
             for k in range(int(top - bottom) + 1):
                 dy = bottom + k - y_out
@@ -663,19 +906,22 @@ def _tophat_band(band, first, last, y_first, data, weights, has_weights, value_s
                         n_inside += 1
             if n_inside == 0:
                 continue
-            share = weight / n_inside
-            for out_row in range(int(r_first), int(r_last) + 1):
+            share = weight * weight_scale / n_inside
+            value *= value_scale
+            for out_row in range(r_first, r_last + 1):
                 dy = out_row - y_out
                 band_row = out_row - row0
-                for out_col in range(int(c_first), int(c_last) + 1):
+                for out_col in range(c_first, c_last + 1):
                     dx = out_col - x_out
                     if dx * dx + dy * dy <= radius2:
-                        _add(acc_w, acc_wv, band_row, out_col, share, value)
-                _widen(extent, band_row, int(c_first), int(c_last))
+                        acc_w[band_row, out_col] += share
+                        acc_wv[band_row, out_col] += share * value
+                extent[band_row, 0] = min(extent[band_row, 0], c_first)
+                extent[band_row, 1] = max(extent[band_row, 1], c_last)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _drizzle_centred(data, weights, has_weights, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
+def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
                      bit, value_scale, weight_scale, kernel, radius, shape, x_first, x_last,
                      y_first, y_last, n_threads):
     """Driver of the kernels centred on the mapped pixel centre."""
@@ -685,40 +931,48 @@ def _drizzle_centred(data, weights, has_weights, pixmap, out_sci, out_wht, ctx_p
     first = np.full((n_bands, n_box_rows), -1, dtype=np.int32)
     last = np.full((n_bands, n_box_rows), -1, dtype=np.int32)
     missed_per_row = np.zeros(n_box_rows, dtype=np.int64)
+    idle_per_row = np.zeros(n_box_rows, dtype=np.int64)
     n_chunks = min(n_box_rows, 4 * n_threads)
     for chunk in prange(n_chunks):
         row_lo, row_hi = _row_chunk(chunk, n_chunks, n_box_rows)
-        _centred_register_rows(data, weights, has_weights, pixmap, kernel, radius, row_lo,
+        _centred_register_rows(data, weights, weight_mask, pixmap, kernel, radius, row_lo,
                                row_hi, y_first, x_first, x_last, n_rows_out, n_cols_out, first,
-                               last, missed_per_row)
+                               last, missed_per_row, idle_per_row)
 
     window_length = int(2.0 * radius) + 3
+    order = 2.0 if kernel == _LANCZOS2 else 3.0
+    steps = lanczos_step_table(shape, order, window_length)
     n_workers = min(n_threads, n_bands)
     for worker in prange(n_workers):
-        acc_w, acc_wv, extent = _new_band_buffers(n_cols_out)
+        acc_w = np.zeros((BAND_HEIGHT, n_cols_out))
+        acc_wv = np.zeros((BAND_HEIGHT, n_cols_out))
+        extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
+        extent[:, 0] = n_cols_out
+        extent[:, 1] = -1
         profile_x = np.empty(window_length)
         profile_y = np.empty(window_length)
+        # Bands are dealt round-robin: neighbouring bands carry similar loads.
         for band in range(worker, n_bands, n_workers):
             if kernel == _POINT:
-                _point_band(band, first, last, y_first, data, weights, has_weights, value_scale,
+                _point_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
                             weight_scale, pixmap, n_rows_out, n_cols_out, acc_w, acc_wv, extent)
             elif kernel == _TURBO:
-                _turbo_band(band, first, last, y_first, data, weights, has_weights, value_scale,
+                _turbo_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
                             weight_scale, pixmap, radius, n_rows_out, n_cols_out, acc_w, acc_wv,
                             extent)
             elif kernel == _TOPHAT:
-                _tophat_band(band, first, last, y_first, data, weights, has_weights,
+                _tophat_band(band, first, last, y_first, data, weights, weight_mask,
                              value_scale, weight_scale, pixmap, radius, n_rows_out, n_cols_out,
                              acc_w, acc_wv, extent)
             else:
-                _separable_band(band, first, last, y_first, data, weights, has_weights,
+                _separable_band(band, first, last, y_first, data, weights, weight_mask,
                                 value_scale, weight_scale, pixmap, kernel, radius, shape,
                                 n_rows_out, n_cols_out, acc_w, acc_wv, extent, profile_x,
-                                profile_y)
+                                profile_y, steps)
             row0 = band * BAND_HEIGHT
             _write_back_band(row0, min(BAND_HEIGHT, n_rows_out - row0), out_sci, out_wht,
                              ctx_plane, has_ctx, bit, acc_w, acc_wv, extent)
-    return _count_skips(missed_per_row, x_last - x_first + 1)
+    return _count_skips(missed_per_row, idle_per_row, x_last - x_first + 1)
 
 
 # --------------------------------------------------------------------------
@@ -912,20 +1166,22 @@ def drizzle_add_image(
     if fillval is not None:
         fillval = float(fillval)
 
-    has_weights = weight_map is not None
+    # Index mask for the weights: 0 reads the 1 x 1 array of ones that stands
+    # in for a missing map, -1 reads the map (no branch in the pixel loops).
+    weight_mask = -1 if weight_map is not None else 0
     has_ctx = out_ctx is not None
     if kernel_code == _SQUARE:
         if n_rows_in < 2 or n_cols_in < 2:
             raise ValueError("the square kernel interpolates the pixel map and needs an input "
                              f"of at least 2 x 2 pixels, got shape {data.shape}")
         n_skipped, n_missed = _drizzle_square(
-            data, weights, has_weights, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit,
+            data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit,
             value_scale, wt_scl, 0.5 * pixfrac, x_first, x_last, y_first, y_last,
             numba.get_num_threads())
     else:
         radius, shape = _centred_kernel_size(kernel_code, pixfrac, pixel_scale_ratio)
         n_skipped, n_missed = _drizzle_centred(
-            data, weights, has_weights, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit,
+            data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit,
             value_scale, wt_scl, kernel_code, radius, shape, x_first, x_last, y_first, y_last,
             numba.get_num_threads())
     finalize_fill(out_sci, out_wht, fillval)

@@ -1,0 +1,190 @@
+"""Time the numba drizzle kernels and blot interpolants against drizzle 3.x.
+
+One full WFC3/UVIS chip (4096 x 2051, SIP and lookup-table distortion from
+the header in /work/shared/data/hst_headers) onto a north-up frame of
+0.0396"/px just large enough to hold it (about 4727 x 3637).  The pixel map
+is computed once with astropy (``all_pix2world`` then ``wcs_world2pix``) and
+cached as a .npy file in the temporary directory.
+
+For each drizzle kernel: our time with one numba thread and with all
+threads, drizzle's C time (single-threaded) and the ratios.  For each blot
+interpolant: the same with ``multidrizzle.kernels.blot.blot_image`` against
+``drizzle.resample.blot_image``, resampling a frame-sized image back onto the
+chip.  Times are the best of ``--repeat`` runs (wall clock), after one
+untimed call that compiles or loads the numba cache.  Output arrays are
+allocated and touched before timing, for both implementations.
+
+    python benchmarks/bench_kernels.py [--kernels square turbo ...] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numba
+import numpy as np
+
+HEADER = Path("/work/shared/data/hst_headers/wfc3_uvis_ib4606c6q_flc.fits")
+CHIP_SHAPE = (2051, 4096)
+FRAME_SCALE_ARCSEC = 0.0396
+DRIZZLE_KERNELS = ["square", "point", "turbo", "gaussian", "lanczos3", "tophat"]
+BLOT_INTERPOLANTS = ["nearest", "linear", "poly3", "poly5", "sinc"]
+
+
+def chip_pixel_map(cache_dir: Path) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pixel map of the whole chip onto a north-up frame, and the frame shape (cached)."""
+    cache = cache_dir / "multidrizzle_bench_kernels_uvis_pixmap.npz"
+    if cache.exists():
+        stored = np.load(cache)
+        return stored["pixmap"], tuple(int(n) for n in stored["frame_shape"])
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    with fits.open(HEADER) as hdul:
+        chip = WCS(hdul["SCI", 1].header, fobj=hdul)
+    n_rows, n_cols = CHIP_SHAPE
+    corner_x = np.array([-0.5, n_cols - 0.5, n_cols - 0.5, -0.5])
+    corner_y = np.array([-0.5, -0.5, n_rows - 0.5, n_rows - 0.5])
+    centre = chip.all_pix2world([(n_cols - 1) / 2], [(n_rows - 1) / 2], 0)
+    frame = WCS(naxis=2)
+    frame.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    frame.wcs.crval = [float(centre[0][0]), float(centre[1][0])]
+    scale = FRAME_SCALE_ARCSEC / 3600.0
+    frame.wcs.cd = [[-scale, 0.0], [0.0, scale]]
+    frame.wcs.crpix = [1.0, 1.0]
+    x, y = frame.wcs_world2pix(*chip.all_pix2world(corner_x, corner_y, 0), 0)
+    margin = 1.5
+    frame.wcs.crpix = [1.0 - x.min() + margin, 1.0 - y.min() + margin]
+    frame_shape = (int(np.ceil(y.max() - y.min() + 2 * margin)),
+                   int(np.ceil(x.max() - x.min() + 2 * margin)))
+    rows, cols = np.indices(CHIP_SHAPE, dtype=np.float64)
+    x_out, y_out = frame.wcs_world2pix(*chip.all_pix2world(cols, rows, 0), 0)
+    pixmap = np.dstack([x_out, y_out])
+    np.savez(cache, pixmap=pixmap, frame_shape=np.array(frame_shape))
+    return pixmap, frame_shape
+
+
+def best_time(run, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def drizzle_outputs(frame_shape):
+    """Touched (not lazily mapped) zero outputs: page faults are nobody's kernel time."""
+    return (np.full(frame_shape, 0.0, dtype=np.float32),
+            np.full(frame_shape, 0.0, dtype=np.float32),
+            np.full((1, *frame_shape), 0, dtype=np.int32))
+
+
+def time_drizzle_kernel(kernel, data, pixmap, frame_shape, repeat, n_threads):
+    from drizzle.resample import Drizzle
+
+    from multidrizzle.kernels.drizzle import drizzle_add_image
+
+    def ours():
+        sci, wht, ctx = outputs.pop()
+        drizzle_add_image(data, pixmap, sci, wht, ctx, kernel=kernel)
+
+    def theirs():
+        sci, wht, ctx = outputs.pop()
+        driz = Drizzle(kernel=kernel, out_img=sci, out_wht=wht, out_ctx=ctx)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "not a flux-conserving kernel"
+            driz.add_image(data, exptime=1.0, pixmap=pixmap)
+
+    outputs = [drizzle_outputs(frame_shape) for _ in range(repeat + 1)]
+    ours()  # compile or load the cache
+    times = {}
+    for label, threads in (("1 thread", 1), ("all threads", n_threads)):
+        numba.set_num_threads(threads)
+        outputs = [drizzle_outputs(frame_shape) for _ in range(repeat)]
+        times[label] = best_time(ours, repeat)
+    numba.set_num_threads(n_threads)
+    if kernel in ("square", "point", "turbo", "gaussian", "lanczos3"):
+        outputs = [drizzle_outputs(frame_shape) for _ in range(repeat)]
+        times["drizzle"] = best_time(theirs, repeat)
+    return times
+
+
+def time_blot(interp, image, pixmap, repeat, n_threads):
+    from drizzle.resample import blot_image as drizzle_blot
+
+    from multidrizzle.kernels import blot
+
+    def ours():
+        blot.blot_image(image, pixmap, interp=interp, sinscl=1.0, scale=1.0, fillval=0.0)
+
+    ours()
+    times = {}
+    for label, threads in (("1 thread", 1), ("all threads", n_threads)):
+        numba.set_num_threads(threads)
+        times[label] = best_time(ours, repeat)
+    numba.set_num_threads(n_threads)
+    if interp != "sinc":  # drizzle 3.x dropped sinc
+        times["drizzle"] = best_time(lambda: drizzle_blot(image, pixmap, interp=interp,
+                                                          fillval=0.0), repeat)
+    return times
+
+
+def report(name, times, n_pixels, n_threads):
+    mpix = n_pixels / 1e6
+    one = times["1 thread"]
+    many = times["all threads"]
+    ref = times.get("drizzle")
+    ref_text = f"{ref:8.3f} {mpix / ref:7.1f}" if ref else f"{'n/a':>8} {'':>7}"
+    ratio_text = (f"{ref / one:7.2f} {ref / many:7.2f}" if ref else f"{'':>7} {'':>7}")
+    print(f"{name:10} {one:8.3f} {mpix / one:7.1f} {many:8.3f} {mpix / many:7.1f} "
+          f"{one / many:6.2f} {ref_text} {ratio_text}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kernels", nargs="+", default=DRIZZLE_KERNELS + BLOT_INTERPOLANTS,
+                        help="drizzle kernels and/or blot interpolants to time")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per case (best kept)")
+    parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()))
+    arguments = parser.parse_args()
+
+    pixmap, frame_shape = chip_pixel_map(arguments.cache_dir)
+    rng = np.random.default_rng(0)
+    data = rng.normal(10.0, 2.0, CHIP_SHAPE).astype(np.float32)
+    n_threads = numba.config.NUMBA_NUM_THREADS
+    print(f"chip {CHIP_SHAPE[1]} x {CHIP_SHAPE[0]} onto frame {frame_shape[1]} x "
+          f"{frame_shape[0]}; numba threads: 1 and {n_threads}; drizzle 3.x C is "
+          f"single-threaded")
+    print(f"{'':10} {'ours, 1 thread':>16} {'ours, all threads':>16} {'scale':>6} "
+          f"{'drizzle 3.x':>16} {'speed-up vs C':>15}")
+    print(f"{'kernel':10} {'s':>8} {'Mpix/s':>7} {'s':>8} {'Mpix/s':>7} {'':6} "
+          f"{'s':>8} {'Mpix/s':>7} {'1 thr':>7} {'all':>7}")
+    n_pixels = data.size
+    blot_image_data = None
+    for name in arguments.kernels:
+        if name in DRIZZLE_KERNELS:
+            times = time_drizzle_kernel(name, data, pixmap, frame_shape, arguments.repeat,
+                                        n_threads)
+        elif name in BLOT_INTERPOLANTS:
+            try:
+                import multidrizzle.kernels.blot  # noqa: F401
+            except ImportError as error:
+                print(f"{name:10} skipped: multidrizzle.kernels.blot unavailable ({error})")
+                continue
+            if blot_image_data is None:
+                blot_image_data = rng.normal(10.0, 2.0, frame_shape).astype(np.float32)
+            times = time_blot(name, blot_image_data, pixmap, arguments.repeat, n_threads)
+        else:
+            print(f"{name:10} unknown kernel or interpolant")
+            continue
+        report(name, times, n_pixels, n_threads)
+
+
+if __name__ == "__main__":
+    main()
