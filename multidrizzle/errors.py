@@ -25,3 +25,15 @@ class StepOrderError(MultidrizzleError, RuntimeError):
 
 class GridTooLargeError(MultidrizzleError, MemoryError):
     """The requested output grid would not fit in the memory available."""
+
+
+class UnsupportedError(MultidrizzleError, NotImplementedError):
+    """An input asks for a feature of MultiDrizzle that multidrizzle does not implement.
+
+    For example a shift file with ``# form: absolute``.  The message names
+    the file (and line) and says what is supported instead.
+    """
+
+
+class StepResultError(MultidrizzleError, ValueError):
+    """A step (usually a user's replacement function) returned a result of the wrong form."""

@@ -255,16 +255,17 @@ def apply_mdriztab(params: DrizzleParameters, values: dict[str, Any]) -> list[st
     """
     traits = params.parameter_traits()
     set_names: list[str] = []
-    for name, value in values.items():
-        trait = traits[name]
-        if value is None and not trait.accepts_none:
-            logger.debug("MDRIZTAB: %s is empty, keeping %r", name, getattr(params, name))
-            continue
-        try:
-            setattr(params, name, value)
-        except ParameterError as exc:
-            raise type(exc)(f"MDRIZTAB: {exc}") from None
-        set_names.append(name)
+    usable = {name: value for name, value in values.items()
+              if value is not None or traits[name].accepts_none}
+    for name in values.keys() - usable.keys():
+        logger.debug("MDRIZTAB: %s is empty, keeping %r", name, getattr(params, name))
+    with params._setting_together(list(usable)):
+        for name, value in usable.items():
+            try:
+                setattr(params, name, value)
+            except ParameterError as exc:
+                raise type(exc)(f"MDRIZTAB: {exc}") from None
+            set_names.append(name)
     if set_names:
         summary = ", ".join(f"{name}={getattr(params, name)!r}" for name in set_names)
         logger.info("mdriztab set: %s", summary)

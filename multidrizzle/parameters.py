@@ -24,6 +24,7 @@ with one ``[section]`` per step (see :func:`save_pars` and :func:`load_pars`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import logging
 import math
@@ -115,6 +116,19 @@ KERNELS: tuple[str, ...] = ("square", "point", "turbo", "gaussian", "lanczos3", 
 
 #: Below this pixfrac the kernel is switched to 'point', as AstroDrizzle does.
 POINT_KERNEL_PIXFRAC = 0.001
+
+#: AstroDrizzle bit-flag parameters that take MultiDrizzle's ``bits`` when 0,
+#: and what they apply to.
+_BITS_FOLLOWERS = {"driz_sep_bits": "separate drizzle", "final_bits": "final drizzle"}
+
+#: The switch of each custom output WCS and the parameters that define it;
+#: setting one of them switches the WCS on (see ``DrizzleParameters``).
+CUSTOM_WCS_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "final_wcs": ("final_refimage", "final_rot", "final_scale", "final_outnx",
+                  "final_outny", "final_ra", "final_dec"),
+    "driz_sep_wcs": ("driz_sep_refimage", "driz_sep_rot", "driz_sep_scale",
+                     "driz_sep_outnx", "driz_sep_outny", "driz_sep_ra", "driz_sep_dec"),
+}
 
 # Text that stands for "no value" in IRAF/AstroDrizzle parameter files.
 _NONE_WORDS = frozenset({"", "none", "indef"})
@@ -1104,6 +1118,38 @@ class DrizzleParameters(HasTraits):
                                      f"{exc}") from exc
             raise
 
+    #: Custom-WCS switches given explicitly in the values being set together
+    #: (see `_setting_together`): their custom values do not switch them on.
+    _explicit_wcs_switches: frozenset[str] = frozenset()
+
+    @contextlib.contextmanager
+    def _setting_together(self, names: Sequence[str]):
+        """Set several parameters as one change.
+
+        A custom output-WCS value (``final_scale``, ...) set on its own
+        switches its WCS on (``final_wcs``), as AstroDrizzle's interface
+        does; set together with the switch (a parameter file, MDRIZTAB row,
+        keyword arguments), the switch keeps the value given.
+        """
+        previous = self._explicit_wcs_switches
+        self._explicit_wcs_switches = previous | {name for name in names
+                                                  if name in CUSTOM_WCS_PARAMETERS}
+        try:
+            yield
+        finally:
+            self._explicit_wcs_switches = previous
+
+    @observe(*CUSTOM_WCS_PARAMETERS["final_wcs"], *CUSTOM_WCS_PARAMETERS["driz_sep_wcs"])
+    def _custom_wcs_value_set(self, change: Any) -> None:
+        name = change["name"]
+        switch = next(switch for switch, names in CUSTOM_WCS_PARAMETERS.items()
+                      if name in names)
+        if (change["new"] in (None, "") or getattr(self, switch)
+                or switch in self._explicit_wcs_switches):
+            return
+        logger.info("%s set: %s switched on", name, switch)
+        setattr(self, switch, True)
+
     @observe("gainkeyword")
     def _copy_gainkeyword_to_alias(self, change: Any) -> None:
         self.gnkeyword = change["new"]
@@ -1175,10 +1221,21 @@ class DrizzleParameters(HasTraits):
         """The integer value of bit-flag parameter ``name`` (None when unset).
 
         Examples: '4+8' gives 12, '~4,8' gives -13 (~12), None gives None.
+
+        ``driz_sep_bits`` and ``final_bits`` left at 0 take the value of
+        MultiDrizzle's ``bits``, which sets the good DQ bits of both drizzle
+        steps; :meth:`check_consistency` refuses a ``bits`` that differs from
+        a non-zero ``driz_sep_bits`` or ``final_bits``.
         """
         trait = self.parameter_trait(name)
         if not isinstance(trait, BitFlags):
             raise ParameterError(f"parameter {name!r} is not a DQ bit-flag parameter")
+        value = self._bit_value(name)
+        if name in _BITS_FOLLOWERS and value == 0:
+            return self._bit_value("bits")
+        return value
+
+    def _bit_value(self, name: str) -> int | None:
         value = interpret_bit_flags(getattr(self, name))
         return None if value is None else int(value)
 
@@ -1201,8 +1258,9 @@ class DrizzleParameters(HasTraits):
             if first != second:
                 raise ParameterError(f"parameters 'gainkeyword' ({first!r}) and its alias "
                                      f"'gnkeyword' ({second!r}) are both given and differ")
-        for name, value in values.items():
-            setattr(self, name, value)
+        with self._setting_together(list(values)):
+            for name, value in values.items():
+                setattr(self, name, value)
         return list(values)
 
     def reset(self, names: Sequence[str] | None = None) -> None:
@@ -1227,11 +1285,12 @@ class DrizzleParameters(HasTraits):
         Returns the names that were set.  Errors name the file and line.
         """
         entries = _read_parameter_file(Path(path), type(self))
-        for name, value, line_number in entries:
-            try:
-                setattr(self, name, value)
-            except ParameterError as exc:
-                raise type(exc)(f"{path}, line {line_number}: {exc}") from None
+        with self._setting_together([name for name, _, _ in entries]):
+            for name, value, line_number in entries:
+                try:
+                    setattr(self, name, value)
+                except ParameterError as exc:
+                    raise type(exc)(f"{path}, line {line_number}: {exc}") from None
         return [name for name, _, _ in entries]
 
     # -- rules between parameters ---------------------------------------
@@ -1263,6 +1322,20 @@ class DrizzleParameters(HasTraits):
             if low is not None and high is not None and low >= high:
                 problems.append(f"parameter {low_name!r} ({low!r}) must be below "
                                 f"{high_name!r} ({high!r})")
+        shared_bits = self._bit_value("bits")
+        for follower in _BITS_FOLLOWERS:
+            own = self._bit_value(follower)
+            if shared_bits != 0 and own != 0 and own != shared_bits:
+                problems.append(f"parameters 'bits' ({self.bits!r}) and {follower!r} "
+                                f"({getattr(self, follower)!r}) both set the good DQ bits "
+                                f"of the {_BITS_FOLLOWERS[follower]} and differ")
+        for ra_name, dec_name in (("ra", "dec"), ("final_ra", "final_dec"),
+                                  ("driz_sep_ra", "driz_sep_dec")):
+            ra, dec = getattr(self, ra_name), getattr(self, dec_name)
+            if (ra is None) != (dec is None):
+                given, missing = (ra_name, dec_name) if dec is None else (dec_name, ra_name)
+                problems.append(f"parameter {given!r} is set but {missing!r} is not; the "
+                                "centre of an output frame needs both (or neither)")
         for multidrizzle_name, astrodrizzle_name in (("refimage", "final_refimage"),
                                                      ("ra", "final_ra"), ("dec", "final_dec")):
             mine, theirs = getattr(self, multidrizzle_name), getattr(self, astrodrizzle_name)
@@ -1270,6 +1343,10 @@ class DrizzleParameters(HasTraits):
                 problems.append(f"parameters {multidrizzle_name!r} ({mine!r}) and "
                                 f"{astrodrizzle_name!r} ({theirs!r}) both set the final "
                                 "frame and differ")
+        if self.restore and not self.workinplace:
+            problems.append("parameter 'restore' copies the archived originals in OrIg_files/ "
+                            "over the input files; set workinplace=True as well to allow "
+                            "changing the inputs")
         if problems:
             raise ParameterError("; ".join(problems))
 

@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
 import numba
@@ -21,7 +22,7 @@ import numpy as np
 from traitlets import All, observe
 
 from multidrizzle import pipeline
-from multidrizzle.errors import ParameterError, StepOrderError
+from multidrizzle.errors import ParameterError, StepOrderError, StepResultError
 from multidrizzle.geometry import (
     GridRequest, OutputGrid, PixelMap, check_memory, compute_pixel_map, make_output_grid,
     native_orientation, native_scale,
@@ -38,6 +39,14 @@ from multidrizzle.steps.sky import SkyResult
 from multidrizzle.steps.static_mask import write_static_mask
 
 __all__ = ["Multidrizzle", "StepRecord", "BuildSummary", "STEPS"]
+
+
+def _as_float(value: Any) -> float:
+    """``float(value)``, or NaN for what is not a number (to be reported, not raised)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 log = logging.getLogger("multidrizzle")
 
@@ -58,11 +67,15 @@ _SWITCH_PARAMETER = {"static": "static", "sky": "skysub", "driz_separate": "driz
                      "median": "median", "blot": "blot", "driz_cr": "driz_cr",
                      "driz_combine": "driz_combine"}
 
-#: Custom final-grid parameters; setting one switches ``final_wcs`` on.
-_FINAL_CUSTOM = ("final_refimage", "final_rot", "final_scale", "final_outnx",
-                 "final_outny", "final_ra", "final_dec")
-_SEPARATE_CUSTOM = ("driz_sep_refimage", "driz_sep_rot", "driz_sep_scale",
-                    "driz_sep_outnx", "driz_sep_outny", "driz_sep_ra", "driz_sep_dec")
+#: Parameters whose step tag does not say which results they invalidate:
+#: the first step they change, or None for those that change no result
+#: (where files go, how many threads, logging, input archiving).
+_STALE_FROM = {
+    "output": None, "mdriztab": None, "runfile": None, "num_cores": None,
+    "in_memory": None, "rules_file": None, "updatewcs": None,
+    "context": "driz_combine", "build_mef": "driz_combine", "crbit": "driz_cr",
+    "resetbits": "static", "bits": "driz_separate",
+}
 
 #: Bytes of output arrays per output pixel: science, weight (float32) and one
 #: 32-bit context plane per 32 inputs, plus one dense pixel map (float64 x 2)
@@ -160,8 +173,7 @@ class Multidrizzle(DrizzleParameters):
         self.update(params)
         self.inputs = resolve_inputs(self.input)
         if self.mdriztab:
-            values = read_mdriztab(self.inputs.files[0], len(self.inputs.files))
-            apply_mdriztab(self, values)
+            self._apply_mdriztab()
         self.check_consistency()
         if editpars:
             self.editpars()
@@ -209,6 +221,8 @@ class Multidrizzle(DrizzleParameters):
         started = time.perf_counter()
         notes = self.check_consistency() or []
         inputs = resolve_inputs(self.input)
+        if self.restore:
+            products.restore_inputs(inputs.files)
         options = self._read_options()
         exposures = [read_exposure(path, options, ivm)
                      for path, ivm in zip(inputs.files, inputs.ivm_files)]
@@ -232,7 +246,11 @@ class Multidrizzle(DrizzleParameters):
         separate_maps = (pixel_maps if separate_grid is output_grid else
                          {chip.name: compute_pixel_map(chip, separate_grid, self.stepsize)
                           for chip in chips})
-        # commit the new geometry only once everything succeeded
+        # commit the new geometry only once everything succeeded; results of
+        # earlier runs belong to the old geometry and are dropped
+        self._reset_results()
+        for step in STEPS[1:]:
+            self.step_records[step] = StepRecord()
         self.inputs = inputs
         self.exposures = exposures
         self.output_grid = output_grid
@@ -251,7 +269,6 @@ class Multidrizzle(DrizzleParameters):
             notes=notes)
         record = self.step_records["build"]
         record.status, record.seconds, record.reason = "done", self.build_summary.seconds, ""
-        self._mark_stale_after("build", "build() was run again")
         log.info("build summary:\n%s", self.build_summary)
         return self.build_summary
 
@@ -266,6 +283,15 @@ class Multidrizzle(DrizzleParameters):
         state the earlier steps left, so a single step can be re-run alone,
         e.g. ``md.run(static=False, skysub=False, driz_separate=False,
         median=True, blot=False, driz_cr=False, driz_combine=False)``.
+
+        A step switched off *in the call* keeps the result of its last run
+        for the later steps (``run(skysub=False)`` after a run that
+        subtracted the sky keeps subtracting that sky).  A step switched
+        off *by its parameter* has no result: ``md.skysub = False`` means
+        what AstroDrizzle's ``skysub=False`` means, sky measured for the
+        cosmic-ray noise model but not subtracted.  A step that reads a
+        stale result (an earlier step whose parameters changed since) is
+        run, with a warning naming the stale step.
 
         Returns
         -------
@@ -288,8 +314,6 @@ class Multidrizzle(DrizzleParameters):
         written: list[Path] = []
         self._output_folder().mkdir(parents=True, exist_ok=True)
         with self._run_environment():
-            if self.restore:
-                products.restore_inputs([e.filename for e in self.exposures])
             if self.workinplace:
                 products.archive_inputs([e.filename for e in self.exposures],
                                         preserve=self.preserve, overwrite=self.overwrite)
@@ -337,8 +361,10 @@ class Multidrizzle(DrizzleParameters):
     def read_dq(self, chip) -> np.ndarray:
         """A chip's DQ array with the ``resetbits`` cleared."""
         dq = chip.read_dq()
-        if self.resetbits:
-            dq &= np.uint32(~int(self.resetbits) & 0xFFFFFFFF)
+        reset = self.bit_flags("resetbits")
+        if reset:
+            # '~4' (a negative value) resets every bit but 4
+            dq &= np.uint32(~reset & 0xFFFFFFFF)
         return dq
 
     @property
@@ -375,6 +401,7 @@ class Multidrizzle(DrizzleParameters):
         self.cr_masks: dict[str, np.ndarray] | None = None
         self.final: DrizzledImage | None = None
         self.products: list[Path] = []
+        self.crclean_files: list[Path] = []
 
     def _require_build(self) -> None:
         record = self.step_records["build"]
@@ -389,12 +416,24 @@ class Multidrizzle(DrizzleParameters):
               "blot": ("median_image", "median"),
               "driz_cr": ("blotted_images", "blot")}
 
+    #: the earlier steps whose results (when they exist) each step reads
+    _READS = {"sky": ("static",), "driz_separate": ("static", "sky"),
+              "median": ("driz_separate",), "blot": ("median", "sky"),
+              "driz_cr": ("blot", "static", "sky"), "driz_combine": ("static", "sky", "driz_cr")}
+
     def _check_inputs_of(self, step: str) -> None:
+        """Refuse a step whose required input is missing; warn about stale inputs."""
         need = self._NEEDS.get(step)
         if need and getattr(self, need[0]) is None:
             raise StepOrderError(f"run(): step {step!r} needs the results of step "
                                  f"{need[1]!r}, which has not been run; switch it on "
-                                 f"(run({need[1] if need[1] != 'sky' else 'skysub'}=True))")
+                                 f"(run({_SWITCH_PARAMETER[need[1]]}=True))")
+        for earlier in self._READS.get(step, ()):
+            record = self.step_records[earlier]
+            if record.status == "stale":
+                log.warning("step %s uses the result of step %s, which is stale (%s); run "
+                            "%s again (run(%s=True)) to bring it up to date", step, earlier,
+                            record.reason, earlier, _SWITCH_PARAMETER[earlier])
 
     def _skip_step(self, step: str, by_call: bool) -> None:
         """Record a step switched off.
@@ -445,7 +484,8 @@ class Multidrizzle(DrizzleParameters):
         return written
 
     def _store(self, step: str, result: Any) -> list[Path]:
-        """Keep a step's result on the session and write its files."""
+        """Check a step's result, keep it on the session and write its files."""
+        self._check_result(step, result)
         if step == "static":
             self.static_masks = dict(result)
             return self._write_static_masks()
@@ -468,10 +508,82 @@ class Multidrizzle(DrizzleParameters):
                 f"{self._chip_root(chip)}_blt.fits", self.blotted_images[chip.name])]
         if step == "driz_cr":
             self.cr_masks = {name: np.asarray(mask, dtype=bool) for name, mask in result.items()}
+            self.crclean_files = []
             return self._write_cosmic_rays()
         self.final = result
         self.products = self._write_final()
         return []
+
+    def _check_result(self, step: str, result: Any) -> None:
+        """Refuse a result (of a user's step function, usually) of the wrong form.
+
+        Raises
+        ------
+        StepResultError
+            Naming the step, what is wrong and what was expected.
+        """
+        chips = self._all_chips()
+        chip_names = [chip.name for chip in chips]
+
+        def fail(problem: str) -> None:
+            function = self.step_functions[step]
+            raise StepResultError(f"step {step!r} ({getattr(function, '__name__', function)}) "
+                                  f"returned {problem}")
+
+        def check_per_chip(mapping: Any, what: str, array_shape: bool) -> None:
+            if not isinstance(mapping, Mapping):
+                fail(f"a {type(mapping).__name__}; expected a dict of {what} keyed by chip "
+                     "name")
+            missing = [name for name in chip_names if name not in mapping]
+            if missing:
+                fail(f"no {what} for {', '.join(missing)}")
+            if array_shape:
+                for chip in chips:
+                    shape = np.shape(mapping[chip.name])
+                    if shape != chip.shape:
+                        fail(f"{what} of shape {shape} for {chip.name}; expected {chip.shape}")
+
+        def check_image(image: Any, grid: OutputGrid, what: str) -> None:
+            shape = np.shape(image)
+            if shape != grid.shape:
+                fail(f"{what} of shape {shape}; expected the grid's {grid.shape}")
+
+        if step == "static":
+            if not isinstance(result, Mapping):
+                fail(f"a {type(result).__name__}; expected a dict of masks keyed by chip "
+                     "signature")
+            for chip in chips:
+                if chip.signature not in result:
+                    fail(f"no mask for signature {chip.signature} ({chip.name})")
+                if np.shape(result[chip.signature]) != chip.shape:
+                    fail(f"a mask of shape {np.shape(result[chip.signature])} for "
+                         f"{chip.signature}; expected {chip.shape}")
+        elif step == "sky":
+            values = result.values if isinstance(result, SkyResult) else result
+            check_per_chip(values, "sky value", array_shape=False)
+            bad = [name for name in chip_names if not np.isfinite(_as_float(values[name]))]
+            if bad:
+                fail(f"sky values that are not finite numbers for {', '.join(bad)}")
+        elif step == "driz_separate":
+            if not isinstance(result, Sequence) or len(result) != len(self.exposures):
+                fail(f"{type(result).__name__}; expected a list of {len(self.exposures)} "
+                     "DrizzledImage, one per exposure")
+            for single in result:
+                if not isinstance(single, DrizzledImage):
+                    fail(f"a {type(single).__name__} in its list; expected DrizzledImage")
+                check_image(single.sci, self.separate_grid, "a single drizzled image")
+                check_image(single.wht, self.separate_grid, "a single weight image")
+        elif step == "median":
+            check_image(result, self.separate_grid, "a median image")
+        elif step == "blot":
+            check_per_chip(result, "blotted image", array_shape=True)
+        elif step == "driz_cr":
+            check_per_chip(result, "cosmic-ray mask", array_shape=True)
+        elif not isinstance(result, DrizzledImage):
+            fail(f"a {type(result).__name__}; expected a DrizzledImage")
+        else:
+            check_image(result.sci, self.output_grid, "a final science image")
+            check_image(result.wht, self.output_grid, "a final weight image")
 
     def _final_science(self) -> np.ndarray:
         if self.final_units == "counts":
@@ -508,6 +620,7 @@ class Multidrizzle(DrizzleParameters):
         return written
 
     def _write_cosmic_rays(self) -> list[Path]:
+        """Write the ``_crmask`` files (intermediate) and ``_crclean`` images (kept by clean)."""
         written = []
         for chip in self._all_chips():
             mask = self.cr_masks[chip.name]
@@ -516,7 +629,9 @@ class Multidrizzle(DrizzleParameters):
                 written.append(write_crmask(f"{root}_crmask.fits", mask))
                 clean = cosmic_ray_clean(self.read_science(chip),
                                          self.blotted_images[chip.name], mask)
-                written.append(write_crclean(f"{root}_crclean.fits", clean, chip.header))
+                # AstroDrizzle's clean keeps the cosmic-ray cleaned images
+                self.crclean_files.append(
+                    write_crclean(f"{root}_crclean.fits", clean, chip.header))
             if self.workinplace and self.crbit:
                 products.write_back_to_input(chip.filename, chip.extver,
                                              dq=update_dq(chip.read_dq(), mask, self.crbit))
@@ -573,6 +688,11 @@ class Multidrizzle(DrizzleParameters):
                 log.setLevel(level)
                 handler.close()
 
+    def _apply_mdriztab(self) -> list[str]:
+        """Set the parameters of the MDRIZTAB row that fits the inputs; returns their names."""
+        files = resolve_inputs(self.input).files
+        return apply_mdriztab(self, read_mdriztab(files[0], len(files)))
+
     def _read_options(self) -> ReadOptions:
         group = parse_group(self.group)
         return ReadOptions(
@@ -614,26 +734,22 @@ class Multidrizzle(DrizzleParameters):
             if record.status == "done":
                 record.status, record.reason = "stale", reason
 
-    @observe(*_FINAL_CUSTOM)
-    def _final_custom_set(self, change) -> None:
-        if change["new"] not in (None, "") and not self.final_wcs:
-            log.info("%s set: final_wcs switched on", change["name"])
-            self.final_wcs = True
-
-    @observe(*_SEPARATE_CUSTOM)
-    def _separate_custom_set(self, change) -> None:
-        if change["new"] not in (None, "") and not self.driz_sep_wcs:
-            log.info("%s set: driz_sep_wcs switched on", change["name"])
-            self.driz_sep_wcs = True
+    @observe("mdriztab")
+    def _mdriztab_switched(self, change) -> None:
+        """``md.mdriztab = True`` after construction applies the table at once."""
+        if change["new"] and getattr(self, "inputs", None) is not None:
+            self._apply_mdriztab()
 
     @observe(All)
     def _parameter_changed(self, change) -> None:
-        """Mark the step a parameter belongs to, and every later step, stale."""
+        """Mark the first step a parameter changes, and every later step, stale."""
         records = getattr(self, "step_records", None)
         if records is None:
             return
         name = change["name"]
-        tag = self.trait_metadata(name, "step")
-        step = _STEP_OF_TAG.get(tag)
+        if name in _STALE_FROM:
+            step = _STALE_FROM[name]
+        else:
+            step = _STEP_OF_TAG.get(self.trait_metadata(name, "step"))
         if step is not None:
             self._mark_stale_after(step, f"parameter {name!r} changed", include=True)

@@ -406,8 +406,9 @@ def test_all_conflicts_are_reported_together():
 
 def test_consistent_parameters_give_notes(params, caplog):
     assert params.check_consistency() == []
-    params.update({"final_scale": 0.05, "final_rot": 0.0, "skyuser": "MDRIZSKY",
-                   "driz_sep_pixfrac": 0.0})
+    # final_wcs given with them: the custom values do not switch it on
+    params.update({"final_wcs": False, "final_scale": 0.05, "final_rot": 0.0,
+                   "skyuser": "MDRIZSKY", "driz_sep_pixfrac": 0.0})
     with caplog.at_level(logging.INFO, logger="multidrizzle"):
         notes = params.check_consistency()
     assert any("final_rot, final_scale set but final_wcs is False" in note for note in notes)
