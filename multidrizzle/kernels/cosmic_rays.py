@@ -22,7 +22,7 @@ Two-pass test (``driz_cr``)
     the same units, ``f`` the factor that turns those units into electrons,
     ``r`` the read noise (e-) and ``s`` the sky level (same units as ``D``)::
 
-        sigma = sqrt(f * |B + s| + r**2) / f
+        sigma = sqrt((1 + v) * (f * |B + s| + r**2)) / f
         fails_k = D - B > scale_k * dB + snr_k * sigma          (k = 1, 2)
 
     a pixel is a cosmic ray when it fails the second (looser) test and at
@@ -30,7 +30,10 @@ Two-pass test (``driz_cr``)
     first (stricter) test.  This is the IRAF/MultiDrizzle driz_cr expression
     ``snr * sqrt(gain*|B + back| + rn**2) / gain`` with ``gain`` the factor to
     electrons, as drizzlepac evaluates it after scaling ``D`` and ``B`` to
-    electrons (effective gain 1).  Pixels marked invalid, or where ``D``,
+    electrons (effective gain 1), and the per-pixel ``v`` the variance of
+    the blotted median relative to that of one exposure (0 in driz_cr: the
+    model taken as noise-free; see :mod:`multidrizzle.steps.cosmic_rays`
+    for the values multidrizzle uses).  Pixels marked invalid, or where ``D``,
     ``B`` or ``dB`` is not finite, are never tested: they neither fail a test
     nor lend their neighbours the looser threshold.
 
@@ -129,9 +132,14 @@ def _derivative_at(image, row: int, col: int) -> float:
 
 
 @njit(cache=True, inline="always")
-def _pixel_tests(science, blotted, valid, row, col, to_electrons, read_noise, sky,
-                 snr_first, snr_second, scale_first, scale_second):
-    """Bits ``_FAILS_FIRST`` / ``_FAILS_SECOND`` of the driz_cr tests at one pixel."""
+def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, col,
+                 to_electrons, read_noise, sky, snr_first, snr_second, scale_first,
+                 scale_second):
+    """Bits ``_FAILS_FIRST`` / ``_FAILS_SECOND`` of the driz_cr tests at one pixel.
+
+    ``model_variance[row & variance_mask, col & variance_mask]`` is ``v``: a
+    mask of -1 reads a full image, 0 the single value of a 1 x 1 array.
+    """
     if not valid[row, col]:
         return np.uint8(0)
     data = np.float64(science[row, col])
@@ -140,7 +148,9 @@ def _pixel_tests(science, blotted, valid, row, col, to_electrons, read_noise, sk
     if not (math.isfinite(data) and math.isfinite(model) and math.isfinite(slope)):
         return np.uint8(0)
     residual = data - model  # one-sided: cosmic rays add charge
-    sigma = math.sqrt(to_electrons * abs(model + sky) + read_noise * read_noise) / to_electrons
+    ratio = np.float64(model_variance[row & variance_mask, col & variance_mask])
+    variance = (1.0 + ratio) * (to_electrons * abs(model + sky) + read_noise * read_noise)
+    sigma = math.sqrt(variance) / to_electrons
     result = np.uint8(0)
     if residual > scale_first * slope + snr_first * sigma:
         result |= _FAILS_FIRST
@@ -182,14 +192,16 @@ def _derivative_image(image, out):
 
 
 @njit(cache=True, parallel=True)
-def _test_all_pixels(science, blotted, valid, to_electrons, read_noise, sky,
-                     snr_first, snr_second, scale_first, scale_second, tests):
+def _test_all_pixels(science, blotted, valid, model_variance, variance_mask, to_electrons,
+                     read_noise, sky, snr_first, snr_second, scale_first, scale_second,
+                     tests):
     """Fill ``tests`` with the per-pixel test bits."""
     for row in prange(science.shape[0]):
         for col in range(science.shape[1]):
-            tests[row, col] = _pixel_tests(science, blotted, valid, row, col,
-                                           to_electrons, read_noise, sky,
-                                           snr_first, snr_second, scale_first, scale_second)
+            tests[row, col] = _pixel_tests(science, blotted, valid, model_variance,
+                                           variance_mask, row, col, to_electrons, read_noise,
+                                           sky, snr_first, snr_second, scale_first,
+                                           scale_second)
 
 
 @njit(cache=True, parallel=True)
@@ -306,6 +318,21 @@ def _count(value: int, name: str, minimum: int) -> int:
     return int(value)
 
 
+def _model_variance(value: np.ndarray | float, shape: tuple[int, ...]):
+    """The relative model variance as ``(array, index mask)`` for `_pixel_tests`."""
+    if np.ndim(value) == 0:
+        number = _number(value, "model_variance", minimum=0.0, exclusive=False)
+        return np.full((1, 1), number), 0
+    variance = _as_real_image(value, "model_variance")
+    if variance.shape != shape:
+        raise ValueError(f"model_variance must have the shape of science {shape}; "
+                         f"got {variance.shape}.")
+    with np.errstate(invalid="ignore"):
+        if not (variance >= 0).all():
+            raise ValueError("model_variance must be finite and >= 0 everywhere.")
+    return variance, -1
+
+
 def blot_derivative(blotted_median: np.ndarray) -> np.ndarray:
     """Absolute derivative of an image, as AstroDrizzle's ``deriv``/``qderiv``.
 
@@ -342,6 +369,7 @@ def flag_cosmic_rays(
     sky: float,
     snr: Sequence[float],
     scale: Sequence[float],
+    model_variance: np.ndarray | float = 0.0,
 ) -> np.ndarray:
     """Two-pass driz_cr comparison of an input chip with its blotted median.
 
@@ -368,6 +396,10 @@ def flag_cosmic_rays(
         ``(first, second)`` signal-to-noise thresholds (> 0) and derivative
         scale factors (>= 0): AstroDrizzle's ``driz_cr_snr`` and
         ``driz_cr_scale``.
+    model_variance : numpy.ndarray or float, optional
+        ``v``: variance of the blotted median relative to the data's, per
+        pixel (same shape) or for all pixels, >= 0.  0 treats the median as
+        noise-free, as driz_cr does.
 
     Returns
     -------
@@ -392,9 +424,10 @@ def flag_cosmic_rays(
     sky_level = _number(sky, "sky", minimum=-math.inf, exclusive=False)
     snr_first, snr_second = _pair(snr, "driz_cr_snr", exclusive=True)
     scale_first, scale_second = _pair(scale, "driz_cr_scale", exclusive=False)
+    variance, variance_mask = _model_variance(model_variance, data.shape)
 
     tests = np.empty(data.shape, dtype=np.uint8)
-    _test_all_pixels(data, model, testable, factor, noise, sky_level,
+    _test_all_pixels(data, model, testable, variance, variance_mask, factor, noise, sky_level,
                      snr_first, snr_second, scale_first, scale_second, tests)
     cosmic_rays = np.empty(data.shape, dtype=np.bool_)
     _second_pass(tests, cosmic_rays)

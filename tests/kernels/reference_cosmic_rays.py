@@ -41,7 +41,8 @@ def derivative_reference(image: np.ndarray) -> np.ndarray:
     return largest
 
 
-def flag_reference(science, blotted, valid, *, to_electrons, read_noise, sky, snr, scale):
+def flag_reference(science, blotted, valid, *, to_electrons, read_noise, sky, snr, scale,
+                   model_variance=0.0):
     """Two-pass driz_cr test, whole-array arithmetic."""
     data = np.asarray(science, dtype=np.float64)
     model = np.asarray(blotted, dtype=np.float64)
@@ -50,7 +51,9 @@ def flag_reference(science, blotted, valid, *, to_electrons, read_noise, sky, sn
         testable = (np.asarray(valid, dtype=bool) & np.isfinite(data) & np.isfinite(model)
                     & np.isfinite(slope))
         residual = data - model
-        sigma = np.sqrt(to_electrons * np.abs(model + sky) + read_noise * read_noise) / to_electrons
+        sigma = np.sqrt((1.0 + np.asarray(model_variance, dtype=np.float64))
+                        * (to_electrons * np.abs(model + sky) + read_noise * read_noise)
+                        ) / to_electrons
         fails_first = testable & (residual > scale[0] * slope + snr[0] * sigma)
         fails_second = testable & (residual > scale[1] * slope + snr[1] * sigma)
     first_nearby = np.zeros(data.shape, dtype=bool)

@@ -151,6 +151,45 @@ def test_flags_match_reference(seed, dtype):
     np.testing.assert_array_equal(result, expected)
 
 
+@pytest.mark.parametrize("seed", [5, 6])
+def test_flags_with_model_variance_match_reference(seed):
+    science, model, valid = _random_case(seed, dtype=np.float32)
+    ratio = np.random.default_rng(seed).choice([0.0, 0.39, 0.5, 1.0], size=science.shape)
+    settings = dict(to_electrons=1.7, read_noise=4.2, sky=12.5, snr=(3.5, 3.0),
+                    scale=(1.2, 0.7), model_variance=ratio)
+    result = flag_cosmic_rays(science, model, valid, **settings)
+    expected = flag_reference(science, model, valid, **settings)
+    assert expected.sum() > 20
+    np.testing.assert_array_equal(result, expected)
+    # a scalar acts like the same value everywhere
+    uniform = flag_cosmic_rays(science, model, valid, **(settings | {"model_variance": 0.5}))
+    np.testing.assert_array_equal(
+        uniform, flag_reference(science, model, valid,
+                                **(settings | {"model_variance": np.full(model.shape, 0.5)})))
+
+
+def test_model_variance_scales_the_noise():
+    # sigma = sqrt((1 + v) (f|B+s| + r^2)) / f: v = 3 doubles the threshold
+    factor, sky, read_noise, level = 2.0, 30.0, 5.0, 70.0
+    sigma = np.sqrt(factor * (level + sky) + read_noise ** 2) / factor
+    model = np.full((5, 5), level)
+    for excess, flagged in ((7.0 * sigma * (1 + 1e-9), True), (7.0 * sigma * (1 - 1e-9), False)):
+        science = model.copy()
+        science[2, 2] += excess
+        result = flag_cosmic_rays(science, model, np.ones((5, 5), bool), to_electrons=factor,
+                                  read_noise=read_noise, sky=sky, snr=(3.5, 3.0),
+                                  scale=(1.2, 0.7), model_variance=3.0)
+        assert result[2, 2] == flagged
+
+
+@pytest.mark.parametrize("bad", [-0.1, np.nan, np.full((3, 3), 0.5)])
+def test_bad_model_variance_is_refused(bad):
+    model = np.full((5, 5), 10.0)
+    with pytest.raises((ValueError, ParameterError)):
+        flag_cosmic_rays(model, model, np.ones((5, 5), bool), to_electrons=1.0, read_noise=1.0,
+                         sky=0.0, snr=(3.5, 3.0), scale=(1.2, 0.7), model_variance=bad)
+
+
 # --------------------------------------------------------------- growth
 
 def _single(shape=(7, 7), at=(3, 3)):

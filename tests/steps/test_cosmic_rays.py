@@ -407,3 +407,29 @@ def test_pixels_far_below_the_median_are_not_cosmic_rays():
                               units="electrons")
     assert not mask[5, 5]
     assert mask[12, 12]
+
+
+# ------------------------------------------------------ the median's own noise
+
+
+def test_median_variance_ratio_values():
+    from multidrizzle.steps.cosmic_rays import median_variance_ratio
+
+    counts = np.array([[0, 1, 2], [3, 4, 10]], dtype=np.int16)
+    median = median_variance_ratio(counts, "minmed")
+    np.testing.assert_allclose(median, [[0, 1, 0.5], [np.pi / 6, np.pi / 8, np.pi / 20]],
+                               rtol=1e-6)
+    mean = median_variance_ratio(counts, "imean")
+    np.testing.assert_allclose(mean, [[0, 1, 0.5], [1 / 3, 1 / 4, 1 / 10]], rtol=1e-6)
+    assert median.dtype == np.float32
+
+
+def test_median_variance_raises_the_threshold_of_detect_cosmic_rays():
+    # electrons, sky already in the blot: sigma = sqrt((1 + v)(B + r^2))
+    blotted = np.full((5, 5), 100.0)
+    science = blotted.copy()
+    science[2, 2] += 3.6 * np.sqrt(100.0 + 25.0)  # 3.6 sigma of the data alone
+    common = dict(good_mask=None, static_mask=None, gain=1.0, read_noise=5.0, exptime=1.0,
+                  sky=0.0, units="electrons")
+    assert detect_cosmic_rays(science, blotted, **common)[2, 2]
+    assert not detect_cosmic_rays(science, blotted, **common, model_variance=np.pi / 8)[2, 2]

@@ -1,0 +1,131 @@
+"""Intermediate images kept on disk (``in_memory=False``) and read back on demand.
+
+With ``in_memory=False`` (AstroDrizzle's default) the separate drizzles, the
+median and the blotted medians are written to FITS files as they are made,
+and the session keeps a :class:`StoredImage` for each instead of the array:
+memory then holds one exposure's intermediates at a time, whatever the
+number of inputs.  A :class:`StoredImage` reads as much as it is asked for
+(``image[rows]`` reads those rows only, through a memory map that is closed
+at once, so the pages read do not stay in the process) and converts it to a
+native-endian array; ``np.asarray(image)`` reads it all.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+
+from multidrizzle.io.products import write_image
+
+__all__ = ["StoredImage", "store_image", "LoadedImages", "loaded"]
+
+#: Data types written unscaled, with their FITS BITPIX.
+_STORABLE = {np.dtype(np.float32): -32, np.dtype(np.float64): -64, np.dtype(np.int16): 16,
+             np.dtype(np.int32): 32}
+
+
+class StoredImage:
+    """A 2-D image in the primary HDU of a FITS file written by this session.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    shape : tuple of int
+        ``(ny, nx)``.
+    file_dtype : numpy.dtype
+        The data type as stored (big-endian, as FITS requires).
+    data_offset : int
+        Byte offset of the data in the file.
+    """
+
+    def __init__(self, path: str | os.PathLike, shape: tuple[int, int],
+                 file_dtype: np.dtype, data_offset: int) -> None:
+        self.path = Path(path)
+        self.shape = tuple(int(n) for n in shape)
+        self.file_dtype = np.dtype(file_dtype)
+        self.data_offset = int(data_offset)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The (native-endian) type of the arrays it reads."""
+        return self.file_dtype.newbyteorder("=")
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"StoredImage({str(self.path)!r}, shape={self.shape}, dtype={self.dtype})"
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        count = self.shape[0] * self.shape[1]
+        # A map closed as soon as the values are copied out: the pages read
+        # leave the process at once instead of when the map is collected.
+        with open(self.path, "rb") as stream, \
+                mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            image = np.frombuffer(mapped, dtype=self.file_dtype, count=count,
+                                  offset=self.data_offset).reshape(self.shape)
+            values = np.array(image[key], dtype=self.dtype)
+            del image  # the map cannot close while a view of it exists
+        return values
+
+    def read(self) -> np.ndarray:
+        """The whole image as a native-endian array."""
+        return self[...]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = self.read()
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+
+def store_image(path: str | os.PathLike, data: np.ndarray,
+                header: fits.Header | None = None) -> StoredImage:
+    """Write ``data`` (atomically) to ``path`` and return its :class:`StoredImage`."""
+    data = np.asarray(data)
+    if data.ndim != 2 or data.dtype not in _STORABLE:
+        raise ValueError(f"store_image: expected a 2-D image of {', '.join(map(str, _STORABLE))}, "
+                         f"got shape {data.shape} and dtype {data.dtype}")
+    written = write_image(path, data, header)
+    with fits.open(written, mode="readonly", memmap=False, lazy_load_hdus=True) as hdul:
+        offset = hdul.fileinfo(0)["datLoc"]
+        bitpix = hdul[0].header["BITPIX"]
+    if bitpix != _STORABLE[data.dtype]:
+        raise ValueError(f"{written}: stored with BITPIX {bitpix}, expected "
+                         f"{_STORABLE[data.dtype]} for {data.dtype}")
+    return StoredImage(written, data.shape, data.dtype.newbyteorder(">"), offset)
+
+
+def loaded(image: np.ndarray | StoredImage) -> np.ndarray:
+    """The array of an in-memory or stored image."""
+    return image.read() if isinstance(image, StoredImage) else image
+
+
+class LoadedImages(Mapping):
+    """A read-only mapping whose stored images are read when looked up.
+
+    Wraps ``{key: ndarray or StoredImage}`` so that ``images[key]`` is always
+    an array, read from disk only for the key asked for.
+    """
+
+    def __init__(self, images: Mapping[str, np.ndarray | StoredImage]) -> None:
+        self._images = dict(images)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return loaded(self._images[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._images)
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def stored(self, key: str) -> np.ndarray | StoredImage:
+        """The array or :class:`StoredImage` behind ``key``, without reading it."""
+        return self._images[key]
