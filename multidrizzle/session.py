@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, Callable
 
 import numba
@@ -29,6 +29,7 @@ from multidrizzle.geometry import (
 )
 from multidrizzle.io import products
 from multidrizzle.io.inputs import InputList, parse_group, resolve_inputs
+from multidrizzle.io.intermediates import LoadedImages, StoredImage, loaded, store_image
 from multidrizzle.mdriztab import apply_mdriztab, read_mdriztab
 from multidrizzle.model import Exposure, ReadOptions, read_exposure
 from multidrizzle.parameters import DrizzleParameters, help_text
@@ -382,12 +383,24 @@ class Multidrizzle(DrizzleParameters):
 
     @property
     def single_sci(self) -> list[np.ndarray]:
-        """The separately drizzled images (count rates), one per exposure."""
-        return [s.sci for s in self.single_drizzles or []]
+        """The separately drizzled images (count rates), one per exposure.
+
+        With ``in_memory=False`` they are read from their ``_single_sci``
+        files at each access.
+        """
+        return [loaded(s.sci) for s in self.single_drizzles or []]
 
     @property
     def single_wht(self) -> list[np.ndarray]:
-        return [s.wht for s in self.single_drizzles or []]
+        return [loaded(s.wht) for s in self.single_drizzles or []]
+
+    @property
+    def median_image(self) -> np.ndarray | None:
+        """The median image on the separate grid (count rate), or None before the step.
+
+        With ``in_memory=False`` it is read from the ``_med`` file at each access.
+        """
+        return None if self._median is None else loaded(self._median)
 
     # ------------------------------------------------------------ internals
 
@@ -395,9 +408,11 @@ class Multidrizzle(DrizzleParameters):
         self.static_masks: dict | None = None
         self.sky_values: dict[str, float] = {}
         self.sky_subtracted: bool = False
+        # single drizzles, median and blots are arrays, or StoredImage files
+        # (in_memory=False) read back when asked for
         self.single_drizzles: list[DrizzledImage] | None = None
-        self.median_image: np.ndarray | None = None
-        self.blotted_images: dict[str, np.ndarray] | None = None
+        self._median: np.ndarray | StoredImage | None = None
+        self.blotted_images: LoadedImages | None = None
         self.cr_masks: dict[str, np.ndarray] | None = None
         self.final: DrizzledImage | None = None
         self.products: list[Path] = []
@@ -413,7 +428,7 @@ class Multidrizzle(DrizzleParameters):
 
     #: state each step needs, and the step that makes it
     _NEEDS = {"median": ("single_drizzles", "driz_separate"),
-              "blot": ("median_image", "median"),
+              "blot": ("_median", "median"),
               "driz_cr": ("blotted_images", "blot")}
 
     #: the earlier steps whose results (when they exist) each step reads
@@ -425,8 +440,10 @@ class Multidrizzle(DrizzleParameters):
         """Refuse a step whose required input is missing; warn about stale inputs."""
         need = self._NEEDS.get(step)
         if need and getattr(self, need[0]) is None:
+            record = self.step_records[need[1]]
+            state = record.status + (f": {record.reason}" if record.reason else "")
             raise StepOrderError(f"run(): step {step!r} needs the results of step "
-                                 f"{need[1]!r}, which has not been run; switch it on "
+                                 f"{need[1]!r}, which has none ({state}); switch it on "
                                  f"(run({_SWITCH_PARAMETER[need[1]]}=True))")
         for earlier in self._READS.get(step, ()):
             record = self.step_records[earlier]
@@ -462,7 +479,7 @@ class Multidrizzle(DrizzleParameters):
         record.seconds = time.perf_counter() - started
 
     _RESULT_ATTRIBUTE = {"static": "static_masks", "driz_separate": "single_drizzles",
-                         "median": "median_image", "blot": "blotted_images",
+                         "median": "_median", "blot": "blotted_images",
                          "driz_cr": "cr_masks", "driz_combine": "final"}
 
     def _clear_result(self, step: str) -> None:
@@ -497,15 +514,18 @@ class Multidrizzle(DrizzleParameters):
                                                         dict(result).items()}, True
             return self._write_back_sky()
         if step == "driz_separate":
-            self.single_drizzles = list(result)
-            return self._write_singles()
+            return self._store_singles(result)
         if step == "median":
-            self.median_image = np.asarray(result, dtype=np.float32)
-            return self._write_intermediate(f"{self.output_root}_med.fits", self.median_image)
+            self._median = self._keep(f"{self.output_root}_med.fits",
+                                      np.asarray(result, dtype=np.float32))
+            return self._files_of([self._median])
         if step == "blot":
-            self.blotted_images = dict(result)
-            return [p for chip in self._all_chips() for p in self._write_intermediate(
-                f"{self._chip_root(chip)}_blt.fits", self.blotted_images[chip.name])]
+            self.blotted_images = LoadedImages({
+                chip.name: self._keep(f"{self._chip_root(chip)}_blt.fits",
+                                      np.asarray(result[chip.name], dtype=np.float32))
+                for chip in self._all_chips()})
+            return self._files_of(self.blotted_images.stored(name)
+                                  for name in self.blotted_images)
         if step == "driz_cr":
             self.cr_masks = {name: np.asarray(mask, dtype=bool) for name, mask in result.items()}
             self.crclean_files = []
@@ -526,9 +546,7 @@ class Multidrizzle(DrizzleParameters):
         chip_names = [chip.name for chip in chips]
 
         def fail(problem: str) -> None:
-            function = self.step_functions[step]
-            raise StepResultError(f"step {step!r} ({getattr(function, '__name__', function)}) "
-                                  f"returned {problem}")
+            self._fail_result(step, problem)
 
         def check_per_chip(mapping: Any, what: str, array_shape: bool) -> None:
             if not isinstance(mapping, Mapping):
@@ -542,11 +560,6 @@ class Multidrizzle(DrizzleParameters):
                     shape = np.shape(mapping[chip.name])
                     if shape != chip.shape:
                         fail(f"{what} of shape {shape} for {chip.name}; expected {chip.shape}")
-
-        def check_image(image: Any, grid: OutputGrid, what: str) -> None:
-            shape = np.shape(image)
-            if shape != grid.shape:
-                fail(f"{what} of shape {shape}; expected the grid's {grid.shape}")
 
         if step == "static":
             if not isinstance(result, Mapping):
@@ -565,16 +578,12 @@ class Multidrizzle(DrizzleParameters):
             if bad:
                 fail(f"sky values that are not finite numbers for {', '.join(bad)}")
         elif step == "driz_separate":
-            if not isinstance(result, Sequence) or len(result) != len(self.exposures):
-                fail(f"{type(result).__name__}; expected a list of {len(self.exposures)} "
+            if not isinstance(result, Iterable):
+                fail(f"a {type(result).__name__}; expected a list of {len(self.exposures)} "
                      "DrizzledImage, one per exposure")
-            for single in result:
-                if not isinstance(single, DrizzledImage):
-                    fail(f"a {type(single).__name__} in its list; expected DrizzledImage")
-                check_image(single.sci, self.separate_grid, "a single drizzled image")
-                check_image(single.wht, self.separate_grid, "a single weight image")
+            # each image is checked as it is stored (see _store_singles)
         elif step == "median":
-            check_image(result, self.separate_grid, "a median image")
+            self._check_image(step, result, self.separate_grid, "a median image")
         elif step == "blot":
             check_per_chip(result, "blotted image", array_shape=True)
         elif step == "driz_cr":
@@ -582,8 +591,28 @@ class Multidrizzle(DrizzleParameters):
         elif not isinstance(result, DrizzledImage):
             fail(f"a {type(result).__name__}; expected a DrizzledImage")
         else:
-            check_image(result.sci, self.output_grid, "a final science image")
-            check_image(result.wht, self.output_grid, "a final weight image")
+            self._check_image(step, result.sci, self.output_grid, "a final science image")
+            self._check_image(step, result.wht, self.output_grid, "a final weight image")
+
+    def _fail_result(self, step: str, problem: str) -> None:
+        function = self.step_functions[step]
+        raise StepResultError(f"step {step!r} ({getattr(function, '__name__', function)}) "
+                              f"returned {problem}")
+
+    def _check_image(self, step: str, image: Any, grid: OutputGrid, what: str) -> None:
+        shape = np.shape(image)
+        if shape != grid.shape:
+            self._fail_result(step, f"{what} of shape {shape}; expected the grid's "
+                                    f"{grid.shape}")
+
+    def _check_single(self, single: Any) -> None:
+        if not isinstance(single, DrizzledImage):
+            self._fail_result("driz_separate", f"a {type(single).__name__} among the separate "
+                                               "drizzles; expected DrizzledImage")
+        self._check_image("driz_separate", single.sci, self.separate_grid,
+                          "a single drizzled image")
+        self._check_image("driz_separate", single.wht, self.separate_grid,
+                          "a single weight image")
 
     def _final_science(self) -> np.ndarray:
         if self.final_units == "counts":
@@ -600,24 +629,42 @@ class Multidrizzle(DrizzleParameters):
         stem = chip.filename.name.rsplit(".fits", 1)[0]
         return str(self._output_folder() / f"{stem}_sci{chip.extver}")
 
-    def _write_intermediate(self, path: str, data: np.ndarray) -> list[Path]:
-        if self.in_memory:
-            return []
-        return [products.write_image(path, data)]
+    def _keep(self, path: str, data: np.ndarray) -> np.ndarray | StoredImage:
+        """An intermediate image as the session keeps it: the array itself
+        (``in_memory=True``), or its file, written now."""
+        return data if self.in_memory else store_image(path, data)
+
+    @staticmethod
+    def _files_of(images) -> list[Path]:
+        return [image.path for image in images if isinstance(image, StoredImage)]
+
+    def _store_singles(self, singles) -> list[Path]:
+        """Keep the separate drizzles as they come (a list, or a generator that
+        makes them one at a time, so that only one is ever in memory)."""
+        self.single_drizzles = None
+        kept: list[DrizzledImage] = []
+        for single in singles:
+            if len(kept) == len(self.exposures):
+                self._fail_result("driz_separate", f"more than {len(self.exposures)} "
+                                  "separate drizzles; expected one per exposure")
+            self._check_single(single)
+            exposure = self.exposures[len(kept)]
+            root = self._output_folder() / exposure.filename.name.rsplit(".fits", 1)[0]
+            kept.append(DrizzledImage(
+                sci=self._keep(f"{root}_single_sci.fits", single.sci),
+                wht=self._keep(f"{root}_single_wht.fits", single.wht),
+                ctx=single.ctx, exptime=single.exptime, n_images=single.n_images))
+        if len(kept) != len(self.exposures):
+            self._fail_result("driz_separate", f"{len(kept)} separate drizzles; expected "
+                              f"{len(self.exposures)}, one per exposure")
+        self.single_drizzles = kept
+        return self._files_of(image for single in kept for image in (single.sci, single.wht))
 
     def _write_static_masks(self) -> list[Path]:
         if self.in_memory or not self.static_masks:
             return []
         return [write_static_mask(mask, signature, self._output_folder())
                 for signature, mask in self.static_masks.items()]
-
-    def _write_singles(self) -> list[Path]:
-        written = []
-        for exposure, single in zip(self.exposures, self.single_drizzles):
-            root = self._output_folder() / exposure.filename.name.rsplit(".fits", 1)[0]
-            written += self._write_intermediate(f"{root}_single_sci.fits", single.sci)
-            written += self._write_intermediate(f"{root}_single_wht.fits", single.wht)
-        return written
 
     def _write_cosmic_rays(self) -> list[Path]:
         """Write the ``_crmask`` files (intermediate) and ``_crclean`` images (kept by clean)."""
@@ -659,9 +706,16 @@ class Multidrizzle(DrizzleParameters):
         return written
 
     def _remove(self, paths: list[Path]) -> None:
+        """``clean=True``: remove the intermediate files, and the results kept in them."""
         for path in paths:
             Path(path).unlink(missing_ok=True)
             log.debug("clean: removed %s", path)
+        for step, attribute in (("driz_separate", "single_drizzles"), ("median", "_median"),
+                                ("blot", "blotted_images")):
+            if getattr(self, attribute) is not None and not self.in_memory:
+                setattr(self, attribute, None)
+                record = self.step_records[step]
+                record.status, record.reason = "removed", "files removed by clean=True"
 
     @contextlib.contextmanager
     def _run_environment(self):
@@ -718,14 +772,22 @@ class Multidrizzle(DrizzleParameters):
 
     def _estimate_memory(self, exposures: list[Exposure], grid: OutputGrid,
                          separate: OutputGrid) -> int:
+        """Bytes of the largest set of arrays held at once during a run.
+
+        With ``in_memory=False`` the separate drizzles and blots live in files
+        and one exposure's worth is in memory at a time; with True all of them
+        stay.
+        """
         n_inputs = len(exposures)
         context_planes = (n_inputs + 31) // 32 if self.context else 0
         final_bytes = grid.nx * grid.ny * (2 * _FLOAT32 + _FLOAT32 * context_planes)
-        separate_bytes = separate.nx * separate.ny * 2 * _FLOAT32 * n_inputs
+        kept_singles = n_inputs if self.in_memory else 1
+        separate_bytes = separate.nx * separate.ny * 2 * _FLOAT32 * kept_singles
         median_bytes = separate.nx * separate.ny * _FLOAT32
-        largest_chip = max(c.shape[0] * c.shape[1] for e in exposures for c in e.chips)
-        chip_bytes = largest_chip * (_PIXMAP_BYTES_PER_PIXEL + 4 * _FLOAT32)
-        return int(final_bytes + separate_bytes + median_bytes + chip_bytes)
+        chip_sizes = [c.shape[0] * c.shape[1] for e in exposures for c in e.chips]
+        blot_bytes = _FLOAT32 * (sum(chip_sizes) if self.in_memory else max(chip_sizes))
+        chip_bytes = max(chip_sizes) * (_PIXMAP_BYTES_PER_PIXEL + 4 * _FLOAT32)
+        return int(final_bytes + separate_bytes + median_bytes + blot_bytes + chip_bytes)
 
     def _mark_stale_after(self, step: str, reason: str, include: bool = False) -> None:
         index = STEPS.index(step)
