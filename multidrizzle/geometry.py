@@ -19,15 +19,16 @@ import math
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS
+from astropy.wcs import WCS, FITSFixedWarning
 
-from multidrizzle.errors import GridTooLargeError, InputError
+from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
 from multidrizzle.kernels.pixmap import interpolate_pixel_map
 from multidrizzle.model import Chip
 
@@ -282,46 +283,107 @@ def _axis_size(positions: np.ndarray, requested: int | None,
 _EXTENSION = re.compile(r"^(?P<path>.*?)\[(?P<ext>[^\]]+)\]$")
 
 
-def read_reference_wcs(spec: str) -> tuple[WCS, tuple[int, int]]:
+def read_reference_wcs(spec: str, *, source: str | None = None) -> tuple[WCS, tuple[int, int]]:
     """WCS and ``(ny, nx)`` of a reference image ``'file.fits'`` or ``'file.fits[sci,1]'``.
 
     Without an extension the first HDU holding a 2-D image with a celestial
-    WCS is used.
+    WCS is used.  A data-less HDU whose size is in NPIX1/NPIX2 (the
+    ``tweak_wcs.fits[wcs]`` frame TweakReg writes) also counts as an image.
+
+    Parameters
+    ----------
+    spec : str
+        File name, optionally followed by ``[number]``, ``[name]`` or
+        ``[name,version]``.
+    source : str, optional
+        Where ``spec`` came from, for messages (``"parameter
+        'final_refimage'"``, ``"shift file s.txt, line 4"``).  By default
+        the reference-image parameters are named.
+
+    Returns
+    -------
+    wcs : astropy.wcs.WCS
+        With ``pixel_shape`` set.
+    shape : tuple of int
+        ``(ny, nx)`` of the reference image.
 
     Raises
     ------
+    ParameterError
+        If the extension in brackets cannot be understood.
     InputError
-        If the file or extension is missing or has no 2-D celestial WCS.
+        If the file is missing, is not a FITS file, lacks the extension,
+        or has no 2-D image with a celestial WCS.
     """
-    match = _EXTENSION.match(spec.strip())
-    path = Path(match.group("path") if match else spec.strip())
-    extension = _parse_extension(match.group("ext")) if match else None
+    source = source or "parameter 'refimage', 'final_refimage' or 'driz_sep_refimage'"
+    text = str(spec).strip()
+    where = f"reference image {text!r} ({source})"
+    match = _EXTENSION.match(text)
+    path = Path(match.group("path").strip() if match else text)
+    extension = _parse_extension(match.group("ext"), where) if match else None
     if not path.exists():
-        raise InputError(f"reference image {path}: does not exist")
-    with fits.open(path, mode="readonly") as hdul:
-        candidates = [extension] if extension is not None else range(len(hdul))
-        for candidate in candidates:
-            try:
-                hdu = hdul[candidate]
-            except (KeyError, IndexError) as exc:
-                raise InputError(f"reference image {path}: has no extension "
-                                 f"{candidate!r}") from exc
-            header = hdu.header
-            if header.get("NAXIS") != 2:
-                continue
-            wcs = WCS(header, fobj=hdul)
-            if wcs.has_celestial and wcs.naxis == 2:
-                shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
-                wcs.pixel_shape = (shape[1], shape[0])
-                return wcs, shape
-    raise InputError(f"reference image {spec}: has no 2-D image with a celestial WCS")
+        raise InputError(f"{where}: file {path} does not exist")
+    if not path.is_file():
+        raise InputError(f"{where}: {path} is not a regular file; expected a FITS image")
+    try:
+        with fits.open(path, mode="readonly") as hdul:
+            candidates = [extension] if extension is not None else range(len(hdul))
+            for candidate in candidates:
+                try:
+                    hdu = hdul[candidate]
+                except (KeyError, IndexError) as exc:
+                    names = ", ".join(f"[{i}] {h.name},{h.ver}" for i, h in enumerate(hdul))
+                    raise InputError(f"{where}: {path} has no extension "
+                                     f"[{match.group('ext')}]; it has {names}") from exc
+                header = hdu.header
+                if header.get("NAXIS") == 2:
+                    shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
+                elif (header.get("NAXIS", 0) == 0 and isinstance(header.get("NPIX1"), int)
+                        and isinstance(header.get("NPIX2"), int)):
+                    # TweakReg writes its reference frame (tweak_wcs.fits[wcs], named in
+                    # the shift files it writes) as a data-less HDU sized by NPIX1/NPIX2
+                    shape = (int(header["NPIX2"]), int(header["NPIX1"]))
+                else:
+                    continue
+                try:
+                    with warnings.catch_warnings():
+                        if header.get("NAXIS", 0) == 0:  # "more axes than the image"
+                            warnings.simplefilter("ignore", FITSFixedWarning)
+                        wcs = WCS(header, fobj=hdul)
+                except (ValueError, KeyError, fits.VerifyError) as exc:
+                    # astropy.wcs raises ValueError subclasses (WcsError) for bad headers
+                    raise InputError(f"{where}: the WCS of extension {candidate!r} cannot "
+                                     f"be read ({exc})") from exc
+                if wcs.has_celestial and wcs.naxis == 2:
+                    wcs.pixel_shape = (shape[1], shape[0])
+                    return wcs, shape
+    except (OSError, fits.VerifyError) as exc:
+        raise InputError(f"{where}: {path} cannot be read as FITS ({exc}); expected a "
+                         "FITS image with a celestial WCS") from exc
+    if extension is not None:
+        raise InputError(f"{where}: extension [{match.group('ext')}] is not a 2-D image "
+                         "with a celestial WCS")
+    raise InputError(f"{where}: has no 2-D image with a celestial WCS")
 
 
-def _parse_extension(text: str) -> int | tuple[str, int] | str:
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) == 1:
-        return int(parts[0]) if parts[0].isdigit() else parts[0].upper()
-    return parts[0].upper(), int(parts[1])
+def _parse_extension(text: str, where: str) -> int | tuple[str, int] | str:
+    """``'1'`` -> 1, ``'sci'`` -> ``'SCI'``, ``'sci,2'`` -> ``('SCI', 2)``.
+
+    Raises
+    ------
+    ParameterError
+        For anything else, naming ``where`` and the forms accepted.
+    """
+    parts = [p.strip().strip("'\"") for p in text.split(",")]
+    if len(parts) == 1 and parts[0].isdigit():
+        return int(parts[0])
+    if len(parts) == 1 and parts[0] and parts[0].replace("_", "").isalnum():
+        return parts[0].upper()
+    if (len(parts) == 2 and parts[0] and parts[0].replace("_", "").isalnum()
+            and parts[1].isdigit()):
+        return parts[0].upper(), int(parts[1])
+    raise ParameterError(f"{where}: extension [{text}] is not understood; expected "
+                         "[number], [name] or [name,version], e.g. [1] or [sci,1]")
 
 
 # --------------------------------------------------------------------------

@@ -8,13 +8,15 @@ read noise are the means over the amplifiers that read that chip.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from numbers import Real
 
 from astropy.io import fits
 
 from multidrizzle.errors import InputError
 
-__all__ = ["DetectorNoise", "detector_noise", "AMPLIFIERS_BY_CHIP"]
+__all__ = ["DetectorNoise", "detector_noise", "AMPLIFIERS_BY_CHIP", "header_number"]
 
 #: Amplifiers that read each chip, keyed by (instrument, detector) then by the
 #: CCDCHIP value.  ``None`` as chip key means every amplifier reads the single
@@ -75,15 +77,57 @@ def detector_noise(primary: fits.Header, science: fits.Header, filename: str,
     return DetectorNoise(float(gain_value), float(noise_value), source)
 
 
+def header_number(value: object, *, where: str, keyword: str,
+                  parameter: str | None = None, expected: str = "a number") -> float:
+    """A header keyword's value as a finite float, or an InputError saying why not.
+
+    Parameters
+    ----------
+    value : object
+        The value as astropy read it from the header.
+    where : str
+        The file and header it was read from, e.g. ``'input file x.fits,
+        SCI,1 (primary header)'``; starts the error message.
+    keyword : str
+        The keyword's name.
+    parameter : str, optional
+        The parameter that named the keyword (``'expkeyword'``...), if any.
+    expected : str
+        What the value should be, for the message (``'the exposure time
+        in seconds'``).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InputError
+        If the value is text, a boolean, complex, undefined, NaN or infinite.
+    """
+    named_by = f" (named by parameter '{parameter}')" if parameter else ""
+    # bool is an int subclass, and a FITS logical T/F is no exposure time or gain
+    if isinstance(value, Real) and not isinstance(value, bool):
+        number = float(value)
+        if math.isfinite(number):
+            return number
+    shown = "no value" if isinstance(value, fits.card.Undefined) else f"the value {value!r}"
+    raise InputError(f"{where}: keyword {keyword}{named_by} has {shown}, which is not "
+                     f"a finite number; expected {expected}")
+
+
 def _override(value: float | None, keyword: str, primary: fits.Header,
               science: fits.Header, where: str, parameter: str) -> float | None:
     if value is not None:
         return float(value)
     if not keyword:
         return None
-    for header in (science, primary):
+    expected = ("the gain in e-/DN" if parameter == "gainkeyword"
+                else "the read noise in e-")
+    for header, header_name in ((science, "SCI header"), (primary, "primary header")):
         if keyword in header:
-            return float(header[keyword])
+            return header_number(header[keyword], where=f"{where} ({header_name})",
+                                 keyword=keyword, parameter=parameter, expected=expected)
     raise InputError(f"{where}: keyword {keyword!r} named by parameter "
                      f"'{parameter}' is in neither the primary nor the SCI header")
 
@@ -123,5 +167,7 @@ def _amplifier_means(primary: fits.Header, science: fits.Header,
             if keyword not in primary:
                 raise InputError(f"{where}: primary header lacks {keyword}; set "
                                  "parameters 'gain'/'rdnoise' to override")
-            values.append(float(primary[keyword]))
+            values.append(header_number(
+                primary[keyword], where=f"{where} (primary header)", keyword=keyword,
+                expected="a number; or set parameters 'gain'/'rdnoise' to override"))
     return sum(gains) / len(gains), sum(noises) / len(noises)

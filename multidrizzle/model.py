@@ -17,7 +17,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from multidrizzle.errors import InputError
-from multidrizzle.instruments import detector_noise
+from multidrizzle.instruments import detector_noise, header_number
 
 __all__ = ["Chip", "Exposure", "ReadOptions", "read_exposure", "UNITS_PER_SECOND"]
 
@@ -111,6 +111,21 @@ class Chip:
     def is_rate(self) -> bool:
         """True when the pixels are per second (``ELECTRONS/S``, ``COUNTS/S``)."""
         return self.bunit in UNITS_PER_SECOND
+
+    @property
+    def processing_is_rate(self) -> bool:
+        """True when :meth:`read_science` returns values per second.
+
+        :attr:`is_rate` describes the file; this describes the processing
+        units.  ``proc_unit='native'`` keeps the file's units (``proc_scale``
+        is 1), while ``proc_unit='electrons'`` multiplies by ``to_electrons``
+        and so gives electrons collected during the exposure, never a rate.
+        The chip does not keep ``proc_unit`` itself, so a rate file whose
+        ``to_electrons`` is exactly 1 reads as native; the numbers are then
+        the same in both readings unless the file is ``COUNTS/S`` with
+        ``gain * exptime == 1`` and ``exptime != 1``.
+        """
+        return self.is_rate and self.proc_scale == 1.0
 
     def read_science(self) -> np.ndarray:
         """The SCI array in processing units, as float32."""
@@ -216,12 +231,14 @@ def _science_extvers(hdul: fits.HDUList, path: Path) -> list[int]:
 def _exposure_time(primary: fits.Header, science: fits.Header, path: Path,
                    options: ReadOptions) -> float:
     if options.exptime is not None:
-        value = options.exptime
-    elif options.expkeyword:
-        value = _keyword(primary, science, options.expkeyword, path, "expkeyword")
+        value = float(options.exptime)
     else:
-        value = _keyword(primary, science, "EXPTIME", path, None)
-    value = float(value)
+        keyword = options.expkeyword or "EXPTIME"
+        parameter = "expkeyword" if options.expkeyword else None
+        raw, header_name = _keyword(primary, science, keyword, path, parameter)
+        value = header_number(raw, where=f"input file {path} ({header_name})",
+                              keyword=keyword, parameter=parameter,
+                              expected="the exposure time in seconds")
     if not value > 0:
         raise InputError(f"input file {path}: exposure time {value} s is not positive; "
                          "set parameter 'exptime' or 'expkeyword' to override")
@@ -229,10 +246,12 @@ def _exposure_time(primary: fits.Header, science: fits.Header, path: Path,
 
 
 def _keyword(primary: fits.Header, science: fits.Header, name: str, path: Path,
-             parameter: str | None):
-    for header in (primary, science):
+             parameter: str | None) -> tuple[object, str]:
+    """The value of keyword ``name`` and which header it came from (for messages)."""
+    science_name = f"SCI,{science.get('EXTVER', 1)} header"
+    for header, header_name in ((primary, "primary header"), (science, science_name)):
         if name in header:
-            return header[name]
+            return header[name], header_name
     named_by = f" named by parameter '{parameter}'" if parameter else ""
     raise InputError(f"input file {path}: keyword {name}{named_by} is in neither the "
                      "primary nor the SCI header")
@@ -259,7 +278,7 @@ def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header
     proc_scale = 1.0 if options.proc_unit == "native" else to_electrons
     instrument = str(primary.get("INSTRUME", "")).strip().upper()
     detector = str(primary.get("DETECTOR", "")).strip().upper()
-    chip_id = int(header.get("CCDCHIP", extver))
+    chip_id = _chip_number(header, extver, where)
     return Chip(
         filename=path,
         extver=extver,
@@ -276,6 +295,18 @@ def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header
         has_error=_has_data(hdul, "ERR", extver, shape),
         has_dq=_has_data(hdul, "DQ", extver, shape),
     )
+
+
+def _chip_number(header: fits.Header, extver: int, where: str) -> int:
+    """CCDCHIP of a SCI header (EXTVER when absent), checked to be an integer."""
+    if "CCDCHIP" not in header:
+        return extver
+    number = header_number(header["CCDCHIP"], where=f"{where} header", keyword="CCDCHIP",
+                           expected="the integer chip number")
+    if not number.is_integer():
+        raise InputError(f"{where} header: keyword CCDCHIP has the value {number!r}, "
+                         "which is not an integer; expected the chip number")
+    return int(number)
 
 
 def _has_data(hdul: fits.HDUList, extname: str, extver: int, shape: tuple) -> bool:

@@ -25,15 +25,16 @@ from multidrizzle import pipeline
 from multidrizzle.errors import ParameterError, StepOrderError, StepResultError
 from multidrizzle.geometry import (
     GridRequest, OutputGrid, PixelMap, check_memory, compute_pixel_map, make_output_grid,
-    native_orientation, native_scale,
 )
 from multidrizzle.io import products
-from multidrizzle.io.inputs import InputList, parse_group, resolve_inputs
+from multidrizzle.io.inputs import (
+    InputList, check_runfile, parse_group, prepare_output_folder, resolve_inputs,
+)
 from multidrizzle.io.intermediates import LoadedImages, StoredImage, loaded, store_image
 from multidrizzle.mdriztab import apply_mdriztab, read_mdriztab
 from multidrizzle.model import Exposure, ReadOptions, read_exposure
 from multidrizzle.parameters import DrizzleParameters, help_text
-from multidrizzle.shiftfile import apply_shifts, read_shiftfile
+from multidrizzle.shiftfile import apply_shifts, output_frame, read_shiftfile
 from multidrizzle.steps.cosmic_rays import cosmic_ray_clean, update_dq, write_crmask, write_crclean
 from multidrizzle.steps.drizzle import DrizzledImage
 from multidrizzle.steps.sky import SkyResult
@@ -231,11 +232,10 @@ class Multidrizzle(DrizzleParameters):
         final_request = self._grid_request("final")
         separate_request = self._grid_request("driz_sep")
         if self.shiftfile:
-            first = chips[0]
-            scale = final_request.scale or native_scale(first)
-            rotation = (final_request.rotation if final_request.rotation is not None
-                        else native_orientation(first))
-            notes += apply_shifts(exposures, read_shiftfile(self.shiftfile), scale, rotation)
+            shifts = read_shiftfile(self.shiftfile)
+            # 'output' frame shifts are in pixels of the grid that will be made
+            scale, rotation = output_frame(chips, final_request)
+            notes += apply_shifts(exposures, shifts, scale, rotation)
         output_grid = make_output_grid(chips, final_request)
         separate_grid = (output_grid if separate_request == final_request
                          else make_output_grid(chips, separate_request))
@@ -313,7 +313,9 @@ class Multidrizzle(DrizzleParameters):
         self._require_build()
         self.check_consistency()
         written: list[Path] = []
-        self._output_folder().mkdir(parents=True, exist_ok=True)
+        prepare_output_folder(self._output_folder(), "output", self.output_root)
+        if self.runfile:
+            check_runfile(self.runfile)
         with self._run_environment():
             if self.workinplace:
                 products.archive_inputs([e.filename for e in self.exposures],

@@ -203,3 +203,82 @@ def test_console_handler_writes_messages_above_the_line():
     assert "0/3 static" in text and "1/3 sky" in text
     assert "WARNING sky: something\n" in text
     assert text.endswith("\r")  # the line is cleared at the end
+
+
+# ------------------------------------------ input mistakes: one line, non-zero exit
+
+
+def _bad_association(folder, **columns):
+    from astropy.io import fits
+
+    table = fits.BinTableHDU.from_columns([fits.Column(name=name, format="8A", array=values)
+                                           for name, values in columns.items()])
+    path = folder / "mdz001010_asn.fits"
+    fits.HDUList([fits.PrimaryHDU(), table]).writeto(path)
+    return str(path)
+
+
+def _mistake(case, folder, demo_folder):
+    """The command line of one user mistake, and what its error line must say."""
+    inputs = f"@{demo_folder / 'inputs.lst'}"
+    first = demo_folder / "mdz001a1q_flc.fits"
+    if case == "association without MEMTYPE":
+        return [_bad_association(folder, MEMNAME=["MDZ001A1Q"])], "has no MEMTYPE column"
+    if case == "MEMPRSNT not understood":
+        return [_bad_association(folder, MEMNAME=["MDZ001A1Q"], MEMTYPE=["EXP-DTH"],
+                                 MEMPRSNT=["maybe"])], "row 1: MEMPRSNT value 'maybe'"
+    if case == "expkeyword names text":
+        return [inputs, "--expkeyword", "FILTER"], "keyword FILTER (named by parameter " \
+                                                   "'expkeyword') has the value 'F606W'"
+    if case == "refimage not FITS":
+        (folder / "grid.txt").write_text("no image here")
+        return [inputs, "--final_refimage", str(folder / "grid.txt")], "cannot be read as FITS"
+    if case == "refimage bad extension":
+        return [inputs, "--final_refimage", f"{first}[foo,x]"], "extension [foo,x] is not " \
+                                                                "understood"
+    if case == "shift file absolute":
+        (folder / "abs.txt").write_text("# form: absolute\nmdz001a1q_flc.fits 1 2\n")
+        return [inputs, "--shiftfile", str(folder / "abs.txt")], "'form: absolute' is not " \
+                                                                 "supported"
+    if case == "shift file typo":
+        (folder / "typo.txt").write_text("mdz001a7q_flc.fits 1 2\n")
+        return [inputs, "--shiftfile", str(folder / "typo.txt")], "no input matches " \
+                                                                  "'mdz001a7q_flc.fits'"
+    if case == "IVM not FITS":
+        (folder / "bad_ivm.fits").write_text("not FITS")
+        (folder / "with_ivm.lst").write_text(f"{first} bad_ivm.fits\n")
+        return [f"@{folder / 'with_ivm.lst'}"], "line 1: IVM file"
+    if case == "output folder is a file":
+        (folder / "plain").write_text("a file")
+        return [inputs, "--output", str(folder / "plain" / "sub" / "final"), "--runfile",
+                ""], "plain"
+    if case == "runfile folder missing":
+        return [inputs, "--output", str(folder / "final"), "--runfile",
+                str(folder / "nodir" / "run.log")], "nodir"
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("case, status", [
+    ("association without MEMTYPE", 1), ("MEMPRSNT not understood", 1),
+    ("expkeyword names text", 1), ("refimage not FITS", 1), ("refimage bad extension", 2),
+    ("shift file absolute", 1), ("shift file typo", 1), ("IVM not FITS", 1),
+    ("output folder is a file", 1), ("runfile folder missing", 1),
+])
+def test_input_mistakes_exit_with_one_line(capsys, tmp_path, demo_folder, monkeypatch,
+                                           case, status):
+    monkeypatch.chdir(tmp_path)
+    argv, expected = _mistake(case, tmp_path, demo_folder)
+    assert cli.main([*argv, "--quiet"]) == status
+    assert expected in _one_error_line(capsys.readouterr())
+
+
+def test_a_bug_still_shows_its_traceback(tmp_path, demo_folder, monkeypatch):
+    from multidrizzle import session
+
+    def broken_build(self):
+        raise KeyError("a genuine bug")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(session.Multidrizzle, "build", broken_build)
+    with pytest.raises(KeyError, match="a genuine bug"):
+        cli.main([f"@{demo_folder / 'inputs.lst'}", "--quiet"])

@@ -106,3 +106,40 @@ def test_bad_bunit_is_named(tmp_path):
         hdul[1].header["BUNIT"] = "JANSKY"
     with pytest.raises(InputError, match=r"SCI,1.*JANSKY"):
         read_exposure(path, ReadOptions())
+
+
+@pytest.mark.parametrize("options, pattern", [
+    (ReadOptions(expkeyword="FILTER"),
+     r"\(primary header\): keyword FILTER \(named by parameter 'expkeyword'\) has the value "
+     r"'F555W', which is not a finite number; expected the exposure time"),
+    (ReadOptions(gainkeyword="FILTER"),
+     r"SCI,1 \(primary header\): keyword FILTER \(named by parameter 'gainkeyword'\) has "
+     r"the value 'F555W'.*expected the gain"),
+    (ReadOptions(rnkeyword="DETECTOR"),
+     r"SCI,1 \(primary header\): keyword DETECTOR \(named by parameter 'rnkeyword'\) has "
+     r"the value 'UVIS'.*expected the read noise"),
+])
+def test_keyword_parameters_naming_text_keywords(uvis_full, options, pattern):
+    with pytest.raises(InputError, match=rf"input file .*{uvis_full.name}.*{pattern}"):
+        read_exposure(uvis_full, options)
+
+
+def test_text_in_numeric_header_keywords_is_named(tmp_path):
+    path = full_size_copy(ACS_FLT, tmp_path / "j94f05bgq_flt.fits")
+    with fits.open(path, mode="update") as hdul:
+        hdul[0].header["EXPTIME"] = "long"
+    with pytest.raises(InputError, match=r"j94f05bgq_flt.fits \(primary header\): keyword "
+                                         r"EXPTIME has the value 'long'"):
+        read_exposure(path, ReadOptions())
+    assert read_exposure(path, ReadOptions(exptime=5.0)).exptime == 5.0
+    with fits.open(path, mode="update") as hdul:
+        hdul[0].header["EXPTIME"] = 100.0
+        hdul[0].header["ATODGNC"] = "n/a"
+    with pytest.raises(InputError, match=r"SCI,1 \(primary header\): keyword ATODGNC has the "
+                                         r"value 'n/a'.*'gain'/'rdnoise'"):
+        read_exposure(path, ReadOptions())
+    with fits.open(path, mode="update") as hdul:
+        hdul[0].header["ATODGNC"] = 2.0
+        hdul[1].header["CCDCHIP"] = 2.5
+    with pytest.raises(InputError, match=r"SCI,1 header: keyword CCDCHIP has the value 2.5"):
+        read_exposure(path, ReadOptions(gain=1.0, rdnoise=3.0))

@@ -203,3 +203,96 @@ def test_editpars_without_notebook_or_terminal_is_a_clear_error(two_exposures, m
     md = Multidrizzle([str(two_exposures[0])])
     with pytest.raises(editpars.EditorUnavailableError):
         md.editpars()
+
+
+# --------------------------------------------- input mistakes reach build() typed
+
+
+def test_shiftfile_line_naming_no_input_stops_build(two_exposures, tmp_path):
+    shifts = tmp_path / "typo.txt"
+    shifts.write_text(f"{two_exposures[0].name} 1 2\nib4606c7q_flc.fits 3 4\n")
+    md = Multidrizzle([str(p) for p in two_exposures], shiftfile=str(shifts))
+    with pytest.raises(InputError, match=r"typo.txt: no input matches 'ib4606c7q_flc.fits' "
+                                         r"\(line 2\).*ib4606c6q_flc.fits"):
+        md.build()
+    assert md.output_grid is None
+
+
+def test_shiftfile_absolute_form_stops_build(two_exposures, tmp_path):
+    from multidrizzle.errors import UnsupportedError
+
+    shifts = tmp_path / "absolute.txt"
+    shifts.write_text(f"# form: absolute\n{two_exposures[0].name} 1 2\n")
+    md = Multidrizzle([str(two_exposures[0])], shiftfile=str(shifts))
+    with pytest.raises(UnsupportedError, match="absolute.txt, line 1"):
+        md.build()
+
+
+def test_reference_image_mistakes_stop_build(two_exposures, tmp_path):
+    text = tmp_path / "grid.txt"
+    text.write_text("not an image")
+    md = Multidrizzle([str(two_exposures[0])], final_refimage=str(text))
+    with pytest.raises(InputError, match=r"reference image '.*grid.txt'.*final_refimage"
+                                         r".*cannot be read as FITS"):
+        md.build()
+    md = Multidrizzle([str(two_exposures[0])], final_refimage=f"{two_exposures[0]}[foo,x]")
+    with pytest.raises(ParameterError, match=r"extension \[foo,x\] is not understood"):
+        md.build()
+
+
+def _turned_grid(session, path, scale: float, turn: float):
+    """A reference grid at another scale, turned by ``turn`` degrees, on the same field."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    crval = session.output_grid.wcs.wcs.crval
+    theta, degrees = np.radians(session.output_grid.rotation + turn), scale / 3600.0
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = list(crval)
+    wcs.wcs.crpix = [2000.0, 2000.0]
+    wcs.wcs.cd = [[-degrees * np.cos(theta), degrees * np.sin(theta)],
+                  [degrees * np.sin(theta), degrees * np.cos(theta)]]
+    fits.PrimaryHDU(np.zeros((4000, 4000), np.uint8), header=wcs.to_header()).writeto(path)
+    return str(path)
+
+
+def test_output_frame_shifts_use_the_reference_grid(two_exposures, tmp_path):
+    native = Multidrizzle([str(two_exposures[0])])
+    native.build()
+    grid = _turned_grid(native, tmp_path / "turned.fits", scale=0.08, turn=40.0)
+    shifts = tmp_path / "shifts.txt"
+    shifts.write_text(f"# frame: output\n{two_exposures[0].name} 10.0 -4.0\n")
+    shifted = Multidrizzle([str(two_exposures[0])], shiftfile=str(shifts), final_refimage=grid)
+    shifted.build()
+    plain = Multidrizzle([str(two_exposures[0])], final_refimage=grid)
+    plain.build()
+    for name in plain.pixel_maps:  # pixels of the reference grid, not of final_scale
+        moved = shifted.pixel_maps[name].evaluate()[::197, ::197]
+        still = plain.pixel_maps[name].evaluate()[::197, ::197]
+        np.testing.assert_allclose(moved - still, np.broadcast_to([10.0, -4.0], moved.shape),
+                                   atol=0.02)
+
+
+@pytest.fixture(scope="module")
+def small_inputs(tmp_path_factory):
+    from multidrizzle import datasets
+
+    folder = tmp_path_factory.mktemp("small")
+    datasets.make_demo_dataset(folder, n_exposures=2, chip_shape=(64, 96))
+    return f"@{folder / 'inputs.lst'}"
+
+
+@pytest.mark.parametrize("case", ["output", "runfile"])
+def test_unwritable_output_or_runfile_is_named_before_any_step(small_inputs, tmp_path, case):
+    blocker = tmp_path / "plain"
+    blocker.write_text("a file, not a folder")
+    values = ({"output": str(blocker / "sub" / "final"), "runfile": ""} if case == "output"
+              else {"output": str(tmp_path / "final"),
+                    "runfile": str(tmp_path / "nodir" / "run.log")})
+    md = Multidrizzle(small_inputs, **values)
+    md.build()
+    with pytest.raises(InputError, match=rf"parameter '{case}'"):
+        md.run()
+    assert all(record.status == "not run" for step, record in md.step_records.items()
+               if step != "build")

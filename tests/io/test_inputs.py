@@ -111,8 +111,25 @@ def test_fits_without_image_is_named(tmp_path):
         resolve_inputs(str(path))
 
 
+def test_unreadable_file_is_named(three, monkeypatch):
+    # chmod 0 does not stop root, so refuse the open the check makes instead
+    from multidrizzle.io import inputs
+
+    def refuse(file, *args, **kwargs):
+        if Path(file) == three[0]:
+            raise PermissionError(13, "Permission denied", str(file))
+        return open(file, *args, **kwargs)
+
+    monkeypatch.setattr(inputs, "open", refuse, raising=False)
+    with pytest.raises(InputError, match=r"j8cw03a1q_flt.fits: is not readable \(permission"):
+        resolve_inputs(str(three[0]))
+    with pytest.raises(InputError, match="j8cw03a1q_flt.fits: is not readable"):
+        resolve_inputs([str(p) for p in three])
+    assert resolve_inputs(str(three[1])).files == [three[1]]  # others still open
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
-def test_unreadable_file_is_named(three):
+def test_unreadable_file_is_named_without_root(three):
     three[0].chmod(0)
     try:
         with pytest.raises(InputError, match="not readable"):
