@@ -13,9 +13,14 @@ step                  result
 ``sky``               :class:`~multidrizzle.steps.sky.SkyResult`, or a
                       ``dict[chip name, float]`` of sky values (native units,
                       subtracted)
-``driz_separate``     ``list[DrizzledImage]``, one per exposure
-``median``            ``ndarray`` on the separate grid (count rate)
-``blot``              ``dict[chip name, ndarray]`` in the chip's processing units
+``driz_separate``     ``list[DrizzledImage]``, one per exposure (or an
+                      iterator of them, stored one by one)
+``median``            ``ndarray`` on the separate grid (count rate), or a
+                      :class:`~multidrizzle.steps.median.MedianResult`
+                      (which also counts the exposures behind each pixel)
+``blot``              ``dict[chip name, ndarray]`` in the chip's processing
+                      units, or an iterable of
+                      :class:`~multidrizzle.steps.blot.BlottedChip`
 ``driz_cr``           ``dict[chip name, ndarray[bool]]`` (True = cosmic ray)
 ``driz_combine``      :class:`~multidrizzle.steps.drizzle.DrizzledImage`
 ====================  =====================================================
@@ -24,38 +29,74 @@ step                  result
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from multidrizzle.errors import InputError
 from multidrizzle.model import Chip
-from multidrizzle.steps.blot import blot_median
-from multidrizzle.steps.cosmic_rays import detect_cosmic_rays
+from multidrizzle.steps.blot import BlottedChip, blot_counts, blot_median
+from multidrizzle.steps.cosmic_rays import detect_cosmic_rays, median_variance_ratio
 from multidrizzle.steps.drizzle import (
     DrizzledImage, DrizzleSettings, background_ivm, chip_weight_map, drizzle_exposures,
     good_pixel_mask,
 )
-from multidrizzle.steps.median import create_median
+from multidrizzle.steps.median import MedianResult, create_median
 from multidrizzle.steps.sky import SkyResult, compute_sky
 from multidrizzle.steps.static_mask import build_static_masks
 
 if TYPE_CHECKING:  # pragma: no cover
     from multidrizzle.session import Multidrizzle
 
-__all__ = ["DEFAULT_STEPS", "cte_direction", "processing_units"]
+__all__ = ["DEFAULT_STEPS", "blot_sky", "cte_direction", "cte_direction_for_growth",
+           "processing_units"]
 
 log = logging.getLogger("multidrizzle")
 
 #: Instruments whose CCD read-out leaves CTE tails along y, by SCI extver
-#: (drizzlepac's ``cte_dir``): SCI,1 trails towards lower rows, SCI,2 higher.
+#: (drizzlepac's ``cte_dir``, as :mod:`multidrizzle.kernels.cosmic_rays` reads
+#: it).  SCI,1 (-1) is read out towards row 0, so its tails trail towards
+#: higher rows: a cosmic ray at row y also masks rows y+1 .. y+ctegrow.
+#: SCI,2 (+1) is read out towards its last row, so its tails trail towards
+#: lower rows: rows y-ctegrow .. y-1.
 _CTE_DIRECTION_BY_EXTVER = {("ACS", "WFC"): {1: -1, 2: 1}, ("WFC3", "UVIS"): {1: -1, 2: 1}}
 
 
 def cte_direction(chip: Chip) -> int:
-    """+1, -1 or 0: the direction of CTE tails on this chip (0 = none)."""
+    """+1, -1 or 0: the readout direction along y, which sets the CTE tail side.
+
+    +1 puts the tail at lower rows than the cosmic ray, -1 at higher rows
+    (see :func:`multidrizzle.kernels.cosmic_rays.grow_cosmic_rays`); 0 means
+    no tail is known for this instrument, detector and chip.
+    """
     instrument, detector = chip.signature[0].split("/")
     return _CTE_DIRECTION_BY_EXTVER.get((instrument, detector), {}).get(chip.extver, 0)
+
+
+def cte_direction_for_growth(chip: Chip, driz_cr_ctegrow: int) -> int:
+    """:func:`cte_direction` for the driz_cr step, warning when a tail cannot be grown.
+
+    Parameters
+    ----------
+    chip : Chip
+    driz_cr_ctegrow : int
+        The session's ``driz_cr_ctegrow``.
+
+    Returns
+    -------
+    int
+        +1, -1 or 0, as :func:`cte_direction`.  With ``driz_cr_ctegrow > 0``
+        and a direction of 0, a WARNING names the chip: its cosmic rays get
+        no CTE tail.
+    """
+    direction = cte_direction(chip)
+    if driz_cr_ctegrow > 0 and direction == 0:
+        instrument, detector = chip.signature[0].split("/")
+        log.warning("driz_cr: driz_cr_ctegrow=%d but the CTE direction of %s (%s/%s) "
+                    "is not known; no CTE tail is masked on this chip", driz_cr_ctegrow,
+                    chip.name, instrument or "unknown instrument",
+                    detector or "unknown detector")
+    return direction
 
 
 def processing_units(chip: Chip) -> str:
@@ -120,15 +161,30 @@ def run_driz_separate(md: "Multidrizzle") -> list[DrizzledImage]:
         separate=True)
 
 
-def run_median(md: "Multidrizzle") -> np.ndarray:
-    """Median of the separate drizzles (count rates)."""
+def run_median(md: "Multidrizzle") -> MedianResult:
+    """Median of the separate drizzles (count rates in the processing units).
+
+    The result also says how many exposures entered each pixel
+    (``good_counts``), which the cosmic-ray step needs for the median's noise.
+
+    minmed's noise model gets, per exposure, AstroDrizzle's values: the
+    lowest sky of its chips in electrons, the root mean square of their read
+    noises, and the electrons per processing unit (the gain for data in DN
+    processed natively, else 1; the mean over the chips, which share one
+    gain on every HST detector that writes DN).
+    """
     singles = md.single_drizzles
-    sky_electrons, read_noises = [], []
+    sky_electrons, read_noises, gains = [], [], []
     for exposure in md.exposures:
-        skies = [float(md.sky_values.get(c.name, 0.0)) * c.to_electrons
-                 for c in exposure.chips] if md.sky_values else [0.0]
-        sky_electrons.append(float(np.mean(skies)))
-        read_noises.append(float(np.mean([c.read_noise for c in exposure.chips])))
+        chips = exposure.chips
+        sky_electrons.append(min(float(md.sky_values.get(c.name, 0.0)) * c.to_electrons
+                                 for c in chips) if md.sky_values else 0.0)
+        read_noises.append(float(np.sqrt(np.mean([c.read_noise ** 2 for c in chips]))))
+        # to_electrons / proc_scale: electrons per processing unit, per exposure
+        # for a rate; dividing a rate's by the exposure time leaves the gain.
+        gains.append(float(np.mean([c.to_electrons / c.proc_scale
+                                    / (c.exptime if c.processing_is_rate else 1.0)
+                                    for c in chips])))
     result = create_median(
         [s.sci for s in singles], [s.wht for s in singles],
         combine_type=md.combine_type, combine_maskpt=md.combine_maskpt,
@@ -137,24 +193,58 @@ def run_median(md: "Multidrizzle") -> np.ndarray:
         combine_hthresh=md.combine_hthresh, combine_grow=md.combine_grow,
         combine_bufsize=md.combine_bufsize, median_newmasks=md.median_newmasks,
         exptimes=[e.exptime for e in md.exposures], sky_values_electrons=sky_electrons,
-        read_noises=read_noises, units="cps",
+        read_noises=read_noises, units="cps", gains=gains,
         fillval=0.0)
-    return result.median
+    return result
 
 
-def _blot_sky(md: "Multidrizzle", chip: Chip) -> float:
-    """What to add to the blotted median so that it matches the chip's data."""
+def blot_sky(md: "Multidrizzle", chip: Chip) -> float:
+    """What the blot step adds to the blotted median so that it matches the chip's data.
+
+    The sky subtracted before drizzling (``blot_addsky=True``; nothing when
+    no sky was subtracted), or ``blot_skyval`` in the chip's native units.
+
+    Returns
+    -------
+    float
+        In the chip's processing units; the ``_blt`` file records it as
+        MDRIZSKY.
+    """
     if md.blot_addsky:
         return _sky_in_processing_units(md, chip) if _sky_subtracted(md) else 0.0
     return float(md.blot_skyval) * chip.proc_scale
 
 
-def run_blot(md: "Multidrizzle") -> dict[str, np.ndarray]:
-    """The median blotted onto every chip."""
-    return {chip.name: blot_median(md.median_image, chip, md.separate_pixel_maps[chip.name],
-                                   md.separate_grid, interp=md.blot_interp,
-                                   sinscl=md.blot_sinscl, sky=_blot_sky(md, chip))
-            for chip in _chips(md)}
+def run_blot(md: "Multidrizzle") -> Iterator[BlottedChip]:
+    """The median blotted onto every chip, one chip at a time.
+
+    The number of exposures behind each median pixel is blotted too (when
+    the median step gave it), through the same pixel map.
+    """
+    median = md.median_image  # read once (a file when in_memory=False)
+    counts = md.median_counts
+    for chip in _chips(md):
+        pixmap = md.separate_pixel_maps[chip.name].evaluate()
+        image = blot_median(median, chip, pixmap, md.separate_grid, interp=md.blot_interp,
+                            sinscl=md.blot_sinscl, sky=blot_sky(md, chip))
+        yield BlottedChip(chip.name, image,
+                          None if counts is None else blot_counts(counts, pixmap))
+
+
+def _model_variance(md: "Multidrizzle", chip: Chip) -> np.ndarray | float:
+    """Variance of the chip's blotted median relative to one exposure's (driz_cr).
+
+    From the exposures behind each median pixel; when no step said how many
+    (a user's median or blot step), every exposure is assumed to cover
+    every pixel, as the log says.
+    """
+    counts = md.blotted_counts.get(chip.name) if md.blotted_counts else None
+    if counts is None:
+        n = len(md.exposures)
+        log.info("driz_cr %s: the median's inputs per pixel are unknown (user step); "
+                 "taking all %d exposures for its noise", chip.name, n)
+        return float(median_variance_ratio(np.array(n), md.combine_type))
+    return median_variance_ratio(counts, md.combine_type)
 
 
 def _sky_missing_from_blot(md: "Multidrizzle", chip: Chip) -> float:
@@ -170,6 +260,7 @@ def _sky_missing_from_blot(md: "Multidrizzle", chip: Chip) -> float:
     return 0.0 if _sky_subtracted(md) else _sky_in_processing_units(md, chip)
 
 
+
 def run_driz_cr(md: "Multidrizzle") -> dict[str, np.ndarray]:
     """Cosmic-ray masks of every chip (True = cosmic ray)."""
     bits = md.bit_flags("driz_sep_bits")
@@ -183,7 +274,8 @@ def run_driz_cr(md: "Multidrizzle") -> dict[str, np.ndarray]:
             sky=_sky_missing_from_blot(md, chip), units=processing_units(chip),
             driz_cr_snr=md.driz_cr_snr, driz_cr_scale=md.driz_cr_scale,
             driz_cr_grow=md.driz_cr_grow, driz_cr_ctegrow=md.driz_cr_ctegrow,
-            cte_direction=cte_direction(chip))
+            cte_direction=cte_direction_for_growth(chip, md.driz_cr_ctegrow),
+            model_variance=_model_variance(md, chip))
     return masks
 
 

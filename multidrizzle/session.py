@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numba
 import numpy as np
+from astropy.io import fits
 
 from traitlets import All, observe
 
@@ -36,7 +37,9 @@ from multidrizzle.model import Exposure, ReadOptions, read_exposure
 from multidrizzle.parameters import DrizzleParameters, help_text
 from multidrizzle.shiftfile import apply_shifts, output_frame, read_shiftfile
 from multidrizzle.steps.cosmic_rays import cosmic_ray_clean, update_dq, write_crmask, write_crclean
+from multidrizzle.steps.blot import BlottedChip
 from multidrizzle.steps.drizzle import DrizzledImage
+from multidrizzle.steps.median import MedianResult
 from multidrizzle.steps.sky import SkyResult
 from multidrizzle.steps.static_mask import write_static_mask
 
@@ -414,7 +417,9 @@ class Multidrizzle(DrizzleParameters):
         # (in_memory=False) read back when asked for
         self.single_drizzles: list[DrizzledImage] | None = None
         self._median: np.ndarray | StoredImage | None = None
+        self.median_counts: np.ndarray | None = None
         self.blotted_images: LoadedImages | None = None
+        self.blotted_counts: dict[str, np.ndarray] | None = None
         self.cr_masks: dict[str, np.ndarray] | None = None
         self.final: DrizzledImage | None = None
         self.products: list[Path] = []
@@ -487,8 +492,12 @@ class Multidrizzle(DrizzleParameters):
     def _clear_result(self, step: str) -> None:
         if step == "sky":
             self.sky_values, self.sky_subtracted = {}, False
-        else:
-            setattr(self, self._RESULT_ATTRIBUTE[step], None)
+            return
+        setattr(self, self._RESULT_ATTRIBUTE[step], None)
+        if step == "median":
+            self.median_counts = None
+        elif step == "blot":
+            self.blotted_counts = None
 
     def _run_step(self, step: str) -> list[Path]:
         started = time.perf_counter()
@@ -518,16 +527,16 @@ class Multidrizzle(DrizzleParameters):
         if step == "driz_separate":
             return self._store_singles(result)
         if step == "median":
+            median = result.median if isinstance(result, MedianResult) else result
+            self.median_counts = (result.good_counts if isinstance(result, MedianResult)
+                                  else None)
             self._median = self._keep(f"{self.output_root}_med.fits",
-                                      np.asarray(result, dtype=np.float32))
+                                      np.asarray(median, dtype=np.float32),
+                                      products.median_header(self.separate_grid,
+                                                             self.exposures))
             return self._files_of([self._median])
         if step == "blot":
-            self.blotted_images = LoadedImages({
-                chip.name: self._keep(f"{self._chip_root(chip)}_blt.fits",
-                                      np.asarray(result[chip.name], dtype=np.float32))
-                for chip in self._all_chips()})
-            return self._files_of(self.blotted_images.stored(name)
-                                  for name in self.blotted_images)
+            return self._store_blots(result)
         if step == "driz_cr":
             self.cr_masks = {name: np.asarray(mask, dtype=bool) for name, mask in result.items()}
             self.crclean_files = []
@@ -585,9 +594,13 @@ class Multidrizzle(DrizzleParameters):
                      "DrizzledImage, one per exposure")
             # each image is checked as it is stored (see _store_singles)
         elif step == "median":
-            self._check_image(step, result, self.separate_grid, "a median image")
+            median = result.median if isinstance(result, MedianResult) else result
+            self._check_image(step, median, self.separate_grid, "a median image")
         elif step == "blot":
-            check_per_chip(result, "blotted image", array_shape=True)
+            if not isinstance(result, Iterable):
+                fail(f"a {type(result).__name__}; expected a dict of blotted images keyed "
+                     "by chip name")
+            # each image is checked as it is stored (see _store_blots)
         elif step == "driz_cr":
             check_per_chip(result, "cosmic-ray mask", array_shape=True)
         elif not isinstance(result, DrizzledImage):
@@ -631,14 +644,42 @@ class Multidrizzle(DrizzleParameters):
         stem = chip.filename.name.rsplit(".fits", 1)[0]
         return str(self._output_folder() / f"{stem}_sci{chip.extver}")
 
-    def _keep(self, path: str, data: np.ndarray) -> np.ndarray | StoredImage:
+    def _keep(self, path: str, data: np.ndarray,
+              header: fits.Header | None = None) -> np.ndarray | StoredImage:
         """An intermediate image as the session keeps it: the array itself
-        (``in_memory=True``), or its file, written now."""
-        return data if self.in_memory else store_image(path, data)
+        (``in_memory=True``), or its file, written now with ``header``."""
+        return data if self.in_memory else store_image(path, data, header)
 
     @staticmethod
     def _files_of(images) -> list[Path]:
         return [image.path for image in images if isinstance(image, StoredImage)]
+
+    def _store_blots(self, result) -> list[Path]:
+        """Keep the blotted medians as they come (a dict, or BlottedChip one by one)."""
+        blotted = (BlottedChip(name, image) for name, image in result.items()) \
+            if isinstance(result, Mapping) else result
+        chips = {chip.name: chip for chip in self._all_chips()}
+        images: dict[str, np.ndarray | StoredImage] = {}
+        counts: dict[str, np.ndarray] = {}
+        for item in blotted:
+            chip = chips.get(item.name)
+            if chip is None:
+                self._fail_result("blot", f"a blotted image for {item.name!r}, which is "
+                                          "not an input chip")
+            if np.shape(item.image) != chip.shape:
+                self._fail_result("blot", f"a blotted image of shape {np.shape(item.image)} "
+                                          f"for {chip.name}; expected {chip.shape}")
+            images[chip.name] = self._keep(
+                f"{self._chip_root(chip)}_blt.fits", np.asarray(item.image, dtype=np.float32),
+                products.blot_header(chip, sky=pipeline.blot_sky(self, chip)))
+            if item.counts is not None:
+                counts[chip.name] = item.counts
+        missing = [name for name in chips if name not in images]
+        if missing:
+            self._fail_result("blot", f"no blotted image for {', '.join(missing)}")
+        self.blotted_images = LoadedImages(images)
+        self.blotted_counts = counts or None
+        return self._files_of(images.values())
 
     def _store_singles(self, singles) -> list[Path]:
         """Keep the separate drizzles as they come (a list, or a generator that
@@ -652,9 +693,11 @@ class Multidrizzle(DrizzleParameters):
             self._check_single(single)
             exposure = self.exposures[len(kept)]
             root = self._output_folder() / exposure.filename.name.rsplit(".fits", 1)[0]
+            sci_header, wht_header = products.single_headers(self.separate_grid, exposure,
+                                                             self.sky_values)
             kept.append(DrizzledImage(
-                sci=self._keep(f"{root}_single_sci.fits", single.sci),
-                wht=self._keep(f"{root}_single_wht.fits", single.wht),
+                sci=self._keep(f"{root}_single_sci.fits", single.sci, sci_header),
+                wht=self._keep(f"{root}_single_wht.fits", single.wht, wht_header),
                 ctx=single.ctx, exptime=single.exptime, n_images=single.n_images))
         if len(kept) != len(self.exposures):
             self._fail_result("driz_separate", f"{len(kept)} separate drizzles; expected "
@@ -680,7 +723,8 @@ class Multidrizzle(DrizzleParameters):
                                          self.blotted_images[chip.name], mask)
                 # AstroDrizzle's clean keeps the cosmic-ray cleaned images
                 self.crclean_files.append(
-                    write_crclean(f"{root}_crclean.fits", clean, chip.header))
+                    write_crclean(f"{root}_crclean.fits", clean, products.crclean_header(
+                        chip, sky=self.sky_values.get(chip.name, 0.0))))
             if self.workinplace and self.crbit:
                 products.write_back_to_input(chip.filename, chip.extver,
                                              dq=update_dq(chip.read_dq(), mask, self.crbit))
@@ -699,7 +743,8 @@ class Multidrizzle(DrizzleParameters):
             self.output_grid, exptime=self.final.exptime, n_images=self.final.n_images,
             units=self.final_units,
             parameters={k: repr(v) for k, v in self.parameters_dict().items()},
-            inputs=[str(e.filename) for e in self.exposures])
+            exposures=self.exposures,
+            sky_values=self.sky_values, sky_subtracted=self.sky_subtracted)
         written = products.write_drizzle_product(
             self.output_root, self._final_science(), self.final.wht, self.final.ctx,
             header, build=bool(self.build_mef), suffix=suffix)

@@ -287,3 +287,63 @@ def test_runfile_receives_the_log(small_set, tmp_path):
     md = _session(small_set, tmp_path, runfile=str(log_file))
     md.run()
     assert "driz_combine" in log_file.read_text()
+
+
+def test_median_noise_model_takes_lowest_sky_and_rms_read_noise(small_set, tmp_path,
+                                                                 monkeypatch):
+    from multidrizzle import pipeline
+
+    md = _session(small_set, tmp_path, combine_type="minmed")
+    md.replace_step("sky", lambda session: {c.name: 20.0 + 7.0 * c.extver + i
+                                            for i, c in enumerate(session._all_chips())})
+    for index, chip in enumerate(md._all_chips()):
+        chip.read_noise = 2.0 + index % 2 * 3.0  # chips of an exposure differ
+    md.run(median=False, blot=False, driz_cr=False, driz_combine=False)
+    seen = {}
+    create_median = pipeline.create_median
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return create_median(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "create_median", spy)
+    md.run(**(ALL_OFF | {"median": True}))
+    for index, exposure in enumerate(md.exposures):
+        skies = [md.sky_values[c.name] * c.to_electrons for c in exposure.chips]
+        assert len(set(skies)) > 1
+        assert seen["sky_values_electrons"][index] == pytest.approx(min(skies))
+        noises = np.array([c.read_noise for c in exposure.chips])
+        assert seen["read_noises"][index] == pytest.approx(np.sqrt(np.mean(noises ** 2)))
+    assert seen["units"] == "cps" and seen["gains"] == [1.0] * len(md.exposures)
+
+
+def test_cte_growth_without_known_direction_warns(full_run, caplog):
+    import dataclasses
+    import logging
+
+    from multidrizzle import pipeline
+
+    uvis = full_run.exposures[0].chips[0]
+    ir = dataclasses.replace(uvis, signature=("WFC3/IR", uvis.signature[1], 1))
+    with caplog.at_level(logging.WARNING, logger="multidrizzle"):
+        assert pipeline.cte_direction_for_growth(uvis, 2) == -1
+        assert pipeline.cte_direction_for_growth(ir, 0) == 0
+        assert not caplog.records
+        assert pipeline.cte_direction_for_growth(ir, 2) == 0
+    record, = caplog.records
+    assert record.levelname == "WARNING"
+    assert "driz_cr_ctegrow=2" in record.getMessage() and uvis.name in record.getMessage()
+
+
+def test_blot_adds_the_sky_it_reports(full_run):
+    from multidrizzle import pipeline
+    from multidrizzle.steps.blot import blot_median
+
+    md = full_run  # earlier tests may have re-run steps: blot its present state
+    chip = md.exposures[1].chips[1]
+    sky = pipeline.blot_sky(md, chip)
+    assert sky == pytest.approx(md.sky_values[chip.name] * chip.proc_scale) and sky > 0
+    bare = blot_median(md.median_image, chip, md.separate_pixel_maps[chip.name],
+                       md.separate_grid, interp=md.blot_interp, sinscl=md.blot_sinscl)
+    blotted = {item.name: item.image for item in pipeline.run_blot(md)}
+    np.testing.assert_allclose(blotted[chip.name], bare + np.float32(sky), rtol=1e-6)

@@ -453,7 +453,10 @@ def mean_combine(
 
 def _per_image(values: Sequence[float], n_images: int, name: str) -> np.ndarray:
     """One finite float per image, as a float64 array."""
-    array = np.asarray(values, dtype=np.float64).reshape(-1)
+    try:
+        array = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be numbers, one per image; got {values!r}.") from None
     if array.shape != (n_images,):
         raise ParameterError(
             f"{name} needs one value per image ({n_images}); got {array.size}.")
@@ -477,8 +480,20 @@ def _nsigma_pair(nsigma: float | Sequence[float]) -> tuple[float, float]:
     return float(pair[0]), float(pair[1])
 
 
-def _electron_conversions(exptimes: np.ndarray, sky_electrons: np.ndarray,
-                          units: str) -> tuple[np.ndarray, np.ndarray]:
+def checked_gains(gains: Sequence[float] | None, n_images: int) -> np.ndarray:
+    """Electrons per unit of each image: ``gains`` checked (one positive number
+    per image), or ones when None."""
+    if gains is None:
+        return np.ones(n_images)
+    array = _per_image(gains, n_images, "gains")
+    if np.any(array <= 0):
+        raise ParameterError(f"gains must be positive (electrons per unit of each image); "
+                             f"got {array.tolist()}.")
+    return array
+
+
+def _electron_conversions(exptimes: np.ndarray, sky_electrons: np.ndarray, units: str,
+                          gains: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-image electrons per (value x weight) and sky electrons per weight."""
     if units not in COMBINE_UNITS:
         raise ParameterError(f"units must be one of {COMBINE_UNITS}; got {units!r}.")
@@ -486,9 +501,9 @@ def _electron_conversions(exptimes: np.ndarray, sky_electrons: np.ndarray,
         raise ParameterError(
             f"exptimes must be positive for minmed's noise model; got {exptimes.tolist()}.")
     if units == "cps":
-        electrons_per_weight = np.ones_like(exptimes)
+        electrons_per_weight = gains.copy()
     else:
-        electrons_per_weight = 1.0 / exptimes
+        electrons_per_weight = gains / exptimes
     return electrons_per_weight, sky_electrons / exptimes
 
 
@@ -501,6 +516,7 @@ def minmed_combine(
     sky_electrons: Sequence[float],
     read_noises: Sequence[float],
     units: str = "cps",
+    gains: Sequence[float] | None = None,
     nsigma: float | Sequence[float] = (4.0, 3.0),
     grow: int = 1,
     lthresh: float | None = None,
@@ -518,9 +534,9 @@ def minmed_combine(
     Parameters
     ----------
     images : numpy.ndarray
-        float32 stack ``(n_images, ny, nx)`` of separate drizzles, in
-        electrons/s (``units='cps'``) or electrons per exposure
-        (``units='counts'``).
+        float32 stack ``(n_images, ny, nx)`` of separate drizzles, per second
+        (``units='cps'``) or per exposure (``units='counts'``), in electrons
+        or in units of ``gains`` electrons.
     bad : numpy.ndarray
         bool or uint8 mask of the same shape; non-zero excludes the value.
     weights : numpy.ndarray
@@ -534,6 +550,10 @@ def minmed_combine(
         Read noise of each image, electrons.
     units : {'cps', 'counts'}
         Units of ``images``.
+    gains : sequence of float, optional
+        Electrons per unit of each image's values (the gain for DN); None:
+        every image in electrons.  Only the noise model uses them: the
+        combined image keeps the images' units.
     nsigma : float or (float, float)
         Significance for taking the minimum: first pass and grow pass.
     grow : int
@@ -567,7 +587,9 @@ def minmed_combine(
     exptime_array = _per_image(exptimes, n_images, "exptimes")
     sky_array = _per_image(sky_electrons, n_images, "sky_electrons")
     read_noise_array = _per_image(read_noises, n_images, "read_noises")
-    electrons_per_weight, sky_per_weight = _electron_conversions(exptime_array, sky_array, units)
+    gain_array = checked_gains(gains, n_images)
+    electrons_per_weight, sky_per_weight = _electron_conversions(exptime_array, sky_array, units,
+                                                                 gain_array)
     nsigma1, nsigma2 = _nsigma_pair(nsigma)
     low, high = _thresholds(lthresh, hthresh)
 

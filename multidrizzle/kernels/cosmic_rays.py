@@ -22,8 +22,9 @@ Two-pass test (``driz_cr``)
     the same units, ``f`` the factor that turns those units into electrons,
     ``r`` the read noise (e-) and ``s`` the sky level (same units as ``D``)::
 
-        sigma = sqrt((1 + v) * (f * |B + s| + r**2)) / f
-        fails_k = D - B > scale_k * dB + snr_k * sigma          (k = 1, 2)
+        sigma = sqrt(f * |B + s| + r**2) / f
+        fails_1 = D - B > scale_1 * dB + snr_1 * sigma * sqrt(1 + v)
+        fails_2 = D - B > scale_2 * dB + snr_2 * sigma
 
     a pixel is a cosmic ray when it fails the second (looser) test and at
     least one pixel of the 3 x 3 box centred on it, itself included, fails the
@@ -31,9 +32,11 @@ Two-pass test (``driz_cr``)
     ``snr * sqrt(gain*|B + back| + rn**2) / gain`` with ``gain`` the factor to
     electrons, as drizzlepac evaluates it after scaling ``D`` and ``B`` to
     electrons (effective gain 1), and the per-pixel ``v`` the variance of
-    the blotted median relative to that of one exposure (0 in driz_cr: the
-    model taken as noise-free; see :mod:`multidrizzle.steps.cosmic_rays`
-    for the values multidrizzle uses).  Pixels marked invalid, or where ``D``,
+    the blotted median relative to that of one exposure, which the first
+    test (does a cosmic ray start here?) counts and the second (how far does
+    it reach?) does not (0 in driz_cr: the model taken as noise-free; see
+    :mod:`multidrizzle.steps.cosmic_rays` for the values multidrizzle uses).
+    Pixels marked invalid, or where ``D``,
     ``B`` or ``dB`` is not finite, are never tested: they neither fail a test
     nor lend their neighbours the looser threshold.
 
@@ -149,10 +152,9 @@ def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, co
         return np.uint8(0)
     residual = data - model  # one-sided: cosmic rays add charge
     ratio = np.float64(model_variance[row & variance_mask, col & variance_mask])
-    variance = (1.0 + ratio) * (to_electrons * abs(model + sky) + read_noise * read_noise)
-    sigma = math.sqrt(variance) / to_electrons
+    sigma = math.sqrt(to_electrons * abs(model + sky) + read_noise * read_noise) / to_electrons
     result = np.uint8(0)
-    if residual > scale_first * slope + snr_first * sigma:
+    if residual > scale_first * slope + snr_first * sigma * math.sqrt(1.0 + ratio):
         result |= _FAILS_FIRST
     if residual > scale_second * slope + snr_second * sigma:
         result |= _FAILS_SECOND
@@ -398,8 +400,8 @@ def flag_cosmic_rays(
         ``driz_cr_scale``.
     model_variance : numpy.ndarray or float, optional
         ``v``: variance of the blotted median relative to the data's, per
-        pixel (same shape) or for all pixels, >= 0.  0 treats the median as
-        noise-free, as driz_cr does.
+        pixel (same shape) or for all pixels, >= 0, counted in the first
+        test only.  0 treats the median as noise-free, as driz_cr does.
 
     Returns
     -------

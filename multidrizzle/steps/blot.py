@@ -2,17 +2,63 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from multidrizzle.geometry import OutputGrid, PixelMap, native_scale
 from multidrizzle.kernels.blot import blot_image
 from multidrizzle.model import Chip
 
-__all__ = ["blot_median"]
+__all__ = ["BlottedChip", "blot_median", "blot_counts"]
+
+#: Largest count :func:`blot_counts` records (uint8).
+MAX_BLOTTED_COUNT = 255
 
 
-def blot_median(median: np.ndarray, chip: Chip, pixel_map: PixelMap, grid: OutputGrid, *,
-                interp: str = "poly5", sinscl: float = 1.0, sky: float = 0.0) -> np.ndarray:
+@dataclass
+class BlottedChip:
+    """The blot step's result for one chip.
+
+    Attributes
+    ----------
+    name : str
+        ``chip.name``.
+    image : ndarray
+        The blotted median, in the chip's processing units, sky added.
+    counts : ndarray or None
+        How many exposures entered the median at each chip pixel (uint8;
+        None when the median step did not say).
+    """
+
+    name: str
+    image: np.ndarray
+    counts: np.ndarray | None = None
+
+
+def blot_counts(counts: np.ndarray, pixmap: np.ndarray) -> np.ndarray:
+    """The number of inputs of each median pixel, seen through one chip (nearest pixel).
+
+    Parameters
+    ----------
+    counts : ndarray of int
+        Inputs per pixel of the median (``MedianResult.good_counts``).
+    pixmap : ndarray
+        The chip's dense pixel map onto the median's grid.
+
+    Returns
+    -------
+    ndarray of uint8, the chip's shape
+        0 where the chip maps outside the grid; at most ``MAX_BLOTTED_COUNT``.
+    """
+    values = np.minimum(counts, MAX_BLOTTED_COUNT).astype(np.float32)
+    blotted = blot_image(values, pixmap, interp="nearest", scale=1.0, fillval=0.0)
+    return blotted.astype(np.uint8)
+
+
+def blot_median(median: np.ndarray, chip: Chip, pixel_map: PixelMap | np.ndarray,
+                grid: OutputGrid, *, interp: str = "poly5", sinscl: float = 1.0,
+                sky: float = 0.0) -> np.ndarray:
     """The median (a count rate on ``grid``) seen through one chip.
 
     Parameters
@@ -22,8 +68,8 @@ def blot_median(median: np.ndarray, chip: Chip, pixel_map: PixelMap, grid: Outpu
         second per output pixel.
     chip : Chip
         The chip to blot onto.
-    pixel_map : PixelMap
-        The chip's map onto ``grid``.
+    pixel_map : PixelMap or ndarray
+        The chip's map onto ``grid``, or that map evaluated (to share it).
     grid : OutputGrid
         The grid of ``median``.
     interp, sinscl
@@ -35,12 +81,16 @@ def blot_median(median: np.ndarray, chip: Chip, pixel_map: PixelMap, grid: Outpu
     Returns
     -------
     ndarray of float32, the chip's shape
-        In the chip's processing units (per exposure unless the chip's units
-        are a rate), so it can be compared with the chip's data directly.
+        In the chip's processing units (per exposure unless
+        ``chip.read_science()`` gives a rate), so it can be compared with the
+        chip's data directly.
     """
     ratio = grid.scale / native_scale(chip)
-    per_exposure = 1.0 if chip.is_rate else chip.exptime
-    blotted = blot_image(median, pixel_map.evaluate(), interp=interp, sinscl=sinscl,
+    # The processing units, not the file's: proc_unit='electrons' turns a
+    # per-second file into electrons per exposure.
+    per_exposure = 1.0 if chip.processing_is_rate else chip.exptime
+    pixmap = pixel_map.evaluate() if isinstance(pixel_map, PixelMap) else pixel_map
+    blotted = blot_image(median, pixmap, interp=interp, sinscl=sinscl,
                          scale=per_exposure / ratio ** 2, fillval=0.0)
     if sky:
         blotted += np.float32(sky)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from astropy.nddata.bitmask import bitfield_to_boolean_mask
@@ -149,8 +149,12 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
                       science_of: Callable[[Chip], np.ndarray],
                       weights_of: Callable[[Chip], np.ndarray],
                       context: bool = False, separate: bool = False
-                      ) -> list[DrizzledImage] | DrizzledImage:
+                      ) -> Iterator[DrizzledImage] | DrizzledImage:
     """Drizzle exposures onto ``grid``: one image each, or all onto one.
+
+    With ``separate=True`` the images come from an iterator that drizzles
+    each exposure when it is asked for the next image, so that a caller
+    storing them one by one never holds more than one in memory.
 
     Parameters
     ----------
@@ -167,25 +171,38 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
     context : bool
         Build a context image (final drizzle).
     separate : bool
-        True: one :class:`DrizzledImage` per exposure; False: a single one.
+        True: an iterator of one :class:`DrizzledImage` per exposure; False:
+        a single one.
     """
-    kernel = settings.kernel
-    results: list[DrizzledImage] = []
-    combined = None if separate else _new_output(grid, len(exposures), context)
-    for image_id, exposure in enumerate(exposures):
-        target = _new_output(grid, 1, False) if separate else combined
-        for chip in exposure.chips:
-            _add_chip(chip, pixel_maps[chip.name], grid, settings, kernel, target,
-                      image_id if not separate else 0, science_of(chip), weights_of(chip))
-        target.exptime += exposure.exptime
-        target.n_images += 1
-        if separate:
-            finalize_fill(target.sci, target.wht, settings.fillval)
-            results.append(target)
     if separate:
-        return results
+        return _drizzle_one_by_one(exposures, pixel_maps, grid, settings,
+                                   science_of=science_of, weights_of=weights_of)
+    combined = _new_output(grid, len(exposures), context)
+    for image_id, exposure in enumerate(exposures):
+        _add_exposure(exposure, image_id, pixel_maps, grid, settings, combined, science_of,
+                      weights_of)
     finalize_fill(combined.sci, combined.wht, settings.fillval)
     return combined
+
+
+def _drizzle_one_by_one(exposures, pixel_maps, grid, settings, *, science_of,
+                        weights_of) -> Iterator[DrizzledImage]:
+    for exposure in exposures:
+        single = _new_output(grid, 1, False)
+        _add_exposure(exposure, 0, pixel_maps, grid, settings, single, science_of, weights_of)
+        finalize_fill(single.sci, single.wht, settings.fillval)
+        yield single
+
+
+def _add_exposure(exposure: Exposure, image_id: int, pixel_maps: Mapping[str, PixelMap],
+                  grid: OutputGrid, settings: DrizzleSettings, target: DrizzledImage,
+                  science_of: Callable[[Chip], np.ndarray],
+                  weights_of: Callable[[Chip], np.ndarray]) -> None:
+    for chip in exposure.chips:
+        _add_chip(chip, pixel_maps[chip.name], grid, settings, settings.kernel, target,
+                  image_id, science_of(chip), weights_of(chip))
+    target.exptime += exposure.exptime
+    target.n_images += 1
 
 
 def _new_output(grid: OutputGrid, n_inputs: int, context: bool) -> DrizzledImage:
@@ -202,5 +219,5 @@ def _add_chip(chip: Chip, pixel_map: PixelMap, grid: OutputGrid, settings: Drizz
         science, pixel_map.evaluate(), target.sci, target.wht, target.ctx,
         image_id=image_id, weight_map=weights, kernel=kernel, pixfrac=settings.pixfrac,
         wt_scl=weight_scale(settings.wt_scl, chip.exptime), exptime=chip.exptime,
-        in_units="cps" if chip.is_rate else "counts", iscale=ratio ** 2,
+        in_units="cps" if chip.processing_is_rate else "counts", iscale=ratio ** 2,
         pixel_scale_ratio=ratio, fillval=None)

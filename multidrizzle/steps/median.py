@@ -28,10 +28,12 @@ values, for every combine type (AstroDrizzle's minmed ignores them).
 
 Units
 -----
-Only ``minmed`` cares: its noise model needs electrons.  The separate
-drizzles must be electron based: ``units='cps'`` (electrons/s, what
-AstroDrizzle's separate drizzle always writes) or ``units='counts'``
-(electrons per exposure).  Data in DN must be multiplied by the gain first.
+Only ``minmed`` cares: its noise model needs electrons.  ``units`` says
+whether the separate drizzles are per second (``'cps'``, what AstroDrizzle's
+separate drizzle always writes) or per exposure (``'counts'``), and ``gains``
+how many electrons one unit of each image is: 1 (the default) for electrons,
+the detector gain for DN.  The combined image stays in the units of the
+separate drizzles whatever the gains; they only scale the noise model.
 ``sky_values_electrons`` is the sky subtracted from each image in electrons
 per separate-drizzle pixel (AstroDrizzle: the lowest sky of the image's chips
 times the chip's conversion factor), ``read_noises`` each image's read noise in
@@ -51,6 +53,7 @@ from multidrizzle.errors import ParameterError
 from multidrizzle.kernels.combine import (
     COMBINE_UNITS,
     Combination,
+    checked_gains,
     mean_combine,
     median_combine,
     minmed_combine,
@@ -294,7 +297,8 @@ def _combine_band(combine_type: str, images: np.ndarray, bad: np.ndarray,
         return minmed_combine(images, bad, weights, exptimes=options["exptimes"],
                               sky_electrons=options["sky_values_electrons"],
                               read_noises=options["read_noises"], units=options["units"],
-                              nsigma=options["nsigma"], grow=options["grow"], **common)
+                              gains=options["gains"], nsigma=options["nsigma"],
+                              grow=options["grow"], **common)
     combine = mean_combine if base == "mean" else median_combine
     return combine(images, bad, nlow=options["nlow"], nhigh=options["nhigh"], **common)
 
@@ -317,6 +321,7 @@ def create_median(
     sky_values_electrons: Sequence[float] | None = None,
     read_noises: Sequence[float] | None = None,
     units: str = "cps",
+    gains: Sequence[float] | None = None,
     fillval: float = 0.0,
     keep_masks: bool = False,
 ) -> MedianResult:
@@ -355,7 +360,12 @@ def create_median(
         Per image: exposure time (s), subtracted sky (electrons per drizzled
         pixel), read noise (electrons).  Required for minmed only.
     units : {'cps', 'counts'}
-        Units of the separate drizzles: electrons/s or electrons.
+        Whether the separate drizzles are per second or per exposure.
+    gains : sequence of float or None
+        Per image: electrons per unit of its values (the gain, e-/DN, for
+        images in DN or DN/s).  None: every image is in electrons (or
+        electrons/s).  Used by minmed's noise model only; the combined image
+        keeps the units of the images.
     fillval : float
         Value of pixels without any good value (AstroDrizzle: 0).
     keep_masks : bool
@@ -369,7 +379,8 @@ def create_median(
     ------
     multidrizzle.errors.ParameterError
         Shapes differ, a parameter is out of range, or minmed lacks its
-        per-image noise inputs.
+        per-image noise inputs (or they are not one positive number per
+        image).
     """
     n_rows, n_cols = _image_shape(single_images, single_weights)
     n_images = len(single_images)
@@ -377,6 +388,7 @@ def create_median(
     is_minmed = kind.endswith("minmed")
     if units not in COMBINE_UNITS:
         raise ParameterError(f"units must be one of {COMBINE_UNITS}; got {units!r}.")
+    checked_gains(gains, n_images)  # refused for every combine type, used by minmed
     if is_minmed:
         _minmed_noise_inputs(n_images, exptimes, sky_values_electrons, read_noises)
     if int(combine_grow) != combine_grow or combine_grow < 0:
@@ -384,9 +396,9 @@ def create_median(
     # AstroDrizzle sets grow to 0 for the combine types that do not use it.
     grow = int(combine_grow) if is_minmed else 0
     options = dict(exptimes=exptimes, sky_values_electrons=sky_values_electrons,
-                   read_noises=read_noises, units=units, nsigma=combine_nsigma, grow=grow,
-                   nlow=combine_nlow, nhigh=combine_nhigh, lthresh=combine_lthresh,
-                   hthresh=combine_hthresh, fillval=fillval)
+                   read_noises=read_noises, units=units, gains=gains, nsigma=combine_nsigma,
+                   grow=grow, nlow=combine_nlow, nhigh=combine_nhigh,
+                   lthresh=combine_lthresh, hthresh=combine_hthresh, fillval=fillval)
 
     bufsize = _bufsize_bytes(combine_bufsize)
     thresholds = weight_mask_thresholds(single_weights, combine_maskpt=combine_maskpt,

@@ -373,7 +373,7 @@ def test_output_folder_created_and_checked(tmp_path):
     assert folder.is_dir()
     blocker = tmp_path / "plain"
     blocker.write_text("a file")
-    with pytest.raises(InputError, match=rf"parameter 'output' = '.*plain/sub/x': output "
+    with pytest.raises(InputError, match=r"parameter 'output' = '.*plain/sub/x': output "
                                          rf"folder .*plain/sub cannot be created: .*plain is "
                                          rf"a file"):
         prepare_output_folder(blocker / "sub", value=str(blocker / "sub" / "x"))

@@ -51,10 +51,9 @@ def flag_reference(science, blotted, valid, *, to_electrons, read_noise, sky, sn
         testable = (np.asarray(valid, dtype=bool) & np.isfinite(data) & np.isfinite(model)
                     & np.isfinite(slope))
         residual = data - model
-        sigma = np.sqrt((1.0 + np.asarray(model_variance, dtype=np.float64))
-                        * (to_electrons * np.abs(model + sky) + read_noise * read_noise)
-                        ) / to_electrons
-        fails_first = testable & (residual > scale[0] * slope + snr[0] * sigma)
+        sigma = np.sqrt(to_electrons * np.abs(model + sky) + read_noise * read_noise) / to_electrons
+        first_sigma = sigma * np.sqrt(1.0 + np.asarray(model_variance, dtype=np.float64))
+        fails_first = testable & (residual > scale[0] * slope + snr[0] * first_sigma)
         fails_second = testable & (residual > scale[1] * slope + snr[1] * sigma)
     first_nearby = np.zeros(data.shape, dtype=bool)
     for d_row in (-1, 0, 1):

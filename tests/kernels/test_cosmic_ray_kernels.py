@@ -168,8 +168,8 @@ def test_flags_with_model_variance_match_reference(seed):
                                 **(settings | {"model_variance": np.full(model.shape, 0.5)})))
 
 
-def test_model_variance_scales_the_noise():
-    # sigma = sqrt((1 + v) (f|B+s| + r^2)) / f: v = 3 doubles the threshold
+def test_model_variance_scales_the_first_pass_noise():
+    # first pass: sigma * sqrt(1 + v); v = 3 doubles the threshold of a lone pixel
     factor, sky, read_noise, level = 2.0, 30.0, 5.0, 70.0
     sigma = np.sqrt(factor * (level + sky) + read_noise ** 2) / factor
     model = np.full((5, 5), level)
@@ -180,6 +180,16 @@ def test_model_variance_scales_the_noise():
                                   read_noise=read_noise, sky=sky, snr=(3.5, 3.0),
                                   scale=(1.2, 0.7), model_variance=3.0)
         assert result[2, 2] == flagged
+
+
+def test_model_variance_leaves_the_second_pass_alone():
+    model = np.full((9, 9), 16.0)          # sigma = sqrt(16 + 9) = 5
+    science = model.copy()
+    science[4, 4] += 100.0                 # fails the first test even with v = 3
+    science[4, 5] += 3.2 * 5.0             # second-pass level of the data's own noise
+    result = flag_cosmic_rays(science, model, np.ones((9, 9), bool), **DEFAULTS,
+                              model_variance=3.0)
+    assert sorted(zip(*np.nonzero(result))) == [(4, 4), (4, 5)]
 
 
 @pytest.mark.parametrize("bad", [-0.1, np.nan, np.full((3, 3), 0.5)])

@@ -1,0 +1,172 @@
+"""Step 5, blot_median: the median seen through one chip, with known answers.
+
+The chips, grids and pixel maps are built by hand (no files): the median is a
+count rate per *output* pixel, so blotting multiplies it by the chip's
+exposure time (unless the chip's data are a rate) and divides it by the
+output/input pixel-area ratio, then adds the sky that was subtracted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from multidrizzle.geometry import OutputGrid, PixelMap
+from multidrizzle.model import Chip
+from multidrizzle.steps.blot import blot_median
+
+CHIP_SHAPE = (12, 16)
+GRID_SHAPE = (30, 40)
+INPUT_SCALE = 0.04  # arcsec per input pixel
+
+
+def _tan_wcs(scale_arcsec: float) -> WCS:
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [1.0, 1.0]
+    wcs.wcs.cd = [[-scale_arcsec / 3600.0, 0.0], [0.0, scale_arcsec / 3600.0]]
+    wcs.wcs.set()
+    return wcs
+
+
+def make_chip(*, exptime: float = 400.0, bunit: str = "ELECTRONS",
+              idcscale: float | None = INPUT_SCALE, wcs_scale: float = INPUT_SCALE,
+              shape=CHIP_SHAPE) -> Chip:
+    header = fits.Header()
+    if idcscale is not None:
+        header["IDCSCALE"] = idcscale
+    rate = bunit.endswith("/S")
+    return Chip(filename=Path("synthetic_flt.fits"), extver=1, shape=shape,
+                wcs=_tan_wcs(wcs_scale), exptime=exptime, gain=1.0, read_noise=3.0,
+                bunit=bunit, to_electrons=exptime if rate else 1.0, proc_scale=1.0,
+                signature=("WFC3/UVIS", (shape[1], shape[0]), 1), header=header)
+
+
+def make_grid(scale: float = INPUT_SCALE, shape=GRID_SHAPE) -> OutputGrid:
+    return OutputGrid(wcs=_tan_wcs(scale), shape=shape, scale=scale, rotation=0.0)
+
+
+def make_map(positions: np.ndarray) -> PixelMap:
+    """A pixel map holding ``positions`` (ny, nx, 2) exactly (stepsize 1)."""
+    return PixelMap(chip_name="synthetic_flt.fits[SCI,1]", shape=positions.shape[:2],
+                    stepsize=1, node_values=np.ascontiguousarray(positions, np.float64),
+                    origin=(0.0, 0.0))
+
+
+def affine_positions(shape=CHIP_SHAPE, *, shift=(5.3, 7.6), factor=1.0) -> np.ndarray:
+    """x_out = factor * x + shift_x, y_out = factor * y + shift_y."""
+    y, x = np.indices(shape, dtype=np.float64)
+    return np.stack([factor * x + shift[0], factor * y + shift[1]], axis=-1)
+
+
+@pytest.mark.parametrize("interp", ["nearest", "linear", "poly3", "poly5", "sinc"])
+def test_constant_median_becomes_counts_per_exposure(interp):
+    median = np.full(GRID_SHAPE, 2.5, dtype=np.float32)   # e-/s per output pixel
+    blotted = blot_median(median, make_chip(exptime=400.0), make_map(affine_positions()),
+                          make_grid(), interp=interp)
+    assert blotted.dtype == np.float32 and blotted.shape == CHIP_SHAPE
+    np.testing.assert_allclose(blotted, 2.5 * 400.0, rtol=1e-6)
+
+
+def test_sky_is_added_to_every_pixel():
+    median = np.full(GRID_SHAPE, 2.5, dtype=np.float32)
+    chip, pixel_map, grid = make_chip(exptime=400.0), make_map(affine_positions()), make_grid()
+    without = blot_median(median, chip, pixel_map, grid, interp="linear")
+    with_sky = blot_median(median, chip, pixel_map, grid, interp="linear", sky=37.25)
+    np.testing.assert_allclose(with_sky - without, 37.25, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(with_sky, 1000.0 + 37.25, rtol=1e-6)
+
+
+def test_pixels_off_the_median_get_only_the_sky():
+    median = np.full(GRID_SHAPE, 2.5, dtype=np.float32)
+    positions = affine_positions(shift=(-8.0, 3.0))       # columns 0-7 land at x < -0.5
+    blotted = blot_median(median, make_chip(exptime=400.0), make_map(positions),
+                          make_grid(), interp="poly5", sky=11.0)
+    off = positions[..., 0] < -0.5
+    assert off.sum() == 8 * CHIP_SHAPE[0]
+    np.testing.assert_allclose(blotted[off], 11.0, rtol=0, atol=0)
+    np.testing.assert_allclose(blotted[~off], 1000.0 + 11.0, rtol=1e-6)
+
+
+def test_output_pixels_four_times_larger_divide_by_four():
+    # output pixels 0.08": each holds 4 input pixels, so a rate of m e-/s per
+    # output pixel is m / 4 e-/s per input pixel
+    median = np.full(GRID_SHAPE, 8.0, dtype=np.float32)
+    positions = affine_positions(factor=0.5)
+    blotted = blot_median(median, make_chip(exptime=300.0), make_map(positions),
+                          make_grid(scale=2 * INPUT_SCALE), interp="poly5")
+    np.testing.assert_allclose(blotted, 8.0 * 300.0 / 4.0, rtol=1e-6)
+
+
+def test_pixel_area_from_the_wcs_without_idcscale():
+    median = np.full(GRID_SHAPE, 8.0, dtype=np.float32)
+    chip = make_chip(exptime=300.0, idcscale=None, wcs_scale=0.05)
+    blotted = blot_median(median, chip, make_map(affine_positions(factor=0.5)),
+                          make_grid(scale=0.1), interp="linear")
+    np.testing.assert_allclose(blotted, 8.0 * 300.0 / 4.0, rtol=1e-6)
+
+
+def test_rate_data_are_not_multiplied_by_the_exposure_time():
+    median = np.full(GRID_SHAPE, 8.0, dtype=np.float32)
+    rate_chip = make_chip(exptime=300.0, bunit="ELECTRONS/S")
+    blotted = blot_median(median, rate_chip, make_map(affine_positions(factor=0.5)),
+                          make_grid(scale=2 * INPUT_SCALE), interp="nearest", sky=0.5)
+    np.testing.assert_allclose(blotted, 8.0 / 4.0 + 0.5, rtol=1e-6)
+
+
+def test_nearest_takes_the_pixel_holding_the_centre():
+    rng = np.random.default_rng(4)
+    median = rng.uniform(1.0, 9.0, GRID_SHAPE).astype(np.float32)
+    positions = affine_positions(shift=(5.3, 7.6))
+    blotted = blot_median(median, make_chip(exptime=200.0), make_map(positions),
+                          make_grid(), interp="nearest", sky=3.0)
+    y, x = np.indices(CHIP_SHAPE)
+    # x + 5.3 rounds to x + 5, y + 7.6 rounds to y + 8
+    expected = median[y + 8, x + 5].astype(np.float64) * 200.0 + 3.0
+    np.testing.assert_allclose(blotted, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("interp", ["linear", "poly3", "poly5"])
+def test_interpolants_reproduce_a_plane(interp):
+    # a plane is reproduced exactly by bilinear and by the interior polynomials
+    rows, cols = np.indices(GRID_SHAPE, dtype=np.float64)
+    median = (3.0 + 0.25 * cols - 0.125 * rows).astype(np.float32)
+    positions = affine_positions(shift=(6.37, 9.81), factor=1.13)
+    blotted = blot_median(median, make_chip(exptime=100.0), make_map(positions),
+                          make_grid(), interp=interp, sky=20.0)
+    plane = 3.0 + 0.25 * positions[..., 0] - 0.125 * positions[..., 1]
+    np.testing.assert_allclose(blotted, plane * 100.0 + 20.0, rtol=1e-6)
+
+
+def test_linear_between_four_pixels_by_hand():
+    median = np.zeros(GRID_SHAPE, dtype=np.float32)
+    median[10, 20], median[10, 21], median[11, 20], median[11, 21] = 1.0, 2.0, 4.0, 8.0
+    positions = np.full((2, 2, 2), 0.0)
+    positions[0, 0] = (20.25, 10.5)       # fx = 0.25, fy = 0.5
+    positions[0, 1] = (20.0, 10.0)        # on a pixel centre
+    positions[1, 0] = (20.5, 11.0)        # between the upper two
+    positions[1, 1] = (21.0, 10.75)
+    chip = make_chip(exptime=10.0, shape=(2, 2))
+    blotted = blot_median(median, chip, make_map(positions), make_grid(), interp="linear")
+    lower = 0.75 * 1.0 + 0.25 * 2.0
+    upper = 0.75 * 4.0 + 0.25 * 8.0
+    expected = np.array([[0.5 * lower + 0.5 * upper, 1.0],
+                         [0.5 * 4.0 + 0.5 * 8.0, 0.25 * 2.0 + 0.75 * 8.0]]) * 10.0
+    np.testing.assert_allclose(blotted, expected, rtol=1e-6)
+
+
+def test_sinc_width_changes_the_result_but_keeps_constants():
+    rng = np.random.default_rng(9)
+    median = rng.uniform(0.0, 10.0, GRID_SHAPE).astype(np.float32)
+    chip, grid = make_chip(exptime=1.0), make_grid()
+    pixel_map = make_map(affine_positions(shift=(12.4, 9.3)))
+    narrow = blot_median(median, chip, pixel_map, grid, interp="sinc", sinscl=1.0)
+    wide = blot_median(median, chip, pixel_map, grid, interp="sinc", sinscl=2.5)
+    assert np.abs(narrow - wide).max() > 0.1
+    # the wider kernel averages over more pixels: the blot is smoother
+    assert np.std(np.diff(wide, axis=1)) < np.std(np.diff(narrow, axis=1))
