@@ -149,13 +149,19 @@ class Chip:
         return data
 
     def _read(self, extname: str) -> np.ndarray:
-        with fits.open(self.filename, mode="readonly", memmap=False) as hdul:
+        """A private, native-endian copy of one extension's array.
+
+        The file is mapped rather than read into a buffer first: the one
+        copy that converts from FITS's big-endian order is the only one.
+        """
+        with fits.open(self.filename, mode="readonly", memmap=True) as hdul:
             data = hdul[extname, self.extver].data
-        if data is None or data.shape != self.shape:
-            raise InputError(f"input file {self.filename}, {extname},{self.extver}: "
-                             f"expected an array of shape {self.shape}, found "
-                             f"{None if data is None else data.shape}")
-        return np.asarray(data, dtype=np.float32 if extname != "DQ" else data.dtype)
+            shape = None if data is None else data.shape
+            if shape == self.shape:
+                dtype = np.float32 if extname != "DQ" else data.dtype.newbyteorder("=")
+                return np.array(data, dtype=dtype)
+        raise InputError(f"input file {self.filename}, {extname},{self.extver}: "
+                         f"expected an array of shape {self.shape}, found {shape}")
 
 
 @dataclass

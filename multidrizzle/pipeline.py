@@ -143,7 +143,7 @@ def run_sky(md: "Multidrizzle", *, skysub: bool = True) -> SkyResult:
 def _separate_science(md: "Multidrizzle", chip: Chip) -> np.ndarray:
     science = md.read_science(chip)
     if _sky_subtracted(md):
-        science = science - np.float32(_sky_in_processing_units(md, chip))
+        science -= np.float32(_sky_in_processing_units(md, chip))  # a private copy
     return science
 
 
@@ -222,7 +222,7 @@ def run_blot(md: "Multidrizzle") -> Iterator[BlottedChip]:
     the median step gave it), through the same pixel map.
     """
     median = md.median_image  # read once (a file when in_memory=False)
-    counts = md.median_counts
+    counts = None if md.median_counts is None else md.median_counts.astype(np.float32)
     for chip in _chips(md):
         pixmap = md.separate_pixel_maps[chip.name].evaluate()
         image = blot_median(median, chip, pixmap, md.separate_grid, interp=md.blot_interp,

@@ -19,6 +19,10 @@ of accepted pixel values:
 
 Non-finite values never enter a window.  The kernels work on 1-D arrays of
 candidate pixels; callers select the pixels (masks) with numpy first.
+
+The passes over the values run in parallel over a fixed number of chunks
+(``_N_CHUNKS``, whatever the number of threads) whose partial results are
+combined in chunk order, so results do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = [
     "SKY_STATISTICS",
@@ -50,6 +54,10 @@ _MAX_HISTOGRAM_BINS = 10_000_000
 # holding the middle values are a tiny part of a chip, few enough to stay
 # in cache.
 _MEDIAN_BINS = 65536
+
+# Chunks of a pass over the values: a fixed number, so that partial sums
+# are added in the same order for any number of threads.
+_N_CHUNKS = 64
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,13 @@ def _first_inside(values, low, high):
     return np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _chunk_bounds(chunk: int, n_values: int):
+    """First and one-past-last index of ``chunk`` of ``_N_CHUNKS`` equal parts."""
+    return chunk * n_values // _N_CHUNKS, (chunk + 1) * n_values // _N_CHUNKS
+
+
+@njit(cache=True, parallel=True)
 def _window_moments(values, low, high, shift):
     """Count, mean, stddev (ddof=1), min and max of finite values in [low, high].
 
@@ -98,19 +112,43 @@ def _window_moments(values, low, high, shift):
     pass keeps the precision of a two-pass variance even when the sky is
     large compared with its noise.
     """
+    counts = np.zeros(_N_CHUNKS, dtype=np.int64)
+    totals = np.zeros(_N_CHUNKS)
+    squares_of = np.zeros(_N_CHUNKS)
+    smallest_of = np.full(_N_CHUNKS, np.inf)
+    largest_of = np.full(_N_CHUNKS, -np.inf)
+    for chunk in prange(_N_CHUNKS):
+        start, stop = _chunk_bounds(chunk, values.size)
+        count = 0
+        total = 0.0
+        squares = 0.0
+        smallest = np.inf
+        largest = -np.inf
+        for index in range(start, stop):
+            v = values[index]
+            if v >= low and v <= high and math.isfinite(v):
+                d = v - shift
+                count += 1
+                total += d
+                squares += d * d
+                smallest = min(smallest, v)
+                largest = max(largest, v)
+        counts[chunk] = count
+        totals[chunk] = total
+        squares_of[chunk] = squares
+        smallest_of[chunk] = smallest
+        largest_of[chunk] = largest
     count = 0
     total = 0.0
     squares = 0.0
     smallest = np.inf
     largest = -np.inf
-    for v in values:
-        if v >= low and v <= high and math.isfinite(v):
-            d = v - shift
-            count += 1
-            total += d
-            squares += d * d
-            smallest = min(smallest, v)
-            largest = max(largest, v)
+    for chunk in range(_N_CHUNKS):
+        count += counts[chunk]
+        total += totals[chunk]
+        squares += squares_of[chunk]
+        smallest = min(smallest, smallest_of[chunk])
+        largest = max(largest, largest_of[chunk])
     if count == 0:
         return 0, np.nan, np.nan, np.nan, np.nan
     mean_offset = total / count

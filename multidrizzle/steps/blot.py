@@ -41,8 +41,9 @@ def blot_counts(counts: np.ndarray, pixmap: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    counts : ndarray of int
-        Inputs per pixel of the median (``MedianResult.good_counts``).
+    counts : ndarray
+        Inputs per pixel of the median (``MedianResult.good_counts``); pass
+        it as float32 to save a conversion per chip.
     pixmap : ndarray
         The chip's dense pixel map onto the median's grid.
 
@@ -51,8 +52,9 @@ def blot_counts(counts: np.ndarray, pixmap: np.ndarray) -> np.ndarray:
     ndarray of uint8, the chip's shape
         0 where the chip maps outside the grid; at most ``MAX_BLOTTED_COUNT``.
     """
-    values = np.minimum(counts, MAX_BLOTTED_COUNT).astype(np.float32)
+    values = np.asarray(counts, dtype=np.float32)
     blotted = blot_image(values, pixmap, interp="nearest", scale=1.0, fillval=0.0)
+    np.minimum(blotted, MAX_BLOTTED_COUNT, out=blotted)
     return blotted.astype(np.uint8)
 
 

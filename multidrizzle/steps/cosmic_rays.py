@@ -170,16 +170,19 @@ def median_variance_ratio(counts: np.ndarray, combine_type: str) -> np.ndarray:
         ``pi / (2 n)`` for the median of ``n >= 3`` values, 0 where ``n = 0``
         (no data: nothing to compare with).
     """
-    n = np.asarray(counts).astype(np.float32)
-    if np.any(n < 0):
+    n = np.asarray(counts)
+    if not np.issubdtype(n.dtype, np.integer):
+        raise ValueError(f"counts must be integers; got dtype {n.dtype}")
+    largest = int(n.max(initial=0))
+    if n.size and int(n.min()) < 0:
         raise ValueError("counts must be >= 0")
-    ratio = np.zeros(n.shape, dtype=np.float32)
-    covered = n > 0
-    ratio[covered] = 1.0 / n[covered]
+    # one value per possible count, looked up for every pixel
+    possible = np.arange(largest + 1, dtype=np.float64)
+    table = np.zeros(largest + 1)
+    table[1:] = 1.0 / possible[1:]
     if combine_type not in _MEAN_COMBINE_TYPES:
-        many = n >= 3
-        ratio[many] = np.float32(math.pi / 2) / n[many]
-    return ratio
+        table[3:] = (math.pi / 2) / possible[3:]
+    return table.astype(np.float32)[n]
 
 
 def _positive(value: float, name: str, units: str) -> float:
