@@ -57,6 +57,7 @@ from multidrizzle.errors import ParameterError
 from multidrizzle.kernels._geometry import (
     CLIPPED_EDGE,
     FAST_EDGE,
+    FUSED_MULTIPLY_ADD,
     WEIGHT_NOISE_FRACTION,
     add_edge_cover,
     c_round,
@@ -119,14 +120,14 @@ _GAUSSIAN_MIN_RADIUS = 1.2
 # take scalars only.
 # --------------------------------------------------------------------------
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _band_rows(band: int, n_rows_out: int):
     """First and last output row of ``band``."""
     row0 = band * BAND_HEIGHT
     return row0, min(row0 + BAND_HEIGHT, n_rows_out) - 1
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _merged(old_sci: float, old_w: float, added_w: float, added_wv: float):
     """Weighted-mean update of one output pixel: ``(new_sci, new_w)``.
 
@@ -140,13 +141,13 @@ def _merged(old_sci: float, old_w: float, added_w: float, added_wv: float):
     return (old_sum + added_wv) / new_w, new_w
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _row_chunk(chunk: int, n_chunks: int, n_rows: int):
     """Rows ``lo..hi-1`` of chunk ``chunk`` when ``n_rows`` are cut into ``n_chunks``."""
     return chunk * n_rows // n_chunks, (chunk + 1) * n_rows // n_chunks
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _count_skips(missed_per_row: np.ndarray, idle_per_row: np.ndarray, row_width: int):
     """Total missed pixels and number of box rows in which no pixel contributed.
 
@@ -161,7 +162,7 @@ def _count_skips(missed_per_row: np.ndarray, idle_per_row: np.ndarray, row_width
     return skipped, missed
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _write_back_band(row0: int, n_rows: int, out_sci, out_wht, ctx_plane, has_ctx: bool,
                      bit: np.int32, acc_w, acc_wv, extent) -> None:
     """Merge a band's float64 sums into the outputs and reset the sums.
@@ -193,21 +194,21 @@ def _write_back_band(row0: int, n_rows: int, out_sci, out_wht, ctx_plane, has_ct
 # square kernel
 # --------------------------------------------------------------------------
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _outside(x_lo, x_hi, y_lo, y_hi, n_rows_out, n_cols_out) -> bool:
     """Whether the box ``[x_lo, x_hi] x [y_lo, y_hi]`` has no area on the output."""
     return (y_hi <= -0.5 or y_lo >= n_rows_out - 0.5 or x_hi <= -0.5
             or x_lo >= n_cols_out - 0.5)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _inside(x_lo, x_hi, y_lo, y_hi, n_rows_out, n_cols_out) -> bool:
     """Whether the box ``[x_lo, x_hi] x [y_lo, y_hi]`` lies strictly inside the output."""
     return (y_lo > -0.5 and y_hi < n_rows_out - 0.5 and x_lo > -0.5
             and x_hi < n_cols_out - 0.5)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _switch_bands(first, last, box_row, open_lo, open_hi, last_col, band_lo, band_hi, col):
     """Registration of consecutive pixels reaching the same bands, done at changes only.
 
@@ -224,7 +225,7 @@ def _switch_bands(first, last, box_row, open_lo, open_hi, last_col, band_lo, ban
     return band_lo, band_hi
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _square_register_rows(data, weights, weight_mask, pixmap, half_side, reach_x, reach_y,
                           row_lo, row_hi, y_first, x_first, x_last, n_rows_out, n_cols_out,
                           first, last, missed_per_row, idle_per_row) -> None:
@@ -288,7 +289,7 @@ def _square_register_rows(data, weights, weight_mask, pixmap, half_side, reach_x
         idle_per_row[box_row] = idle
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _run_coefficients(corners, data, weights, weight_mask, pixmap, row, col_first, col_last,
                       value_scale, weight_scale, reach_x, reach_y, band, n_rows_out, n_cols_out,
                       alpha, beta, extent):
@@ -360,7 +361,7 @@ def _run_coefficients(corners, data, weights, weight_mask, pixmap, row, col_firs
     return largest_weight, n_missed
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _square_band_separate(band, first, last, y_first, data, weights, weight_mask, value_scale,
                           weight_scale, pixmap, half_side, reach_x, reach_y, n_rows_out,
                           n_cols_out, cover, extent, rows, corners, alpha, beta,
@@ -406,7 +407,7 @@ def _square_band_separate(band, first, last, y_first, data, weights, weight_mask
     return largest_weight
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _deposit_top_edges(col_lo, col_hi, corners, top_alpha, top_beta, row0, row1, n_cols_out,
                        cover) -> None:
     """Deposit, alone, the top edges of drops ``col_lo..col_hi`` of the previous row."""
@@ -427,7 +428,7 @@ def _deposit_top_edges(col_lo, col_hi, corners, top_alpha, top_beta, row0, row1,
             deposit_edge_clipped(x_a, y_a, x_b, y_b, a, b, row0, row1, n_cols_out, cover)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _square_band_shared(band, first, last, y_first, data, weights, weight_mask, value_scale,
                         weight_scale, pixmap, reach_x, reach_y, n_rows_out, n_cols_out, cover,
                         extent, rows, corners, alpha, beta, top_alpha, top_beta,
@@ -533,7 +534,7 @@ def _square_band_shared(band, first, last, y_first, data, weights, weight_mask, 
     return largest_weight
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _finish_square_band(row0: int, n_rows: int, cover, extent, noise: float, out_sci, out_wht,
                         ctx_plane, has_ctx: bool, bit: np.int32) -> None:
     """Running sums of the band's deposits, merged into the outputs; resets the buffer.
@@ -563,7 +564,7 @@ def _finish_square_band(row0: int, n_rows: int, cover, extent, noise: float, out
         extent[band_row, 1] = -1
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, parallel=True, error_model="numpy")
 def _square_reach(pixmap, half_side, x_first, x_last, y_first, y_last, n_chunks):
     """`corner_reach` in x and y for the drops of the box (parallel over row chunks).
 
@@ -586,7 +587,7 @@ def _square_reach(pixmap, half_side, x_first, x_last, y_first, y_last, n_chunks)
             corner_reach(half_side, largest[1], largest[3]))
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, parallel=True, error_model="numpy")
 def _drizzle_square(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
                     bit, value_scale, weight_scale, half_side, x_first, x_last, y_first, y_last,
                     n_threads):
@@ -649,7 +650,7 @@ def _drizzle_square(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_pl
 # kernels centred on the mapped pixel centre
 # --------------------------------------------------------------------------
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _window(kernel: int, center: float, radius: float):
     """First and last output cell (as floats) of a kernel window along one axis.
 
@@ -663,7 +664,7 @@ def _window(kernel: int, center: float, radius: float):
     return c_round(center - radius), c_round(center + radius)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _clipped_window(lo: float, hi: float, limit_lo: int, limit_hi: int):
     """``[lo, hi]`` clipped to ``[limit_lo, limit_hi]`` as ints; empty if ``first > last``."""
     first = max(lo, float(limit_lo))
@@ -673,7 +674,7 @@ def _clipped_window(lo: float, hi: float, limit_lo: int, limit_hi: int):
     return int(first), int(last)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _centred_register_rows(data, weights, weight_mask, pixmap, kernel, radius, row_lo, row_hi,
                            y_first, x_first, x_last, n_rows_out, n_cols_out, first, last,
                            missed_per_row, idle_per_row) -> None:
@@ -709,7 +710,7 @@ def _centred_register_rows(data, weights, weight_mask, pixmap, kernel, radius, r
         idle_per_row[box_row] = idle
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _point_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
                 weight_scale, pixmap, n_rows_out, n_cols_out, acc_w, acc_wv, extent) -> None:
     """Point kernel over one band: all weight to the pixel holding the mapped centre."""
@@ -739,7 +740,7 @@ def _point_band(band, first, last, y_first, data, weights, weight_mask, value_sc
                 extent[band_row, 1] = max(extent[band_row, 1], cell)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _turbo_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
                 weight_scale, pixmap, radius, n_rows_out, n_cols_out, acc_w, acc_wv,
                 extent) -> None:
@@ -784,7 +785,7 @@ def _turbo_band(band, first, last, y_first, data, weights, weight_mask, value_sc
                 extent[band_row, 1] = max(extent[band_row, 1], c_last)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _separable_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
                     weight_scale, pixmap, kernel, radius, shape, n_rows_out, n_cols_out, acc_w,
                     acc_wv, extent, profile_x, profile_y, steps) -> None:
@@ -869,7 +870,7 @@ def _separable_band(band, first, last, y_first, data, weights, weight_mask, valu
                 extent[band_row, 1] = max(extent[band_row, 1], c_last)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _tophat_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
                  weight_scale, pixmap, radius, n_rows_out, n_cols_out, acc_w, acc_wv,
                  extent) -> None:
@@ -920,7 +921,7 @@ def _tophat_band(band, first, last, y_first, data, weights, weight_mask, value_s
                 extent[band_row, 1] = max(extent[band_row, 1], c_last)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, parallel=True, error_model="numpy")
 def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
                      bit, value_scale, weight_scale, kernel, radius, shape, x_first, x_last,
                      y_first, y_last, n_threads):
