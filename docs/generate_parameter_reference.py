@@ -31,9 +31,29 @@ _BEHAVIOURS = [
     ("`group`", "an extension number, a GEIS group or `'sci,1'`", "an integer or "
      "`'1,2'` selects SCI extension versions; `'sci,N'` selects SCI,N"),
     ("`shiftfile`", "MultiDrizzle: shifts added to the header WCS", "the same; "
-     "`form: absolute` raises NotImplementedError"),
+     "`form: absolute` raises an error (UnsupportedError, a NotImplementedError); a line "
+     "naming no input is an error"),
     ("`updatewcs`, `rules_file`", "rewrite input WCS / blend headers",
      "not supported: setting them raises an error saying so"),
+    ("`bits`", "MultiDrizzle's one set of good DQ bits", "sets `driz_sep_bits` and "
+     "`final_bits` where those are 0; a different non-zero value in either is an error"),
+    ("`restore`", "copy `OrIg_files/` over the inputs before processing", "the same, "
+     "before the inputs are read in `build()`, and only with `workinplace=True` (it "
+     "changes the inputs)"),
+    ("`clean`", "remove intermediate files", "the same; the results kept in those "
+     "files leave the session with them (`in_memory=False`), `_crclean` images are kept"),
+    ("`in_memory`", "keep intermediates in memory instead of files", "the same; with "
+     "`False` the session reads them back from their files when asked (`md.single_sci`, "
+     "`md.median_image`, `md.blotted_images`), so memory holds one exposure's worth"),
+    ("cosmic-ray noise (`driz_cr_snr`)", "noise of the data with the subtracted sky "
+     "counted a second time; two-sided test `|D - B|`", "the data's noise with the sky "
+     "once, plus, in the first (detection) test, the blotted median's own noise from the "
+     "number of exposures behind it; one-sided test `D - B` (cosmic rays add charge)"),
+    ("cosmic rays on rejected pixels", "tested and flagged like any other", "pixels "
+     "rejected by DQ (`driz_sep_bits`) or the static mask are not tested and never "
+     "flagged"),
+    ("`num_cores`", "number of processes working on separate chips", "number of numba "
+     "threads inside every pixel kernel; results are identical for any value"),
 ]
 
 

@@ -807,8 +807,9 @@ class DrizzleParameters(HasTraits):
         "as cosmic-ray flags (4096) left by an earlier run. None or 0 resets nothing.")),
         "init", origin="astrodrizzle")
     num_cores = _parameter(OptionalInt(minimum=1, help=(
-        "Number of CPU cores to use. None lets the program choose; 1 disables parallel "
-        "processing.")), "init", origin="astrodrizzle")
+        "Number of CPU cores to use: the threads of every pixel kernel. None uses all "
+        "cores; 1 disables parallel processing. Results are identical for any value.")),
+        "init", origin="astrodrizzle")
     in_memory = _parameter(Flag(False, help=(
         "Keep intermediate products (single drizzles, median, blots, CR masks) in memory "
         "rather than writing them to disk.")), "init", origin="astrodrizzle")
@@ -827,7 +828,8 @@ class DrizzleParameters(HasTraits):
         "spells this final_wcs=True with final_refimage).")), "init", origin="multidrizzle")
     bits = _parameter(BitFlags(0, help=(
         "DQ bits considered good when building the drizzle weight masks (MultiDrizzle "
-        "name; AstroDrizzle splits it into driz_sep_bits and final_bits).")),
+        "name): sets driz_sep_bits and final_bits where those are 0; a different non-zero "
+        "value in either is an error.")),
         "init", origin="multidrizzle")
     ra = _parameter(OptionalFloat(minimum=-360, maximum=360, help=(
         "Right ascension of the output frame centre, in decimal degrees (MultiDrizzle "
@@ -845,7 +847,8 @@ class DrizzleParameters(HasTraits):
         "not recommended).")), "state", origin="multidrizzle")
     restore = _parameter(Flag(False, help=(
         "Restore the input files from the 'OrIg_files' archive directory before "
-        "processing, if they were archived by an earlier run.")),
+        "processing (in build()), if they were archived by an earlier run. Changes the "
+        "inputs, so it needs workinplace=True.")),
         "state", origin="astrodrizzle")
     preserve = _parameter(Flag(True, help=(
         "Copy the input files to the 'OrIg_files' archive directory if no copy is there "
