@@ -12,6 +12,8 @@ from multidrizzle import Multidrizzle
 from multidrizzle.datasets import make_demo_dataset
 from multidrizzle.errors import ParameterError, StepOrderError
 
+from demo_sessions import demo_session
+
 SMALL_CHIP = (96, 192)
 ALL_OFF = dict(static=False, skysub=False, driz_separate=False, median=False, blot=False,
                driz_cr=False, driz_combine=False)
@@ -25,11 +27,7 @@ def small_set(tmp_path_factory):
 
 
 def _session(folder, tmp_path, **params):
-    params.setdefault("in_memory", True)
-    params.setdefault("runfile", "")
-    md = Multidrizzle(f"@{folder / 'inputs.lst'}", output=str(tmp_path / "out"), **params)
-    md.build()
-    return md
+    return demo_session(folder, tmp_path / "out", **params)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ from multidrizzle.datasets import make_demo_dataset
 from multidrizzle.errors import ParameterError, StepResultError
 from multidrizzle.parameters import DrizzleParameters
 
+from demo_sessions import demo_session
+
 from test_mdriztab import write_mdriztab
 
 SMALL_CHIP = (64, 128)
@@ -29,11 +31,7 @@ def small_set(tmp_path_factory):
 
 
 def _session(folder, tmp_path, **params):
-    params.setdefault("in_memory", True)
-    params.setdefault("runfile", "")
-    md = Multidrizzle(f"@{folder / 'inputs.lst'}", output=str(tmp_path / "out"), **params)
-    md.build()
-    return md
+    return demo_session(folder, tmp_path / "out", **params)
 
 
 # ----------------------------------------------------------- bits, resetbits

@@ -374,8 +374,8 @@ def test_output_folder_created_and_checked(tmp_path):
     blocker = tmp_path / "plain"
     blocker.write_text("a file")
     with pytest.raises(InputError, match=r"parameter 'output' = '.*plain/sub/x': output "
-                                         rf"folder .*plain/sub cannot be created: .*plain is "
-                                         rf"a file"):
+                                         r"folder .*plain/sub cannot be created: .*plain is "
+                                         r"a file"):
         prepare_output_folder(blocker / "sub", value=str(blocker / "sub" / "x"))
     with pytest.raises(InputError, match=r"parameter 'output': output folder .*plain is a "
                                          r"file, not a folder"):

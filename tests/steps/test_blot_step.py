@@ -13,25 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.wcs import WCS
 
 from multidrizzle.geometry import OutputGrid, PixelMap
 from multidrizzle.model import Chip
 from multidrizzle.steps.blot import blot_median
 
+from demo_sessions import tan_wcs
+
 CHIP_SHAPE = (12, 16)
 GRID_SHAPE = (30, 40)
 INPUT_SCALE = 0.04  # arcsec per input pixel
-
-
-def _tan_wcs(scale_arcsec: float) -> WCS:
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.crval = [150.0, 2.0]
-    wcs.wcs.crpix = [1.0, 1.0]
-    wcs.wcs.cd = [[-scale_arcsec / 3600.0, 0.0], [0.0, scale_arcsec / 3600.0]]
-    wcs.wcs.set()
-    return wcs
 
 
 def make_chip(*, exptime: float = 400.0, bunit: str = "ELECTRONS",
@@ -42,13 +33,13 @@ def make_chip(*, exptime: float = 400.0, bunit: str = "ELECTRONS",
         header["IDCSCALE"] = idcscale
     rate = bunit.endswith("/S")
     return Chip(filename=Path("synthetic_flt.fits"), extver=1, shape=shape,
-                wcs=_tan_wcs(wcs_scale), exptime=exptime, gain=1.0, read_noise=3.0,
+                wcs=tan_wcs(wcs_scale), exptime=exptime, gain=1.0, read_noise=3.0,
                 bunit=bunit, to_electrons=exptime if rate else 1.0, proc_scale=1.0,
                 signature=("WFC3/UVIS", (shape[1], shape[0]), 1), header=header)
 
 
 def make_grid(scale: float = INPUT_SCALE, shape=GRID_SHAPE) -> OutputGrid:
-    return OutputGrid(wcs=_tan_wcs(scale), shape=shape, scale=scale, rotation=0.0)
+    return OutputGrid(wcs=tan_wcs(scale), shape=shape, scale=scale, rotation=0.0)
 
 
 def make_map(positions: np.ndarray) -> PixelMap:

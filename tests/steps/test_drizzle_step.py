@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.wcs import WCS
 
 from multidrizzle.errors import InputError
 from multidrizzle.geometry import OutputGrid, PixelMap
@@ -23,18 +22,10 @@ from multidrizzle.steps.drizzle import (
     weight_scale,
 )
 
+from demo_sessions import tan_wcs
+
 SHAPE = (6, 8)
 SCALE = 0.04
-
-
-def _tan_wcs(scale_arcsec: float) -> WCS:
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.crval = [150.0, 2.0]
-    wcs.wcs.crpix = [1.0, 1.0]
-    wcs.wcs.cd = [[-scale_arcsec / 3600.0, 0.0], [0.0, scale_arcsec / 3600.0]]
-    wcs.wcs.set()
-    return wcs
 
 
 def make_chip(name: str = "a_flt.fits", *, exptime: float = 400.0,
@@ -45,7 +36,7 @@ def make_chip(name: str = "a_flt.fits", *, exptime: float = 400.0,
     to_electrons = (gain if counts else 1.0) * (exptime if rate else 1.0)
     header = fits.Header()
     header["IDCSCALE"] = SCALE
-    return Chip(filename=Path(name), extver=1, shape=shape, wcs=_tan_wcs(SCALE),
+    return Chip(filename=Path(name), extver=1, shape=shape, wcs=tan_wcs(SCALE),
                 exptime=exptime, gain=gain, read_noise=read_noise, bunit=bunit,
                 to_electrons=to_electrons,
                 proc_scale=1.0 if proc_unit == "native" else to_electrons,
@@ -59,7 +50,7 @@ def make_exposure(chip: Chip) -> Exposure:
 
 
 def make_grid(shape=SHAPE, scale: float = SCALE) -> OutputGrid:
-    return OutputGrid(wcs=_tan_wcs(scale), shape=shape, scale=scale, rotation=0.0)
+    return OutputGrid(wcs=tan_wcs(scale), shape=shape, scale=scale, rotation=0.0)
 
 
 def make_map(positions: np.ndarray, name: str) -> PixelMap:

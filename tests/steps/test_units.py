@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from multidrizzle import Multidrizzle
 from multidrizzle.datasets import make_demo_dataset
 from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.io.products import processing_bunit, product_bunit
 from multidrizzle.steps.median import create_median
+
+from demo_sessions import demo_session
 
 SMALL_CHIP = (96, 192)
 GAIN = 2.0  # e-/DN of the DN copies (given as the 'gain' parameter)
@@ -48,9 +49,7 @@ def demo_electrons(tmp_path_factory):
 
 
 def _run(folder, output, **params):
-    md = Multidrizzle(f"@{folder / 'inputs.lst'}", output=str(output), in_memory=True,
-                      runfile="", **params)
-    md.build()
+    md = demo_session(folder, output, **params)
     md.run()
     return md
 
