@@ -539,10 +539,12 @@ def _make_scene(seed: int, geometries: list[_ChipGeometry],
                                   _galaxy_reach_pixels(galaxies["r_eff_arcsec"]))
     faint_xy = np.column_stack([rng.uniform(bounds[0], bounds[1], n_faint),
                                 rng.uniform(bounds[2], bounds[3], n_faint)])
+    # a small chip may hold fewer well-separated positions than asked for
+    n_saturated = min(n_saturated, len(bright_xy))
+    n_bright = len(bright_xy) - n_saturated
     peak_per_eps = _psf_peak_fraction() * _EXPTIME_RANGE[0]
     saturated_flux = (_log_uniform(rng, _SATURATED_PEAK_OVER_FULL_WELL, n_saturated)
                       * FULL_WELL_ELECTRONS / peak_per_eps)
-    n_bright = len(bright_xy) - n_saturated
     star_flux = np.concatenate([
         saturated_flux,
         _log_uniform(rng, _BRIGHT_FLUX_EPS, n_bright),

@@ -325,3 +325,12 @@ def test_relative_pixel_area_matches_the_distortion():
         direct = abs(dx[0] * dy[1] - dx[1] * dy[0]) / datasets.PIXEL_SCALE_ARCSEC ** 2
         assert area[y, x] == pytest.approx(direct, rel=2e-4)
     assert area.max() - area.min() > 0.01  # HST-like: pixel areas vary by per cent
+
+
+@pytest.mark.parametrize("chip_shape", [(64, 64), (64, 96)])
+def test_smallest_chips_are_accepted(tmp_path, chip_shape):
+    # fewer well-separated bright-star positions fit than on larger chips
+    dataset = make_demo_dataset(tmp_path, n_exposures=2, chip_shape=chip_shape, seed=3)
+    assert len(dataset.stars) > 0
+    with fits.open(dataset.input_files[0]) as hdul:
+        assert hdul["SCI", 1].data.shape == chip_shape

@@ -124,15 +124,16 @@ def _window_moments(values, low, high, shift):
         squares = 0.0
         smallest = np.inf
         largest = -np.inf
+        # Branch-free (selects instead of an if): the loop vectorises.
         for index in range(start, stop):
-            v = values[index]
-            if v >= low and v <= high and math.isfinite(v):
-                d = v - shift
-                count += 1
-                total += d
-                squares += d * d
-                smallest = min(smallest, v)
-                largest = max(largest, v)
+            v = np.float64(values[index])
+            inside = (v >= low) & (v <= high) & (abs(v) < np.inf)  # NaN compares False
+            d = (v - shift) if inside else 0.0
+            count += inside
+            total += d
+            squares += d * d
+            smallest = min(smallest, v if inside else np.inf)
+            largest = max(largest, v if inside else -np.inf)
         counts[chunk] = count
         totals[chunk] = total
         squares_of[chunk] = squares
@@ -158,8 +159,10 @@ def _window_moments(values, low, high, shift):
     return count, shift + mean_offset, stddev, smallest, largest
 
 
-@njit(cache=True)
 def _clip(values, lower, upper, nclip, lsigma, usigma):
+    """The clipping iterations.  A Python loop over the parallel passes: a
+    cached non-parallel numba function calling a parallel one can crash when
+    loaded from numba's cache (numba issue 8578)."""
     low = lower
     high = upper
     shift = _first_inside(values, low, high)
