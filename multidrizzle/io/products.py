@@ -474,9 +474,14 @@ def restore_inputs(files: Iterable[Path]) -> list[Path]:
 
 def write_back_to_input(path: Path, extver: int, *, sky: float | None = None,
                         dq: np.ndarray | None = None) -> None:
-    """Record MDRIZSKY and/or a new DQ array in an input file (workinplace only)."""
-    with fits.open(path, mode="update") as hdul:
+    """Record MDRIZSKY and/or a new DQ array in an input file (workinplace only).
+
+    The file is rewritten through a temporary file and a rename, as every
+    product is: a crash leaves the previous version whole.
+    """
+    with fits.open(path, mode="readonly", memmap=False) as hdul:
         if sky is not None:
             hdul["SCI", extver].header["MDRIZSKY"] = (float(sky), "sky value (multidrizzle)")
         if dq is not None:
             hdul["DQ", extver].data = dq.astype(hdul["DQ", extver].data.dtype)
+        atomic_writeto(hdul, path)
