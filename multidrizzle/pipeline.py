@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from multidrizzle.errors import InputError
+from multidrizzle.io.products import processing_bunit
 from multidrizzle.model import Chip
 from multidrizzle.steps.blot import BlottedChip, blot_counts, blot_median
 from multidrizzle.steps.cosmic_rays import detect_cosmic_rays, median_variance_ratio
@@ -101,9 +102,7 @@ def cte_direction_for_growth(chip: Chip, driz_cr_ctegrow: int) -> int:
 
 def processing_units(chip: Chip) -> str:
     """The units of ``chip.read_science()`` as the cosmic-ray step names them."""
-    if chip.proc_scale != 1.0 or chip.bunit == "ELECTRONS":
-        return "electrons"
-    return chip.bunit.lower()
+    return processing_bunit(chip).lower()
 
 
 def _chips(md: "Multidrizzle") -> list[Chip]:
@@ -147,8 +146,8 @@ def _separate_science(md: "Multidrizzle", chip: Chip) -> np.ndarray:
     return science
 
 
-def run_driz_separate(md: "Multidrizzle") -> list[DrizzledImage]:
-    """Each exposure alone on the separate grid."""
+def run_driz_separate(md: "Multidrizzle") -> Iterator[DrizzledImage]:
+    """Each exposure alone on the separate grid, made one at a time as they are stored."""
     bits = md.bit_flags("driz_sep_bits")
     settings = DrizzleSettings(kernel=md.effective_kernel("driz_sep"),
                                pixfrac=md.driz_sep_pixfrac, wt_scl=md.driz_sep_wt_scl,
@@ -258,7 +257,6 @@ def _sky_missing_from_blot(md: "Multidrizzle", chip: Chip) -> float:
     added.
     """
     return 0.0 if _sky_subtracted(md) else _sky_in_processing_units(md, chip)
-
 
 
 def run_driz_cr(md: "Multidrizzle") -> dict[str, np.ndarray]:

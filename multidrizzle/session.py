@@ -532,8 +532,8 @@ class Multidrizzle(DrizzleParameters):
                                   else None)
             self._median = self._keep(f"{self.output_root}_med.fits",
                                       np.asarray(median, dtype=np.float32),
-                                      products.median_header(self.separate_grid,
-                                                             self.exposures))
+                                      lambda: products.median_header(self.separate_grid,
+                                                                     self.exposures))
             return self._files_of([self._median])
         if step == "blot":
             return self._store_blots(result)
@@ -645,10 +645,11 @@ class Multidrizzle(DrizzleParameters):
         return str(self._output_folder() / f"{stem}_sci{chip.extver}")
 
     def _keep(self, path: str, data: np.ndarray,
-              header: fits.Header | None = None) -> np.ndarray | StoredImage:
+              make_header: Callable[[], fits.Header]) -> np.ndarray | StoredImage:
         """An intermediate image as the session keeps it: the array itself
-        (``in_memory=True``), or its file, written now with ``header``."""
-        return data if self.in_memory else store_image(path, data, header)
+        (``in_memory=True``), or its file, written now with the header
+        ``make_header()`` gives."""
+        return data if self.in_memory else store_image(path, data, make_header())
 
     @staticmethod
     def _files_of(images) -> list[Path]:
@@ -671,7 +672,7 @@ class Multidrizzle(DrizzleParameters):
                                           f"for {chip.name}; expected {chip.shape}")
             images[chip.name] = self._keep(
                 f"{self._chip_root(chip)}_blt.fits", np.asarray(item.image, dtype=np.float32),
-                products.blot_header(chip, sky=pipeline.blot_sky(self, chip)))
+                lambda: products.blot_header(chip, sky=pipeline.blot_sky(self, chip)))
             if item.counts is not None:
                 counts[chip.name] = item.counts
         missing = [name for name in chips if name not in images]
@@ -693,11 +694,11 @@ class Multidrizzle(DrizzleParameters):
             self._check_single(single)
             exposure = self.exposures[len(kept)]
             root = self._output_folder() / exposure.filename.name.rsplit(".fits", 1)[0]
-            sci_header, wht_header = products.single_headers(self.separate_grid, exposure,
-                                                             self.sky_values)
+            headers = (None, None) if self.in_memory else products.single_headers(
+                self.separate_grid, exposure, self.sky_values)
             kept.append(DrizzledImage(
-                sci=self._keep(f"{root}_single_sci.fits", single.sci, sci_header),
-                wht=self._keep(f"{root}_single_wht.fits", single.wht, wht_header),
+                sci=self._keep(f"{root}_single_sci.fits", single.sci, lambda: headers[0]),
+                wht=self._keep(f"{root}_single_wht.fits", single.wht, lambda: headers[1]),
                 ctx=single.ctx, exptime=single.exptime, n_images=single.n_images))
         if len(kept) != len(self.exposures):
             self._fail_result("driz_separate", f"{len(kept)} separate drizzles; expected "
