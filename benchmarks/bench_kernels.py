@@ -1,7 +1,7 @@
 """Time the numba drizzle kernels and blot interpolants against drizzle 3.x.
 
 One full WFC3/UVIS chip (4096 x 2051, SIP and lookup-table distortion from
-the header in /work/shared/data/hst_headers) onto a north-up frame of
+the real header in tests/data) onto a north-up frame of
 0.0396"/px just large enough to hold it (about 4727 x 3637).  The pixel map
 is computed once with astropy (``all_pix2world`` then ``wcs_world2pix``) and
 cached as a .npy file in the temporary directory.
@@ -28,7 +28,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-HEADER = Path("/work/shared/data/hst_headers/wfc3_uvis_ib4606c6q_flc.fits")
+HEADER = Path(__file__).resolve().parents[1] / "tests" / "data" / "wfc3_uvis_ib4606c6q_flc.fits"
 CHIP_SHAPE = (2051, 4096)
 FRAME_SCALE_ARCSEC = 0.0396
 DRIZZLE_KERNELS = ["square", "point", "turbo", "gaussian", "lanczos3", "tophat"]

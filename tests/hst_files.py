@@ -1,4 +1,4 @@
-"""Real HST headers (in ../shared) with full-size synthetic pixels, for tests."""
+"""Real HST headers (``tests/data``) with full-size synthetic pixels, for tests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-HEADERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "hst_headers"
+HEADERS = Path(__file__).resolve().parent / "data"
 UVIS_FLC = HEADERS / "wfc3_uvis_ib4606c6q_flc.fits"
 UVIS_FLC_SHORT = HEADERS / "wfc3_uvis_ib4606c5q_flc.fits"
 IR_FLT = HEADERS / "wfc3_ir_ib4606cpq_flt.fits"

@@ -17,7 +17,7 @@ from multidrizzle.parameters import (
     describe, format_parameter_value, help_text, load_pars, parameter_table, save_pars,
 )
 
-# Defaults as documented in /work/shared/reference/astrodrizzle_api.txt, typed
+# Defaults as documented in the AstroDrizzle API reference (astrodrizzle_api), typed
 # the way multidrizzle stores them (pairs as tuples, INDEF/None as None).
 ASTRODRIZZLE_DOCUMENTED_DEFAULTS = {
     "input": "*flt.fits", "output": "", "mdriztab": False, "runfile": "astrodrizzle.log",

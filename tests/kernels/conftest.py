@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-UVIS_HEADER = Path("/work/shared/data/hst_headers/wfc3_uvis_ib4606c6q_flc.fits")
+UVIS_HEADER = Path(__file__).resolve().parents[1] / "data" / "wfc3_uvis_ib4606c6q_flc.fits"
 
 
 def frame_map(pixmap: np.ndarray, margin: float = 3.0):
