@@ -15,6 +15,16 @@ class ParameterError(MultidrizzleError, ValueError):
     """A parameter has a bad value, or two parameters conflict."""
 
 
+class UnknownAlgorithmError(ParameterError, KeyError):
+    """A name of an algorithm (sky method, combine type, kernel...) that no registry knows.
+
+    The message names the family, the parameter and the names that are known.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class InputError(MultidrizzleError, ValueError):
     """An input file is missing, unreadable, or not what was expected."""
 

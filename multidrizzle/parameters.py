@@ -43,6 +43,10 @@ from astropy.nddata.bitmask import interpret_bit_flags
 from traitlets import HasTraits, TraitError, TraitType, observe
 
 from multidrizzle.errors import ParameterError
+from multidrizzle.steps.blot import BLOT_INTERPOLANTS
+from multidrizzle.steps.drizzle import DRIZZLE_KERNELS, WEIGHT_TYPES
+from multidrizzle.steps.median import COMBINE_TYPES
+from multidrizzle.steps.sky import SKY_METHODS, SKY_STATISTICS
 
 __all__ = [
     "STEPS",
@@ -111,8 +115,8 @@ STEP_TITLES: dict[str, str] = {
     "state": "State of input files",
 }
 
-#: Drizzle kernels accepted by ``driz_sep_kernel`` and ``final_kernel``.
-KERNELS: tuple[str, ...] = ("square", "point", "turbo", "gaussian", "lanczos3", "tophat")
+#: Drizzle kernels accepted by ``driz_sep_kernel`` and ``final_kernel`` (the registry's).
+KERNELS: tuple[str, ...] = DRIZZLE_KERNELS.names
 
 #: Below this pixfrac the kernel is switched to 'point', as AstroDrizzle does.
 POINT_KERNEL_PIXFRAC = 0.001
@@ -875,15 +879,14 @@ class DrizzleParameters(HasTraits):
     skysub = _parameter(Flag(True, help=(
         "Compute and subtract the sky background of each input. With False, skyuser may "
         "name the sky already subtracted, used only for cosmic-ray detection.")), "sky")
-    skymethod = _parameter(Choice(("localmin", "globalmin+match", "globalmin", "match"),
-                                  "localmin", help=(
+    skymethod = _parameter(Choice(SKY_METHODS.names, "localmin", help=(
         "Sky algorithm: 'localmin' (minimum over the chips of each exposure), 'globalmin' "
         "(minimum over all exposures), 'match' (differences in overlaps) or "
         "'globalmin+match'.")), "sky", origin="astrodrizzle")
     skywidth = _parameter(BoundedFloat(0.3, minimum=0, exclusive_minimum=True, help=(
         "Bin width, in sigma, used to sample the pixel distribution when computing the "
         "sky statistics.")), "sky", multidrizzle_default=0.1)
-    skystat = _parameter(Choice(("median", "mode", "mean"), "median", help=(
+    skystat = _parameter(Choice(SKY_STATISTICS.names, "median", help=(
         "Statistic giving the sky value from the clipped pixel distribution.")), "sky")
     skylower = _parameter(OptionalFloat(help=(
         "Lowest pixel value used for the sky, in the units of the inputs. None sets no "
@@ -964,8 +967,7 @@ class DrizzleParameters(HasTraits):
     combine_maskpt = _parameter(BoundedFloat(0.3, minimum=0, maximum=1, help=(
         "Fraction of the typical weight below which a separate-drizzle pixel is masked "
         "out of the median.")), "median", origin="astrodrizzle")
-    combine_type = _parameter(Choice(("median", "mean", "minmed", "imedian", "imean",
-                                      "iminmed"), "minmed", help=(
+    combine_type = _parameter(Choice(COMBINE_TYPES.names, "minmed", help=(
         "How to combine the separate drizzles: 'median', 'mean', or 'minmed' (median "
         "unless the minimum is significantly lower; good for 3-6 images). The 'i' forms "
         "keep the last value where every value is flagged.")), "median",
@@ -997,8 +999,7 @@ class DrizzleParameters(HasTraits):
     blot = _parameter(Flag(True, help=(
         "Blot (reverse drizzle) the median back onto the frame of each input chip for "
         "cosmic-ray detection.")), "blot")
-    blot_interp = _parameter(Choice(("nearest", "linear", "poly3", "poly5", "sinc"), "poly5",
-                                    help=(
+    blot_interp = _parameter(Choice(BLOT_INTERPOLANTS.names, "poly5", help=(
         "Interpolant used to blot the median: 'nearest', 'linear', 'poly3', 'poly5' "
         "(fast and accurate) or 'sinc' (accurate, slow).")), "blot")
     blot_sinscl = _parameter(BoundedFloat(1.0, minimum=0, exclusive_minimum=True, help=(
@@ -1037,7 +1038,7 @@ class DrizzleParameters(HasTraits):
     driz_combine = _parameter(Flag(True, help=(
         "Drizzle all inputs, with their cosmic-ray masks, onto the final output "
         "image.")), "final")
-    final_wht_type = _parameter(Choice(("EXP", "ERR", "IVM"), "EXP", help=(
+    final_wht_type = _parameter(Choice(WEIGHT_TYPES.names, "EXP", help=(
         "Weighting of the final drizzle: 'EXP' (exposure time, the safe choice), 'ERR' "
         "(inverse variance from the ERR arrays) or 'IVM' (inverse-variance maps given "
         "with the input or generated).")), "final")
@@ -1401,9 +1402,9 @@ class DrizzleParameters(HasTraits):
                 logger.info("%s_pixfrac=%g is below %g: using kernel 'point' instead of %r",
                             prefix, pixfrac, POINT_KERNEL_PIXFRAC, kernel)
             return "point"
-        if kernel == "lanczos3" and pixfrac != 1.0:
-            message = (f"{prefix}_kernel='lanczos3' with {prefix}_pixfrac={pixfrac:g}: the "
-                       "lanczos3 kernel should only be used with pixfrac=1")
+        if DRIZZLE_KERNELS[kernel].wants_unit_pixfrac and pixfrac != 1.0:
+            message = (f"{prefix}_kernel={kernel!r} with {prefix}_pixfrac={pixfrac:g}: the "
+                       f"{kernel} kernel should only be used with pixfrac=1")
             logger.warning(message)
             warnings.warn(message, ParameterWarning, stacklevel=2)
         return kernel

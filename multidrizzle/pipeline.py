@@ -42,7 +42,7 @@ from multidrizzle.steps.drizzle import (
     DrizzledImage, DrizzleSettings, background_ivm, chip_weight_map, drizzle_exposures,
     good_pixel_mask,
 )
-from multidrizzle.steps.median import MedianResult, create_median
+from multidrizzle.steps.median import COMBINE_TYPES, MedianResult, create_median
 from multidrizzle.steps.sky import SkyResult, compute_sky
 from multidrizzle.steps.static_mask import build_static_masks
 
@@ -242,8 +242,8 @@ def _model_variance(md: "Multidrizzle", chip: Chip) -> np.ndarray | float:
         n = len(md.exposures)
         log.info("driz_cr %s: the median's inputs per pixel are unknown (user step); "
                  "taking all %d exposures for its noise", chip.name, n)
-        return float(median_variance_ratio(np.array(n), md.combine_type))
-    return median_variance_ratio(counts, md.combine_type)
+        return float(median_variance_ratio(np.array(n), COMBINE_TYPES[md.combine_type].is_mean))
+    return median_variance_ratio(counts, COMBINE_TYPES[md.combine_type].is_mean)
 
 
 def _sky_missing_from_blot(md: "Multidrizzle", chip: Chip) -> float:

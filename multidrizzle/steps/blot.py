@@ -2,18 +2,55 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from multidrizzle.geometry import OutputGrid, PixelMap, native_scale
-from multidrizzle.kernels.blot import blot_image
+from multidrizzle.kernels.blot import SINC_HALF_WIDTH, blot_image
 from multidrizzle.model import Chip
+from multidrizzle.steps.registry import Registry
 
-__all__ = ["BlottedChip", "blot_median", "blot_counts"]
+__all__ = ["BLOT_INTERPOLANTS", "BlotInterpolant", "BlottedChip", "blot_median",
+           "blot_counts"]
 
 #: Largest count :func:`blot_counts` records (uint8).
 MAX_BLOTTED_COUNT = 255
+
+
+@dataclass(frozen=True)
+class BlotInterpolant:
+    """A value of ``blot_interp``.
+
+    Attributes
+    ----------
+    name : str
+        Also the name :func:`~multidrizzle.kernels.blot.blot_image` takes.
+    reach : int
+        Pixels of the median on each side of a sample point that the
+        interpolant reads (at ``blot_sinscl=1`` for 'sinc', whose reach
+        grows with it): the margin a window of the median needs around a
+        chip's footprint to blot it as from the whole image.
+    """
+
+    name: str
+    reach: int
+
+    def halo(self, sinscl: float = 1.0) -> int:
+        """Margin, in median pixels, to keep around a chip's footprint."""
+        scale = max(float(sinscl), 1.0) if self.name == "sinc" else 1.0
+        return int(math.ceil(self.reach * scale)) + 1
+
+
+#: The values of ``blot_interp``.
+BLOT_INTERPOLANTS: Registry[BlotInterpolant] = Registry("blot interpolant", ("blot_interp",), {
+    "nearest": BlotInterpolant("nearest", 1),
+    "linear": BlotInterpolant("linear", 1),
+    "poly3": BlotInterpolant("poly3", 2),
+    "poly5": BlotInterpolant("poly5", 3),
+    "sinc": BlotInterpolant("sinc", int(math.ceil(SINC_HALF_WIDTH))),
+})
 
 
 @dataclass
@@ -92,7 +129,7 @@ def blot_median(median: np.ndarray, chip: Chip, pixel_map: PixelMap | np.ndarray
     # per-second file into electrons per exposure.
     per_exposure = 1.0 if chip.processing_is_rate else chip.exptime
     pixmap = pixel_map.evaluate() if isinstance(pixel_map, PixelMap) else pixel_map
-    blotted = blot_image(median, pixmap, interp=interp, sinscl=sinscl,
+    blotted = blot_image(median, pixmap, interp=BLOT_INTERPOLANTS[interp].name, sinscl=sinscl,
                          scale=per_exposure / ratio ** 2, fillval=0.0)
     if sky:
         blotted += np.float32(sky)

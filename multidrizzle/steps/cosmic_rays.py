@@ -146,11 +146,7 @@ def electrons_per_unit(units: str, *, gain: float, exptime: float) -> float:
     return factor
 
 
-#: Combine types whose result is a mean of the inputs (the others take a median).
-_MEAN_COMBINE_TYPES = ("mean", "imean")
-
-
-def median_variance_ratio(counts: np.ndarray, combine_type: str) -> np.ndarray:
+def median_variance_ratio(counts: np.ndarray, combine_is_mean: bool) -> np.ndarray:
     """Variance of the combined image relative to one input's, from the input counts.
 
     Parameters
@@ -158,10 +154,10 @@ def median_variance_ratio(counts: np.ndarray, combine_type: str) -> np.ndarray:
     counts : numpy.ndarray
         Number of inputs that entered each pixel of the combination (any
         integer array; 0 where none did).
-    combine_type : str
-        AstroDrizzle's ``combine_type``: ``'mean'``/``'imean'`` average the
-        inputs; the others (median, minmed and their 'i' forms) take their
-        median.
+    combine_is_mean : bool
+        Whether the combination averages its inputs (``combine_type``
+        'mean'/'imean', :attr:`~multidrizzle.steps.median.CombineType.is_mean`)
+        rather than taking their median (median, minmed and their 'i' forms).
 
     Returns
     -------
@@ -180,7 +176,7 @@ def median_variance_ratio(counts: np.ndarray, combine_type: str) -> np.ndarray:
     possible = np.arange(largest + 1, dtype=np.float64)
     table = np.zeros(largest + 1)
     table[1:] = 1.0 / possible[1:]
-    if combine_type not in _MEAN_COMBINE_TYPES:
+    if not combine_is_mean:
         table[3:] = (math.pi / 2) / possible[3:]
     return table.astype(np.float32)[n]
 

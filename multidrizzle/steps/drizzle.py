@@ -19,13 +19,49 @@ from multidrizzle.errors import InputError
 from multidrizzle.geometry import OutputGrid, PixelMap, native_scale
 from multidrizzle.kernels.drizzle import drizzle_add_image, finalize_fill, new_context
 from multidrizzle.model import Chip, Exposure
+from multidrizzle.steps.registry import Registry
 
 __all__ = [
-    "DrizzleSettings", "DrizzledImage", "weight_scale", "good_pixel_mask",
+    "DRIZZLE_KERNELS", "DrizzleKernel", "WEIGHT_TYPES", "DrizzleSettings", "DrizzledImage", "weight_scale", "good_pixel_mask",
     "chip_weight_map", "drizzle_exposures", "background_ivm",
 ]
 
 log = logging.getLogger("multidrizzle")
+
+
+@dataclass(frozen=True)
+class DrizzleKernel:
+    """A value of ``driz_sep_kernel`` / ``final_kernel``.
+
+    Attributes
+    ----------
+    name : str
+        Also the name :func:`~multidrizzle.kernels.drizzle.drizzle_add_image`
+        takes.
+    footprint : {'area', 'point', 'weighted'}
+        How an input pixel reaches the output: through the overlap area of
+        its (shrunken) footprint ('square', 'turbo', 'tophat'), at one point
+        ('point'), or through a smooth weighting function ('gaussian',
+        'lanczos3'; these do not conserve flux).
+    wants_unit_pixfrac : bool
+        Only meant for ``pixfrac=1`` (a warning otherwise).
+    """
+
+    name: str
+    footprint: str
+    wants_unit_pixfrac: bool = False
+
+
+#: The drizzle kernels a user may choose (AstroDrizzle's list).
+DRIZZLE_KERNELS: Registry[DrizzleKernel] = Registry(
+    "drizzle kernel", ("driz_sep_kernel", "final_kernel"), {
+        "square": DrizzleKernel("square", "area"),
+        "point": DrizzleKernel("point", "point"),
+        "turbo": DrizzleKernel("turbo", "area"),
+        "gaussian": DrizzleKernel("gaussian", "weighted"),
+        "lanczos3": DrizzleKernel("lanczos3", "weighted", wants_unit_pixfrac=True),
+        "tophat": DrizzleKernel("tophat", "area"),
+    })
 
 
 @dataclass(frozen=True)
@@ -127,21 +163,39 @@ def chip_weight_map(chip: Chip, dq: np.ndarray, bits: int | None, *,
         good &= ~static_mask
     if cr_mask is not None:
         good &= ~cr_mask
-    if wht_type == "EXP":
-        return good.astype(np.float32)
-    if wht_type == "ERR":
-        if error is None:
-            raise InputError(f"{chip.name}: final_wht_type='ERR' needs an ERR array, "
-                             "and this file has none")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inverse = np.where((error > 0) & np.isfinite(error), 1.0 / error ** 2, 0.0)
-        return (inverse * good).astype(np.float32)
-    if wht_type == "IVM":
-        if ivm is None:
-            raise InputError(f"{chip.name}: final_wht_type='IVM' needs an IVM")
-        return (np.where(np.isfinite(ivm) & (np.asarray(ivm) > 0), ivm, 0.0)
-                * good).astype(np.float32)
-    raise ValueError(f"wht_type must be EXP, ERR or IVM, got {wht_type!r}")
+    return WEIGHT_TYPES[wht_type](chip, good, error, ivm)
+
+
+def _exposure_weights(chip: Chip, good: np.ndarray, error: np.ndarray | None,
+                      ivm: np.ndarray | float | None) -> np.ndarray:
+    """``EXP``: 1 for good pixels (the exposure time enters through ``wt_scl``)."""
+    return good.astype(np.float32)
+
+
+def _error_weights(chip: Chip, good: np.ndarray, error: np.ndarray | None,
+                   ivm: np.ndarray | float | None) -> np.ndarray:
+    """``ERR``: 1 / ERR**2 where ERR is positive and finite."""
+    if error is None:
+        raise InputError(f"{chip.name}: final_wht_type='ERR' needs an ERR array, "
+                         "and this file has none")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = np.where((error > 0) & np.isfinite(error), 1.0 / error ** 2, 0.0)
+    return (inverse * good).astype(np.float32)
+
+
+def _inverse_variance_weights(chip: Chip, good: np.ndarray, error: np.ndarray | None,
+                              ivm: np.ndarray | float | None) -> np.ndarray:
+    """``IVM``: the inverse variance map (or constant) where positive and finite."""
+    if ivm is None:
+        raise InputError(f"{chip.name}: final_wht_type='IVM' needs an IVM")
+    return (np.where(np.isfinite(ivm) & (np.asarray(ivm) > 0), ivm, 0.0)
+            * good).astype(np.float32)
+
+
+#: The values of ``final_wht_type``: ``(chip, good, error, ivm) -> weights``.
+WEIGHT_TYPES: Registry[Callable[..., np.ndarray]] = Registry(
+    "weighting scheme", ("final_wht_type",), {
+        "EXP": _exposure_weights, "ERR": _error_weights, "IVM": _inverse_variance_weights})
 
 
 def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, PixelMap],
@@ -217,7 +271,7 @@ def _add_chip(chip: Chip, pixel_map: PixelMap, grid: OutputGrid, settings: Drizz
     ratio = grid.scale / native_scale(chip)
     drizzle_add_image(
         science, pixel_map.evaluate(), target.sci, target.wht, target.ctx,
-        image_id=image_id, weight_map=weights, kernel=kernel, pixfrac=settings.pixfrac,
+        image_id=image_id, weight_map=weights, kernel=DRIZZLE_KERNELS[kernel].name, pixfrac=settings.pixfrac,
         wt_scl=weight_scale(settings.wt_scl, chip.exptime), exptime=chip.exptime,
         in_units="cps" if chip.processing_is_rate else "counts", iscale=ratio ** 2,
         pixel_scale_ratio=ratio, fillval=None)

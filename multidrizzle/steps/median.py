@@ -45,7 +45,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -58,13 +58,12 @@ from multidrizzle.kernels.combine import (
     median_combine,
     minmed_combine,
 )
+from multidrizzle.steps.registry import Registry
 
-__all__ = ["COMBINE_TYPES", "MedianResult", "create_median", "weight_mask_thresholds"]
+__all__ = ["COMBINE_TYPES", "CombineType", "MedianResult", "create_median", "weight_mask_thresholds"]
 
 log = logging.getLogger("multidrizzle")
 
-#: Values of ``combine_type``.
-COMBINE_TYPES: tuple[str, ...] = ("median", "mean", "minmed", "imedian", "imean", "iminmed")
 
 #: AstroDrizzle's section buffer, in MiB, when ``combine_bufsize`` is None.
 DEFAULT_BUFSIZE_MIB = 1.0
@@ -145,13 +144,6 @@ def _image_shape(single_images: Sequence[np.ndarray],
                     f"{name}[{index}] has shape {np.shape(array)}; every single image and "
                     f"weight must have the shape of single_images[0], {shape}.")
     return shape
-
-
-def _combine_type(combine_type: str) -> str:
-    name = str(combine_type).lower()
-    if name not in COMBINE_TYPES:
-        raise ParameterError(f"combine_type must be one of {COMBINE_TYPES}; got {combine_type!r}.")
-    return name
 
 
 def _bufsize_bytes(combine_bufsize: float | None) -> float:
@@ -286,21 +278,71 @@ def _weight_masks(weights: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 # The step
 # ---------------------------------------------------------------------------
 
-def _combine_band(combine_type: str, images: np.ndarray, bad: np.ndarray,
-                  weights: np.ndarray, options: dict) -> Combination:
-    """Run the kernel of ``combine_type`` on one band."""
-    fill_with_last = combine_type.startswith("i")
-    base = combine_type[1:] if fill_with_last else combine_type
-    common = dict(lthresh=options["lthresh"], hthresh=options["hthresh"],
-                  fill_with_last=fill_with_last, fillval=options["fillval"])
-    if base == "minmed":
-        return minmed_combine(images, bad, weights, exptimes=options["exptimes"],
-                              sky_electrons=options["sky_values_electrons"],
-                              read_noises=options["read_noises"], units=options["units"],
-                              gains=options["gains"], nsigma=options["nsigma"],
-                              grow=options["grow"], **common)
-    combine = mean_combine if base == "mean" else median_combine
-    return combine(images, bad, nlow=options["nlow"], nhigh=options["nhigh"], **common)
+def _minmed_band(images: np.ndarray, bad: np.ndarray, weights: np.ndarray, options: dict,
+                 fill_with_last: bool) -> Combination:
+    return minmed_combine(images, bad, weights, exptimes=options["exptimes"],
+                          sky_electrons=options["sky_values_electrons"],
+                          read_noises=options["read_noises"], units=options["units"],
+                          gains=options["gains"], nsigma=options["nsigma"],
+                          grow=options["grow"], lthresh=options["lthresh"],
+                          hthresh=options["hthresh"], fill_with_last=fill_with_last,
+                          fillval=options["fillval"])
+
+
+def _rejecting_band(combine: Callable[..., Combination]) -> Callable[..., Combination]:
+    """A band function for a kernel that rejects ``nlow``/``nhigh`` extreme values."""
+    def band(images: np.ndarray, bad: np.ndarray, weights: np.ndarray, options: dict,
+             fill_with_last: bool) -> Combination:
+        return combine(images, bad, nlow=options["nlow"], nhigh=options["nhigh"],
+                       lthresh=options["lthresh"], hthresh=options["hthresh"],
+                       fill_with_last=fill_with_last, fillval=options["fillval"])
+    return band
+
+
+@dataclass(frozen=True)
+class CombineType:
+    """A value of ``combine_type``.
+
+    Attributes
+    ----------
+    name : str
+    combine_band : callable
+        ``(images, bad, weights, options, fill_with_last) -> Combination`` on
+        one band of the stack (see :mod:`multidrizzle.kernels.combine`).
+    is_mean : bool
+        The result is a mean of the inputs (else a median): sets the
+        variance of the combination relative to one input, which the
+        cosmic-ray test uses.
+    fill_with_last : bool
+        Pixels without a good value take the last image's value (the 'i'
+        types) instead of ``fillval``.
+    uses_grow : bool
+        ``combine_grow`` applies (minmed); the others ignore it, as
+        AstroDrizzle does.
+    needs_noise_model : bool
+        Needs each image's exposure time, sky, read noise and gain.
+    """
+
+    name: str
+    combine_band: Callable[..., Combination]
+    is_mean: bool
+    fill_with_last: bool
+    uses_grow: bool
+    needs_noise_model: bool
+
+
+_median_band = _rejecting_band(median_combine)
+_mean_band = _rejecting_band(mean_combine)
+
+#: The values of ``combine_type``.
+COMBINE_TYPES: Registry[CombineType] = Registry("combine type", ("combine_type",), {
+    "median": CombineType("median", _median_band, False, False, False, False),
+    "mean": CombineType("mean", _mean_band, True, False, False, False),
+    "minmed": CombineType("minmed", _minmed_band, False, False, True, True),
+    "imedian": CombineType("imedian", _median_band, False, True, False, False),
+    "imean": CombineType("imean", _mean_band, True, True, False, False),
+    "iminmed": CombineType("iminmed", _minmed_band, False, True, True, True),
+})
 
 
 def create_median(
@@ -384,17 +426,16 @@ def create_median(
     """
     n_rows, n_cols = _image_shape(single_images, single_weights)
     n_images = len(single_images)
-    kind = _combine_type(combine_type)
-    is_minmed = kind.endswith("minmed")
+    kind = COMBINE_TYPES[combine_type]
     if units not in COMBINE_UNITS:
         raise ParameterError(f"units must be one of {COMBINE_UNITS}; got {units!r}.")
     checked_gains(gains, n_images)  # refused for every combine type, used by minmed
-    if is_minmed:
+    if kind.needs_noise_model:
         _minmed_noise_inputs(n_images, exptimes, sky_values_electrons, read_noises)
     if int(combine_grow) != combine_grow or combine_grow < 0:
         raise ParameterError(f"combine_grow must be a non-negative integer; got {combine_grow!r}.")
     # AstroDrizzle sets grow to 0 for the combine types that do not use it.
-    grow = int(combine_grow) if is_minmed else 0
+    grow = int(combine_grow) if kind.uses_grow else 0
     options = dict(exptimes=exptimes, sky_values_electrons=sky_values_electrons,
                    read_noises=read_noises, units=units, gains=gains, nsigma=combine_nsigma,
                    grow=grow, nlow=combine_nlow, nhigh=combine_nhigh,
@@ -407,7 +448,7 @@ def create_median(
     rows_per_section = _output_rows_per_section(n_cols, bufsize, grow)
     sections = list(_sections(n_rows, rows_per_section, grow))
     log.info("median: %s of %d images %d x %d in %d sections of %d rows",
-             kind, n_images, n_cols, n_rows, len(sections), rows_per_section)
+             kind.name, n_images, n_cols, n_rows, len(sections), rows_per_section)
 
     largest_band = min(rows_per_section + 2 * grow, n_rows) * n_cols * n_images
     image_buffer = np.empty(largest_band, dtype=np.float32)
@@ -416,13 +457,13 @@ def create_median(
     good_counts = np.empty((n_rows, n_cols), dtype=np.int16)
     masks = np.empty((n_images, n_rows, n_cols), dtype=bool) if keep_masks else None
     masked_pixels = np.zeros(n_images, dtype=np.int64)
-    minimum_pixels = 0
+    minimum_pixels = None  # stays None unless the kernel reports where it took the minimum
 
     for section in sections:
         images = _read_band(single_images, section, image_buffer)
         weights = _read_band(single_weights, section, weight_buffer)
         bad = _weight_masks(weights, thresholds)
-        combination = _combine_band(kind, images, bad, weights, options)
+        combination = kind.combine_band(images, bad, weights, options, kind.fill_with_last)
         core = slice(section.start - section.read_start, section.stop - section.read_start)
         median[section.start:section.stop] = combination.image[core]
         good_counts[section.start:section.stop] = combination.good_counts[core]
@@ -430,7 +471,8 @@ def create_median(
         if masks is not None:
             masks[:, section.start:section.stop] = bad[:, core]
         if combination.used_minimum is not None:
-            minimum_pixels += int(np.count_nonzero(combination.used_minimum[core]))
+            minimum_pixels = (minimum_pixels or 0) + int(
+                np.count_nonzero(combination.used_minimum[core]))
 
     filled = int(np.count_nonzero(good_counts == 0))
     if filled:
@@ -442,8 +484,8 @@ def create_median(
         weight_thresholds=thresholds,
         masked_fractions=masked_pixels / float(n_rows * n_cols),
         filled_pixels=filled,
-        minimum_pixels=minimum_pixels if is_minmed else None,
-        combine_type=kind,
+        minimum_pixels=minimum_pixels,
+        combine_type=kind.name,
         section_rows=rows_per_section,
         n_sections=len(sections),
     )

@@ -42,19 +42,23 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from astropy.io import fits
 from astropy.nddata.bitmask import bitfield_to_boolean_mask
 
-from multidrizzle.errors import InputError, ParameterError
+from multidrizzle.errors import InputError
 from multidrizzle.kernels.pixmap import interpolate_pixel_map
-from multidrizzle.kernels.statistics import SKY_STATISTICS, clipped_statistic
+from multidrizzle.kernels.statistics import SKY_STATISTICS as KERNEL_SKY_STATISTICS
+from multidrizzle.kernels.statistics import clipped_statistic
 from multidrizzle.model import Chip
+from multidrizzle.steps.registry import Registry
 
 __all__ = [
     "SKY_METHODS",
+    "SKY_STATISTICS",
+    "SkyMethod",
     "SkyResult",
     "compute_sky",
     "read_sky_file",
@@ -65,9 +69,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("multidrizzle")
-
-#: Values of ``skymethod``.
-SKY_METHODS: tuple[str, ...] = ("localmin", "globalmin+match", "globalmin", "match")
 
 # Overlaps are found by mapping a grid of nodes this many pixels apart
 # through both WCSs and interpolating bilinearly in between: HST distortion
@@ -131,6 +132,78 @@ class _SkyStatistic:
         return value, moments.npix
 
 
+@dataclass(frozen=True)
+class _SkyProblem:
+    """What a sky method works from: chips, their whole-chip brightness, their pixels."""
+
+    exposures: list[list[Chip]]
+    brightness: dict[str, float]
+    pixels: "_PixelSource"
+    statistic: _SkyStatistic
+
+    def all_chips(self) -> list[Chip]:
+        return [chip for chips in self.exposures for chip in chips]
+
+
+def _localmin(problem: _SkyProblem) -> list[float]:
+    """Per exposure, the lowest brightness of its chips."""
+    return [_lowest(problem.brightness, chips, f"exposure {chips[0].filename.name}")
+            for chips in problem.exposures]
+
+
+def _globalmin(problem: _SkyProblem) -> list[float]:
+    """The lowest brightness of all chips of all exposures, for every exposure."""
+    lowest = _lowest(problem.brightness, problem.all_chips(), "all inputs")
+    return [lowest] * len(problem.exposures)
+
+
+def _match(problem: _SkyProblem) -> list[float]:
+    """Offsets that match the exposures' skies where they overlap, the lowest 0."""
+    return list(_match_offsets(problem.exposures, problem.pixels, problem.statistic))
+
+
+def _globalmin_match(problem: _SkyProblem) -> list[float]:
+    """The match offsets plus the lowest brightness once they are removed."""
+    offsets = _match_offsets(problem.exposures, problem.pixels, problem.statistic)
+    shifted = {chip.name: problem.brightness[chip.name] - offsets[index]
+               for index, chips in enumerate(problem.exposures) for chip in chips}
+    lowest = _lowest(shifted, problem.all_chips(), "all inputs after matching")
+    return [offset + lowest for offset in offsets]
+
+
+@dataclass(frozen=True)
+class SkyMethod:
+    """A value of ``skymethod``.
+
+    Attributes
+    ----------
+    name : str
+    per_exposure : callable
+        Gives one surface brightness per exposure from the chips' statistics
+        (and, for the matching methods, the skies of their overlaps).
+    matches_overlaps : bool
+        Whether it measures the sky where exposures overlap (needs the
+        chips' footprints on each other).
+    """
+
+    name: str
+    per_exposure: Callable[[_SkyProblem], list[float]]
+    matches_overlaps: bool
+
+
+#: The values of ``skymethod`` (see the module notes).
+SKY_METHODS: Registry[SkyMethod] = Registry("sky method", ("skymethod",), {
+    "localmin": SkyMethod("localmin", _localmin, False),
+    "globalmin+match": SkyMethod("globalmin+match", _globalmin_match, True),
+    "globalmin": SkyMethod("globalmin", _globalmin, False),
+    "match": SkyMethod("match", _match, True),
+})
+
+#: The values of ``skystat``: statistics of :func:`clipped_statistic`.
+SKY_STATISTICS: Registry[str] = Registry("sky statistic", ("skystat",),
+                                         {name: name for name in KERNEL_SKY_STATISTICS})
+
+
 def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
                 skystat: str, skywidth: float, skylower: float | None,
                 skyupper: float | None, skyclip: int, skylsigma: float, skyusigma: float,
@@ -178,7 +251,7 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
 
     Raises
     ------
-    ParameterError
+    UnknownAlgorithmError
         For an unknown ``skymethod`` or ``skystat``.
     InputError
         Naming the file, line or keyword at fault in user sky values and masks.
@@ -190,12 +263,8 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
         return _recorded_user_sky(exposures, skyuser)
     if skyfile:
         return _sky_from_file(exposures, skyfile)
-    if skymethod not in SKY_METHODS:
-        raise ParameterError(f"parameter 'skymethod': {skymethod!r} is not one of "
-                             f"{', '.join(SKY_METHODS)}")
-    if skystat not in SKY_STATISTICS:
-        raise ParameterError(f"parameter 'skystat': {skystat!r} is not one of "
-                             f"{', '.join(SKY_STATISTICS)}")
+    method = SKY_METHODS[skymethod]
+    skystat = SKY_STATISTICS.canonical(skystat)
     statistic = _SkyStatistic(skystat, skylower, skyupper, int(skyclip), float(skylsigma),
                               float(skyusigma), float(skywidth))
     if use_static and static_masks is None:
@@ -208,25 +277,11 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
            for chips in exposures for chip in chips}
     brightness = {chip.name: raw[chip.name] * _brightness_factor(chip)
                   for chips in exposures for chip in chips}
-    if skymethod == "localmin":
-        per_exposure = [_lowest(brightness, chips, f"exposure {chips[0].filename.name}")
-                        for chips in exposures]
-    elif skymethod == "globalmin":
-        lowest = _lowest(brightness, [c for chips in exposures for c in chips], "all inputs")
-        per_exposure = [lowest] * len(exposures)
-    else:
-        offsets = _match_offsets(exposures, pixels, statistic)
-        per_exposure = list(offsets)
-        if skymethod == "globalmin+match":
-            shifted = {chip.name: brightness[chip.name] - offsets[index]
-                       for index, chips in enumerate(exposures) for chip in chips}
-            lowest = _lowest(shifted, [c for chips in exposures for c in chips],
-                             "all inputs after matching")
-            per_exposure = [offset + lowest for offset in offsets]
+    per_exposure = method.per_exposure(_SkyProblem(exposures, brightness, pixels, statistic))
     values = {chip.name: float(per_exposure[index] / _brightness_factor(chip))
               for index, chips in enumerate(exposures) for chip in chips}
-    _log_table(skymethod, skystat, exposures, raw, values)
-    return SkyResult(values=values, subtract=True, method=skymethod, details=raw)
+    _log_table(method.name, skystat, exposures, raw, values)
+    return SkyResult(values=values, subtract=True, method=method.name, details=raw)
 
 
 # ---------------------------------------------------------------------------

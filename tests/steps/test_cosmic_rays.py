@@ -416,10 +416,10 @@ def test_median_variance_ratio_values():
     from multidrizzle.steps.cosmic_rays import median_variance_ratio
 
     counts = np.array([[0, 1, 2], [3, 4, 10]], dtype=np.int16)
-    median = median_variance_ratio(counts, "minmed")
+    median = median_variance_ratio(counts, combine_is_mean=False)
     np.testing.assert_allclose(median, [[0, 1, 0.5], [np.pi / 6, np.pi / 8, np.pi / 20]],
                                rtol=1e-6)
-    mean = median_variance_ratio(counts, "imean")
+    mean = median_variance_ratio(counts, combine_is_mean=True)
     np.testing.assert_allclose(mean, [[0, 1, 0.5], [1 / 3, 1 / 4, 1 / 10]], rtol=1e-6)
     assert median.dtype == np.float32
 
