@@ -1,4 +1,4 @@
-"""What multidrizzle knows about HST instruments: amplifiers, gain, read noise.
+"""What multidrizzle knows about HST instruments: amplifiers, gain, read noise, readout.
 
 The calibrated exposures of ACS and WFC3 carry one gain (``ATODGNx``) and one
 read noise (``READNSEx``) keyword per amplifier in the primary header, and the
@@ -16,7 +16,8 @@ from astropy.io import fits
 
 from multidrizzle.errors import InputError
 
-__all__ = ["DetectorNoise", "detector_noise", "AMPLIFIERS_BY_CHIP", "header_number"]
+__all__ = ["DetectorNoise", "detector_noise", "AMPLIFIERS_BY_CHIP", "header_number",
+           "CTE_READOUT_DIRECTION", "cte_direction"]
 
 #: Amplifiers that read each chip, keyed by (instrument, detector) then by the
 #: CCDCHIP value.  ``None`` as chip key means every amplifier reads the single
@@ -28,6 +29,28 @@ AMPLIFIERS_BY_CHIP: dict[tuple[str, str], dict[int | None, str]] = {
     ("ACS", "HRC"): {None: "ABCD"},
     ("ACS", "SBC"): {None: "ABCD"},
 }
+
+
+#: Instruments whose CCD read-out leaves CTE tails along y, by SCI EXTVER
+#: (drizzlepac's ``cte_dir``, as :mod:`multidrizzle.kernels.cosmic_rays`
+#: reads it).  SCI,1 (-1) is read out towards row 0, so its tails trail
+#: towards higher rows: a cosmic ray at row y also masks rows y+1 .. y+ctegrow.
+#: SCI,2 (+1) is read out towards its last row, so its tails trail towards
+#: lower rows: rows y-ctegrow .. y-1.
+CTE_READOUT_DIRECTION: dict[tuple[str, str], dict[int, int]] = {
+    ("ACS", "WFC"): {1: -1, 2: 1},
+    ("WFC3", "UVIS"): {1: -1, 2: 1},
+}
+
+
+def cte_direction(instrument: str, detector: str, extver: int) -> int:
+    """+1, -1 or 0: the readout direction along y of one chip, which sets its CTE tail side.
+
+    +1 puts the tail at lower rows than the cosmic ray, -1 at higher rows
+    (see :func:`multidrizzle.kernels.cosmic_rays.grow_cosmic_rays`); 0 means
+    no tail is known for this instrument, detector and chip.
+    """
+    return CTE_READOUT_DIRECTION.get((instrument.upper(), detector.upper()), {}).get(extver, 0)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from multidrizzle.errors import InputError
-from multidrizzle.instruments import detector_noise, header_number
+from multidrizzle.instruments import cte_direction, detector_noise, header_number
 
 __all__ = ["Chip", "Exposure", "ReadOptions", "read_exposure", "UNITS_PER_SECOND"]
 
@@ -37,10 +37,13 @@ UNITS_PER_SECOND = {name for name, (_, rate) in _KNOWN_UNITS.items() if rate}
 class ReadOptions:
     """Parameters that change how exposures are read.
 
-    Attributes mirror the session parameters of the same names.
+    Attributes mirror the session parameters of the same names
+    (``resetbits`` as an integer: the DQ bits to clear, ``~`` already
+    applied, so a negative value clears every bit but those it names).
     """
 
     group: tuple[int, ...] | None = None
+    resetbits: int | None = None
     wcskey: str = ""
     coeffs: bool = True
     proc_unit: str = "native"
@@ -85,6 +88,10 @@ class Chip:
         signature share a static mask.
     header : astropy.io.fits.Header
         A copy of the SCI header (the file stays untouched).
+    reset_bits : int
+        DQ bits cleared whenever the DQ array is read (``resetbits``; 0 =
+        none; negative = every bit but those of ``~reset_bits``), so every
+        step sees the same DQ, as AstroDrizzle resets them at input.
     """
 
     filename: Path
@@ -101,6 +108,7 @@ class Chip:
     header: fits.Header = field(repr=False)
     has_error: bool = True
     has_dq: bool = True
+    reset_bits: int = 0
 
     @property
     def name(self) -> str:
@@ -137,11 +145,21 @@ class Chip:
             return None
         return self._in_processing_units(self._read("ERR"))
 
+    @property
+    def cte_direction(self) -> int:
+        """Readout direction along y (+1, -1, or 0 if unknown); see
+        :func:`multidrizzle.instruments.cte_direction`."""
+        instrument, detector = self.signature[0].split("/")
+        return cte_direction(instrument, detector, self.extver)
+
     def read_dq(self) -> np.ndarray:
-        """The DQ array as uint32 (zeros when the file has no DQ data)."""
+        """The DQ array as uint32, ``reset_bits`` cleared (zeros when the file has no DQ)."""
         if not self.has_dq:
             return np.zeros(self.shape, dtype=np.uint32)
-        return self._read("DQ").astype(np.uint32)
+        dq = self._read("DQ").astype(np.uint32)
+        if self.reset_bits:
+            dq &= np.uint32(~self.reset_bits & 0xFFFFFFFF)
+        return dq
 
     def _in_processing_units(self, data: np.ndarray) -> np.ndarray:
         if self.proc_scale != 1.0:
@@ -182,6 +200,29 @@ class Exposure:
     def is_cte_corrected(self) -> bool:
         """True for FLC input (products are then named ``_drc``)."""
         return self.filename.name.lower().endswith("_flc.fits")
+
+    def read_ivm(self, chip: Chip) -> np.ndarray | None:
+        """The chip's inverse-variance map from this exposure's IVM file (None without one).
+
+        The map is the ``IVM,<extver>`` extension, or the primary array of an
+        IVM file given for a one-chip exposure.
+
+        Raises
+        ------
+        InputError
+            Naming the IVM file when it has no image of the chip's shape.
+        """
+        if self.ivm_file is None:
+            return None
+        with fits.open(self.ivm_file, mode="readonly") as hdul:
+            try:
+                data = hdul["IVM", chip.extver].data
+            except KeyError:
+                data = hdul[0].data if len(self.chips) == 1 else None
+        if data is None or data.shape != chip.shape:
+            raise InputError(f"IVM file {self.ivm_file}: expected an IVM,{chip.extver} "
+                             f"image of shape {chip.shape} for {chip.name}")
+        return np.asarray(data, dtype=np.float32)
 
 
 def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None) -> Exposure:
@@ -300,6 +341,7 @@ def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header
         header=header,
         has_error=_has_data(hdul, "ERR", extver, shape),
         has_dq=_has_data(hdul, "DQ", extver, shape),
+        reset_bits=int(options.resetbits or 0),
     )
 
 

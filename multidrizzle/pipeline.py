@@ -49,30 +49,10 @@ from multidrizzle.steps.static_mask import build_static_masks
 if TYPE_CHECKING:  # pragma: no cover
     from multidrizzle.session import Multidrizzle
 
-__all__ = ["DEFAULT_STEPS", "blot_sky", "cte_direction", "cte_direction_for_growth",
+__all__ = ["DEFAULT_STEPS", "blot_sky", "cte_direction_for_growth",
            "processing_units"]
 
 log = logging.getLogger("multidrizzle")
-
-#: Instruments whose CCD read-out leaves CTE tails along y, by SCI extver
-#: (drizzlepac's ``cte_dir``, as :mod:`multidrizzle.kernels.cosmic_rays` reads
-#: it).  SCI,1 (-1) is read out towards row 0, so its tails trail towards
-#: higher rows: a cosmic ray at row y also masks rows y+1 .. y+ctegrow.
-#: SCI,2 (+1) is read out towards its last row, so its tails trail towards
-#: lower rows: rows y-ctegrow .. y-1.
-_CTE_DIRECTION_BY_EXTVER = {("ACS", "WFC"): {1: -1, 2: 1}, ("WFC3", "UVIS"): {1: -1, 2: 1}}
-
-
-def cte_direction(chip: Chip) -> int:
-    """+1, -1 or 0: the readout direction along y, which sets the CTE tail side.
-
-    +1 puts the tail at lower rows than the cosmic ray, -1 at higher rows
-    (see :func:`multidrizzle.kernels.cosmic_rays.grow_cosmic_rays`); 0 means
-    no tail is known for this instrument, detector and chip.
-    """
-    instrument, detector = chip.signature[0].split("/")
-    return _CTE_DIRECTION_BY_EXTVER.get((instrument, detector), {}).get(chip.extver, 0)
-
 
 def cte_direction_for_growth(chip: Chip, driz_cr_ctegrow: int) -> int:
     """:func:`cte_direction` for the driz_cr step, warning when a tail cannot be grown.
@@ -90,7 +70,7 @@ def cte_direction_for_growth(chip: Chip, driz_cr_ctegrow: int) -> int:
         and a direction of 0, a WARNING names the chip: its cosmic rays get
         no CTE tail.
     """
-    direction = cte_direction(chip)
+    direction = chip.cte_direction
     if driz_cr_ctegrow > 0 and direction == 0:
         instrument, detector = chip.signature[0].split("/")
         log.warning("driz_cr: driz_cr_ctegrow=%d but the CTE direction of %s (%s/%s) "
@@ -140,7 +120,7 @@ def run_sky(md: "Multidrizzle", *, skysub: bool = True) -> SkyResult:
 
 
 def _separate_science(md: "Multidrizzle", chip: Chip) -> np.ndarray:
-    science = md.read_science(chip)
+    science = chip.read_science()
     if _sky_subtracted(md):
         science -= np.float32(_sky_in_processing_units(md, chip))  # a private copy
     return science
@@ -155,7 +135,7 @@ def run_driz_separate(md: "Multidrizzle") -> Iterator[DrizzledImage]:
     return drizzle_exposures(
         md.exposures, md.separate_pixel_maps, md.separate_grid, settings,
         science_of=lambda chip: _separate_science(md, chip),
-        weights_of=lambda chip: chip_weight_map(chip, md.read_dq(chip), bits,
+        weights_of=lambda chip: chip_weight_map(chip, chip.read_dq(), bits,
                                                 static_mask=_static_mask_of(md, chip)),
         separate=True)
 
@@ -265,8 +245,8 @@ def run_driz_cr(md: "Multidrizzle") -> dict[str, np.ndarray]:
     masks = {}
     for chip in _chips(md):
         masks[chip.name] = detect_cosmic_rays(
-            md.read_science(chip), md.blotted_images[chip.name],
-            good_mask=good_pixel_mask(md.read_dq(chip), bits),
+            chip.read_science(), md.blotted_images[chip.name],
+            good_mask=good_pixel_mask(chip.read_dq(), bits),
             static_mask=_static_mask_of(md, chip), gain=chip.gain,
             read_noise=chip.read_noise, exptime=chip.exptime,
             sky=_sky_missing_from_blot(md, chip), units=processing_units(chip),
@@ -285,27 +265,18 @@ def _final_weights(md: "Multidrizzle", chip: Chip, bits: int | None) -> np.ndarr
         error = chip.read_error()
     elif wht_type == "IVM":
         ivm = _ivm_of(md, chip)
-    return chip_weight_map(chip, md.read_dq(chip), bits,
+    return chip_weight_map(chip, chip.read_dq(), bits,
                            static_mask=_static_mask_of(md, chip), cr_mask=cr_mask,
                            wht_type=wht_type, error=error, ivm=ivm)
 
 
 def _ivm_of(md: "Multidrizzle", chip: Chip) -> np.ndarray | float:
     exposure = next(e for e in md.exposures if chip in e.chips)
-    if exposure.ivm_file is None:
+    ivm = exposure.read_ivm(chip)
+    if ivm is None:
         return background_ivm(chip, md.sky_values.get(chip.name, 0.0)
                               if md.sky_values else 0.0)
-    from astropy.io import fits
-
-    with fits.open(exposure.ivm_file, mode="readonly") as hdul:
-        try:
-            data = hdul["IVM", chip.extver].data
-        except KeyError:
-            data = hdul[0].data if len(exposure.chips) == 1 else None
-    if data is None or data.shape != chip.shape:
-        raise InputError(f"IVM file {exposure.ivm_file}: expected an IVM,{chip.extver} "
-                         f"image of shape {chip.shape} for {chip.name}")
-    return np.asarray(data, dtype=np.float32)
+    return ivm
 
 
 def run_driz_combine(md: "Multidrizzle") -> DrizzledImage:

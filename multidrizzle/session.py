@@ -360,19 +360,6 @@ class Multidrizzle(DrizzleParameters):
         lines.append(f"{'total':<14} {'':<8} {total:>8.2f}")
         return "\n".join(lines)
 
-    def read_science(self, chip) -> np.ndarray:
-        """A chip's SCI array in processing units (never sky-subtracted)."""
-        return chip.read_science()
-
-    def read_dq(self, chip) -> np.ndarray:
-        """A chip's DQ array with the ``resetbits`` cleared."""
-        dq = chip.read_dq()
-        reset = self.bit_flags("resetbits")
-        if reset:
-            # '~4' (a negative value) resets every bit but 4
-            dq &= np.uint32(~reset & 0xFFFFFFFF)
-        return dq
-
     @property
     def final_sci(self) -> np.ndarray | None:
         """Final drizzled science image (``final_units``), or None before the step."""
@@ -720,7 +707,7 @@ class Multidrizzle(DrizzleParameters):
             if self.driz_cr_corr:
                 root = self._chip_root(chip)
                 written.append(write_crmask(f"{root}_crmask.fits", mask))
-                clean = cosmic_ray_clean(self.read_science(chip),
+                clean = cosmic_ray_clean(chip.read_science(),
                                          self.blotted_images[chip.name], mask)
                 # AstroDrizzle's clean keeps the cosmic-ray cleaned images
                 self.crclean_files.append(
@@ -798,7 +785,8 @@ class Multidrizzle(DrizzleParameters):
     def _read_options(self) -> ReadOptions:
         group = parse_group(self.group)
         return ReadOptions(
-            group=tuple(group) if group is not None else None, wcskey=self.wcskey or "",
+            group=tuple(group) if group is not None else None,
+            resetbits=self.bit_flags("resetbits"), wcskey=self.wcskey or "",
             coeffs=bool(self.coeffs), proc_unit=self.proc_unit, gain=self.gain,
             gainkeyword=self.gainkeyword or "", rdnoise=self.rdnoise,
             rnkeyword=self.rnkeyword or "", exptime=self.exptime,
@@ -849,6 +837,14 @@ class Multidrizzle(DrizzleParameters):
         """``md.mdriztab = True`` after construction applies the table at once."""
         if change["new"] and getattr(self, "inputs", None) is not None:
             self._apply_mdriztab()
+
+    @observe("resetbits")
+    def _resetbits_changed(self, change) -> None:
+        """The chips read their DQ with the new ``resetbits`` from now on."""
+        reset = self.bit_flags("resetbits") or 0
+        for exposure in getattr(self, "exposures", None) or []:
+            for chip in exposure.chips:
+                chip.reset_bits = reset
 
     @observe(All)
     def _parameter_changed(self, change) -> None:

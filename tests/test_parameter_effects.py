@@ -99,7 +99,7 @@ def read_once(md: Multidrizzle, chip, what: str) -> np.ndarray:
     """
     key = (str(chip.filename), chip.extver, what, md.resetbits)
     if key not in _ARRAYS:
-        _ARRAYS[key] = md.read_dq(chip) if what == "dq" else md.read_science(chip)
+        _ARRAYS[key] = chip.read_dq() if what == "dq" else chip.read_science()
     return _ARRAYS[key]
 
 
@@ -745,7 +745,7 @@ def test_driz_cr_corr_writes_crmask_and_crclean(demo, tmp_path, full):
         assert crmask.dtype == np.uint8
         np.testing.assert_array_equal(crmask, np.where(cosmic_rays, 0, 1))  # 1 good, 0 CR
         clean = fits.getdata(crclean_path)
-        science = md.read_science(chip)
+        science = chip.read_science()
         np.testing.assert_array_equal(clean[~cosmic_rays], science[~cosmic_rays])
         np.testing.assert_array_equal(clean[cosmic_rays],
                                       md.blotted_images[chip.name][cosmic_rays])

@@ -267,8 +267,31 @@ def test_resetbits_clears_old_cosmic_ray_flags(small_set, tmp_path):
     kept = _session(folder, tmp_path / "a", resetbits=0)
     reset = _session(folder, tmp_path / "b", resetbits=4096)
     chip = kept.exposures[0].chips[0]
-    assert (kept.read_dq(chip) & 4096).any()
-    assert not (reset.read_dq(reset.exposures[0].chips[0]) & 4096).any()
+    assert (chip.read_dq() & 4096).any()
+    assert not (reset.exposures[0].chips[0].read_dq() & 4096).any()
+
+
+def test_resetbits_applies_to_the_sky_step_too(small_set, tmp_path):
+    """AstroDrizzle resets the bits at input, before every step: pixels an earlier
+    run flagged as cosmic rays (4096) count for the sky again once reset."""
+    folder = tmp_path / "flagged"
+    shutil.copytree(small_set, folder)
+    path = sorted(folder.glob("*_flc.fits"))[0]
+    with fits.open(path, mode="update") as hdul:
+        # flag the faintest third of each chip: the sky without them is higher
+        for extver in (1, 2):
+            science = hdul["SCI", extver].data
+            hdul["DQ", extver].data[science < np.percentile(science, 33)] |= 4096
+    runs = {}
+    for name, folder_used, resetbits in (("clean", small_set, 4096), ("reset", folder, 4096),
+                                         ("kept", folder, 0)):
+        md = _session(folder_used, tmp_path / name, resetbits=resetbits)
+        md.run(**{**ALL_OFF, "skysub": True})
+        runs[name] = md.sky_values
+    chip = next(name for name in runs["clean"] if name.startswith(path.name)
+                and name.endswith("[SCI,1]"))
+    assert runs["reset"] == runs["clean"]
+    assert runs["kept"][chip] > runs["clean"][chip]
 
 
 def test_num_cores_gives_identical_results(small_set, tmp_path):

@@ -63,17 +63,27 @@ def test_bits_lets_flagged_pixels_into_the_weights(small_set, tmp_path):
 
 @pytest.mark.parametrize("resetbits, expected", [("4096+16", 0), ("~16", 16), (0, 4096 + 16)])
 def test_resetbits_takes_bit_expressions(small_set, tmp_path, resetbits, expected):
-    md = _session(small_set, tmp_path, resetbits=resetbits)
-    chip = md.exposures[0].chips[0]
-    original = chip.read_dq
+    folder = tmp_path / "flagged"
+    shutil.copytree(small_set, folder)
+    path = sorted(folder.glob("*_flc.fits"))[0]
+    with fits.open(path, mode="update") as hdul:
+        hdul["DQ", 1].data[0, 0] = 4096 + 16
+    (folder / "inputs.lst").write_text(f"{path}\n")
+    md = _session(folder, tmp_path, resetbits=resetbits)
+    assert int(md.exposures[0].chips[0].read_dq()[0, 0]) == expected
 
-    def flagged_dq():
-        dq = original()
-        dq[0, 0] = 4096 + 16
-        return dq
 
-    chip.read_dq = flagged_dq
-    assert int(md.read_dq(chip)[0, 0]) == expected
+def test_resetbits_changed_after_build_applies_to_every_later_read(small_set, tmp_path):
+    folder = tmp_path / "flagged"
+    shutil.copytree(small_set, folder)
+    path = sorted(folder.glob("*_flc.fits"))[0]
+    with fits.open(path, mode="update") as hdul:
+        hdul["DQ", 1].data[0, 0] = 4096 + 16
+    md = _session(folder, tmp_path, resetbits=0)
+    chip = next(c for e in md.exposures for c in e.chips if c.filename == path and c.extver == 1)
+    assert int(chip.read_dq()[0, 0]) == 4096 + 16
+    md.resetbits = 4096
+    assert int(chip.read_dq()[0, 0]) == 16
 
 
 # ------------------------------------------------------------- frame centre

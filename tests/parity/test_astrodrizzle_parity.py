@@ -251,7 +251,7 @@ def test_cosmic_ray_masks_agree_where_both_look(ours_on_astrodrizzle_grid, astro
     theirs_total = both = 0
     for chip in md._all_chips():
         looked_at = (_inside_grid(md, chip) & ~md.static_masks[chip.signature]
-                     & good_pixel_mask(md.read_dq(chip), md.bit_flags("driz_sep_bits")))
+                     & good_pixel_mask(chip.read_dq(), md.bit_flags("driz_sep_bits")))
         theirs = astrodrizzle_run.cr_mask(_rootname(chip), chip.extver) & looked_at
         ours = md.cr_masks[chip.name] & looked_at
         theirs_total += int(theirs.sum())
@@ -279,7 +279,7 @@ def test_cosmic_rays_against_truth(ours_on_astrodrizzle_grid, astrodrizzle_run, 
     md = ours_on_astrodrizzle_grid
     chips = md._all_chips()
     coverage = chip_coverage
-    good = {_key(c): good_pixel_mask(md.read_dq(c), md.bit_flags("driz_sep_bits")) for c in chips}
+    good = {_key(c): good_pixel_mask(c.read_dq(), md.bit_flags("driz_sep_bits")) for c in chips}
     usable = {_key(c): good[_key(c)] & ~md.static_masks[c.signature] for c in chips}
     ours = {_key(c): md.cr_masks[c.name] for c in chips}
     theirs = {_key(c): astrodrizzle_run.cr_mask(_rootname(c), c.extver) for c in chips}
@@ -334,7 +334,7 @@ def _affected_output_pixels(md, astrodrizzle_run):
     affected = np.zeros((ny, nx), dtype=bool)
     bits = md.bit_flags("final_bits")
     for chip in md._all_chips():
-        good = good_pixel_mask(md.read_dq(chip), bits) & ~md.static_masks[chip.signature]
+        good = good_pixel_mask(chip.read_dq(), bits) & ~md.static_masks[chip.signature]
         ours = good & ~md.cr_masks[chip.name]
         theirs = good & ~astrodrizzle_run.cr_mask(_rootname(chip), chip.extver)
         pixmap = md.pixel_maps[chip.name].evaluate()[ours != theirs]

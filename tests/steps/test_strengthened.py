@@ -202,7 +202,7 @@ def pipeline_run(demo, tmp_path_factory) -> Multidrizzle:
 
 
 def _good(md: Multidrizzle, chip) -> np.ndarray:
-    return ((md.read_dq(chip) == 0) & ~md.static_masks[chip.signature]
+    return ((chip.read_dq() == 0) & ~md.static_masks[chip.signature]
             & ~md.cr_masks[chip.name])
 
 
@@ -270,7 +270,7 @@ def test_err_and_ivm_weights_differ_from_exp_as_expected(pipeline_run):
     error = chip.read_error().astype(np.float64)
     good = _good(md, chip) & (error > 0)
     weights = _input_weights(md, "ERR")[chip.name]
-    science = md.read_science(chip)
+    science = chip.read_science()
     bright = good & (science > np.percentile(science[good], 99))
     faint = good & (science < np.percentile(science[good], 50))
     assert weights[bright].mean() < 0.5 * weights[faint].mean()
@@ -291,8 +291,8 @@ def sky_run(demo, tmp_path_factory) -> Multidrizzle:
 
 def _reference_chip_sky(md: Multidrizzle, chip) -> float:
     """imagestats median after 5 clipping passes at 4 sigma, good pixels only."""
-    good = (md.read_dq(chip) == 0) & ~md.static_masks[chip.signature]
-    values = md.read_science(chip)[good]
+    good = (chip.read_dq() == 0) & ~md.static_masks[chip.signature]
+    values = chip.read_science()[good]
     npix, _, _, low, high, _, _ = reference_statistics.reference_clipped_moments(
         values, nclip=5, lsigma=4.0, usigma=4.0)
     assert npix > 1000
@@ -342,7 +342,7 @@ def test_replaced_static_mask_removes_its_pixels_from_the_drizzles(demo, tmp_pat
     run_only(md, "static", "driz_separate")
     assert md.step_records["static"].reason == "user function"
     for exposure, weight in zip(md.exposures, md.single_wht):
-        kept = sum(int(((md.read_dq(c) == 0) & ~_block(c.shape)).sum())
+        kept = sum(int(((c.read_dq() == 0) & ~_block(c.shape)).sum())
                    for c in exposure.chips)
         assert weight.sum(dtype=np.float64) == pytest.approx(exposure.exptime * kept,
                                                              rel=1e-6)
@@ -366,12 +366,12 @@ def test_replaced_cosmic_ray_masks_are_weighted_out_of_the_final_image(demo, tmp
     md.run()
     assert md.step_records["driz_cr"].reason == "user function"
     assert all(np.array_equal(m, _block(CHIP_SHAPE)) for m in md.cr_masks.values())
-    kept = sum(c.exptime * int(((md.read_dq(c) == 0) & ~md.static_masks[c.signature]
+    kept = sum(c.exptime * int(((c.read_dq() == 0) & ~md.static_masks[c.signature]
                                 & ~_block(c.shape)).sum()) for c in chips(md))
     assert md.final_wht.sum(dtype=np.float64) == pytest.approx(kept, rel=1e-5)
     # and nothing of the block reaches the output: drizzle the block alone
     md.replace_step("driz_cr", lambda s: {c.name: ~_block(c.shape) for c in chips(s)})
     md.run(**(ALL_OFF | {"driz_cr": True, "driz_combine": True}))
-    block_only = sum(c.exptime * int(((md.read_dq(c) == 0) & ~md.static_masks[c.signature]
+    block_only = sum(c.exptime * int(((c.read_dq() == 0) & ~md.static_masks[c.signature]
                                       & _block(c.shape)).sum()) for c in chips(md))
     assert md.final_wht.sum(dtype=np.float64) == pytest.approx(block_only, rel=1e-5)
