@@ -17,25 +17,24 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
-from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
+from multidrizzle.errors import GridTooLargeError, InputError
+from multidrizzle.io.userfiles import split_file_spec
 from multidrizzle.kernels.pixmap import interpolate_pixel_map
 from multidrizzle.model import Chip
 
 __all__ = [
     "GridRequest", "OutputGrid", "PixelMap", "make_output_grid", "compute_pixel_map",
-    "chip_footprint", "native_scale", "native_orientation", "available_memory",
-    "check_memory", "read_reference_wcs",
+    "chip_footprint", "sky_to_chip_pixels", "native_scale", "native_orientation",
+    "available_memory", "check_memory", "read_reference_wcs",
 ]
 
 log = logging.getLogger("multidrizzle")
@@ -116,15 +115,28 @@ class PixelMap:
     row_shifts: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     wcs_seconds: float = 0.0
 
-    def evaluate(self) -> np.ndarray:
-        """The dense pixel map, shape ``(ny, nx, 2)``, float64."""
+    def evaluate(self, window: tuple[slice, slice] | None = None) -> np.ndarray:
+        """The dense pixel map, shape ``(ny, nx, 2)``, float64, or a window of it.
+
+        Parameters
+        ----------
+        window : (slice, slice), optional
+            Rows and columns of the chip (steps of 1): the result then holds
+            exactly the values of those pixels in the map of the whole chip.
+        """
+        rows, columns = window if window is not None else (slice(None), slice(None))
+        y0, y1, _ = rows.indices(self.shape[0])
+        x0, x1, _ = columns.indices(self.shape[1])
         if self.stepsize == 1 and self.node_values.shape[:2] == self.shape:
-            return self.node_values.copy()
-        dx_col, dy_col = self.column_shifts if self.column_shifts else (None, None)
-        dx_row, dy_row = self.row_shifts if self.row_shifts else (None, None)
+            return self.node_values[y0:y1, x0:x1].copy()
+        dx_col, dy_col = ((shift[x0:x1] for shift in self.column_shifts)
+                          if self.column_shifts else (None, None))
+        dx_row, dy_row = ((shift[y0:y1] for shift in self.row_shifts)
+                          if self.row_shifts else (None, None))
         return interpolate_pixel_map(self.node_values, self.origin, self.stepsize,
-                                     self.shape, dx_of_column=dx_col, dx_of_row=dx_row,
-                                     dy_of_column=dy_col, dy_of_row=dy_row)
+                                     (y1 - y0, x1 - x0), dx_of_column=dx_col,
+                                     dx_of_row=dx_row, dy_of_column=dy_col,
+                                     dy_of_row=dy_row, first=(y0, x0))
 
 
 # --------------------------------------------------------------------------
@@ -280,9 +292,6 @@ def _axis_size(positions: np.ndarray, requested: int | None,
     return size, crpix
 
 
-_EXTENSION = re.compile(r"^(?P<path>.*?)\[(?P<ext>[^\]]+)\]$")
-
-
 def read_reference_wcs(spec: str, *, source: str | None = None) -> tuple[WCS, tuple[int, int]]:
     """WCS and ``(ny, nx)`` of a reference image ``'file.fits'`` or ``'file.fits[sci,1]'``.
 
@@ -318,9 +327,7 @@ def read_reference_wcs(spec: str, *, source: str | None = None) -> tuple[WCS, tu
     source = source or "parameter 'refimage', 'final_refimage' or 'driz_sep_refimage'"
     text = str(spec).strip()
     where = f"reference image {text!r} ({source})"
-    match = _EXTENSION.match(text)
-    path = Path(match.group("path").strip() if match else text)
-    extension = _parse_extension(match.group("ext"), where) if match else None
+    path, extension, extension_text = split_file_spec(text, where)
     if not path.exists():
         raise InputError(f"{where}: file {path} does not exist")
     if not path.is_file():
@@ -334,7 +341,7 @@ def read_reference_wcs(spec: str, *, source: str | None = None) -> tuple[WCS, tu
                 except (KeyError, IndexError) as exc:
                     names = ", ".join(f"[{i}] {h.name},{h.ver}" for i, h in enumerate(hdul))
                     raise InputError(f"{where}: {path} has no extension "
-                                     f"[{match.group('ext')}]; it has {names}") from exc
+                                     f"[{extension_text}]; it has {names}") from exc
                 header = hdu.header
                 if header.get("NAXIS") == 2:
                     shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
@@ -361,29 +368,9 @@ def read_reference_wcs(spec: str, *, source: str | None = None) -> tuple[WCS, tu
         raise InputError(f"{where}: {path} cannot be read as FITS ({exc}); expected a "
                          "FITS image with a celestial WCS") from exc
     if extension is not None:
-        raise InputError(f"{where}: extension [{match.group('ext')}] is not a 2-D image "
-                         "with a celestial WCS")
+        raise InputError(f"{where}: extension [{extension_text}] is not a 2-D "
+                         "image with a celestial WCS")
     raise InputError(f"{where}: has no 2-D image with a celestial WCS")
-
-
-def _parse_extension(text: str, where: str) -> int | tuple[str, int] | str:
-    """``'1'`` -> 1, ``'sci'`` -> ``'SCI'``, ``'sci,2'`` -> ``('SCI', 2)``.
-
-    Raises
-    ------
-    ParameterError
-        For anything else, naming ``where`` and the forms accepted.
-    """
-    parts = [p.strip().strip("'\"") for p in text.split(",")]
-    if len(parts) == 1 and parts[0].isdigit():
-        return int(parts[0])
-    if len(parts) == 1 and parts[0] and parts[0].replace("_", "").isalnum():
-        return parts[0].upper()
-    if (len(parts) == 2 and parts[0] and parts[0].replace("_", "").isalnum()
-            and parts[1].isdigit()):
-        return parts[0].upper(), int(parts[1])
-    raise ParameterError(f"{where}: extension [{text}] is not understood; expected "
-                         "[number], [name] or [name,version], e.g. [1] or [sci,1]")
 
 
 # --------------------------------------------------------------------------
@@ -422,15 +409,17 @@ def check_memory(estimated_bytes: int, what: str, limit: int | None = None) -> N
 # pixel maps
 
 
-def compute_pixel_map(chip: Chip, grid: OutputGrid, stepsize: int) -> PixelMap:
-    """Map every pixel of ``chip`` onto ``grid``.
+def compute_pixel_map(chip: Chip, grid: OutputGrid | Chip, stepsize: int) -> PixelMap:
+    """Map every pixel of ``chip`` onto ``grid``, or onto another chip's pixels.
 
     Parameters
     ----------
     chip : Chip
         Input chip with its full-distortion WCS.
-    grid : OutputGrid
-        Output frame.
+    grid : OutputGrid or Chip
+        Output frame, or a chip whose pixels to map onto (through its full
+        distortion near it; positions far off it are only needed roughly,
+        and take its linear WCS: see :func:`sky_to_chip_pixels`).
     stepsize : int
         Node spacing in input pixels; 1 evaluates the WCS at every pixel.
 
@@ -458,13 +447,43 @@ def compute_pixel_map(chip: Chip, grid: OutputGrid, stepsize: int) -> PixelMap:
                     wcs_seconds=time.perf_counter() - started)
 
 
-def _to_output(chip_wcs: WCS, grid: OutputGrid, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _to_output(chip_wcs: WCS, grid: OutputGrid | Chip, x: np.ndarray,
+               y: np.ndarray) -> np.ndarray:
     ra, dec = chip_wcs.all_pix2world(x.ravel(), y.ravel(), 0)
-    if grid.wcs.has_distortion:
+    if isinstance(grid, Chip):
+        x_out, y_out = sky_to_chip_pixels(grid, ra, dec)
+    elif grid.wcs.has_distortion:
         x_out, y_out = grid.wcs.all_world2pix(ra, dec, 0)
     else:
         x_out, y_out = grid.wcs.wcs_world2pix(ra, dec, 0)
     return np.stack([x_out.reshape(x.shape), y_out.reshape(x.shape)], axis=-1)
+
+
+#: The linear WCS places a sky position within this fraction of a chip's size
+#: of its distorted position (HST distortions are a few per cent); positions
+#: farther out are certainly off the chip and skip the iterative inversion.
+_DISTORTION_MARGIN = 0.25
+
+
+def sky_to_chip_pixels(chip: Chip, ra: np.ndarray, dec: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel positions of sky positions on ``chip``: exact near it, linear far from it.
+
+    Within a quarter of the chip's size of its edges the full distortion is
+    inverted (``all_world2pix``); farther out the linear WCS is used, which
+    places a position within a few per cent of the chip's size and never
+    brings it onto the chip.
+    """
+    x, y = chip.wcs.wcs_world2pix(ra, dec, 0)
+    ny, nx = chip.shape
+    margin = _DISTORTION_MARGIN * max(nx, ny)
+    near = (x > -margin) & (x < nx + margin) & (y > -margin) & (y < ny + margin)
+    if near.any():
+        exact_x, exact_y = chip.wcs.all_world2pix(ra[near], dec[near], 0, quiet=True)
+        x = x.copy()
+        y = y.copy()
+        x[near], y[near] = exact_x, exact_y
+    return x, y
 
 
 def _split_detector_shifts(wcs: WCS, shape: tuple[int, int]):

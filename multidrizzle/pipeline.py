@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from multidrizzle.errors import InputError
 from multidrizzle.io.products import processing_bunit
 from multidrizzle.model import Chip
 from multidrizzle.steps.blot import BlottedChip, blot_counts, blot_median

@@ -55,6 +55,29 @@ def test_pixel_map_stepsize_1_is_exact(uvis_chips, default_grid):
     np.testing.assert_array_equal(dense[ys, xs], _direct(chip, default_grid, xs, ys))
 
 
+@pytest.mark.parametrize("stepsize", [1, 10])
+def test_pixel_map_window_holds_exactly_the_whole_maps_values(uvis_chips, default_grid,
+                                                              stepsize):
+    """A window of a map (a tile, a footprint) is bit-identical to the same pixels of
+    the whole map: D2IM shifts and node cells are those of the whole chip."""
+    chip = uvis_chips[1]
+    pixel_map = compute_pixel_map(chip, default_grid, stepsize)
+    whole = pixel_map.evaluate()
+    for rows, columns in [(slice(0, 7), slice(0, 5)), (slice(1000, 1333), slice(77, 2049)),
+                          (slice(2040, None), slice(4090, None))]:
+        window = pixel_map.evaluate((rows, columns))
+        np.testing.assert_array_equal(window, whole[rows, columns])
+
+
+def test_pixel_map_window_with_one_dimensional_d2im_is_exact(tmp_path):
+    chip = _lookup_chip(tmp_path, full_size=True, d2im_gain=50.0)
+    grid = make_output_grid([chip], GridRequest())
+    pixel_map = compute_pixel_map(chip, grid, 10)
+    assert pixel_map.column_shifts is not None or pixel_map.row_shifts is not None
+    window = (slice(333, 901), slice(1234, 2999))
+    np.testing.assert_array_equal(pixel_map.evaluate(window), pixel_map.evaluate()[window])
+
+
 def _lookup_chip(tmp_path, full_size: bool, d2im_gain: float = 1.0):
     """The ACS-style chip with a 4096 x 1 D2IM table and 65 x 33 NPOL tables."""
     path = tmp_path / f"lookup_{full_size}_{d2im_gain}.fits"

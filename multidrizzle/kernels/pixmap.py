@@ -30,15 +30,16 @@ def _cell(position: float, origin: float, step: float, n_nodes: int):
 
 @njit(parallel=True, cache=True)
 def _interpolate_separable(node_values, x_origin, y_origin, step,
-                           dx_of_column, dx_of_row, dy_of_column, dy_of_row, out):
+                           dx_of_column, dx_of_row, dy_of_column, dy_of_row, x_first, y_first,
+                           out):
     ny = out.shape[0]
     nx = out.shape[1]
     n_node_y = node_values.shape[0]
     n_node_x = node_values.shape[1]
     for j in prange(ny):
         for i in range(nx):
-            qx = i + dx_of_column[i] + dx_of_row[j]
-            qy = j + dy_of_column[i] + dy_of_row[j]
+            qx = (i + x_first) + dx_of_column[i] + dx_of_row[j]
+            qy = (j + y_first) + dy_of_column[i] + dy_of_row[j]
             ix, tx = _cell(qx, x_origin, step, n_node_x)
             iy, ty = _cell(qy, y_origin, step, n_node_y)
             for axis in range(2):
@@ -48,12 +49,12 @@ def _interpolate_separable(node_values, x_origin, y_origin, step,
 
 
 @njit(cache=True)
-def _axis_cells(n: int, shifts, origin: float, step: float, n_nodes: int):
-    """Cell index and fraction for positions ``k + shifts[k]``, k = 0..n-1."""
+def _axis_cells(n: int, first: int, shifts, origin: float, step: float, n_nodes: int):
+    """Cell index and fraction for positions ``first + k + shifts[k]``, k = 0..n-1."""
     index = np.empty(n, dtype=np.int64)
     fraction = np.empty(n, dtype=np.float64)
     for k in range(n):
-        index[k], fraction[k] = _cell(k + shifts[k], origin, step, n_nodes)
+        index[k], fraction[k] = _cell((k + first) + shifts[k], origin, step, n_nodes)
     return index, fraction
 
 
@@ -80,7 +81,8 @@ def interpolate_pixel_map(node_values: np.ndarray, origin: tuple[float, float],
                           dx_of_column: np.ndarray | None = None,
                           dx_of_row: np.ndarray | None = None,
                           dy_of_column: np.ndarray | None = None,
-                          dy_of_row: np.ndarray | None = None) -> np.ndarray:
+                          dy_of_row: np.ndarray | None = None,
+                          first: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Fill a dense pixel map from values known on a regular grid of nodes.
 
     Parameters
@@ -93,11 +95,16 @@ def interpolate_pixel_map(node_values: np.ndarray, origin: tuple[float, float],
     step : float
         Node spacing in input pixels.
     shape : (int, int)
-        ``(ny, nx)`` of the input chip.
+        ``(ny, nx)`` of the map to fill: the whole chip, or a window of it.
     dx_of_column, dx_of_row, dy_of_column, dy_of_row : ndarray, optional
         Separable shifts added to the query position before interpolating:
         pixel ``(x, y)`` is looked up at ``x + dx_of_column[x] + dx_of_row[y]``
-        and ``y + dy_of_column[x] + dy_of_row[y]``.  Zero when omitted.
+        and ``y + dy_of_column[x] + dy_of_row[y]``.  Zero when omitted.  For a
+        window, the shifts of its columns and rows only.
+    first : (int, int)
+        ``(y, x)`` of the window's first pixel on the chip: the map of a
+        window holds exactly the values of the same pixels in the map of the
+        whole chip.
 
     Returns
     -------
@@ -118,17 +125,18 @@ def interpolate_pixel_map(node_values: np.ndarray, origin: tuple[float, float],
     y_rows = _shift_or_zeros(dy_of_row, ny, "dy_of_row")
     out = np.empty((ny, nx, 2), dtype=np.float64)
     x_origin, y_origin, step = float(origin[0]), float(origin[1]), float(step)
+    y_first, x_first = (int(n) for n in first)
     if not rows.any() and not y_columns.any():
         # the usual case: cells can be found once per column and once per row
-        column_index, column_fraction = _axis_cells(nx, columns, x_origin, step,
+        column_index, column_fraction = _axis_cells(nx, x_first, columns, x_origin, step,
                                                     node_values.shape[1])
-        row_index, row_fraction = _axis_cells(ny, y_rows, y_origin, step,
+        row_index, row_fraction = _axis_cells(ny, y_first, y_rows, y_origin, step,
                                               node_values.shape[0])
         _interpolate_axis_separable(node_values, column_index, column_fraction,
                                     row_index, row_fraction, out)
     else:
         _interpolate_separable(node_values, x_origin, y_origin, step, columns, rows,
-                               y_columns, y_rows, out)
+                               y_columns, y_rows, x_first, y_first, out)
     return out
 
 

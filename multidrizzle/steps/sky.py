@@ -38,21 +38,19 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-from astropy.io import fits
 from astropy.nddata.bitmask import bitfield_to_boolean_mask
 
 from multidrizzle.errors import InputError
-from multidrizzle.kernels.pixmap import interpolate_pixel_map
 from multidrizzle.kernels.statistics import SKY_STATISTICS as KERNEL_SKY_STATISTICS
 from multidrizzle.kernels.statistics import clipped_statistic
+from multidrizzle.io.userfiles import chip_key, read_skymask_catalog, user_sky_values
 from multidrizzle.model import Chip
+from multidrizzle.overlap import chip_overlap
 from multidrizzle.steps.registry import Registry
 
 __all__ = [
@@ -61,10 +59,6 @@ __all__ = [
     "SkyMethod",
     "SkyResult",
     "compute_sky",
-    "read_sky_file",
-    "SkyFileLine",
-    "read_skymask_catalog",
-    "chip_overlap",
     "pixel_area",
 ]
 
@@ -236,9 +230,9 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
     use_static : bool
         Exclude static-mask pixels from the statistics.
     skymask_cat : str
-        Catalog of user masks (see :func:`read_skymask_catalog`).
+        Catalog of user masks (see :func:`multidrizzle.io.userfiles.read_skymask_catalog`).
     skyfile : str
-        File of user sky values to subtract (see :func:`read_sky_file`).
+        File of user sky values to subtract (see :func:`multidrizzle.io.userfiles.read_sky_file`).
     skyuser : str
         With ``skysub=False``: header keyword of the sky already subtracted
         by the user, or ``@file`` in the skyfile format.
@@ -305,7 +299,7 @@ class _PixelSource:
         self._cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     def get(self, chip: Chip) -> tuple[np.ndarray, np.ndarray]:
-        key = _chip_key(chip)
+        key = chip_key(chip)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
@@ -333,14 +327,10 @@ class _PixelSource:
                 raise ValueError(f"no static mask for {chip.name} (signature "
                                  f"{chip.signature})")
             good &= ~np.asarray(self.static_masks[chip.signature], dtype=bool)
-        user = self.user_masks.get(_chip_key(chip))
+        user = self.user_masks.get(chip_key(chip))
         if user is not None:
             good &= user
         return good
-
-
-def _chip_key(chip: Chip) -> tuple[str, int]:
-    return str(chip.filename), chip.extver
 
 
 def pixel_area(chip: Chip) -> float:
@@ -477,362 +467,8 @@ def _solve_offsets(sky_in: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return offsets
 
 
-def chip_overlap(chip: Chip, other: Chip) -> tuple[np.ndarray, np.ndarray] | None:
-    """Pixels of two chips that see the sky both chips see.
-
-    Returns
-    -------
-    (ndarray of bool, ndarray of bool) or None
-        Masks of ``chip`` and ``other`` (True = inside the other chip's
-        footprint), or None when the chips do not overlap.
-    """
-    inside_other = _inside_footprint(chip, other)
-    if inside_other is None:
-        return None
-    inside_chip = _inside_footprint(other, chip)
-    if inside_chip is None:
-        return None
-    return inside_other, inside_chip
-
-
-def _inside_footprint(chip: Chip, other: Chip) -> np.ndarray | None:
-    """Pixels of ``chip`` whose centres fall on ``other``; None if there are none.
-
-    A grid of nodes (cell corners every ``_OVERLAP_NODE_SPACING`` pixels, on
-    pixel edges) is mapped through both WCSs.  Cells whose four corners land
-    on ``other`` are inside; cells whose corners' bounding box misses it are
-    outside; only the cells crossed by ``other``'s edge are interpolated
-    pixel by pixel.  The sub-pixel D2IM shifts are left out: they move an
-    edge by a fraction of a pixel.
-    """
-    step = _OVERLAP_NODE_SPACING
-    ny, nx = chip.shape
-    xs = -0.5 + step * np.arange(math.ceil(nx / step) + 1)
-    ys = -0.5 + step * np.arange(math.ceil(ny / step) + 1)
-    grid_x, grid_y = np.meshgrid(xs, ys)
-    ra, dec = chip.wcs.all_pix2world(grid_x.ravel(), grid_y.ravel(), 0)
-    x_other, y_other = _sky_to_pixels(other, ra, dec)
-    nodes = np.stack([x_other.reshape(grid_x.shape), y_other.reshape(grid_x.shape)], axis=-1)
-    on_other = _on_chip(nodes, other.shape)
-    corners = [nodes[:-1, :-1], nodes[:-1, 1:], nodes[1:, :-1], nodes[1:, 1:]]
-    low = np.minimum.reduce(corners)
-    high = np.maximum.reduce(corners)
-    other_ny, other_nx = other.shape
-    candidate = ((high[..., 0] >= -0.5) & (low[..., 0] < other_nx - 0.5)
-                 & (high[..., 1] >= -0.5) & (low[..., 1] < other_ny - 0.5))
-    if not candidate.any():
-        return None
-    full = on_other[:-1, :-1] & on_other[:-1, 1:] & on_other[1:, :-1] & on_other[1:, 1:]
-    inside = np.repeat(np.repeat(full, step, axis=0), step, axis=1)[:ny, :nx]
-    partial = candidate & ~full
-    for band_start in range(0, partial.shape[0], _OVERLAP_BAND_CELLS):
-        band = partial[band_start:band_start + _OVERLAP_BAND_CELLS]
-        rows = np.flatnonzero(band.any(axis=1))
-        if rows.size == 0:
-            continue
-        first_row, last_row = band_start + int(rows[0]), band_start + int(rows[-1])
-        for first_col, last_col in _runs(np.flatnonzero(band.any(axis=0))):
-            y0, y1 = first_row * step, min((last_row + 1) * step, ny)
-            x0, x1 = first_col * step, min((last_col + 1) * step, nx)
-            dense = interpolate_pixel_map(
-                nodes[first_row:last_row + 2, first_col:last_col + 2], (-0.5, -0.5), step,
-                (y1 - y0, x1 - x0))
-            inside[y0:y1, x0:x1] = _on_chip(dense, other.shape)
-    if not inside.any():
-        return None
-    return inside
-
-
-def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) of each run of consecutive integers in sorted ``indices``."""
-    if indices.size == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(indices) > 1)
-    starts = np.concatenate([[indices[0]], indices[breaks + 1]])
-    ends = np.concatenate([indices[breaks], [indices[-1]]])
-    return [(int(a), int(b)) for a, b in zip(starts, ends)]
-
-
-def _on_chip(positions: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    ny, nx = shape
-    x, y = positions[..., 0], positions[..., 1]
-    return (x >= -0.5) & (x < nx - 0.5) & (y >= -0.5) & (y < ny - 0.5)
-
-
-def _sky_to_pixels(chip: Chip, ra: np.ndarray, dec: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel positions on ``chip``: exact near the chip, linear far from it."""
-    x, y = chip.wcs.wcs_world2pix(ra, dec, 0)
-    ny, nx = chip.shape
-    margin = _DISTORTION_MARGIN * max(nx, ny)
-    near = (x > -margin) & (x < nx + margin) & (y > -margin) & (y < ny + margin)
-    if near.any():
-        exact_x, exact_y = chip.wcs.all_world2pix(ra[near], dec[near], 0, quiet=True)
-        x = x.copy()
-        y = y.copy()
-        x[near], y[near] = exact_x, exact_y
-    return x, y
-
-
-# ---------------------------------------------------------------------------
-# user masks
-
-
-def read_skymask_catalog(catalog: str, chips_by_exposure: Sequence[Sequence[Chip]]
-                         ) -> dict[tuple[str, int], np.ndarray]:
-    """User masks for the sky computation, from a ``skymask_cat`` catalog.
-
-    Each non-blank line not starting with ``#`` names an input image and
-    then one mask per selected chip of that image, in chip order, separated
-    by commas (``skymatch``'s @-file form) or blanks::
-
-        j8bt06nyq_flt.fits, mask_chip1.fits, mask_chip2.fits[1]
-        j8bt06nzq_flt.fits  None  mask2.fits[MASK,2]
-
-    An empty field or ``None`` means no mask for that chip.  A mask is a FITS
-    image (extension 0 unless given in brackets) of the chip's shape whose
-    nonzero pixels may be used for the sky and zero pixels may not.  An
-    extension given after the image name is ignored, as AstroDrizzle does:
-    masks go to the selected chips in order.  Relative paths are relative to
-    the current directory.
-
-    Returns
-    -------
-    dict
-        ``(str(chip.filename), extver) -> good-pixel mask``.
-
-    Raises
-    ------
-    InputError
-        Naming the catalog and line for a missing file, more masks than
-        chips, or a mask whose shape differs from its chip's.
-    """
-    path = Path(catalog)
-    if not path.is_file():
-        raise InputError(f"skymask_cat {path}: does not exist")
-    exposures = [list(chips) for chips in chips_by_exposure]
-    masks: dict[tuple[str, int], np.ndarray] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        where = f"skymask_cat {path}, line {number}"
-        fields = _split_catalog_line(text)
-        image_name = _strip_extension(fields[0])
-        chips = _exposure_named(image_name, exposures)
-        if chips is None:
-            log.warning("%s: %s is not one of the inputs; line ignored", where, image_name)
-            continue
-        mask_fields = fields[1:]
-        if len(mask_fields) > len(chips):
-            raise InputError(f"{where}: lists {len(mask_fields)} masks but {image_name} has "
-                             f"{len(chips)} selected chips")
-        for chip, mask_field in zip(chips, mask_fields):
-            mask = _read_user_mask(mask_field, chip, where)
-            if mask is not None:
-                masks[_chip_key(chip)] = mask
-    return masks
-
-
-def _split_catalog_line(text: str) -> list[str]:
-    """Fields of a catalog line: commas if any outside brackets, else blanks."""
-    depth = 0
-    has_comma = False
-    for character in text:
-        depth += character in "[{("
-        depth -= character in "]})"
-        has_comma |= character == "," and depth == 0
-    fields, current, depth = [], [], 0
-    for character in text:
-        depth += character in "[{("
-        depth -= character in "]})"
-        separator = (character == ",") if has_comma else character.isspace()
-        if separator and depth == 0:
-            fields.append("".join(current).strip())
-            current = []
-        else:
-            current.append(character)
-    fields.append("".join(current).strip())
-    return fields if has_comma else [f for f in fields if f]
-
-
-_EXTENSION_SPEC = re.compile(r"^(?P<name>[^\[\{]+?)\s*(?:[\[\{](?P<ext>.*)[\]\}])?$")
-
-
-def _strip_extension(field: str) -> str:
-    match = _EXTENSION_SPEC.match(field.strip())
-    name = match.group("name") if match else field
-    return name.strip().strip("'\"")
-
-
-def _read_user_mask(field: str, chip: Chip, where: str) -> np.ndarray | None:
-    if not field or field.upper() == "NONE":
-        return None
-    match = _EXTENSION_SPEC.match(field.strip())
-    if match is None:
-        raise InputError(f"{where}: cannot read mask field {field!r}")
-    mask_path = Path(match.group("name").strip().strip("'\""))
-    extension = _parse_extension(match.group("ext"), where)
-    if not mask_path.is_file():
-        raise InputError(f"{where}: mask {mask_path} does not exist")
-    try:
-        data = fits.getdata(mask_path, extension)
-    except (KeyError, IndexError) as exc:
-        raise InputError(f"{where}: mask {mask_path} has no extension {extension!r}") from exc
-    if data is None or data.shape != chip.shape:
-        raise InputError(f"{where}: mask {mask_path}[{extension}] has shape "
-                         f"{None if data is None else data.shape} but chip {chip.name} has "
-                         f"shape {chip.shape}")
-    return np.asarray(data) != 0
-
-
-def _parse_extension(text: str | None, where: str) -> int | tuple[str, int]:
-    if text is None:
-        return 0
-    parts = [p.strip().strip("'\"") for p in text.replace("(", "").replace(")", "").split(",")]
-    try:
-        if len(parts) == 1:
-            return int(parts[0]) if parts[0].lstrip("-").isdigit() else (parts[0].upper(), 1)
-        if len(parts) == 2:
-            return parts[0].upper(), int(parts[1])
-    except ValueError:
-        pass
-    raise InputError(f"{where}: cannot read extension [{text}]; expected [number] or "
-                     "[name,version]")
-
-
-# ---------------------------------------------------------------------------
-# user sky values
-
-
-@dataclass(frozen=True)
-class SkyFileLine:
-    """One line of a sky file: its number and its sky values."""
-
-    line: int
-    values: tuple[float, ...]
-
-
-def read_sky_file(path: str | Path, parameter: str = "skyfile"
-                  ) -> tuple[dict[str, SkyFileLine], bool]:
-    """Read a sky file: ``image_name sky1 [sky2 ...]`` per line.
-
-    Blank lines and lines starting with ``#`` are skipped, except that a
-    comment such as ``# applied = yes`` (or ``applied: yes``) says the
-    values were already subtracted from the data, as AstroDrizzle reads it.
-
-    Parameters
-    ----------
-    path : path
-        The file.
-    parameter : str
-        The parameter that named it, for error messages.
-
-    Returns
-    -------
-    lines : dict
-        ``image name as written -> SkyFileLine``.
-    applied : bool
-        Whether the file says the values were already subtracted.
-
-    Raises
-    ------
-    InputError
-        Naming the file and line for a missing value, a value that is not
-        a number, or an image listed twice.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{parameter} {path}: does not exist")
-    lines: dict[str, SkyFileLine] = {}
-    applied = False
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        text = line.strip()
-        if text.startswith("#"):
-            setting = re.match(r"#\s*applied\s*[=:]\s*(\S+)", text, flags=re.IGNORECASE)
-            if setting:
-                applied = setting.group(1).lower() in _APPLIED_WORDS
-            continue
-        if not text:
-            continue
-        name, *numbers = text.split()
-        where = f"{parameter} {path}, line {number}"
-        if not numbers:
-            raise InputError(f"{where}: {name} has no sky value; expected "
-                             "'image_name sky1 [sky2 ...]'")
-        try:
-            skies = tuple(float(n) for n in numbers)
-        except ValueError as exc:
-            raise InputError(f"{where}: sky values {numbers} are not all numbers") from exc
-        if not all(math.isfinite(s) for s in skies):
-            raise InputError(f"{where}: sky values {numbers} must be finite")
-        if name in lines:
-            raise InputError(f"{where}: {name} is listed a second time (first on line "
-                             f"{lines[name].line})")
-        lines[name] = SkyFileLine(number, skies)
-    return lines, applied
-
-
-def _user_values(exposures: list[list[Chip]], path: str, parameter: str
-                 ) -> tuple[dict[str, float], bool]:
-    """Per-chip values from a sky file, one value for all chips or one per SCI."""
-    lines, applied = read_sky_file(path, parameter)
-    values: dict[str, float] = {}
-    for chips in exposures:
-        filename = chips[0].filename
-        entry = _entry_for(filename, lines)
-        if entry is None:
-            raise InputError(f"{parameter} {path}: has no line for input {filename.name}")
-        skies = entry.values
-        where = f"{parameter} {path}, line {entry.line}"
-        if len(skies) > 1:
-            science_count = _science_extension_count(filename)
-            if len(skies) != science_count:
-                raise InputError(f"{where}: gives {len(skies)} sky values but "
-                                 f"{filename.name} has {science_count} SCI extensions; give "
-                                 "one value for all or one per SCI extension")
-        for chip in chips:
-            if len(skies) > 1 and not 1 <= chip.extver <= len(skies):
-                raise InputError(f"{where}: gives {len(skies)} sky values, none for "
-                                 f"SCI,{chip.extver}")
-            values[chip.name] = skies[0] if len(skies) == 1 else skies[chip.extver - 1]
-    return values, applied
-
-
-def _entry_for(filename: Path, lines: dict[str, SkyFileLine]) -> SkyFileLine | None:
-    for name, entry in lines.items():
-        listed_path = Path(name)
-        if listed_path.name != filename.name:
-            continue
-        if listed_path.parent == Path(".") or _same_file(listed_path, filename):
-            return entry
-    return None
-
-
-def _same_file(first: Path, second: Path) -> bool:
-    try:
-        return first.resolve() == second.resolve()
-    except OSError:
-        return False
-
-
-def _exposure_named(name: str, exposures: list[list[Chip]]) -> list[Chip] | None:
-    wanted = Path(name)
-    for chips in exposures:
-        filename = chips[0].filename
-        if wanted.name == filename.name and (wanted.parent == Path(".")
-                                             or _same_file(wanted, filename)):
-            return chips
-    return None
-
-
-def _science_extension_count(filename: Path) -> int:
-    with fits.open(filename, mode="readonly") as hdul:
-        return sum(1 for hdu in hdul if hdu.name == "SCI")
-
-
 def _sky_from_file(exposures: list[list[Chip]], skyfile: str) -> SkyResult:
-    values, applied = _user_values(exposures, skyfile, "skyfile")
+    values, applied = user_sky_values(exposures, skyfile, "skyfile")
     method = "skyfile (already applied)" if applied else "skyfile"
     _log_table(method, None, exposures, {}, values)
     return SkyResult(values=values, subtract=not applied, method=method)
@@ -845,7 +481,7 @@ def _recorded_user_sky(exposures: list[list[Chip]], skyuser: str) -> SkyResult:
         values = {chip.name: 0.0 for chips in exposures for chip in chips}
         method = "none (skysub=False)"
     elif skyuser.startswith("@"):
-        values, _ = _user_values(exposures, skyuser[1:].strip(), "skyuser file")
+        values, _ = user_sky_values(exposures, skyuser[1:].strip(), "skyuser file")
         method = f"skyuser file {skyuser[1:].strip()}"
     else:
         values = {chip.name: _keyword_sky(chip, skyuser)

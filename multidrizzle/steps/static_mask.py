@@ -28,15 +28,14 @@ import numpy as np
 from astropy.io import fits
 
 from multidrizzle.io.products import atomic_writeto
-from multidrizzle.errors import InputError
 from multidrizzle.kernels.statistics import clipped_moments, histogram_mode
+from multidrizzle.io.userfiles import read_user_static_mask
 from multidrizzle.model import Chip
 
 __all__ = [
     "chip_static_mask",
     "static_threshold",
     "build_static_masks",
-    "read_user_static_mask",
     "static_mask_filename",
     "write_static_mask",
 ]
@@ -49,8 +48,6 @@ STATIC_NCLIP = 3
 STATIC_CLIP_SIGMA = 3.0
 STATIC_BIN_WIDTH = 0.1
 
-#: EXTNAME of the per-chip images of a MultiDrizzle ``staticfile``.
-USER_MASK_EXTNAME = "MASK"
 
 
 def static_threshold(science: np.ndarray, static_sig: float,
@@ -169,47 +166,6 @@ def build_static_masks(chips: Sequence[Chip], static_sig: float,
         log.info("static mask %s: %d bad pixels", static_mask_filename(signature),
                  int(mask.sum()))
     return masks
-
-
-def read_user_static_mask(staticfile: str | os.PathLike, chip: Chip) -> np.ndarray:
-    """The good pixels (True) of a user static mask for one chip.
-
-    The file holds either exactly one 2-D image (primary or extension), used
-    for every chip, or one ``MASK`` extension per chip with the chip's EXTVER,
-    as MultiDrizzle expects.  Nonzero pixels are good, zero pixels bad.
-
-    Raises
-    ------
-    InputError
-        Naming the file and extension when the file is missing, has no
-        image for the chip, or the image's shape differs from the chip's.
-    """
-    path = Path(staticfile)
-    if not path.is_file():
-        raise InputError(f"staticfile {path}: does not exist")
-    with fits.open(path, mode="readonly", memmap=False) as hdul:
-        images = [(index, hdu) for index, hdu in enumerate(hdul)
-                  if hdu.is_image and hdu.header.get("NAXIS", 0) == 2]
-        named = [(index, hdu) for index, hdu in images if hdu.name == USER_MASK_EXTNAME]
-        if named:
-            matches = [(index, hdu) for index, hdu in named if hdu.ver == chip.extver]
-            where = f"{USER_MASK_EXTNAME},{chip.extver}"
-            if not matches:
-                raise InputError(f"staticfile {path}: has no {where} extension for chip "
-                                 f"{chip.name}; found {USER_MASK_EXTNAME} extensions "
-                                 f"{sorted(hdu.ver for _, hdu in named)}")
-        elif len(images) == 1:
-            matches = images
-            where = f"extension {images[0][0]}"
-        else:
-            raise InputError(f"staticfile {path}: expected one 2-D image for every chip or "
-                             f"one {USER_MASK_EXTNAME} extension per chip, found "
-                             f"{len(images)} 2-D images and no {USER_MASK_EXTNAME} extension")
-        data = matches[0][1].data
-        if data.shape != chip.shape:
-            raise InputError(f"staticfile {path}[{where}]: has shape {data.shape} but chip "
-                             f"{chip.name} has shape {chip.shape}")
-        return np.asarray(data) != 0
 
 
 def static_mask_filename(signature: tuple) -> str:

@@ -12,7 +12,8 @@ from astropy.io import fits
 from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.kernels.statistics import clipped_statistic
 from multidrizzle.model import ReadOptions, read_exposure
-from multidrizzle.steps.sky import chip_overlap, compute_sky, pixel_area
+from multidrizzle.overlap import chip_overlap
+from multidrizzle.steps.sky import compute_sky, pixel_area
 
 SHAPE = (100, 120)
 GAP = 10  # rows between the two chips of an exposure on the sky
