@@ -6,6 +6,11 @@ can replace any of them with a function of the same form
 (``md.replace_step("sky", my_sky)``): it receives the session and returns a
 result of the documented type.
 
+The long steps report their chips (or bands of rows) through the plain
+``progress`` callable of their step function (:mod:`multidrizzle.progress`);
+each function here passes the session's ``md.report_progress`` bound to its
+step, which a user's function may call as well.
+
 ====================  =====================================================
 step                  result
 ====================  =====================================================
