@@ -61,6 +61,11 @@ parameters:
   --config FILE reads a parameter file (written by md.save_pars()) first; options
   given on the command line override it.
 
+output:
+  progress bars on standard error when it is a terminal (--verbose always: on any
+  stream; --quiet: never), messages at --log-level above them; every INFO message
+  also goes to --runfile (a new file per run, the previous one kept as FILE.1).
+
 step switches:
   --no-static  --no-skysub  --no-driz_separate  --no-median  --no-blot
   --no-driz_cr  --no-driz_combine
