@@ -58,10 +58,11 @@ from multidrizzle.kernels.combine import (
     median_combine,
     minmed_combine,
 )
+from multidrizzle.progress import ProgressCallback, no_progress, tracked
 
 __all__ = ["COMBINE_TYPES", "MedianResult", "create_median", "weight_mask_thresholds"]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 #: Values of ``combine_type``.
 COMBINE_TYPES: tuple[str, ...] = ("median", "mean", "minmed", "imedian", "imean", "iminmed")
@@ -324,6 +325,7 @@ def create_median(
     gains: Sequence[float] | None = None,
     fillval: float = 0.0,
     keep_masks: bool = False,
+    progress: ProgressCallback = no_progress,
 ) -> MedianResult:
     """Combine the separate drizzles into the median image, section by section.
 
@@ -370,6 +372,9 @@ def create_median(
         Value of pixels without any good value (AstroDrizzle: 0).
     keep_masks : bool
         Return the per-image weight masks in ``MedianResult.masks``.
+    progress : callable
+        ``progress(done, total, label)`` after each band of rows (see
+        :mod:`multidrizzle.progress`).
 
     Returns
     -------
@@ -418,7 +423,8 @@ def create_median(
     masked_pixels = np.zeros(n_images, dtype=np.int64)
     minimum_pixels = 0
 
-    for section in sections:
+    for section in tracked(sections, progress,
+                           label=lambda band: f"rows {band.start + 1}-{band.stop}"):
         images = _read_band(single_images, section, image_buffer)
         weights = _read_band(single_weights, section, weight_buffer)
         bad = _weight_masks(weights, thresholds)

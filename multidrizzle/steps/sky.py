@@ -52,6 +52,7 @@ from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.kernels.pixmap import interpolate_pixel_map
 from multidrizzle.kernels.statistics import SKY_STATISTICS, clipped_statistic
 from multidrizzle.model import Chip
+from multidrizzle.progress import ProgressCallback, ProgressCounter, no_progress
 
 __all__ = [
     "SKY_METHODS",
@@ -64,7 +65,7 @@ __all__ = [
     "pixel_area",
 ]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 #: Values of ``skymethod``.
 SKY_METHODS: tuple[str, ...] = ("localmin", "globalmin+match", "globalmin", "match")
@@ -136,7 +137,7 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
                 skyupper: float | None, skyclip: int, skylsigma: float, skyusigma: float,
                 sky_bits: int | None, static_masks: dict | None, use_static: bool,
                 skymask_cat: str = "", skyfile: str = "", skyuser: str = "",
-                skysub: bool = True) -> SkyResult:
+                skysub: bool = True, progress: ProgressCallback = no_progress) -> SkyResult:
     """The sky of every chip, as AstroDrizzle's sky step computes or reads it.
 
     Parameters
@@ -171,6 +172,10 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
         by the user, or ``@file`` in the skyfile format.
     skysub : bool
         False: subtract nothing; record ``skyuser`` values (or 0).
+    progress : callable
+        ``progress(done, total, label)`` after each chip's statistics and,
+        for the matching methods, after each pair of exposures compared
+        (see :mod:`multidrizzle.progress`); user values are not counted.
 
     Returns
     -------
@@ -204,8 +209,15 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
     user_masks = read_skymask_catalog(skymask_cat, exposures) if skymask_cat else {}
     pixels = _PixelSource(sky_bits, static_masks if use_static else None, user_masks,
                           capacity=2 * max(len(chips) for chips in exposures))
-    raw = {chip.name: _whole_chip_sky(chip, pixels, statistic)
-           for chips in exposures for chip in chips}
+    n_chips = sum(len(chips) for chips in exposures)
+    n_pairs = len(exposures) * (len(exposures) - 1) // 2 if "match" in skymethod else 0
+    measured = ProgressCounter(n_chips + n_pairs, progress)
+    raw = {}
+    for chips in exposures:
+        for chip in chips:
+            measured.start()
+            raw[chip.name] = _whole_chip_sky(chip, pixels, statistic)
+            measured.advance(chip.name)
     brightness = {chip.name: raw[chip.name] * _brightness_factor(chip)
                   for chips in exposures for chip in chips}
     if skymethod == "localmin":
@@ -215,7 +227,7 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
         lowest = _lowest(brightness, [c for chips in exposures for c in chips], "all inputs")
         per_exposure = [lowest] * len(exposures)
     else:
-        offsets = _match_offsets(exposures, pixels, statistic)
+        offsets = _match_offsets(exposures, pixels, statistic, measured)
         per_exposure = list(offsets)
         if skymethod == "globalmin+match":
             shifted = {chip.name: brightness[chip.name] - offsets[index]
@@ -342,7 +354,7 @@ def _lowest(brightness: dict[str, float], chips: Sequence[Chip], what: str) -> f
 
 
 def _match_offsets(exposures: list[list[Chip]], pixels: _PixelSource,
-                   statistic: _SkyStatistic) -> np.ndarray:
+                   statistic: _SkyStatistic, pairs_done: ProgressCounter) -> np.ndarray:
     """Sky offsets (brightness) of the exposures, the lowest 0 (skymatch's 'match')."""
     count = len(exposures)
     sky_in = np.zeros((count, count))  # [i, j]: sky of i where it overlaps j
@@ -352,6 +364,8 @@ def _match_offsets(exposures: list[list[Chip]], pixels: _PixelSource,
             measured = _pair_sky(exposures[i], exposures[j], pixels, statistic)
             if measured is not None:
                 sky_in[i, j], weight[i, j], sky_in[j, i], weight[j, i] = measured
+            pairs_done.advance(f"{exposures[i][0].filename.name} x "
+                               f"{exposures[j][0].filename.name}")
     offsets = _solve_offsets(sky_in, weight)
     names = [chips[0].filename.name for chips in exposures]
     for name, offset in zip(names, offsets):
