@@ -14,10 +14,12 @@ as the step switches (``--no-driz_cr``).  Values are checked by the
 parameter's trait before anything is read; a bad one exits with status 2 and
 one line naming the parameter and what is allowed.
 
-While the steps run, a progress line on standard error shows the step being
-run and for how long; it is drawn only when standard error is a terminal and
-``--quiet`` is not given.  It follows the session's log records ("step NAME
-...") through :class:`ConsoleHandler`, so the session knows nothing of it.
+While the steps run, progress bars on standard error show the step being
+run and, in long steps, the chips done (:class:`multidrizzle.console.Console`,
+the same display a Python session uses, fed by the steps' progress callbacks);
+they are drawn only when standard error is a terminal (``--verbose always``:
+in any case) and ``--quiet`` is not given.  Log messages at ``--log-level``
+(INFO by default, WARNING with ``--quiet``) are printed above the bars.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import IO, Any
 
+from multidrizzle.console import Console
 from multidrizzle.errors import MultidrizzleError, ParameterError
+from multidrizzle.io.runlog import PACKAGE_LOGGER
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 USAGE = """\
 multidrizzle INPUT [--output NAME] [--config FILE] [--PARAM VALUE ...] [--no-STEP ...]
@@ -58,6 +60,11 @@ parameters:
   values are checked before anything is read; a bad one exits with status 2.
   --config FILE reads a parameter file (written by md.save_pars()) first; options
   given on the command line override it.
+
+output:
+  progress bars on standard error when it is a terminal (--verbose always: on any
+  stream; --quiet: never), messages at --log-level above them; every INFO message
+  also goes to --runfile (a new file per run, the previous one kept as FILE.1).
 
 step switches:
   --no-static  --no-skysub  --no-driz_separate  --no-median  --no-blot
@@ -87,7 +94,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress line, and log only warnings (unless "
+                        help="no progress bars, and log only warnings (unless "
                              "--log-level says otherwise)")
     parser.add_argument("--log-level", choices=_LOG_LEVELS, default=None,
                         help="how much to log: DEBUG, INFO (default), WARNING or ERROR")
@@ -230,152 +237,53 @@ def check_values(values: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------
-# Progress line
+# Console
 # --------------------------------------------------------------------------
 
 
-class ProgressLine:
-    """A one-line progress bar of the steps of a run, redrawn in place.
+class _Console:
+    """The command's display: messages at the chosen level, and progress bars.
 
-    ``[#######.................] 3/8 driz_separate  4.2 s``, updated every
-    half second by a background thread while a step runs.
+    The command owns the package logger while it runs: its level is the
+    level shown (so that nothing below it is even formatted) and it does not
+    propagate (nothing is shown twice); both are restored by :meth:`close`.
+    The run log (``runfile``) still gets every INFO message: the session
+    lowers the level for the run.
 
     Parameters
     ----------
-    stream : file
-        Where to draw (standard error).
-    total : int
-        Number of steps expected.
-    width : int
-        Characters of the bar itself.
+    quiet : bool
+        No progress bars, and only warnings unless ``log_level`` says otherwise.
+    log_level : str or None
+        'DEBUG', 'INFO', 'WARNING' or 'ERROR'; None: INFO (WARNING if quiet).
+    stream : file, optional
+        Where to draw; None: standard error.
+    verbose : bool or 'always'
+        The ``verbose`` parameter given on the command line: 'always' draws
+        the bars when standard error is not a terminal.
     """
 
-    def __init__(self, stream: IO[str], total: int, width: int = 24) -> None:
-        self.stream = stream
-        self.total = max(1, total)
-        self.width = width
-        self.done = 0
-        self.label = ""
-        self.started = time.perf_counter()
-        self.lock = threading.RLock()
-        self._shown = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._tick, name="multidrizzle-progress",
-                                        daemon=True)
-        self._thread.start()
-
-    def text(self) -> str:
-        """The line as it is drawn now."""
-        filled = int(round(self.width * min(self.done, self.total) / self.total))
-        bar = "#" * filled + "." * (self.width - filled)
-        seconds = time.perf_counter() - self.started
-        return f"[{bar}] {self.done}/{self.total} {self.label}  {seconds:.1f} s"
-
-    def advance(self, label: str) -> None:
-        """A new step starts: count the previous one done and show ``label``."""
-        with self.lock:
-            if self.label:
-                self.done += 1
-            self.label = label
-            self.started = time.perf_counter()
-            self.draw()
-
-    def draw(self) -> None:
-        with self.lock:
-            line = self.text()
-            self.stream.write("\r" + line + " " * max(0, self._shown - len(line)))
-            self.stream.flush()
-            self._shown = len(line)
-
-    def clear(self) -> None:
-        """Remove the line (before a log message is written, or at the end)."""
-        with self.lock:
-            if self._shown:
-                self.stream.write("\r" + " " * self._shown + "\r")
-                self.stream.flush()
-                self._shown = 0
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.clear()
-
-    def _tick(self) -> None:
-        while not self._stop.wait(0.5):
-            with self.lock:
-                if self._shown:
-                    self.draw()
-
-
-class ConsoleHandler(logging.StreamHandler):
-    """Writes log records above ``display_level`` and keeps a progress line under them.
-
-    Each record ``"step %s ..."`` logged by the session when a step starts
-    moves the progress line on; every other record is written above it.
-    """
-
-    def __init__(self, stream: IO[str], display_level: int,
-                 progress: ProgressLine | None = None) -> None:
-        super().__init__(stream)
-        self.display_level = display_level
-        self.progress = progress
-        self.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.progress is None:
-            if record.levelno >= self.display_level:
-                super().emit(record)
-            return
-        with self.progress.lock:
-            self.progress.clear()
-            if record.levelno >= self.display_level:
-                super().emit(record)
-            if record.msg == "step %s ..." and record.args:
-                self.progress.advance(str(record.args[0]))
-            elif self.progress.label:
-                self.progress.draw()
-
-
-class _Console:
-    """Set up the package logger (and a progress line) for one command."""
-
-    def __init__(self, quiet: bool, log_level: str | None,
-                 stream: IO[str] | None = None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        level_name = log_level or ("WARNING" if quiet else "INFO")
-        display_level = getattr(logging, level_name)
-        show_progress = not quiet and _is_terminal(self.stream)
-        self.progress = ProgressLine(self.stream, 1) if show_progress else None
-        self.handler = ConsoleHandler(self.stream, display_level, self.progress)
-        self._saved = (log.level, log.propagate)
-        log.addHandler(self.handler)
-        log.propagate = False
-        # the progress line follows INFO records even when fewer are displayed
-        log.setLevel(min(display_level, logging.INFO) if self.progress else display_level)
-
-    def expect(self, more_steps: int) -> None:
-        """Set the total to the steps started so far plus ``more_steps``."""
-        if self.progress is not None:
-            started = self.progress.done + (1 if self.progress.label else 0)
-            self.progress.total = max(1, started + more_steps)
+    def __init__(self, quiet: bool, log_level: str | None, stream: IO[str] | None = None,
+                 verbose: bool | str = True) -> None:
+        level = getattr(logging, log_level or ("WARNING" if quiet else "INFO"))
+        self.console = Console(False if quiet else verbose, level=level, stream=stream,
+                               only_unhandled=False)
+        package_logger = logging.getLogger(PACKAGE_LOGGER)
+        self._saved = (package_logger.level, package_logger.propagate)
+        package_logger.setLevel(level)
+        package_logger.propagate = False
+        self.console.open()
 
     def step(self, label: str) -> None:
-        if self.progress is not None:
-            self.progress.advance(label)
+        """A part of the command that is not a session's (writing the demo data)."""
+        self.console.begin(label, [label])
+        self.console.step(label)
 
     def close(self) -> None:
-        if self.progress is not None:
-            self.progress.close()
-        log.removeHandler(self.handler)
-        log.setLevel(self._saved[0])
-        log.propagate = self._saved[1]
-
-
-def _is_terminal(stream: IO[str]) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
+        self.console.close()
+        package_logger = logging.getLogger(PACKAGE_LOGGER)
+        package_logger.setLevel(self._saved[0])
+        package_logger.propagate = self._saved[1]
 
 
 # --------------------------------------------------------------------------
@@ -383,22 +291,14 @@ def _is_terminal(stream: IO[str]) -> bool:
 # --------------------------------------------------------------------------
 
 
-def _steps_switched_on(session) -> list[str]:
-    from multidrizzle.session import _SWITCH_PARAMETER
-
-    return [step for step, parameter in _SWITCH_PARAMETER.items()
-            if getattr(session, parameter)]
-
-
 def _process(session, console: _Console) -> None:
     """build() and run() a session, then print its products and step table."""
-    console.expect(1 + len(_steps_switched_on(session)))
-    console.step("build")
-    session.build()  # logs its summary
-    session.run()    # logs the step table
-    if console.progress is not None:
-        console.progress.done = console.progress.total
-        console.progress.close()
+    session.console = console.console  # the command's display, not one per call
+    try:
+        session.build()  # logs its summary
+        session.run()    # logs the step table
+    finally:
+        session.console = None
     print("products:")
     for path in session.products:
         print(f"  {path}")
@@ -489,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         rest, raw_values = split_parameters(argv)
         arguments = _run_parser().parse_args(rest)
         values = check_values(raw_values)
-        console = _Console(arguments.quiet, arguments.log_level)
+        console = _Console(arguments.quiet, arguments.log_level,
+                           verbose=values.get("verbose", True))
         return run_input(arguments, values, console)
     except SystemExit as exit_request:  # --help, --version and usage errors
         return exit_request.code if isinstance(exit_request.code, int) else 0

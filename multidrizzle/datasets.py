@@ -68,7 +68,7 @@ __all__ = [
     "DQ_SATURATED",
 ]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 #: ``(ny, nx)`` of one full WFC3/UVIS chip.
 FULL_CHIP_SHAPE: tuple[int, int] = (2051, 4096)

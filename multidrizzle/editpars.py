@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["EditorUnavailableError", "ParameterForm", "edit_parameters", "edit_in_editor",
            "in_jupyter", "in_terminal", "parse_text_value", "display_text"]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 #: Marks the lines that :func:`edit_in_editor` puts on top of a rejected file.
 ERROR_MARK = "#!"

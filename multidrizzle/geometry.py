@@ -37,7 +37,7 @@ __all__ = [
     "available_memory", "check_memory", "read_reference_wcs",
 ]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 #: Points sampled along each chip edge when finding footprints, per pixel.
 _EDGE_SAMPLING = 1.0 / 32.0

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["resolve_reference_path", "read_mdriztab", "apply_mdriztab", "input_filters"]
 
-logger = logging.getLogger("multidrizzle")
+logger = logging.getLogger(__name__)
 
 # Older MDRIZTAB column names and the parameter each one sets.
 _RENAMED_COLUMNS = {"subsky": "skysub", "crbitval": "crbit", "readnoise": "rdnoise",

@@ -21,7 +21,7 @@ from multidrizzle.instruments import cte_direction, detector_noise, header_numbe
 
 __all__ = ["Chip", "Exposure", "ReadOptions", "read_exposure", "UNITS_PER_SECOND"]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 #: BUNIT values understood, mapped to (counts-like?, per-second?).
 _KNOWN_UNITS = {

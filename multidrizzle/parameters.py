@@ -8,7 +8,7 @@ the MultiDrizzle user guide (Table 2).  Each trait carries metadata:
     The processing step it belongs to, one of :data:`STEPS`.
 ``origin``
     ``'both'``, ``'astrodrizzle'`` or ``'multidrizzle'``: which of the two
-    programs documents it.
+    programs documents it; ``'package'`` for this package's own (``verbose``).
 ``multidrizzle_default``
     Present only where MultiDrizzle's Table 2 documents a different default.
 ``alias_of``
@@ -62,6 +62,7 @@ __all__ = [
     "OptionalFloat",
     "OptionalInt",
     "Flag",
+    "Verbosity",
     "Choice",
     "Text",
     "save_pars",
@@ -72,7 +73,7 @@ __all__ = [
     "describe",
 ]
 
-logger = logging.getLogger("multidrizzle")
+logger = logging.getLogger(__name__)
 
 #: Reference names that cannot be attributes of the session, and the
 #: parameter they set: ``md.build`` is the ``build()`` method.
@@ -132,6 +133,12 @@ CUSTOM_WCS_PARAMETERS: dict[str, tuple[str, ...]] = {
                   "final_outny", "final_ra", "final_dec"),
     "driz_sep_wcs": ("driz_sep_refimage", "driz_sep_rot", "driz_sep_scale",
                      "driz_sep_outnx", "driz_sep_outny", "driz_sep_ra", "driz_sep_dec"),
+}
+
+#: What each ``origin`` tag means: which program documents the parameter.
+ORIGIN_TEXT: dict[str, str] = {
+    "both": "AstroDrizzle and MultiDrizzle", "astrodrizzle": "AstroDrizzle only",
+    "multidrizzle": "MultiDrizzle only", "package": "this package only",
 }
 
 # Text that stands for "no value" in IRAF/AstroDrizzle parameter files.
@@ -411,6 +418,35 @@ class Flag(ParameterTrait):
         if isinstance(value, str):
             word = value.strip().lower()
             if word in _TRUE_WORDS or word in self.true_words:
+                return True
+            if word in _FALSE_WORDS:
+                return False
+        raise _RejectedValue()
+
+
+class Verbosity(ParameterTrait):
+    """True, False or 'always': when a session shows its progress (see ``verbose``).
+
+    Booleans are read as :class:`Flag` reads them (yes/no, true/false, 0/1).
+    """
+
+    type_label = "bool or 'always'"
+    #: The value that shows progress even when the output is not a terminal.
+    ALWAYS = "always"
+
+    def allowed_text(self) -> str:
+        return f"True, False (or yes/no) or {self.ALWAYS!r}"
+
+    def convert(self, value: Any) -> bool | str:
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        if isinstance(value, numbers.Integral) and int(value) in (0, 1):
+            return bool(value)
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word == self.ALWAYS:
+                return self.ALWAYS
+            if word in _TRUE_WORDS:
                 return True
             if word in _FALSE_WORDS:
                 return False
@@ -776,6 +812,13 @@ class DrizzleParameters(HasTraits):
     runfile = _parameter(Text("astrodrizzle.log", help=(
         "Log file receiving every message of the run (a superset of what is shown on "
         "screen).")), "init", multidrizzle_default="multidrizzle.run")
+    verbose = _parameter(Verbosity(True, help=(
+        "What build() and run() show while they work. True: a progress bar of the steps "
+        "(and of the chips of long steps) when the output is a terminal or a Jupyter "
+        "notebook, and warnings printed on standard error. False: nothing; messages go "
+        "to the runfile and to the user's own logging handlers only. 'always': the "
+        "progress bars even when standard error is not a terminal (a batch job's log).")),
+        "init", origin="package")
     wcskey = _parameter(WcsKey(help=(
         "Key of the WCS to use from the input headers (Paper I alternate WCS). '' uses the "
         "primary WCS; only use a letter when every input carries that WCS consistently.")),
@@ -1676,8 +1719,7 @@ def describe(name: str, parameters_class: type[DrizzleParameters] = DrizzleParam
     """Full help for one parameter: type, defaults, allowed values, help text."""
     name = canonical_name(name)
     trait = parameters_class.parameter_trait(name)
-    origin = {"both": "AstroDrizzle and MultiDrizzle", "astrodrizzle": "AstroDrizzle only",
-              "multidrizzle": "MultiDrizzle only"}[trait.metadata["origin"]]
+    origin = ORIGIN_TEXT[trait.metadata["origin"]]
     lines = [
         f"{name}  [{trait.metadata['step']}: {STEP_TITLES[trait.metadata['step']]}]",
         f"  type:     {trait.type_label}",

@@ -6,6 +6,11 @@ can replace any of them with a function of the same form
 (``md.replace_step("sky", my_sky)``): it receives the session and returns a
 result of the documented type.
 
+The long steps report their chips (or bands of rows) through the plain
+``progress`` callable of their step function (:mod:`multidrizzle.progress`);
+each function here passes the session's ``md.report_progress`` bound to its
+step, which a user's function may call as well.
+
 ====================  =====================================================
 step                  result
 ====================  =====================================================
@@ -35,8 +40,11 @@ import numpy as np
 
 from multidrizzle.io.products import processing_bunit
 from multidrizzle.model import Chip
-from multidrizzle.steps.blot import BlottedChip, blot_counts, blot_median
-from multidrizzle.steps.cosmic_rays import detect_cosmic_rays, median_variance_ratio
+from multidrizzle.progress import ProgressCallback, for_step
+from multidrizzle.steps.blot import BlottedChip, blot_chips
+from multidrizzle.steps.cosmic_rays import (
+    detect_cosmic_rays_per_chip, median_variance_ratio,
+)
 from multidrizzle.steps.drizzle import (
     DrizzledImage, DrizzleSettings, background_ivm, chip_weight_map, drizzle_exposures,
     good_pixel_mask,
@@ -51,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DEFAULT_STEPS", "blot_sky", "cte_direction_for_growth",
            "processing_units"]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 def cte_direction_for_growth(chip: Chip, driz_cr_ctegrow: int) -> int:
     """:func:`cte_direction` for the driz_cr step, warning when a tail cannot be grown.
@@ -84,6 +92,11 @@ def processing_units(chip: Chip) -> str:
     return processing_bunit(chip).lower()
 
 
+def _progress(md: "Multidrizzle", step: str) -> ProgressCallback:
+    """The session's progress reporter, bound to ``step``, for a step function."""
+    return for_step(md.report_progress, step)
+
+
 def _chips(md: "Multidrizzle") -> list[Chip]:
     return [chip for exposure in md.exposures for chip in exposure.chips]
 
@@ -103,7 +116,8 @@ def _sky_subtracted(md: "Multidrizzle") -> bool:
 
 def run_static(md: "Multidrizzle") -> dict:
     """Static masks per chip signature (bad = True)."""
-    return build_static_masks(_chips(md), md.static_sig, md.staticfile or None)
+    return build_static_masks(_chips(md), md.static_sig, md.staticfile or None,
+                              progress=_progress(md, "static"))
 
 
 def run_sky(md: "Multidrizzle", *, skysub: bool = True) -> SkyResult:
@@ -115,7 +129,7 @@ def run_sky(md: "Multidrizzle", *, skysub: bool = True) -> SkyResult:
         skyusigma=md.skyusigma, sky_bits=md.bit_flags("sky_bits"),
         static_masks=md.static_masks, use_static=md.use_static,
         skymask_cat=md.skymask_cat, skyfile=md.skyfile, skyuser=md.skyuser,
-        skysub=skysub)
+        skysub=skysub, progress=_progress(md, "sky"))
 
 
 def _separate_science(md: "Multidrizzle", chip: Chip) -> np.ndarray:
@@ -136,7 +150,7 @@ def run_driz_separate(md: "Multidrizzle") -> Iterator[DrizzledImage]:
         science_of=lambda chip: _separate_science(md, chip),
         weights_of=lambda chip: chip_weight_map(chip, chip.read_dq(), bits,
                                                 static_mask=_static_mask_of(md, chip)),
-        separate=True)
+        separate=True, progress=_progress(md, "driz_separate"))
 
 
 def run_median(md: "Multidrizzle") -> MedianResult:
@@ -172,7 +186,7 @@ def run_median(md: "Multidrizzle") -> MedianResult:
         combine_bufsize=md.combine_bufsize, median_newmasks=md.median_newmasks,
         exptimes=[e.exptime for e in md.exposures], sky_values_electrons=sky_electrons,
         read_noises=read_noises, units="cps", gains=gains,
-        fillval=0.0)
+        fillval=0.0, progress=_progress(md, "median"))
     return result
 
 
@@ -201,12 +215,10 @@ def run_blot(md: "Multidrizzle") -> Iterator[BlottedChip]:
     """
     median = md.median_image  # read once (a file when in_memory=False)
     counts = None if md.median_counts is None else md.median_counts.astype(np.float32)
-    for chip in _chips(md):
-        pixmap = md.separate_pixel_maps[chip.name].evaluate()
-        image = blot_median(median, chip, pixmap, md.separate_grid, interp=md.blot_interp,
-                            sinscl=md.blot_sinscl, sky=blot_sky(md, chip))
-        yield BlottedChip(chip.name, image,
-                          None if counts is None else blot_counts(counts, pixmap))
+    return blot_chips(median, _chips(md), md.separate_pixel_maps, md.separate_grid,
+                      interp=md.blot_interp, sinscl=md.blot_sinscl,
+                      sky_of=lambda chip: blot_sky(md, chip), counts=counts,
+                      progress=_progress(md, "blot"))
 
 
 def _model_variance(md: "Multidrizzle", chip: Chip) -> np.ndarray | float:
@@ -241,10 +253,10 @@ def _sky_missing_from_blot(md: "Multidrizzle", chip: Chip) -> float:
 def run_driz_cr(md: "Multidrizzle") -> dict[str, np.ndarray]:
     """Cosmic-ray masks of every chip (True = cosmic ray)."""
     bits = md.bit_flags("driz_sep_bits")
-    masks = {}
-    for chip in _chips(md):
-        masks[chip.name] = detect_cosmic_rays(
-            chip.read_science(), md.blotted_images[chip.name],
+
+    def arguments_of(chip: Chip) -> dict:
+        return dict(
+            science=chip.read_science(), blotted_median=md.blotted_images[chip.name],
             good_mask=good_pixel_mask(chip.read_dq(), bits),
             static_mask=_static_mask_of(md, chip), gain=chip.gain,
             read_noise=chip.read_noise, exptime=chip.exptime,
@@ -253,7 +265,9 @@ def run_driz_cr(md: "Multidrizzle") -> dict[str, np.ndarray]:
             driz_cr_grow=md.driz_cr_grow, driz_cr_ctegrow=md.driz_cr_ctegrow,
             cte_direction=cte_direction_for_growth(chip, md.driz_cr_ctegrow),
             model_variance=_model_variance(md, chip))
-    return masks
+
+    return detect_cosmic_rays_per_chip(_chips(md), arguments_of,
+                                       progress=_progress(md, "driz_cr"))
 
 
 def _final_weights(md: "Multidrizzle", chip: Chip, bits: int | None) -> np.ndarray:
@@ -288,7 +302,7 @@ def run_driz_combine(md: "Multidrizzle") -> DrizzledImage:
         md.exposures, md.pixel_maps, md.output_grid, settings,
         science_of=lambda chip: _separate_science(md, chip),
         weights_of=lambda chip: _final_weights(md, chip, bits),
-        context=bool(md.context), separate=False)
+        context=bool(md.context), separate=False, progress=_progress(md, "driz_combine"))
 
 
 #: The default function of each step, in processing order.

@@ -9,8 +9,12 @@ of every step, and marks steps stale when a parameter they depend on changes.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import html
 import logging
+import platform
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Iterable, Mapping
@@ -22,7 +26,8 @@ from astropy.io import fits
 
 from traitlets import All, observe
 
-from multidrizzle import pipeline
+from multidrizzle import __version__, pipeline
+from multidrizzle.console import Console
 from multidrizzle.errors import ParameterError, StepOrderError, StepResultError
 from multidrizzle.geometry import (
     GridRequest, OutputGrid, PixelMap, check_memory, compute_pixel_map, make_output_grid,
@@ -32,9 +37,13 @@ from multidrizzle.io.inputs import (
     InputList, check_runfile, parse_group, prepare_output_folder, resolve_inputs,
 )
 from multidrizzle.io.intermediates import LoadedImages, StoredImage, loaded, store_image
+from multidrizzle.io.runlog import PACKAGE_LOGGER, RunLog
 from multidrizzle.mdriztab import apply_mdriztab, read_mdriztab
 from multidrizzle.model import Exposure, ReadOptions, read_exposure
-from multidrizzle.parameters import DrizzleParameters, help_text
+from multidrizzle.parameters import (
+    STEP_TITLES, DrizzleParameters, format_parameter_value, help_text,
+)
+from multidrizzle.progress import for_step, tracked
 from multidrizzle.shiftfile import apply_shifts, output_frame, read_shiftfile
 from multidrizzle.steps.cosmic_rays import cosmic_ray_clean, update_dq, write_crmask, write_crclean
 from multidrizzle.steps.blot import BlottedChip
@@ -53,7 +62,7 @@ def _as_float(value: Any) -> float:
     except (TypeError, ValueError):
         return float("nan")
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 #: The processing steps in order; ``build`` makes the geometry they all use.
 STEPS = ("build", "static", "sky", "driz_separate", "median", "blot", "driz_cr",
@@ -76,7 +85,7 @@ _SWITCH_PARAMETER = {"static": "static", "sky": "skysub", "driz_separate": "driz
 #: the first step they change, or None for those that change no result
 #: (where files go, how many threads, logging, input archiving).
 _STALE_FROM = {
-    "output": None, "mdriztab": None, "runfile": None, "num_cores": None,
+    "output": None, "mdriztab": None, "runfile": None, "verbose": None, "num_cores": None,
     "in_memory": None, "rules_file": None, "updatewcs": None,
     "context": "driz_combine", "build_mef": "driz_combine", "crbit": "driz_cr",
     "resetbits": "static", "bits": "driz_separate",
@@ -160,6 +169,10 @@ class Multidrizzle(DrizzleParameters):
                  **params: Any) -> None:
         super().__init__()
         self.step_records: dict[str, StepRecord] = {name: StepRecord() for name in STEPS}
+        #: A Console that shows build() and run() (the command line sets its
+        #: own); None: each call makes one from ``verbose``.
+        self.console: Console | None = None
+        self._active_console: Console | None = None
         self.inputs: InputList | None = None
         self.exposures: list[Exposure] = []
         self.output_grid: OutputGrid | None = None
@@ -222,16 +235,28 @@ class Multidrizzle(DrizzleParameters):
         InputError, ParameterError, GridTooLargeError
             Before anything is allocated; the session keeps its previous
             geometry (if any) when build fails.
+
+        Notes
+        -----
+        Shows a progress bar of its parts (reading the inputs, the grid, the
+        pixel maps) as ``verbose`` says.
         """
+        with self._showing("build", ["inputs", "grid", "pixel maps"]):
+            return self._build()
+
+    def _build(self) -> BuildSummary:
         started = time.perf_counter()
+        self._step_started("inputs")
         notes = self.check_consistency() or []
         inputs = resolve_inputs(self.input)
         if self.restore:
             products.restore_inputs(inputs.files)
         options = self._read_options()
-        exposures = [read_exposure(path, options, ivm)
-                     for path, ivm in zip(inputs.files, inputs.ivm_files)]
+        exposures = [read_exposure(path, options, ivm) for path, ivm in tracked(
+            list(zip(inputs.files, inputs.ivm_files)), self._progress_of("inputs"),
+            label=lambda pair: Path(pair[0]).name)]
         chips = [chip for exposure in exposures for chip in exposure.chips]
+        self._step_started("grid")
         final_request = self._grid_request("final")
         separate_request = self._grid_request("driz_sep")
         if self.shiftfile:
@@ -245,11 +270,12 @@ class Multidrizzle(DrizzleParameters):
         estimated = self._estimate_memory(exposures, output_grid, separate_grid)
         check_memory(estimated, f"output grid {output_grid.nx} x {output_grid.ny} "
                                 f"with {len(exposures)} inputs")
+        self._step_started("pixel maps")
         pixel_maps = {chip.name: compute_pixel_map(chip, output_grid, self.stepsize)
-                      for chip in chips}
+                      for chip in self._tracked_chips(chips, "pixel maps")}
         separate_maps = (pixel_maps if separate_grid is output_grid else
                          {chip.name: compute_pixel_map(chip, separate_grid, self.stepsize)
-                          for chip in chips})
+                          for chip in self._tracked_chips(chips, "pixel maps")})
         # commit the new geometry only once everything succeeded; results of
         # earlier runs belong to the old geometry and are dropped
         self._reset_results()
@@ -297,6 +323,13 @@ class Multidrizzle(DrizzleParameters):
         stale result (an earlier step whose parameters changed since) is
         run, with a warning naming the stale step.
 
+        While it runs, a progress bar of the steps (and of the chips of long
+        steps) and the warnings are shown as ``verbose`` says, and every
+        message goes to ``runfile``: a new file for each run, which starts
+        with the version, date, inputs, output grid and every parameter and
+        ends with the step table and the files written (an earlier log of
+        the same name is kept as ``runfile.1``, ``.2``, ... up to ``.9``).
+
         Returns
         -------
         dict
@@ -319,12 +352,15 @@ class Multidrizzle(DrizzleParameters):
         prepare_output_folder(self._output_folder(), "output", self.output_root)
         if self.runfile:
             check_runfile(self.runfile)
-        with self._run_environment():
+        steps_to_run = [step for step, switched_on in switches.items() if switched_on]
+        with self._showing("run", steps_to_run), self._run_environment(steps_to_run,
+                                                                        written):
             if self.workinplace:
                 products.archive_inputs([e.filename for e in self.exposures],
                                         preserve=self.preserve, overwrite=self.overwrite)
             for step, switched_on in switches.items():
                 if switched_on:
+                    self._step_started(step)
                     self._check_inputs_of(step)
                     written += self._run_step(step)
                 else:
@@ -348,6 +384,17 @@ class Multidrizzle(DrizzleParameters):
         """Go back to the built-in function of ``step``."""
         self.step_functions[step] = pipeline.DEFAULT_STEPS[step]
         self._mark_stale_after(step, f"step {step!r} restored", include=True)
+
+    def report_progress(self, step: str, done: int, total: int, label: str = "") -> None:
+        """Report the progress of ``step``: ``done`` of ``total`` units, ``label`` the last.
+
+        The steps' progress callbacks end here (see :mod:`multidrizzle.progress`);
+        a user's step function may call it too.  Shown by the console of
+        the ``build()`` or ``run()`` under way, if any; otherwise nothing
+        happens.
+        """
+        if self._active_console is not None:
+            self._active_console.report(step, done, total, label)
 
     def step_table(self) -> str:
         """The per-step record as a text table."""
@@ -753,29 +800,171 @@ class Multidrizzle(DrizzleParameters):
                 record.status, record.reason = "removed", "files removed by clean=True"
 
     @contextlib.contextmanager
-    def _run_environment(self):
-        """Log to ``runfile`` and use ``num_cores`` threads for the duration of a run."""
-        handler = None
-        level = log.level
+    def _showing(self, title: str, steps: list[str]):
+        """Show the progress of ``build()`` or ``run()`` (and the warnings) on a console.
+
+        The session's :attr:`console` when one is set (the command line's),
+        else one made from ``verbose`` for this call only: bars as tqdm
+        decides for ``verbose``, and warnings (at the package logger's level
+        if the user raised it) unless ``verbose`` is False.
+        """
+        console = self.console
+        owned = console is None
+        if owned:
+            user_level = logging.getLogger(PACKAGE_LOGGER).getEffectiveLevel()
+            console = Console(self.verbose, level=None if self.verbose is False
+                              else max(logging.WARNING, user_level))
+            console.open()
+        self._active_console = console
+        console.begin(title, steps)
+        completed = False
+        try:
+            yield console
+            completed = True
+        finally:
+            console.end(completed)
+            self._active_console = None
+            if owned:
+                console.close()
+
+    def _step_started(self, step: str) -> None:
+        if self._active_console is not None:
+            self._active_console.step(step)
+
+    def _progress_of(self, step: str):
+        """The progress callback of ``step`` (see :mod:`multidrizzle.progress`)."""
+        return for_step(self.report_progress, step)
+
+    def _tracked_chips(self, chips, step: str):
+        return tracked(chips, self._progress_of(step), label=lambda chip: chip.name)
+
+    @contextlib.contextmanager
+    def _run_environment(self, steps: list[str], written: list[Path]):
+        """Log to ``runfile`` and use ``num_cores`` threads for the duration of a run.
+
+        ``written`` is the run's list of files written, read at the end for
+        the log's footer.
+        """
+        run_log = None
         if self.runfile:
-            handler = logging.FileHandler(self.runfile, mode="a", encoding="utf-8")
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-            handler.setLevel(logging.INFO)
-            log.addHandler(handler)
-            if log.getEffectiveLevel() > logging.INFO:
-                log.setLevel(logging.INFO)  # the run log holds every INFO message
+            run_log = RunLog(self.runfile, self._run_log_header(steps))
+            run_log.__enter__()
+            if run_log.previous is not None:
+                log.info("previous run log kept as %s", run_log.previous)
         threads = numba.get_num_threads()
         if self.num_cores:
             numba.set_num_threads(max(1, min(int(self.num_cores),
                                              numba.config.NUMBA_NUM_THREADS)))
+        started = time.perf_counter()
+        failure = None
         try:
             yield
+        except BaseException as error:
+            failure = error
+            raise
         finally:
             numba.set_num_threads(threads)
-            if handler is not None:
-                log.removeHandler(handler)
-                log.setLevel(level)
-                handler.close()
+            if run_log is not None:
+                run_log.finish(self._run_log_footer(written, time.perf_counter() - started,
+                                                    failure))
+
+    def _run_log_header(self, steps: list[str]) -> str:
+        """The top of the run log: software, date, inputs, output grid, parameters."""
+        import astropy
+
+        now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        lines = [
+            "multidrizzle run log",
+            f"software: multidrizzle {__version__} (Python {platform.python_version()}, "
+            f"numpy {np.__version__}, astropy {astropy.__version__}, "
+            f"numba {numba.__version__})",
+            f"date: {now}",
+            f"working folder: {Path.cwd()}",
+            f"output: {self.output_root}",
+            "",
+            f"inputs ({len(self.exposures)}):",
+        ]
+        lines += [f"  {exposure.filename}" for exposure in self.exposures]
+        if self.build_summary is not None:
+            lines += ["", "build summary:"]
+            lines += [f"  {line}" for line in str(self.build_summary).splitlines()]
+        lines += ["", "parameters:"]
+        for step, names in self.steps().items():
+            if names:
+                lines.append(f"  [{step}] {STEP_TITLES[step]}")
+                lines += [f"    {name} = {format_parameter_value(getattr(self, name))}"
+                          for name in names]
+        lines += ["", "steps to run: " + (", ".join(steps) or "none"), "", "messages:"]
+        return "\n".join(lines) + "\n"
+
+    def _run_log_footer(self, written: list[Path], seconds: float,
+                        failure: BaseException | None) -> str:
+        """The end of the run log: step table, files written, how the run ended."""
+        lines = ["", "step table:"]
+        lines += [f"  {line}" for line in self.step_table().splitlines()]
+        kept = [Path(path) for path in written if Path(path).exists()]
+        files = [("products", list(self.products)), ("intermediate files", kept),
+                 ("cosmic-ray cleaned images", list(self.crclean_files))]
+        for title, paths in files:
+            lines += ["", f"{title} ({len(paths)}):"] + [f"  {path}" for path in paths]
+        now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        lines.append("")
+        if failure is None:
+            lines.append(f"finished: {now} after {seconds:.2f} s")
+        else:
+            lines.append(f"failed: {now} after {seconds:.2f} s")
+            lines += traceback.format_exception(failure)
+        return "\n".join(line.rstrip("\n") for line in lines) + "\n"
+
+    # ---------------------------------------------------------------- display
+
+    #: How many input names repr() shows before '...'.
+    _NAMES_SHOWN = 3
+
+    def _described_inputs(self) -> tuple[int, list[str]]:
+        inputs = getattr(self, "inputs", None)  # None while the constructor runs
+        files = inputs.files if inputs is not None else []
+        return len(files), [Path(path).name for path in files[:self._NAMES_SHOWN]]
+
+    def _described_grid(self) -> str:
+        grid = getattr(self, "output_grid", None)
+        if grid is None:
+            return "not built (call build())"
+        state = " (stale: call build() again)" if self.step_records["build"].status == \
+            "stale" else ""
+        return (f"{grid.nx} x {grid.ny} pixels, {grid.scale:.5f} arcsec/pixel, "
+                f"rotation {grid.rotation:.3f} deg{state}")
+
+    def __repr__(self) -> str:
+        count, names = self._described_inputs()
+        shown = ", ".join(names) + (", ..." if count > len(names) else "")
+        lines = [f"<Multidrizzle: {count} input{'s' if count != 1 else ''} ({shown}) -> "
+                 f"{self.output_root!r}",
+                 f"output grid: {self._described_grid()}"]
+        lines += self.step_table().splitlines()
+        return "\n".join(lines) + ">"
+
+    def _repr_html_(self) -> str:
+        """The session in a Jupyter notebook: inputs, output grid and step table."""
+        count, names = self._described_inputs()
+        shown = ", ".join(f"<code>{html.escape(name)}</code>" for name in names)
+        if count > len(names):
+            shown += ", ..."
+        rows = "".join(
+            f"<tr><td><code>{name}</code></td><td>{html.escape(record.status)}</td>"
+            f"<td style='text-align:right'>{record.seconds:.2f}</td>"
+            f"<td style='text-align:left'>{html.escape(record.reason)}</td></tr>"
+            for name, record in self.step_records.items())
+        return (
+            "<div class='multidrizzle-session'>"
+            f"<b>Multidrizzle</b> session &rarr; <code>{html.escape(self.output_root)}</code>"
+            "<ul>"
+            f"<li>inputs ({count}): {shown}</li>"
+            f"<li>output grid: {html.escape(self._described_grid())}</li>"
+            "</ul>"
+            "<table><thead><tr><th>step</th><th>status</th><th>seconds</th>"
+            f"<th style='text-align:left'>reason</th></tr></thead><tbody>{rows}</tbody>"
+            "</table></div>")
 
     def _apply_mdriztab(self) -> list[str]:
         """Set the parameters of the MDRIZTAB row that fits the inputs; returns their names."""

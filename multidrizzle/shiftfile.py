@@ -45,7 +45,7 @@ from multidrizzle.model import Chip, Exposure
 
 __all__ = ["ShiftEntry", "ShiftFile", "read_shiftfile", "apply_shifts", "output_frame"]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 _ALLOWED = {"units": ("pixels", "arcseconds"), "frame": ("output", "input"),
             "form": ("delta", "absolute")}

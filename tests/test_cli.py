@@ -162,47 +162,56 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_progress_line_on_a_terminal(monkeypatch, tmp_path, demo_folder, capsys):
+def test_progress_bars_on_a_terminal(monkeypatch, tmp_path, demo_folder):
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     monkeypatch.chdir(tmp_path)
+    package_logger = logging.getLogger("multidrizzle")
+    handlers_before = list(package_logger.handlers)
+    level_before, propagate_before = package_logger.level, package_logger.propagate
     status = cli.main([f"@{demo_folder / 'inputs.lst'}", "--runfile", "", "--log-level",
                        "WARNING"])
     assert status == 0
     drawn = terminal.getvalue()
-    assert "\r[" in drawn and "/8 driz_separate" in drawn and "1/8 static" in drawn
-    assert "INFO" not in drawn  # only the progress line, at --log-level WARNING
-    assert logging.getLogger("multidrizzle").handlers == [] or all(
-        not isinstance(h, cli.ConsoleHandler) for h in logging.getLogger("multidrizzle").handlers)
+    assert "build: 100%" in drawn and "run: 100%" in drawn and "7/7" in drawn
+    # the per-chip bar of a long step: 2 exposures x 2 chips
+    assert "driz_separate:" in drawn and "/4 " in drawn
+    assert "INFO" not in drawn  # only the bars, at --log-level WARNING
+    assert package_logger.handlers == handlers_before
+    assert (package_logger.level, package_logger.propagate) == (level_before,
+                                                                propagate_before)
 
 
-def test_no_progress_line_when_quiet_or_not_a_terminal(monkeypatch, tmp_path, demo_folder):
-    for argv_extra, stream in ((["--quiet"], _Terminal()), ([], io.StringIO())):
+def test_messages_at_the_log_level_above_the_bars(monkeypatch, tmp_path, demo_folder):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([f"@{demo_folder / 'inputs.lst'}", "--runfile", ""]) == 0
+    # what stays on each line of the terminal: the text after the last carriage
+    # return, without the cursor movements between the two bars
+    lines = [line.replace("\x1b[A", "").split("\r")[-1]
+             for line in terminal.getvalue().split("\n")]
+    # each message is a line of its own (the bars are cleared before it is written)
+    assert any(line.startswith("INFO: step driz_separate ...") for line in lines)
+    assert any(line.startswith("INFO: build summary:") for line in lines)
+
+
+def test_no_progress_when_quiet_or_not_a_terminal(monkeypatch, tmp_path, demo_folder):
+    for argv_extra, stream in ((["--quiet"], _Terminal()), ([], io.StringIO()),
+                               (["--quiet", "--verbose", "always"], io.StringIO())):
         monkeypatch.setattr(sys, "stderr", stream)
         monkeypatch.chdir(tmp_path)
         assert cli.main([f"@{demo_folder / 'inputs.lst'}", "--runfile", "", *argv_extra]) == 0
-        assert "\r[" not in stream.getvalue()
+        assert "%|" not in stream.getvalue(), argv_extra
 
 
-def test_console_handler_writes_messages_above_the_line():
-    terminal = _Terminal()
-    progress = cli.ProgressLine(terminal, total=3)
-    handler = cli.ConsoleHandler(terminal, logging.INFO, progress)
-    logger = logging.getLogger("multidrizzle.test_cli")
-    logger.addHandler(handler)
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    try:
-        logger.info("step %s ...", "static")
-        logger.info("step %s ...", "sky")
-        logger.warning("sky: something")
-    finally:
-        logger.removeHandler(handler)
-        progress.close()
-    text = terminal.getvalue()
-    assert "0/3 static" in text and "1/3 sky" in text
-    assert "WARNING sky: something\n" in text
-    assert text.endswith("\r")  # the line is cleared at the end
+def test_verbose_always_draws_on_any_stream(monkeypatch, tmp_path, demo_folder):
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([f"@{demo_folder / 'inputs.lst'}", "--runfile", "", "--verbose", "always",
+                     "--log-level", "ERROR"]) == 0
+    assert "run: 100%" in stream.getvalue()
 
 
 # ------------------------------------------ input mistakes: one line, non-zero exit

@@ -13,8 +13,8 @@ from multidrizzle.errors import ParameterError
 from multidrizzle.parameters import (
     KERNELS, STEPS, BitFlags, BoundedFloat, BoundedInt, Choice, DrizzleParameters, Flag,
     FloatPair, GroupSpec, InputSpec, OptionalFloat, OptionalInt, ParameterWarning, Text,
-    UnsupportedFlag, UnsupportedParameterError, UnsupportedText, WcsKey, WeightScale,
-    describe, format_parameter_value, help_text, load_pars, parameter_table, save_pars,
+    UnsupportedFlag, UnsupportedParameterError, UnsupportedText, Verbosity, WcsKey,
+    WeightScale, describe, format_parameter_value, help_text, load_pars, parameter_table, save_pars,
 )
 
 # Defaults as documented in the AstroDrizzle API reference (astrodrizzle_api), typed
@@ -60,20 +60,23 @@ MULTIDRIZZLE_TABLE_2_DEFAULTS = {
 
 MULTIDRIZZLE_ONLY = {"workinplace", "refimage", "bits", "ra", "dec", "shiftfile", "staticfile",
                      "gnkeyword"}
+#: Parameters of this package that neither program documents.
+PACKAGE_ONLY = {"verbose"}
 
 # A value of the wrong kind for each trait type.
 BAD_VALUE_BY_TYPE = {
     Flag: "maybe", UnsupportedFlag: "maybe", BoundedFloat: "abc", OptionalFloat: "abc",
     BoundedInt: "abc", OptionalInt: 2.5, Choice: "nonsense", FloatPair: "a b",
     BitFlags: "4+x", Text: 12, UnsupportedText: 12, WcsKey: "AB", WeightScale: "sometimes",
-    GroupSpec: "foo", InputSpec: 42,
+    GroupSpec: "foo", InputSpec: 42, Verbosity: "loud",
 }
 
 # A valid value different from the default for every parameter that can have
 # one (gnkeyword follows gainkeyword; updatewcs and rules_file are fixed).
 NON_DEFAULT_VALUES = {
     "input": ["j8cw03a1q_flt.fits", "j8cw03a2q_flt.fits"], "output": "12",
-    "mdriztab": True, "runfile": "my run.log", "wcskey": "A", "proc_unit": "electrons",
+    "mdriztab": True, "runfile": "my run.log", "verbose": "always", "wcskey": "A",
+    "proc_unit": "electrons",
     "coeffs": False, "context": False, "group": "sci,2", "build_mef": True, "crbit": 8192,
     "stepsize": 5, "resetbits": "4096+8192", "num_cores": 4, "in_memory": True,
     "refimage": "ref_drz.fits[sci,1]", "bits": "~(4+8)", "ra": 150.25, "dec": -2.5,
@@ -134,7 +137,7 @@ def test_defaults_match_astrodrizzle_documentation(params):
 def test_every_astrodrizzle_parameter_is_declared():
     declared = set(DrizzleParameters.parameter_names())
     assert set(ASTRODRIZZLE_DOCUMENTED_DEFAULTS) <= declared
-    assert declared - set(ASTRODRIZZLE_DOCUMENTED_DEFAULTS) == MULTIDRIZZLE_ONLY
+    assert declared - set(ASTRODRIZZLE_DOCUMENTED_DEFAULTS) == MULTIDRIZZLE_ONLY | PACKAGE_ONLY
 
 
 def test_representative_defaults_from_the_brief(params):
@@ -171,11 +174,14 @@ def test_metadata_of_every_parameter():
     traits = DrizzleParameters.parameter_traits()
     for name, trait in traits.items():
         assert trait.metadata["step"] in STEPS, name
-        assert trait.metadata["origin"] in ("both", "astrodrizzle", "multidrizzle"), name
+        assert trait.metadata["origin"] in ("both", "astrodrizzle", "multidrizzle",
+                                            "package"), name
         assert trait.help, name
     origins = {name for name, trait in traits.items()
                if trait.metadata["origin"] == "multidrizzle"}
     assert origins == MULTIDRIZZLE_ONLY
+    assert {name for name, trait in traits.items()
+            if trait.metadata["origin"] == "package"} == PACKAGE_ONLY
     assert traits["gnkeyword"].metadata["alias_of"] == "gainkeyword"
     assert {traits[name].metadata["step"] for name in
             ("restore", "preserve", "overwrite", "clean", "workinplace")} == {"state"}
@@ -636,3 +642,13 @@ def test_astrodrizzle_name_build_is_an_alias_of_build_mef():
     params.update({"build": False})
     assert params.build_mef is False
     assert "build_mef" in describe("build")
+
+
+@pytest.mark.parametrize("value, stored", [
+    (True, True), (False, False), ("yes", True), ("no", False), (0, False), (1, True),
+    ("always", "always"), (" Always ", "always"),
+])
+def test_verbose_takes_a_boolean_or_always(params, value, stored):
+    params.verbose = value
+    assert params.verbose == stored
+    assert type(params.verbose) is type(stored)

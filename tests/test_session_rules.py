@@ -120,7 +120,8 @@ def test_switch_given_with_custom_values_keeps_its_value(tmp_path):
 
 
 @pytest.mark.parametrize("name, value, first_stale", [
-    ("num_cores", 1, None), ("runfile", "x.log", None), ("in_memory", False, None),
+    ("num_cores", 1, None), ("runfile", "x.log", None), ("verbose", False, None),
+    ("in_memory", False, None),
     ("crbit", 8192, "driz_cr"), ("context", False, "driz_combine"),
     ("resetbits", 0, "static"), ("stepsize", 5, "build"), ("bits", 16, "driz_separate")])
 def test_parameter_changes_invalidate_the_steps_they_affect(small_set, tmp_path, name, value,

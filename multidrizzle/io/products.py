@@ -35,7 +35,7 @@ __all__ = [
     "restore_inputs", "write_back_to_input",
 ]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 #: Where AstroDrizzle and MultiDrizzle keep copies of the original inputs.
 ARCHIVE_FOLDER = "OrIg_files"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,10 +11,11 @@ import numpy as np
 from multidrizzle.geometry import OutputGrid, PixelMap, native_scale
 from multidrizzle.kernels.blot import SINC_HALF_WIDTH, blot_image
 from multidrizzle.model import Chip
+from multidrizzle.progress import ProgressCallback, no_progress, tracked
 from multidrizzle.steps.registry import Registry
 
 __all__ = ["BLOT_INTERPOLANTS", "BlotInterpolant", "BlottedChip", "blot_median",
-           "blot_counts"]
+           "blot_counts", "blot_chips"]
 
 #: Largest count :func:`blot_counts` records (uint8).
 MAX_BLOTTED_COUNT = 255
@@ -134,3 +136,43 @@ def blot_median(median: np.ndarray, chip: Chip, pixel_map: PixelMap | np.ndarray
     if sky:
         blotted += np.float32(sky)
     return blotted
+
+
+def blot_chips(median: np.ndarray, chips: Sequence[Chip], pixel_maps: Mapping[str, PixelMap],
+               grid: OutputGrid, *, interp: str = "poly5", sinscl: float = 1.0,
+               sky_of: Callable[[Chip], float] = lambda chip: 0.0,
+               counts: np.ndarray | None = None,
+               progress: ProgressCallback = no_progress) -> Iterator[BlottedChip]:
+    """The median blotted onto every chip, made one chip at a time as they are asked for.
+
+    Parameters
+    ----------
+    median : ndarray
+        Median image on ``grid`` (see :func:`blot_median`).
+    chips : sequence of Chip
+        The chips to blot onto, in order.
+    pixel_maps : mapping
+        ``chip.name`` -> PixelMap onto ``grid``; each is evaluated once and
+        serves both the median and ``counts``.
+    grid : OutputGrid
+    interp, sinscl
+        ``blot_interp`` and ``blot_sinscl``.
+    sky_of : callable
+        The value added to a chip's blotted median (see :func:`blot_median`).
+    counts : ndarray, optional
+        Exposures behind each median pixel, blotted with :func:`blot_counts`
+        (float32 saves a conversion per chip).
+    progress : callable
+        ``progress(done, total, label)`` after each chip (see
+        :mod:`multidrizzle.progress`).
+
+    Yields
+    ------
+    BlottedChip
+    """
+    for chip in tracked(chips, progress, label=lambda chip: chip.name):
+        pixmap = pixel_maps[chip.name].evaluate()
+        image = blot_median(median, chip, pixmap, grid, interp=interp, sinscl=sinscl,
+                            sky=sky_of(chip))
+        yield BlottedChip(chip.name, image,
+                          None if counts is None else blot_counts(counts, pixmap))

@@ -78,19 +78,25 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from astropy.io import fits
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels.cosmic_rays import flag_cosmic_rays, grow_cosmic_rays
+from multidrizzle.progress import ProgressCallback, no_progress, tracked
+
+if TYPE_CHECKING:  # pragma: no cover
+    from multidrizzle.model import Chip
 
 __all__ = [
     "CR_UNITS",
     "cosmic_ray_clean",
     "detect_cosmic_rays",
+    "detect_cosmic_rays_per_chip",
     "electrons_per_unit",
     "median_variance_ratio",
     "update_dq",
@@ -98,7 +104,7 @@ __all__ = [
     "write_crmask",
 ]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 #: Accepted ``units`` (lower case) -> (value is in DN?, value is per second?).
 CR_UNITS: dict[str, tuple[bool, bool]] = {
@@ -314,6 +320,35 @@ def detect_cosmic_rays(
         log.debug("driz_cr: %d pixels detected, %d after growth", int(detected.sum()),
                   int(grown.sum()))
     return grown
+
+
+def detect_cosmic_rays_per_chip(
+    chips: Sequence["Chip"],
+    arguments_of: Callable[["Chip"], Mapping[str, Any]],
+    *,
+    progress: ProgressCallback = no_progress,
+) -> dict[str, np.ndarray]:
+    """:func:`detect_cosmic_rays` on every chip, one at a time.
+
+    Parameters
+    ----------
+    chips : sequence of Chip
+        The chips, in order.
+    arguments_of : callable
+        A chip's keyword arguments of :func:`detect_cosmic_rays` (its data,
+        blotted median, masks and noise), made when the chip's turn comes so
+        that one chip's arrays are in memory at a time.
+    progress : callable
+        ``progress(done, total, label)`` after each chip (see
+        :mod:`multidrizzle.progress`).
+
+    Returns
+    -------
+    dict
+        ``chip.name`` -> cosmic-ray mask (True = cosmic ray).
+    """
+    return {chip.name: detect_cosmic_rays(**arguments_of(chip))
+            for chip in tracked(chips, progress, label=lambda chip: chip.name)}
 
 
 def update_dq(dq: np.ndarray, cr_mask: np.ndarray, crbit: int) -> np.ndarray:

@@ -20,13 +20,15 @@ from multidrizzle.geometry import OutputGrid, PixelMap, native_scale
 from multidrizzle.kernels.drizzle import drizzle_add_image, finalize_fill, new_context
 from multidrizzle.model import Chip, Exposure
 from multidrizzle.steps.registry import Registry
+from multidrizzle.progress import ProgressCallback, ProgressCounter, no_progress
 
 __all__ = [
-    "DRIZZLE_KERNELS", "DrizzleKernel", "WEIGHT_TYPES", "DrizzleSettings", "DrizzledImage", "weight_scale", "good_pixel_mask",
+    "DRIZZLE_KERNELS", "DrizzleKernel", "WEIGHT_TYPES", "DrizzleSettings", "DrizzledImage",
+    "weight_scale", "good_pixel_mask",
     "chip_weight_map", "drizzle_exposures", "background_ivm",
 ]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,8 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
                       grid: OutputGrid, settings: DrizzleSettings, *,
                       science_of: Callable[[Chip], np.ndarray],
                       weights_of: Callable[[Chip], np.ndarray],
-                      context: bool = False, separate: bool = False
+                      context: bool = False, separate: bool = False,
+                      progress: ProgressCallback = no_progress
                       ) -> Iterator[DrizzledImage] | DrizzledImage:
     """Drizzle exposures onto ``grid``: one image each, or all onto one.
 
@@ -227,23 +230,30 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
     separate : bool
         True: an iterator of one :class:`DrizzledImage` per exposure; False:
         a single one.
+    progress : callable
+        ``progress(done, total, label)`` after each chip (see
+        :mod:`multidrizzle.progress`); the total counts the chips of every
+        exposure.
     """
+    chips_done = ProgressCounter(sum(len(exposure.chips) for exposure in exposures), progress)
     if separate:
         return _drizzle_one_by_one(exposures, pixel_maps, grid, settings,
-                                   science_of=science_of, weights_of=weights_of)
+                                   science_of=science_of, weights_of=weights_of,
+                                   chips_done=chips_done)
     combined = _new_output(grid, len(exposures), context)
     for image_id, exposure in enumerate(exposures):
         _add_exposure(exposure, image_id, pixel_maps, grid, settings, combined, science_of,
-                      weights_of)
+                      weights_of, chips_done)
     finalize_fill(combined.sci, combined.wht, settings.fillval)
     return combined
 
 
 def _drizzle_one_by_one(exposures, pixel_maps, grid, settings, *, science_of,
-                        weights_of) -> Iterator[DrizzledImage]:
+                        weights_of, chips_done: ProgressCounter) -> Iterator[DrizzledImage]:
     for exposure in exposures:
         single = _new_output(grid, 1, False)
-        _add_exposure(exposure, 0, pixel_maps, grid, settings, single, science_of, weights_of)
+        _add_exposure(exposure, 0, pixel_maps, grid, settings, single, science_of, weights_of,
+                      chips_done)
         finalize_fill(single.sci, single.wht, settings.fillval)
         yield single
 
@@ -251,10 +261,13 @@ def _drizzle_one_by_one(exposures, pixel_maps, grid, settings, *, science_of,
 def _add_exposure(exposure: Exposure, image_id: int, pixel_maps: Mapping[str, PixelMap],
                   grid: OutputGrid, settings: DrizzleSettings, target: DrizzledImage,
                   science_of: Callable[[Chip], np.ndarray],
-                  weights_of: Callable[[Chip], np.ndarray]) -> None:
+                  weights_of: Callable[[Chip], np.ndarray],
+                  chips_done: ProgressCounter) -> None:
+    chips_done.start()
     for chip in exposure.chips:
         _add_chip(chip, pixel_maps[chip.name], grid, settings, settings.kernel, target,
                   image_id, science_of(chip), weights_of(chip))
+        chips_done.advance(chip.name)
     target.exptime += exposure.exptime
     target.n_images += 1
 

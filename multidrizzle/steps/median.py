@@ -59,10 +59,12 @@ from multidrizzle.kernels.combine import (
     minmed_combine,
 )
 from multidrizzle.steps.registry import Registry
+from multidrizzle.progress import ProgressCallback, no_progress, tracked
 
-__all__ = ["COMBINE_TYPES", "CombineType", "MedianResult", "create_median", "weight_mask_thresholds"]
+__all__ = ["COMBINE_TYPES", "CombineType", "MedianResult", "create_median",
+           "weight_mask_thresholds"]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 
 #: AstroDrizzle's section buffer, in MiB, when ``combine_bufsize`` is None.
@@ -366,6 +368,7 @@ def create_median(
     gains: Sequence[float] | None = None,
     fillval: float = 0.0,
     keep_masks: bool = False,
+    progress: ProgressCallback = no_progress,
 ) -> MedianResult:
     """Combine the separate drizzles into the median image, section by section.
 
@@ -412,6 +415,9 @@ def create_median(
         Value of pixels without any good value (AstroDrizzle: 0).
     keep_masks : bool
         Return the per-image weight masks in ``MedianResult.masks``.
+    progress : callable
+        ``progress(done, total, label)`` after each band of rows (see
+        :mod:`multidrizzle.progress`).
 
     Returns
     -------
@@ -459,7 +465,8 @@ def create_median(
     masked_pixels = np.zeros(n_images, dtype=np.int64)
     minimum_pixels = None  # stays None unless the kernel reports where it took the minimum
 
-    for section in sections:
+    for section in tracked(sections, progress,
+                           label=lambda band: f"rows {band.start + 1}-{band.stop}"):
         images = _read_band(single_images, section, image_buffer)
         weights = _read_band(single_weights, section, weight_buffer)
         bad = _weight_masks(weights, thresholds)

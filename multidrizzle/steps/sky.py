@@ -51,6 +51,7 @@ from multidrizzle.kernels.statistics import clipped_statistic
 from multidrizzle.io.userfiles import chip_key, read_skymask_catalog, user_sky_values
 from multidrizzle.model import Chip
 from multidrizzle.overlap import chip_overlap
+from multidrizzle.progress import ProgressCallback, ProgressCounter, no_progress
 from multidrizzle.steps.registry import Registry
 
 __all__ = [
@@ -62,22 +63,7 @@ __all__ = [
     "pixel_area",
 ]
 
-log = logging.getLogger("multidrizzle")
-
-# Overlaps are found by mapping a grid of nodes this many pixels apart
-# through both WCSs and interpolating bilinearly in between: HST distortion
-# changes by far less than 0.01 pixel over such a cell.
-_OVERLAP_NODE_SPACING = 32
-# Rows of cells interpolated at once where an overlap edge crosses a chip,
-# which bounds the memory of the dense coordinates to a few tens of MB.
-_OVERLAP_BAND_CELLS = 16
-# The linear WCS places a sky position within this fraction of a chip's size
-# of its distorted position (HST distortions are a few per cent); positions
-# farther out are certainly off the chip and skip the iterative inversion.
-_DISTORTION_MARGIN = 0.25
-# A value in a sky file that says the values were already subtracted.
-_APPLIED_WORDS = frozenset({"yes", "true", "y", "t"})
-
+log = logging.getLogger(__name__)
 
 @dataclass
 class SkyResult:
@@ -134,6 +120,7 @@ class _SkyProblem:
     brightness: dict[str, float]
     pixels: "_PixelSource"
     statistic: _SkyStatistic
+    pairs_done: ProgressCounter
 
     def all_chips(self) -> list[Chip]:
         return [chip for chips in self.exposures for chip in chips]
@@ -153,12 +140,14 @@ def _globalmin(problem: _SkyProblem) -> list[float]:
 
 def _match(problem: _SkyProblem) -> list[float]:
     """Offsets that match the exposures' skies where they overlap, the lowest 0."""
-    return list(_match_offsets(problem.exposures, problem.pixels, problem.statistic))
+    return list(_match_offsets(problem.exposures, problem.pixels, problem.statistic,
+                               problem.pairs_done))
 
 
 def _globalmin_match(problem: _SkyProblem) -> list[float]:
     """The match offsets plus the lowest brightness once they are removed."""
-    offsets = _match_offsets(problem.exposures, problem.pixels, problem.statistic)
+    offsets = _match_offsets(problem.exposures, problem.pixels, problem.statistic,
+                             problem.pairs_done)
     shifted = {chip.name: problem.brightness[chip.name] - offsets[index]
                for index, chips in enumerate(problem.exposures) for chip in chips}
     lowest = _lowest(shifted, problem.all_chips(), "all inputs after matching")
@@ -203,7 +192,7 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
                 skyupper: float | None, skyclip: int, skylsigma: float, skyusigma: float,
                 sky_bits: int | None, static_masks: dict | None, use_static: bool,
                 skymask_cat: str = "", skyfile: str = "", skyuser: str = "",
-                skysub: bool = True) -> SkyResult:
+                skysub: bool = True, progress: ProgressCallback = no_progress) -> SkyResult:
     """The sky of every chip, as AstroDrizzle's sky step computes or reads it.
 
     Parameters
@@ -238,6 +227,10 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
         by the user, or ``@file`` in the skyfile format.
     skysub : bool
         False: subtract nothing; record ``skyuser`` values (or 0).
+    progress : callable
+        ``progress(done, total, label)`` after each chip's statistics and,
+        for the matching methods, after each pair of exposures compared
+        (see :mod:`multidrizzle.progress`); user values are not counted.
 
     Returns
     -------
@@ -267,11 +260,19 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
     user_masks = read_skymask_catalog(skymask_cat, exposures) if skymask_cat else {}
     pixels = _PixelSource(sky_bits, static_masks if use_static else None, user_masks,
                           capacity=2 * max(len(chips) for chips in exposures))
-    raw = {chip.name: _whole_chip_sky(chip, pixels, statistic)
-           for chips in exposures for chip in chips}
+    n_chips = sum(len(chips) for chips in exposures)
+    n_pairs = len(exposures) * (len(exposures) - 1) // 2 if method.matches_overlaps else 0
+    measured = ProgressCounter(n_chips + n_pairs, progress)
+    raw = {}
+    for chips in exposures:
+        for chip in chips:
+            measured.start()
+            raw[chip.name] = _whole_chip_sky(chip, pixels, statistic)
+            measured.advance(chip.name)
     brightness = {chip.name: raw[chip.name] * _brightness_factor(chip)
                   for chips in exposures for chip in chips}
-    per_exposure = method.per_exposure(_SkyProblem(exposures, brightness, pixels, statistic))
+    per_exposure = method.per_exposure(
+        _SkyProblem(exposures, brightness, pixels, statistic, measured))
     values = {chip.name: float(per_exposure[index] / _brightness_factor(chip))
               for index, chips in enumerate(exposures) for chip in chips}
     _log_table(method.name, skystat, exposures, raw, values)
@@ -387,7 +388,7 @@ def _lowest(brightness: dict[str, float], chips: Sequence[Chip], what: str) -> f
 
 
 def _match_offsets(exposures: list[list[Chip]], pixels: _PixelSource,
-                   statistic: _SkyStatistic) -> np.ndarray:
+                   statistic: _SkyStatistic, pairs_done: ProgressCounter) -> np.ndarray:
     """Sky offsets (brightness) of the exposures, the lowest 0 (skymatch's 'match')."""
     count = len(exposures)
     sky_in = np.zeros((count, count))  # [i, j]: sky of i where it overlaps j
@@ -397,6 +398,8 @@ def _match_offsets(exposures: list[list[Chip]], pixels: _PixelSource,
             measured = _pair_sky(exposures[i], exposures[j], pixels, statistic)
             if measured is not None:
                 sky_in[i, j], weight[i, j], sky_in[j, i], weight[j, i] = measured
+            pairs_done.advance(f"{exposures[i][0].filename.name} x "
+                               f"{exposures[j][0].filename.name}")
     offsets = _solve_offsets(sky_in, weight)
     names = [chips[0].filename.name for chips in exposures]
     for name, offset in zip(names, offsets):

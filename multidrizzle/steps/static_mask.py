@@ -31,6 +31,7 @@ from multidrizzle.io.products import atomic_writeto
 from multidrizzle.kernels.statistics import clipped_moments, histogram_mode
 from multidrizzle.io.userfiles import read_user_static_mask
 from multidrizzle.model import Chip
+from multidrizzle.progress import ProgressCallback, no_progress, tracked
 
 __all__ = [
     "chip_static_mask",
@@ -40,7 +41,7 @@ __all__ = [
     "write_static_mask",
 ]
 
-log = logging.getLogger("multidrizzle")
+log = logging.getLogger(__name__)
 
 #: ``imagestats`` settings AstroDrizzle uses for the static mask: clipping
 #: iterations, clipping limits (in sigma) and histogram bin width (in sigma).
@@ -122,7 +123,8 @@ def _checked_usable(usable: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def build_static_masks(chips: Sequence[Chip], static_sig: float,
-                       staticfile: str | None = None) -> dict[tuple, np.ndarray]:
+                       staticfile: str | None = None, *,
+                       progress: ProgressCallback = no_progress) -> dict[tuple, np.ndarray]:
     """One static mask per chip signature, OR-ed over every exposure.
 
     Parameters
@@ -134,6 +136,9 @@ def build_static_masks(chips: Sequence[Chip], static_sig: float,
     staticfile : str, optional
         User bad-pixel mask (1 = good, 0 = bad) OR-ed into every mask: one
         2-D image for all chips, or ``MASK`` extensions matched by EXTVER.
+    progress : callable
+        ``progress(done, total, label)`` after each chip (see
+        :mod:`multidrizzle.progress`).
 
     Returns
     -------
@@ -147,7 +152,7 @@ def build_static_masks(chips: Sequence[Chip], static_sig: float,
         image whose shape differs from the chip's.
     """
     masks: dict[tuple, np.ndarray] = {}
-    for chip in chips:
+    for chip in tracked(chips, progress, label=lambda chip: chip.name):
         science = chip.read_science()
         mode, rms, threshold = static_threshold(science, static_sig)
         bad = (np.zeros(chip.shape, dtype=bool) if threshold is None
