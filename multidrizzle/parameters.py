@@ -44,7 +44,9 @@ from traitlets import HasTraits, TraitError, TraitType, observe
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.steps.blot import BLOT_INTERPOLANTS
-from multidrizzle.steps.drizzle import DRIZZLE_KERNELS, WEIGHT_TYPES
+from multidrizzle.steps.drizzle import (
+    DRIZZLE_KERNELS, POINT_KERNEL_PIXFRAC, WEIGHT_TYPES, effective_kernel,
+)
 from multidrizzle.steps.median import COMBINE_TYPES
 from multidrizzle.steps.sky import SKY_METHODS, SKY_STATISTICS
 
@@ -119,8 +121,6 @@ STEP_TITLES: dict[str, str] = {
 #: Drizzle kernels accepted by ``driz_sep_kernel`` and ``final_kernel`` (the registry's).
 KERNELS: tuple[str, ...] = DRIZZLE_KERNELS.names
 
-#: Below this pixfrac the kernel is switched to 'point', as AstroDrizzle does.
-POINT_KERNEL_PIXFRAC = 0.001
 
 #: AstroDrizzle bit-flag parameters that take MultiDrizzle's ``bits`` when 0,
 #: and what they apply to.
@@ -1440,10 +1440,9 @@ class DrizzleParameters(HasTraits):
                                  "expected 'driz_sep' or 'final'")
         kernel = getattr(self, f"{prefix}_kernel")
         pixfrac = getattr(self, f"{prefix}_pixfrac")
-        if pixfrac < POINT_KERNEL_PIXFRAC:
-            if kernel != "point":
-                logger.info("%s_pixfrac=%g is below %g: using kernel 'point' instead of %r",
-                            prefix, pixfrac, POINT_KERNEL_PIXFRAC, kernel)
+        if effective_kernel(kernel, pixfrac) != kernel:
+            logger.info("%s_pixfrac=%g is below %g: using kernel 'point' instead of %r",
+                        prefix, pixfrac, POINT_KERNEL_PIXFRAC, kernel)
             return "point"
         if DRIZZLE_KERNELS[kernel].wants_unit_pixfrac and pixfrac != 1.0:
             message = (f"{prefix}_kernel={kernel!r} with {prefix}_pixfrac={pixfrac:g}: the "

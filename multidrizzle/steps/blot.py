@@ -13,9 +13,10 @@ from multidrizzle.kernels.blot import SINC_HALF_WIDTH, blot_image
 from multidrizzle.model import Chip
 from multidrizzle.progress import ProgressCallback, no_progress, tracked
 from multidrizzle.steps.registry import Registry
+from multidrizzle.steps.sky import SkyResult
 
 __all__ = ["BLOT_INTERPOLANTS", "BlotInterpolant", "BlottedChip", "blot_median",
-           "blot_counts", "blot_chips"]
+           "blot_counts", "blot_chips", "BlotSettings", "BlotInputs", "blot_sky", "run_blot"]
 
 #: Largest count :func:`blot_counts` records (uint8).
 MAX_BLOTTED_COUNT = 255
@@ -176,3 +177,82 @@ def blot_chips(median: np.ndarray, chips: Sequence[Chip], pixel_maps: Mapping[st
                             sky=sky_of(chip))
         yield BlottedChip(chip.name, image,
                           None if counts is None else blot_counts(counts, pixmap))
+
+
+# ---------------------------------------------------------------------------
+# the step
+
+
+@dataclass(frozen=True)
+class BlotSettings:
+    """The blot step's parameters (named and meant as the session's)."""
+
+    blot_interp: str
+    blot_sinscl: float
+    blot_addsky: bool
+    blot_skyval: float
+
+
+@dataclass(frozen=True)
+class BlotInputs:
+    """What the blot step works on.
+
+    Attributes
+    ----------
+    chips : tuple of Chip
+        The chips to blot onto, in order.
+    median : array-like
+        The median on ``grid`` (an array, or an image kept in a file).
+    pixel_maps : mapping
+        ``chip.name`` -> PixelMap onto ``grid``.
+    grid : OutputGrid
+        The separate-drizzle grid.
+    settings : BlotSettings
+    median_counts : ndarray or None
+        Exposures behind each median pixel (the median step's
+        ``good_counts``), blotted too when given.
+    sky : SkyResult or None
+        The sky step's result (``blot_addsky``).
+    """
+
+    chips: tuple[Chip, ...]
+    median: np.ndarray
+    pixel_maps: Mapping[str, PixelMap]
+    grid: OutputGrid
+    settings: BlotSettings
+    median_counts: np.ndarray | None = None
+    sky: SkyResult | None = None
+
+
+def blot_sky(chip: Chip, settings: BlotSettings, sky: SkyResult | None) -> float:
+    """What the blot step adds to the blotted median so that it matches the chip's data.
+
+    The sky subtracted before drizzling (``blot_addsky=True``; nothing when
+    no sky was subtracted), or ``blot_skyval`` in the chip's native units.
+
+    Returns
+    -------
+    float
+        In the chip's processing units; the ``_blt`` file records it as
+        MDRIZSKY.
+    """
+    if settings.blot_addsky:
+        return 0.0 if sky is None else sky.subtracted(chip)
+    return float(settings.blot_skyval) * chip.proc_scale
+
+
+def run_blot(inputs: BlotInputs, progress: ProgressCallback = no_progress
+             ) -> Iterator[BlottedChip]:
+    """The median blotted onto every chip, made one chip at a time as they are asked for.
+
+    The number of exposures behind each median pixel is blotted too (when
+    the median step gave it), through the same pixel map.
+    """
+    median = np.asarray(inputs.median)  # read once (a file when kept on disk)
+    counts = (None if inputs.median_counts is None
+              else np.asarray(inputs.median_counts).astype(np.float32))
+    settings = inputs.settings
+    return blot_chips(median, inputs.chips, inputs.pixel_maps, inputs.grid,
+                      interp=settings.blot_interp, sinscl=settings.blot_sinscl,
+                      sky_of=lambda chip: blot_sky(chip, settings, inputs.sky),
+                      counts=counts, progress=progress)

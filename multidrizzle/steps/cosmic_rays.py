@@ -79,24 +79,30 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels.cosmic_rays import flag_cosmic_rays, grow_cosmic_rays
+from multidrizzle.io.products import processing_bunit
+from multidrizzle.model import Chip
 from multidrizzle.progress import ProgressCallback, no_progress, tracked
-
-if TYPE_CHECKING:  # pragma: no cover
-    from multidrizzle.model import Chip
+from multidrizzle.steps.drizzle import good_pixel_mask
+from multidrizzle.steps.sky import SkyResult
 
 __all__ = [
     "CR_UNITS",
     "cosmic_ray_clean",
     "detect_cosmic_rays",
     "detect_cosmic_rays_per_chip",
+    "CosmicRaySettings",
+    "CosmicRayInputs",
+    "run_driz_cr",
+    "cte_direction_for_growth",
     "electrons_per_unit",
     "median_variance_ratio",
     "update_dq",
@@ -323,8 +329,8 @@ def detect_cosmic_rays(
 
 
 def detect_cosmic_rays_per_chip(
-    chips: Sequence["Chip"],
-    arguments_of: Callable[["Chip"], Mapping[str, Any]],
+    chips: Sequence[Chip],
+    arguments_of: Callable[[Chip], Mapping[str, Any]],
     *,
     progress: ProgressCallback = no_progress,
 ) -> dict[str, np.ndarray]:
@@ -484,3 +490,126 @@ def _write_atomically(hdul: fits.HDUList, path: Path) -> Path:
         raise
     return path
 
+
+# ---------------------------------------------------------------------------
+# the step
+
+
+@dataclass(frozen=True)
+class CosmicRaySettings:
+    """The driz_cr step's parameters (named and meant as the session's)."""
+
+    driz_cr_snr: tuple[float, float]
+    driz_cr_scale: tuple[float, float]
+    driz_cr_grow: int
+    driz_cr_ctegrow: int
+
+
+@dataclass(frozen=True)
+class CosmicRayInputs:
+    """What the driz_cr step works on.
+
+    Attributes
+    ----------
+    chips : tuple of Chip
+        The chips to test, in order.
+    blotted : mapping
+        ``chip.name`` -> the median blotted onto the chip (the blot step's
+        result; arrays, or images kept in files read on look-up).
+    settings : CosmicRaySettings
+    good_bits : int or None
+        DQ bits that count as good (``driz_sep_bits``).
+    combine_is_mean : bool
+        Whether the median step averaged (sets the median's noise).
+    n_exposures : int
+        Exposures in the median, when the per-pixel count is unknown.
+    blotted_counts : mapping or None
+        ``chip.name`` -> exposures behind the blotted median at each pixel.
+    static_masks : mapping or None
+        The static-mask step's result.
+    sky : SkyResult or None
+        The sky step's result.
+    """
+
+    chips: tuple[Chip, ...]
+    blotted: Mapping[str, np.ndarray]
+    settings: CosmicRaySettings
+    good_bits: int | None
+    combine_is_mean: bool
+    n_exposures: int
+    blotted_counts: Mapping[str, np.ndarray] | None = None
+    static_masks: Mapping[tuple, np.ndarray] | None = None
+    sky: SkyResult | None = None
+
+
+def cte_direction_for_growth(chip: Chip, driz_cr_ctegrow: int) -> int:
+    """The chip's readout direction for the driz_cr step, warning when a tail cannot be grown.
+
+    Returns
+    -------
+    int
+        +1, -1 or 0, as :attr:`multidrizzle.model.Chip.cte_direction`.  With
+        ``driz_cr_ctegrow > 0`` and a direction of 0, a WARNING names the
+        chip: its cosmic rays get no CTE tail.
+    """
+    direction = chip.cte_direction
+    if driz_cr_ctegrow > 0 and direction == 0:
+        instrument, detector = chip.signature[0].split("/")
+        log.warning("driz_cr: driz_cr_ctegrow=%d but the CTE direction of %s (%s/%s) "
+                    "is not known; no CTE tail is masked on this chip", driz_cr_ctegrow,
+                    chip.name, instrument or "unknown instrument",
+                    detector or "unknown detector")
+    return direction
+
+
+def _model_variance(chip: Chip, inputs: CosmicRayInputs) -> np.ndarray | float:
+    """Variance of the chip's blotted median relative to one exposure's.
+
+    From the exposures behind each median pixel; when no step said how many
+    (a user's median or blot step), every exposure is assumed to cover
+    every pixel, as the log says.
+    """
+    counts = inputs.blotted_counts.get(chip.name) if inputs.blotted_counts else None
+    if counts is None:
+        n = inputs.n_exposures
+        log.info("driz_cr %s: the median's inputs per pixel are unknown (user step); "
+                 "taking all %d exposures for its noise", chip.name, n)
+        return float(median_variance_ratio(np.array(n), inputs.combine_is_mean))
+    return median_variance_ratio(counts, inputs.combine_is_mean)
+
+
+def _sky_missing_from_blot(chip: Chip, sky: SkyResult | None) -> float:
+    """Sky whose Poisson noise the blotted median does not already carry.
+
+    When multidrizzle subtracted the sky, the blot adds it back, so its noise
+    is in the blotted values already (AstroDrizzle adds it a second time,
+    which raises every threshold by the sky noise and misses faint cosmic
+    rays).  When the user removed the sky beforehand (``skyuser``, or a sky
+    file marked applied), neither data nor blot hold it and its noise must be
+    added.
+    """
+    if sky is None or sky.subtract:
+        return 0.0
+    return sky.in_processing_units(chip)
+
+
+def run_driz_cr(inputs: CosmicRayInputs, progress: ProgressCallback = no_progress
+                ) -> dict[str, np.ndarray]:
+    """The driz_cr step: every chip's cosmic-ray mask (True = cosmic ray)."""
+    settings = inputs.settings
+
+    def arguments_of(chip: Chip) -> dict:
+        static_mask = (None if inputs.static_masks is None
+                       else inputs.static_masks.get(chip.signature))
+        return dict(
+            science=chip.read_science(), blotted_median=inputs.blotted[chip.name],
+            good_mask=good_pixel_mask(chip.read_dq(), inputs.good_bits),
+            static_mask=static_mask, gain=chip.gain, read_noise=chip.read_noise,
+            exptime=chip.exptime, sky=_sky_missing_from_blot(chip, inputs.sky),
+            units=processing_bunit(chip).lower(), driz_cr_snr=settings.driz_cr_snr,
+            driz_cr_scale=settings.driz_cr_scale, driz_cr_grow=settings.driz_cr_grow,
+            driz_cr_ctegrow=settings.driz_cr_ctegrow,
+            cte_direction=cte_direction_for_growth(chip, settings.driz_cr_ctegrow),
+            model_variance=_model_variance(chip, inputs))
+
+    return detect_cosmic_rays_per_chip(inputs.chips, arguments_of, progress=progress)

@@ -20,10 +20,14 @@ from multidrizzle.geometry import OutputGrid, PixelMap, native_scale
 from multidrizzle.kernels.drizzle import drizzle_add_image, finalize_fill, new_context
 from multidrizzle.model import Chip, Exposure
 from multidrizzle.steps.registry import Registry
+from multidrizzle.steps.sky import SkyResult
 from multidrizzle.progress import ProgressCallback, ProgressCounter, no_progress
 
 __all__ = [
-    "DRIZZLE_KERNELS", "DrizzleKernel", "WEIGHT_TYPES", "DrizzleSettings", "DrizzledImage",
+    "DRIZZLE_KERNELS", "DrizzleKernel", "WEIGHT_TYPES", "POINT_KERNEL_PIXFRAC",
+    "effective_kernel", "subtract_sky", "SeparateDrizzleSettings", "SeparateDrizzleInputs",
+    "run_driz_separate", "FinalDrizzleSettings", "FinalDrizzleInputs", "final_weights",
+    "run_driz_combine", "DrizzleSettings", "DrizzledImage",
     "weight_scale", "good_pixel_mask",
     "chip_weight_map", "drizzle_exposures", "background_ivm",
 ]
@@ -64,6 +68,15 @@ DRIZZLE_KERNELS: Registry[DrizzleKernel] = Registry(
         "lanczos3": DrizzleKernel("lanczos3", "weighted", wants_unit_pixfrac=True),
         "tophat": DrizzleKernel("tophat", "area"),
     })
+
+
+#: Below this pixfrac the kernel is switched to 'point', as AstroDrizzle does.
+POINT_KERNEL_PIXFRAC = 0.001
+
+
+def effective_kernel(kernel: str, pixfrac: float) -> str:
+    """The kernel a drizzle with ``kernel`` and ``pixfrac`` uses: 'point' below 0.001."""
+    return "point" if pixfrac < POINT_KERNEL_PIXFRAC else DRIZZLE_KERNELS.canonical(kernel)
 
 
 @dataclass(frozen=True)
@@ -288,3 +301,151 @@ def _add_chip(chip: Chip, pixel_map: PixelMap, grid: OutputGrid, settings: Drizz
         wt_scl=weight_scale(settings.wt_scl, chip.exptime), exptime=chip.exptime,
         in_units="cps" if chip.processing_is_rate else "counts", iscale=ratio ** 2,
         pixel_scale_ratio=ratio, fillval=None)
+
+
+# ---------------------------------------------------------------------------
+# the steps
+
+
+def subtract_sky(chip: Chip, sky: SkyResult | None) -> np.ndarray:
+    """The chip's data in processing units with its subtracted sky removed (a copy)."""
+    science = chip.read_science()
+    if sky is not None and sky.subtract:
+        science -= np.float32(sky.subtracted(chip))
+    return science
+
+
+def _static_mask_of(static_masks: Mapping[tuple, np.ndarray] | None,
+                    chip: Chip) -> np.ndarray | None:
+    return None if static_masks is None else static_masks.get(chip.signature)
+
+
+@dataclass(frozen=True)
+class SeparateDrizzleSettings:
+    """The separate drizzle's parameters (named and meant as the session's)."""
+
+    driz_sep_kernel: str
+    driz_sep_pixfrac: float
+    driz_sep_wt_scl: str | float
+    driz_sep_fillval: float | None
+    driz_sep_bits: int | None
+
+    def drizzle(self) -> DrizzleSettings:
+        return DrizzleSettings(kernel=effective_kernel(self.driz_sep_kernel,
+                                                       self.driz_sep_pixfrac),
+                               pixfrac=self.driz_sep_pixfrac, wt_scl=self.driz_sep_wt_scl,
+                               fillval=self.driz_sep_fillval, bits=self.driz_sep_bits)
+
+
+@dataclass(frozen=True)
+class SeparateDrizzleInputs:
+    """What the separate drizzle works on.
+
+    Attributes
+    ----------
+    exposures : tuple of Exposure
+    pixel_maps : mapping
+        ``chip.name`` -> PixelMap onto ``grid``.
+    grid : OutputGrid
+        The separate-drizzle grid.
+    settings : SeparateDrizzleSettings
+    sky : SkyResult or None
+        The sky step's result; subtracted when it says so.
+    static_masks : mapping or None
+        The static-mask step's result.
+    """
+
+    exposures: tuple[Exposure, ...]
+    pixel_maps: Mapping[str, PixelMap]
+    grid: OutputGrid
+    settings: SeparateDrizzleSettings
+    sky: SkyResult | None = None
+    static_masks: Mapping[tuple, np.ndarray] | None = None
+
+
+def run_driz_separate(inputs: SeparateDrizzleInputs,
+                      progress: ProgressCallback = no_progress) -> Iterator[DrizzledImage]:
+    """Each exposure alone on the separate grid, made one at a time as they are asked for."""
+    settings = inputs.settings.drizzle()
+    return drizzle_exposures(
+        inputs.exposures, inputs.pixel_maps, inputs.grid, settings,
+        science_of=lambda chip: subtract_sky(chip, inputs.sky),
+        weights_of=lambda chip: chip_weight_map(
+            chip, chip.read_dq(), settings.bits,
+            static_mask=_static_mask_of(inputs.static_masks, chip)),
+        separate=True, progress=progress)
+
+
+@dataclass(frozen=True)
+class FinalDrizzleSettings:
+    """The final drizzle's parameters (named and meant as the session's)."""
+
+    final_kernel: str
+    final_pixfrac: float
+    final_wt_scl: str | float
+    final_fillval: float | None
+    final_bits: int | None
+    final_wht_type: str
+    context: bool
+
+    def drizzle(self) -> DrizzleSettings:
+        return DrizzleSettings(kernel=effective_kernel(self.final_kernel, self.final_pixfrac),
+                               pixfrac=self.final_pixfrac, wt_scl=self.final_wt_scl,
+                               fillval=self.final_fillval, bits=self.final_bits)
+
+
+@dataclass(frozen=True)
+class FinalDrizzleInputs:
+    """What the final drizzle works on.
+
+    Attributes
+    ----------
+    exposures : tuple of Exposure
+        In context order (image ``i`` sets context bit ``i``).
+    pixel_maps : mapping
+        ``chip.name`` -> PixelMap onto ``grid``.
+    grid : OutputGrid
+        The output grid.
+    settings : FinalDrizzleSettings
+    sky : SkyResult or None
+    static_masks : mapping or None
+    cr_masks : mapping or None
+        ``chip.name`` -> cosmic-ray mask (True = cosmic ray), the driz_cr
+        step's result.
+    """
+
+    exposures: tuple[Exposure, ...]
+    pixel_maps: Mapping[str, PixelMap]
+    grid: OutputGrid
+    settings: FinalDrizzleSettings
+    sky: SkyResult | None = None
+    static_masks: Mapping[tuple, np.ndarray] | None = None
+    cr_masks: Mapping[str, np.ndarray] | None = None
+
+
+def final_weights(exposure: Exposure, chip: Chip, inputs: FinalDrizzleInputs) -> np.ndarray:
+    """A chip's weights in the final drizzle: good pixels x ``final_wht_type``."""
+    wht_type = WEIGHT_TYPES.canonical(inputs.settings.final_wht_type)
+    error = ivm = None
+    if wht_type == "ERR":
+        error = chip.read_error()
+    elif wht_type == "IVM":
+        ivm = exposure.read_ivm(chip)
+        if ivm is None:
+            ivm = background_ivm(chip, 0.0 if inputs.sky is None else inputs.sky.native(chip))
+    cr_mask = None if inputs.cr_masks is None else inputs.cr_masks.get(chip.name)
+    return chip_weight_map(chip, chip.read_dq(), inputs.settings.final_bits,
+                           static_mask=_static_mask_of(inputs.static_masks, chip),
+                           cr_mask=cr_mask, wht_type=wht_type, error=error, ivm=ivm)
+
+
+def run_driz_combine(inputs: FinalDrizzleInputs,
+                     progress: ProgressCallback = no_progress) -> DrizzledImage:
+    """Every exposure onto the final grid, cosmic rays and bad pixels weighted out."""
+    exposure_of = {chip.name: exposure for exposure in inputs.exposures
+                   for chip in exposure.chips}
+    return drizzle_exposures(
+        inputs.exposures, inputs.pixel_maps, inputs.grid, inputs.settings.drizzle(),
+        science_of=lambda chip: subtract_sky(chip, inputs.sky),
+        weights_of=lambda chip: final_weights(exposure_of[chip.name], chip, inputs),
+        context=bool(inputs.settings.context), separate=False, progress=progress)

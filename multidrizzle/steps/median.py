@@ -42,6 +42,7 @@ electrons (AstroDrizzle: the root mean square over its chips).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -58,11 +59,15 @@ from multidrizzle.kernels.combine import (
     median_combine,
     minmed_combine,
 )
+from multidrizzle.model import Exposure
+from multidrizzle.steps.drizzle import DrizzledImage
 from multidrizzle.steps.registry import Registry
+from multidrizzle.steps.sky import SkyResult
 from multidrizzle.progress import ProgressCallback, no_progress, tracked
 
 __all__ = ["COMBINE_TYPES", "CombineType", "MedianResult", "create_median",
-           "weight_mask_thresholds"]
+           "weight_mask_thresholds", "MedianSettings", "MedianInputs", "minmed_noise_terms",
+           "run_median"]
 
 log = logging.getLogger(__name__)
 
@@ -496,3 +501,84 @@ def create_median(
         section_rows=rows_per_section,
         n_sections=len(sections),
     )
+
+
+# ---------------------------------------------------------------------------
+# The step on explicit inputs
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MedianSettings:
+    """The median step's parameters (named and meant as the session's)."""
+
+    combine_type: str
+    combine_maskpt: float
+    combine_nsigma: tuple[float, float]
+    combine_nlow: int
+    combine_nhigh: int
+    combine_lthresh: float | None
+    combine_hthresh: float | None
+    combine_grow: int
+    combine_bufsize: float | None
+    median_newmasks: bool
+
+
+@dataclass(frozen=True)
+class MedianInputs:
+    """What the median step works on.
+
+    Attributes
+    ----------
+    exposures : tuple of Exposure
+        The inputs, in the order of ``singles``.
+    singles : tuple of DrizzledImage
+        The separate drizzles (arrays, or images kept in files).
+    settings : MedianSettings
+    sky : SkyResult or None
+        The sky step's result (minmed's noise model).
+    """
+
+    exposures: tuple[Exposure, ...]
+    singles: tuple[DrizzledImage, ...]
+    settings: MedianSettings
+    sky: SkyResult | None = None
+
+
+def minmed_noise_terms(exposures: Sequence[Exposure], sky: SkyResult | None
+                       ) -> tuple[list[float], list[float], list[float]]:
+    """Per exposure, minmed's sky (e-), read noise (e-) and electrons per processing unit.
+
+    AstroDrizzle's values: the lowest sky of the exposure's chips in
+    electrons, the root mean square of their read noises, and the electrons
+    per processing unit (the gain for data in DN processed natively, else 1;
+    the mean over the chips, which share one gain on every HST detector that
+    writes DN).
+    """
+    sky_electrons, read_noises, gains = [], [], []
+    for exposure in exposures:
+        chips = exposure.chips
+        sky_electrons.append(min(sky.native(c) * c.to_electrons for c in chips)
+                             if sky is not None and sky.values else 0.0)
+        read_noises.append(float(np.sqrt(np.mean([c.read_noise ** 2 for c in chips]))))
+        # to_electrons / proc_scale: electrons per processing unit, per exposure
+        # for a rate; dividing a rate's by the exposure time leaves the gain.
+        gains.append(float(np.mean([c.to_electrons / c.proc_scale
+                                    / (c.exptime if c.processing_is_rate else 1.0)
+                                    for c in chips])))
+    return sky_electrons, read_noises, gains
+
+
+def run_median(inputs: MedianInputs, progress: ProgressCallback = no_progress
+               ) -> MedianResult:
+    """The median step: the separate drizzles combined (count rates, processing units).
+
+    The result also says how many exposures entered each pixel
+    (``good_counts``), which the cosmic-ray step needs for the median's noise.
+    """
+    sky_electrons, read_noises, gains = minmed_noise_terms(inputs.exposures, inputs.sky)
+    return create_median(
+        [single.sci for single in inputs.singles], [single.wht for single in inputs.singles],
+        **dataclasses.asdict(inputs.settings),
+        exptimes=[exposure.exptime for exposure in inputs.exposures],
+        sky_values_electrons=sky_electrons, read_noises=read_noises, units="cps",
+        gains=gains, fillval=0.0, progress=progress)

@@ -36,11 +36,12 @@ User values
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from astropy.nddata.bitmask import bitfield_to_boolean_mask
@@ -49,7 +50,7 @@ from multidrizzle.errors import InputError
 from multidrizzle.kernels.statistics import SKY_STATISTICS as KERNEL_SKY_STATISTICS
 from multidrizzle.kernels.statistics import clipped_statistic
 from multidrizzle.io.userfiles import chip_key, read_skymask_catalog, user_sky_values
-from multidrizzle.model import Chip
+from multidrizzle.model import Chip, Exposure
 from multidrizzle.overlap import chip_overlap
 from multidrizzle.progress import ProgressCallback, ProgressCounter, no_progress
 from multidrizzle.steps.registry import Registry
@@ -59,6 +60,9 @@ __all__ = [
     "SKY_STATISTICS",
     "SkyMethod",
     "SkyResult",
+    "SkySettings",
+    "SkyInputs",
+    "run_sky",
     "compute_sky",
     "pixel_area",
 ]
@@ -90,6 +94,18 @@ class SkyResult:
     subtract: bool
     method: str
     details: dict[str, float] = field(default_factory=dict)
+
+    def native(self, chip: Chip) -> float:
+        """The chip's sky in its native units (0 for a chip without one)."""
+        return float(self.values.get(chip.name, 0.0))
+
+    def in_processing_units(self, chip: Chip) -> float:
+        """The chip's sky in the units of ``chip.read_science()``."""
+        return self.native(chip) * chip.proc_scale
+
+    def subtracted(self, chip: Chip) -> float:
+        """What later steps subtract from the chip's data (processing units; 0 if nothing)."""
+        return self.in_processing_units(chip) if self.subtract else 0.0
 
 
 @dataclass(frozen=True)
@@ -517,3 +533,52 @@ def _log_table(method: str, skystat: str | None, exposures: list[list[Chip]],
         for chip in chips:
             statistic = f"{raw[chip.name]:14.6g}" if chip.name in raw else f"{'-':>14}"
             log.info("  %-44s %s %14.6g", chip.name, statistic, values[chip.name])
+
+
+# ---------------------------------------------------------------------------
+# the step
+
+
+@dataclass(frozen=True)
+class SkySettings:
+    """The sky step's parameters (named and meant as the session's)."""
+
+    skysub: bool
+    skymethod: str
+    skystat: str
+    skywidth: float
+    skylower: float | None
+    skyupper: float | None
+    skyclip: int
+    skylsigma: float
+    skyusigma: float
+    sky_bits: int | None
+    use_static: bool
+    skymask_cat: str
+    skyfile: str
+    skyuser: str
+
+
+@dataclass(frozen=True)
+class SkyInputs:
+    """What the sky step works on.
+
+    Attributes
+    ----------
+    exposures : tuple of Exposure
+        The inputs, whose selected chips are measured.
+    settings : SkySettings
+    static_masks : mapping or None
+        The static-mask step's result (``signature -> bad-pixel mask``).
+    """
+
+    exposures: tuple[Exposure, ...]
+    settings: SkySettings
+    static_masks: Mapping[tuple, np.ndarray] | None = None
+
+
+def run_sky(inputs: SkyInputs, progress: ProgressCallback = no_progress) -> SkyResult:
+    """The sky step: :func:`compute_sky` on every exposure's chips."""
+    return compute_sky([exposure.chips for exposure in inputs.exposures],
+                       static_masks=inputs.static_masks, progress=progress,
+                       **dataclasses.asdict(inputs.settings))

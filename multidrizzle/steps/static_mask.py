@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -217,3 +218,30 @@ def write_static_mask(mask: np.ndarray, signature: tuple, folder: str | os.PathL
     hdu.header["DETECTOR"] = (str(signature[0]), "instrument/detector of the chips")
     hdu.header["CHIP"] = (str(signature[2]), "chip of the signature")
     return atomic_writeto(fits.HDUList([hdu]), destination)
+
+
+# ---------------------------------------------------------------------------
+# the step
+
+
+@dataclass(frozen=True)
+class StaticSettings:
+    """The static-mask step's parameters (named and meant as the session's)."""
+
+    static_sig: float
+    staticfile: str
+
+
+@dataclass(frozen=True)
+class StaticInputs:
+    """What the static-mask step works on: every selected chip and the settings."""
+
+    chips: tuple[Chip, ...]
+    settings: StaticSettings
+
+
+def run_static(inputs: StaticInputs, progress: ProgressCallback = no_progress
+               ) -> dict[tuple, np.ndarray]:
+    """The static-mask step: one bad-pixel mask per chip signature (True = bad)."""
+    return build_static_masks(inputs.chips, inputs.settings.static_sig,
+                              inputs.settings.staticfile or None, progress=progress)
