@@ -59,11 +59,14 @@ _BEHAVIOURS = [
      "MultiDrizzle's default: one `_drz`/`_drc` file with SCI, WHT, CTX and HDRTAB; "
      "`build_mef=False` writes `_sci`, `_wht` and `_ctx` files, with HDRTAB in the `_sci` "
      "file as AstroDrizzle does"),
-    ("product header", "headers of all inputs blended by fitsblender rules (`rules_file`)",
-     "the first input's identity and photometric keywords, EXPSTART/EXPEND over all "
-     "inputs, AstroDrizzle's `Dnnn` cards per input exposure (not per chip), `S_REGION`; "
-     "a warning names keywords that differ between inputs (instrument, detector, "
-     "filter, photometry); HDRTAB has one row per input chip"),
+    ("product header", "headers of all inputs blended by fitsblender rules (`rules_file`): "
+     "photometric keywords in the SCI header, PHOTFLAM the mean over the input chips; "
+     "`NDRIZIM` and the `Dnnn` cards count chips",
+     "the first input's identity keywords, and its first chip's photometric keywords in "
+     "the primary and SCI headers; EXPSTART/EXPEND over all inputs; `NDRIZIM` and "
+     "AstroDrizzle's `Dnnn` cards count exposures; `S_REGION`; a warning names keywords "
+     "that differ between inputs (instrument, detector, filter, photometry); HDRTAB has "
+     "one row per input chip, as AstroDrizzle's"),
 ]
 
 
