@@ -288,9 +288,12 @@ class KeywordConflict:
     others: list[tuple[str, object]]
 
     def __str__(self) -> str:
-        differing = ", ".join(f"{name} has {value!r}" for name, value in self.others)
-        return (f"inputs differ in {self.keyword}: the product keeps {self.kept[1]!r} of "
-                f"{self.kept[0]}; {differing}")
+        def shown(value: object) -> str:
+            return "no value" if value is None else repr(value)
+
+        differing = ", ".join(f"{name} has {shown(value)}" for name, value in self.others)
+        return (f"inputs differ in {self.keyword}: the product keeps {shown(self.kept[1])} "
+                f"of {self.kept[0]}; {differing}")
 
 
 @dataclass

@@ -287,6 +287,9 @@ def test_conflicts_compare_chips_of_the_same_extver():
     assert conflicts["INSTRUME"].kept == (UVIS_FLC.name, "WFC3")
     assert conflicts["INSTRUME"].others == [(ACS_FLT.name, "ACS")]
     assert conflicts["FILTER1"].kept == (UVIS_FLC.name, None)
+    assert str(conflicts["FILTER1"]) == (
+        f"inputs differ in FILTER1: the product keeps no value of {UVIS_FLC.name}; "
+        f"{ACS_FLT.name} has 'F606W'")
 
 
 def test_photflam_follows_the_product_units():
