@@ -55,7 +55,32 @@ _BEHAVIOURS = [
      "flagged"),
     ("`num_cores`", "number of processes working on separate chips", "number of numba "
      "threads inside every pixel kernel; results are identical for any value"),
+    ("final product (`build_mef`)", "AstroDrizzle: three simple files by default "
+     "(`build=False`); MultiDrizzle: one multi-extension file (`build=True`)",
+     "MultiDrizzle's default: one `_drz`/`_drc` file with SCI, WHT, CTX and HDRTAB; "
+     "`build_mef=False` writes `_sci`, `_wht` and `_ctx` files, with HDRTAB in the `_sci` "
+     "file as AstroDrizzle does"),
+    ("product header", "headers of all inputs blended by fitsblender rules (`rules_file`): "
+     "photometric keywords in the SCI header, PHOTFLAM the mean over the input chips; "
+     "`NDRIZIM` and the `Dnnn` cards count chips",
+     "the first input's identity keywords, and its first chip's photometric keywords in "
+     "the primary and SCI headers; EXPSTART/EXPEND over all inputs; `NDRIZIM` and "
+     "AstroDrizzle's `Dnnn` cards count exposures; `S_REGION`; a warning names keywords "
+     "that differ between inputs (instrument, detector, filter, photometry); HDRTAB has "
+     "one row per input chip, as AstroDrizzle's"),
 ]
+
+
+#: Parameters whose default here is MultiDrizzle's, not AstroDrizzle's
+#: (declared with ``astrodrizzle_default`` metadata).
+_MULTIDRIZZLE_DEFAULT_USED = [name for name, trait in
+                              DrizzleParameters.parameter_traits().items()
+                              if "astrodrizzle_default" in trait.metadata]
+
+
+def _astrodrizzle_default(trait) -> object:
+    """AstroDrizzle's default of a parameter (its own default unless declared otherwise)."""
+    return trait.metadata.get("astrodrizzle_default", trait.default_value)
 
 
 def _escape(text: str) -> str:
@@ -70,9 +95,11 @@ def render() -> str:
         "Generated from the parameter declarations by "
         "`python docs/generate_parameter_reference.py`; do not edit by hand.",
         "",
-        "Defaults are AstroDrizzle's documented ones.  *Origin* says which program "
+        "Defaults are AstroDrizzle's documented ones, except "
+        + ", ".join(f"`{name}`" for name in _MULTIDRIZZLE_DEFAULT_USED)
+        + ", which follow MultiDrizzle.  *Origin* says which program "
         "documents the parameter; *MultiDrizzle default* is shown where MultiDrizzle's "
-        "Table 2 differs.",
+        "Table 2 differs from AstroDrizzle.",
         "",
         "## Differences in behaviour",
         "",
@@ -85,7 +112,7 @@ def render() -> str:
     lines += ["", "## Defaults that differ from MultiDrizzle", "",
               "| parameter | default (AstroDrizzle) | MultiDrizzle default |",
               "| --- | --- | --- |"]
-    lines += [f"| `{name}` | `{format_parameter_value(trait.default_value)}` | "
+    lines += [f"| `{name}` | `{format_parameter_value(_astrodrizzle_default(trait))}` | "
               f"`{format_parameter_value(trait.metadata['multidrizzle_default'])}` |"
               for name, trait in differing]
     for step, names in DrizzleParameters.steps().items():
@@ -143,7 +170,10 @@ def render_rst_step(step: str) -> str:
     for name in DrizzleParameters.parameter_names(step):
         trait = traits[name]
         facts = [f"*{_rst_text(trait.type_label)}*", f"default {_rst_literal(trait.default_value)}"]
-        if "multidrizzle_default" in trait.metadata:
+        if "astrodrizzle_default" in trait.metadata:
+            facts.append("AstroDrizzle default "
+                         f"{_rst_literal(trait.metadata['astrodrizzle_default'])}")
+        elif "multidrizzle_default" in trait.metadata:
             facts.append("MultiDrizzle default "
                          f"{_rst_literal(trait.metadata['multidrizzle_default'])}")
         facts.append(_ORIGIN_TEXT[trait.metadata.get("origin", "both")])
@@ -194,11 +224,12 @@ def render_rst_summary() -> str:
 def render_rst_defaults() -> str:
     """The defaults where MultiDrizzle's Table 2 differs from AstroDrizzle."""
     traits = DrizzleParameters.parameter_traits()
-    rows = [[f":ref:`{name} <parameter-{name}>`", _rst_literal(trait.default_value),
-             _rst_literal(trait.metadata["multidrizzle_default"])]
+    rows = [[f":ref:`{name} <parameter-{name}>`", _rst_literal(_astrodrizzle_default(trait)),
+             _rst_literal(trait.metadata["multidrizzle_default"]),
+             "MultiDrizzle's" if "astrodrizzle_default" in trait.metadata else "AstroDrizzle's"]
             for name, trait in traits.items() if "multidrizzle_default" in trait.metadata]
-    return "\n".join(_list_table(["parameter", "AstroDrizzle default (used here)",
-                                   "MultiDrizzle default"], rows, "30 35 35"))
+    return "\n".join(_list_table(["parameter", "AstroDrizzle default",
+                                   "MultiDrizzle default", "used here"], rows, "28 26 26 20"))
 
 
 def render_rst_behaviours() -> str:

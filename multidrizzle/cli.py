@@ -305,10 +305,30 @@ def _process(session, console: _Console) -> None:
     print(session.step_table())
 
 
+def _what_to_open(products: list[Path]) -> str:
+    """One line naming the product to open and the images in it."""
+    from astropy.io import fits
+
+    with fits.open(products[0]) as hdul:
+        contents = [hdu.name if hdu.name != "PRIMARY" else "image" for hdu in hdul
+                    if hdu.name != "PRIMARY" or hdu.data is not None]
+        unit = (hdul["SCI"] if "SCI" in hdul else hdul[0]).header.get("BUNIT", "")
+    line = f"open {products[0]}: {', '.join(contents)} (science in {unit})"
+    if len(products) > 1:
+        line += "; weight and context in " + ", ".join(p.name for p in products[1:])
+    return line
+
+
 def run_demo(folder: Path, n_exposures: int, full_size: bool, seed: int,
              console: _Console | None = None) -> int:
-    """Write the demo data (or reuse it), process it and print where the products are."""
+    """Write the demo data (or reuse it), process it and say what came out.
+
+    Ends with the product to open, what is in it, and three lines comparing
+    the run with the demo's ground truth (:func:`multidrizzle.scoring.score_run`):
+    cosmic rays found, star fluxes, sky.
+    """
     from multidrizzle import datasets
+    from multidrizzle.scoring import score_run
     from multidrizzle.session import Multidrizzle
 
     own_console = console is None
@@ -326,6 +346,11 @@ def run_demo(folder: Path, n_exposures: int, full_size: bool, seed: int,
         session = Multidrizzle(f"@{inputs}", output=str(folder / "demo"),
                                runfile=str(folder / "demo.log"))
         _process(session, console)
+        score = score_run(session, datasets.load_demo_truth(folder))
+        print(_what_to_open(session.products))
+        print("compared with the demo's ground truth:")
+        for line in score.lines():
+            print(f"  {line}")
     finally:
         if own_console:
             console.close()

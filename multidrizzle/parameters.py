@@ -836,12 +836,13 @@ class DrizzleParameters(HasTraits):
     group = _parameter(GroupSpec(help=(
         "Drizzle only these chips: None for all, an extension version such as 1, a list "
         "such as '1,2', or an extension name such as 'sci,1'.")), "init")
-    build_mef = _parameter(Flag(False, help=(
-        "Write the final SCI, WHT and CTX arrays into one multi-extension FITS file. "
-        "False writes a separate simple FITS file for each. AstroDrizzle and "
+    build_mef = _parameter(Flag(True, help=(
+        "Write the final SCI, WHT, CTX and HDRTAB into one multi-extension FITS file "
+        "(MultiDrizzle's default; AstroDrizzle's is False). False writes a separate simple "
+        "FITS file for each image, with HDRTAB in the _sci file. AstroDrizzle and "
         "MultiDrizzle call it 'build', which is accepted as an alias in keyword "
         "arguments, parameter files and MDRIZTAB; md.build is the build() method.")), "init",
-        multidrizzle_default=True)
+        multidrizzle_default=True, astrodrizzle_default=False)
     crbit = _parameter(BoundedInt(4096, minimum=0, power_of_two=True, help=(
         "DQ bit value set on pixels flagged as cosmic rays. 0 leaves the DQ arrays "
         "untouched.")), "init")

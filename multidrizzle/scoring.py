@@ -3,6 +3,8 @@
 Used by the end-to-end tests and the benchmarks (ours and AstroDrizzle's
 results are scored the same way): cosmic-ray recall and false positives,
 sky values, and aperture photometry of isolated bright stars.
+:func:`score_run` sums a session's run up in three numbers, which the
+``multidrizzle demo`` command prints.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import numpy as np
 from astropy.wcs import WCS
 
 from multidrizzle.datasets import DemoDataset
+from multidrizzle.errors import InputError
+from multidrizzle.io.products import processing_bunit
+from multidrizzle.steps.drizzle import good_pixel_mask
 
 __all__ = ["exposure_coverage", "CosmicRayScore", "score_cosmic_rays", "sky_relative_errors",
-           "StarPhotometry", "star_photometry"]
+           "StarPhotometry", "star_photometry", "RunScore", "score_run"]
 
 
 def exposure_coverage(chips, pixel_maps, single_weights) -> dict[tuple[str, int], np.ndarray]:
@@ -170,3 +175,126 @@ def star_photometry(image: np.ndarray, wcs: WCS, truth: DemoDataset, *,
         measured.append(float((stamp[inside] - background).sum()))
         true.append(float(star["flux_eps"]))
     return StarPhotometry(np.array(ids), np.array(measured), np.array(true))
+
+
+@dataclass
+class RunScore:
+    """A session's run against the demo's ground truth, in three numbers.
+
+    Attributes
+    ----------
+    cosmic_ray_recall : float or None
+        Fraction of the injected cosmic-ray pixels above ``threshold``
+        electrons (in pixels covered by ``min_coverage`` exposures) that
+        were flagged; None when the cosmic-ray step has no result.
+    false_flags : int or None
+        Flagged pixels that hold no injected cosmic ray.
+    flagged : int or None
+        All flagged pixels.
+    star_flux_ratio : float or None
+        Median of measured / true flux of the isolated bright stars in the
+        final image; None without a final image or measurable stars.
+    n_stars : int
+    sky_relative_error : float or None
+        Median over chips of (subtracted - true) / true sky; None when no
+        sky was subtracted (``sky_missing`` says why).
+    threshold : float
+        Cosmic-ray charge (e-) above which recall is counted.
+    sky_missing : str
+        Why there is no sky error, for :meth:`lines`.
+    """
+
+    cosmic_ray_recall: float | None
+    false_flags: int | None
+    flagged: int | None
+    star_flux_ratio: float | None
+    n_stars: int
+    sky_relative_error: float | None
+    threshold: float = 30.0
+    sky_missing: str = ""
+
+    def lines(self) -> list[str]:
+        """Three lines of text: cosmic rays, stars, sky."""
+        if self.cosmic_ray_recall is None:
+            cosmic = "cosmic rays: not detected (step driz_cr has no result)"
+        else:
+            cosmic = (f"cosmic rays: {self.cosmic_ray_recall:.1%} of the injected pixels above "
+                      f"{self.threshold:g} e- found; {self.false_flags:,} of "
+                      f"{self.flagged:,} flagged pixels hold none")
+        if self.star_flux_ratio is None:
+            stars = "star fluxes: no isolated bright star measurable in the final image"
+        else:
+            stars = (f"star fluxes: median measured/true {self.star_flux_ratio:.4f} "
+                     f"({self.n_stars} isolated bright stars)")
+        if self.sky_relative_error is None:
+            sky = f"sky: {self.sky_missing}"
+        else:
+            sky = f"sky: median relative error {self.sky_relative_error:+.2%}"
+        return [cosmic, stars, sky]
+
+
+def score_run(md, truth: DemoDataset, *, threshold: float = 30.0,
+              min_coverage: int = 3) -> RunScore:
+    """Score a session run on a demo data set against that set's ground truth.
+
+    Parameters
+    ----------
+    md : Multidrizzle
+        A session that has run (any steps) on ``truth``'s exposures.
+    truth : DemoDataset
+        From :func:`multidrizzle.datasets.load_demo_truth`.
+    threshold : float
+        Cosmic-ray charge (e-) above which recall is counted.
+    min_coverage : int
+        Recall and stars count only pixels covered by this many exposures
+        (fewer when the run has fewer exposures).
+
+    Raises
+    ------
+    InputError
+        If the session's exposures are not those of ``truth`` or are not
+        processed in electrons (the truth is in electrons).
+    """
+    chips = [chip for exposure in md.exposures for chip in exposure.chips]
+    unknown = [chip.name for chip in chips
+               if (chip.filename.name, chip.extver) not in truth.cosmic_ray_masks]
+    if unknown:
+        raise InputError(f"score_run: {unknown[0]} is not part of the demo data set in "
+                         f"{truth.folder}")
+    if any(not processing_bunit(chip).startswith("ELECTRONS") for chip in chips):
+        raise InputError("score_run: the demo's truth is in electrons; the run processed "
+                         "its inputs in counts")
+    coverage_needed = min(min_coverage, len(md.exposures))
+    recall = false_flags = flagged = None
+    if md.cr_masks is not None:
+        coverage = (exposure_coverage(chips, md.separate_pixel_maps, md.single_wht)
+                    if md.single_drizzles is not None else None)
+        flags = {(c.filename.name, c.extver): md.cr_masks[c.name] for c in chips}
+        good = {(c.filename.name, c.extver): good_pixel_mask(c.read_dq(), 0) for c in chips}
+        score = score_cosmic_rays(flags, truth, coverage, good, thresholds=(threshold,),
+                                  min_coverage=coverage_needed)
+        recall = score.recall[threshold]
+        flagged = sum(int(f.sum()) for f in flags.values())
+        false_flags = sum(int((f & ~truth.cosmic_ray_masks[k]).sum())
+                          for k, f in flags.items())
+    ratio, n_stars = None, 0
+    if md.final is not None:
+        photometry = star_photometry(md.final.sci, md.output_grid.wcs, truth,
+                                     weight=md.final.wht, min_flux=100.0,
+                                     min_coverage=coverage_needed, radius=10.0,
+                                     annulus=(15.0, 25.0))
+        n_stars = len(photometry.true)
+        if n_stars:
+            ratio = float(np.median(photometry.measured / photometry.true))
+    sky_error, sky_missing = None, ""
+    if not md.sky_values:
+        sky_missing = "not measured (step sky has no result)"
+    elif not md.sky_subtracted:
+        sky_missing = "not subtracted (skysub=False or a sky already applied)"
+    else:
+        measured = {(c.filename.name, c.extver): md.sky_values[c.name] * c.to_electrons
+                    for c in chips}
+        sky_error = float(np.median(list(sky_relative_errors(measured, truth).values())))
+    return RunScore(cosmic_ray_recall=recall, false_flags=false_flags, flagged=flagged,
+                    star_flux_ratio=ratio, n_stars=n_stars, sky_relative_error=sky_error,
+                    threshold=threshold, sky_missing=sky_missing)

@@ -23,6 +23,8 @@ from typing import Any, Callable
 import numba
 import numpy as np
 from astropy.io import fits
+from astropy.nddata import CCDData
+from astropy.table import Table
 
 from traitlets import All, observe
 
@@ -47,7 +49,7 @@ from multidrizzle.progress import for_step, tracked
 from multidrizzle.shiftfile import apply_shifts, output_frame, read_shiftfile
 from multidrizzle.steps.cosmic_rays import cosmic_ray_clean, update_dq, write_crmask, write_crclean
 from multidrizzle.steps.blot import BlottedChip
-from multidrizzle.steps.drizzle import DrizzledImage
+from multidrizzle.steps.drizzle import DrizzledImage, weight_scale
 from multidrizzle.steps.median import MedianResult
 from multidrizzle.steps.sky import SkyResult
 from multidrizzle.steps.static_mask import write_static_mask
@@ -407,6 +409,14 @@ class Multidrizzle(DrizzleParameters):
         lines.append(f"{'total':<14} {'':<8} {total:>8.2f}")
         return "\n".join(lines)
 
+    def read_science(self, chip) -> np.ndarray:
+        """A chip's SCI array in processing units (never sky-subtracted): ``chip.read_science()``."""
+        return chip.read_science()
+
+    def read_dq(self, chip) -> np.ndarray:
+        """A chip's DQ array with the ``resetbits`` cleared: ``chip.read_dq()``."""
+        return chip.read_dq()
+
     @property
     def final_sci(self) -> np.ndarray | None:
         """Final drizzled science image (``final_units``), or None before the step."""
@@ -419,6 +429,50 @@ class Multidrizzle(DrizzleParameters):
     @property
     def final_ctx(self) -> np.ndarray | None:
         return None if self.final is None else self.final.ctx
+
+    @property
+    def final_image(self) -> CCDData | None:
+        """The final product as an :class:`astropy.nddata.CCDData`, or None before the step.
+
+        ``data`` is ``md.final_sci`` (in ``final_units``; the same array, not a
+        copy), ``wcs`` the output grid's WCS, ``unit`` the product's BUNIT as an
+        astropy unit (``ELECTRONS/S`` -> ``electron / s``; HST's ``COUNTS``
+        -> ``count``), ``mask`` True where the weight is 0 (no data), and
+        ``meta`` the product's primary and SCI header keywords without the
+        WCS ones (those are in ``wcs``), as written to the file except DATE,
+        FILENAME and the output names.
+        """
+        if self.final is None:
+            return None
+        headers = self._product_headers()
+        meta = headers.primary.copy()
+        wcs_keywords = set(self.output_grid.wcs.to_header())
+        for card in headers.science.cards:
+            if card.keyword not in wcs_keywords and card.keyword not in ("COMMENT", "HISTORY"):
+                meta[card.keyword] = (card.value, card.comment)
+        return CCDData(self._final_science(), wcs=self.output_grid.wcs.deepcopy(),
+                       unit=products.bunit_unit(headers.science["BUNIT"]),
+                       mask=self.final.wht == 0, meta=meta)
+
+    @property
+    def sky_table(self) -> Table | None:
+        """The sky of every chip as an :class:`astropy.table.Table`, or None before the sky step.
+
+        One row per chip: ``file``, ``extver``, ``chip`` (its name),
+        ``sky`` (in the chip's native units, MDRIZSKY), ``units`` (the
+        chip's BUNIT) and ``subtracted`` (False when the later steps do not
+        subtract it: ``skysub=False``, where it serves only the cosmic-ray
+        noise model, or a sky file marked as already applied).
+        """
+        if not self.sky_values:
+            return None
+        chips = self._all_chips()
+        return Table({"file": [chip.filename.name for chip in chips],
+                      "extver": [int(chip.extver) for chip in chips],
+                      "chip": [chip.name for chip in chips],
+                      "sky": [float(self.sky_values.get(chip.name, 0.0)) for chip in chips],
+                      "units": [chip.bunit for chip in chips],
+                      "subtracted": [bool(self.sky_subtracted)] * len(chips)})
 
     @property
     def single_sci(self) -> list[np.ndarray]:
@@ -747,13 +801,19 @@ class Multidrizzle(DrizzleParameters):
                 for signature, mask in self.static_masks.items()]
 
     def _write_cosmic_rays(self) -> list[Path]:
-        """Write the ``_crmask`` files (intermediate) and ``_crclean`` images (kept by clean)."""
+        """Write the ``_crmask`` files (intermediate) and ``_crclean`` images (kept by clean).
+
+        As AstroDrizzle, every chip's ``<input>_sci<N>_crmask.fits`` is
+        written unless ``in_memory`` (``driz_cr_corr`` writes it even then,
+        beside its ``_crclean`` image); ``clean=True`` removes the masks.
+        """
         written = []
         for chip in self._all_chips():
             mask = self.cr_masks[chip.name]
-            if self.driz_cr_corr:
-                root = self._chip_root(chip)
+            root = self._chip_root(chip)
+            if self.driz_cr_corr or not self.in_memory:
                 written.append(write_crmask(f"{root}_crmask.fits", mask))
+            if self.driz_cr_corr:
                 clean = cosmic_ray_clean(chip.read_science(),
                                          self.blotted_images[chip.name], mask)
                 # AstroDrizzle's clean keeps the cosmic-ray cleaned images
@@ -774,18 +834,31 @@ class Multidrizzle(DrizzleParameters):
 
     def _write_final(self) -> list[Path]:
         suffix = "drc" if any(e.is_cte_corrected for e in self.exposures) else "drz"
-        header = products.product_header(
-            self.output_grid, exptime=self.final.exptime, n_images=self.final.n_images,
-            units=self.final_units,
-            parameters={k: repr(v) for k, v in self.parameters_dict().items()},
-            exposures=self.exposures,
-            sky_values=self.sky_values, sky_subtracted=self.sky_subtracted)
+        headers = self._product_headers()
+        for conflict in headers.conflicts:
+            log.warning("final product: %s", conflict)
         written = products.write_drizzle_product(
             self.output_root, self._final_science(), self.final.wht, self.final.ctx,
-            header, build=bool(self.build_mef), suffix=suffix)
+            headers, build=bool(self.build_mef), suffix=suffix)
         for path in written:
             log.info("wrote %s", path)
         return written
+
+    def _product_headers(self) -> products.ProductHeaders:
+        """Headers and HDRTAB of the final product (see :func:`products.product_headers`)."""
+        drizzle = None
+        if self.step_functions["driz_combine"] is pipeline.DEFAULT_STEPS["driz_combine"]:
+            drizzle = products.DrizzleRecord(
+                kernel=self.effective_kernel("final"), pixfrac=self.final_pixfrac,
+                weight_scales=[weight_scale(self.final_wt_scl, e.exptime)
+                               for e in self.exposures],
+                fillval=self.final_fillval, wcskey=self.wcskey or "")
+        return products.product_headers(
+            self.output_grid, exptime=self.final.exptime, n_images=self.final.n_images,
+            units=self.final_units,
+            parameters={k: repr(v) for k, v in self.parameters_dict().items()},
+            exposures=self.exposures, sky_values=self.sky_values,
+            sky_subtracted=self.sky_subtracted, drizzle=drizzle, weight=self.final.wht)
 
     def _remove(self, paths: list[Path]) -> None:
         """``clean=True``: remove the intermediate files, and the results kept in them."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import subprocess
 import sys
 
@@ -152,6 +153,20 @@ def test_demo_command(capsys, tmp_path):
     assert status == 0, captured.err
     assert "products:" in captured.out and "driz_combine   done" in captured.out
     assert (tmp_path / "d" / "demo.log").exists()
+    # it ends by naming the product, what is in it, and how it compares with the truth
+    *_, opening, compared, cosmic, stars, sky = captured.out.rstrip().splitlines()
+    product = tmp_path / "d" / "demo_drc.fits"
+    assert opening == f"open {product}: SCI, WHT, CTX, HDRTAB (science in ELECTRONS/S)"
+    assert compared == "compared with the demo's ground truth:"
+    recall = re.fullmatch(r"  cosmic rays: ([\d.]+)% of the injected pixels above 30 e- "
+                          r"found; ([\d,]+) of ([\d,]+) flagged pixels hold none", cosmic)
+    assert recall and float(recall[1]) > 80.0
+    assert int(recall[2].replace(",", "")) < 0.1 * int(recall[3].replace(",", ""))
+    ratio = re.fullmatch(r"  star fluxes: median measured/true ([\d.]+) \((\d+) isolated "
+                         r"bright stars\)", stars)
+    assert ratio and abs(float(ratio[1]) - 1.0) < 0.02 and int(ratio[2]) >= 1
+    error = re.fullmatch(r"  sky: median relative error ([+-][\d.]+)%", sky)
+    assert error and abs(float(error[1])) < 1.0
 
 
 # ----------------------------------------------------------------- progress

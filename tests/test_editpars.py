@@ -159,10 +159,10 @@ def _set(line: str) -> str:
 
 
 def test_editor_applies_valid_file(tmp_path, session):
-    editor = _fake_editor(tmp_path, _set("final_pixfrac = 0.8") + _set("build_mef = yes")
+    editor = _fake_editor(tmp_path, _set("final_pixfrac = 0.8") + _set("build_mef = no")
                           + "path.write_text(text)\n")
-    assert edit_in_editor(session, editor=editor) == {"final_pixfrac": 0.8, "build_mef": True}
-    assert session.final_pixfrac == 0.8 and session.build_mef is True
+    assert edit_in_editor(session, editor=editor) == {"final_pixfrac": 0.8, "build_mef": False}
+    assert session.final_pixfrac == 0.8 and session.build_mef is False
     seen = (tmp_path / "fake_editor.seen1").read_text()
     assert "[final]" in seen and "final_pixfrac = 1.0" in seen
 

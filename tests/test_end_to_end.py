@@ -18,7 +18,7 @@ def demo_run(tmp_path_factory):
     make_demo_dataset(folder, n_exposures=4, seed=0)
     before = {path: path.read_bytes() for path in sorted(folder.glob("*_flc.fits"))}
     md = Multidrizzle(f"@{folder / 'inputs.lst'}", output=str(folder / "out" / "demo"),
-                      runfile=str(folder / "run.log"), build=True)
+                      runfile=str(folder / "run.log"))
     md.build()
     md.run()
     return md, load_demo_truth(folder), before
@@ -107,8 +107,9 @@ def test_products_written_and_inputs_untouched(demo_run):
     product, = md.products
     assert product.name == "demo_drc.fits"
     with fits.open(product) as hdul:
-        assert [h.name for h in hdul[1:]] == ["SCI", "WHT", "CTX"]
-        assert hdul["SCI"].header["NDRIZIM"] == 4
-        assert hdul["SCI"].header["EXPTIME"] == pytest.approx(
-            sum(e.exptime for e in md.exposures))
-        assert any("final_pixfrac" in str(card) for card in hdul["SCI"].header["HISTORY"])
+        assert [h.name for h in hdul[1:]] == ["SCI", "WHT", "CTX", "HDRTAB"]
+        assert hdul[0].header["NDRIZIM"] == 4
+        for extension in (0, "SCI"):
+            assert hdul[extension].header["EXPTIME"] == pytest.approx(
+                sum(e.exptime for e in md.exposures))
+        assert any("final_pixfrac" in str(card) for card in hdul[0].header["HISTORY"])

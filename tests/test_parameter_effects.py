@@ -424,11 +424,10 @@ def test_final_bits_let_hot_pixels_in(rotated):
 
 
 def test_context_false_gives_no_context_image_or_extension(demo, tmp_path, full):
-    # context=True (the default; full writes separate files): a CTX image with
-    # one bit per exposure, set exactly where that exposure has weight
-    ctx_file = [p for p in full.products if p.name.endswith("_ctx.fits")]
-    assert len(ctx_file) == 1
-    np.testing.assert_array_equal(fits.getdata(ctx_file[0]), full.final_ctx[0])
+    # context=True (the default; full writes one multi-extension file): a CTX
+    # image with one bit per exposure, set exactly where that exposure has weight
+    product, = full.products
+    np.testing.assert_array_equal(fits.getdata(product, "CTX"), full.final_ctx[0])
     for index, exposure in enumerate(full.exposures):
         contributes = (full.final_ctx[0] & (1 << index)) != 0
         assert contributes.sum() > 1000
@@ -439,7 +438,8 @@ def test_context_false_gives_no_context_image_or_extension(demo, tmp_path, full)
     assert one_file.final_ctx is None
     assert len(one_file.products) == 1
     with fits.open(one_file.products[0]) as hdul:
-        assert [hdu.name for hdu in hdul[1:]] == ["SCI", "WHT"]
+        assert [hdu.name for hdu in hdul[1:]] == ["SCI", "WHT", "HDRTAB"]
+        assert hdul[0].header["D001OUCO"] == ""
     separate_files = new_session(demo, tmp_path / "files", static=False, build_mef=False,
                                  context=False)
     separate_files.run(driz_cr=False, median=False, blot=False, driz_separate=False)

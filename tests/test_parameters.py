@@ -77,7 +77,7 @@ NON_DEFAULT_VALUES = {
     "input": ["j8cw03a1q_flt.fits", "j8cw03a2q_flt.fits"], "output": "12",
     "mdriztab": True, "runfile": "my run.log", "verbose": "always", "wcskey": "A",
     "proc_unit": "electrons",
-    "coeffs": False, "context": False, "group": "sci,2", "build_mef": True, "crbit": 8192,
+    "coeffs": False, "context": False, "group": "sci,2", "build_mef": False, "crbit": 8192,
     "stepsize": 5, "resetbits": "4096+8192", "num_cores": 4, "in_memory": True,
     "refimage": "ref_drz.fits[sci,1]", "bits": "~(4+8)", "ra": 150.25, "dec": -2.5,
     "shiftfile": "shifts.txt",
@@ -129,7 +129,18 @@ def test_every_default_is_valid_and_stored_as_is(params):
 
 def test_defaults_match_astrodrizzle_documentation(params):
     values = params.parameters_dict()
+    # build_mef follows MultiDrizzle (one multi-extension product) and keeps
+    # AstroDrizzle's default as metadata
+    multidrizzle_defaults_used = {name for name, trait in
+                                  DrizzleParameters.parameter_traits().items()
+                                  if "astrodrizzle_default" in trait.metadata}
+    assert multidrizzle_defaults_used == {"build_mef"}
     for name, documented in ASTRODRIZZLE_DOCUMENTED_DEFAULTS.items():
+        if name in multidrizzle_defaults_used:
+            assert DrizzleParameters.parameter_trait(name).metadata[
+                "astrodrizzle_default"] == documented, name
+            assert values[name] == MULTIDRIZZLE_TABLE_2_DEFAULTS[name], name
+            continue
         assert values[name] == documented, name
         assert type(values[name]) is type(documented), name
 
@@ -509,12 +520,12 @@ def test_hand_written_file_with_plain_values(tmp_path):
     path = tmp_path / "hand.cfg"
     path.write_text("# my settings\n[final]\nfinal_kernel = Lanczos3\nfinal_pixfrac = 1\n"
                     "\n[driz_cr]\n  driz_cr_snr = 4 3  \n[init]\ngroup = sci,1\n"
-                    "build = yes\nbits = 4+8\n[sky]\nskylower = INDEF\nskyuser =\n")
+                    "build = no\nbits = 4+8\n[sky]\nskylower = INDEF\nskyuser =\n")
     params = DrizzleParameters(configobj=path)
     assert params.final_kernel == "lanczos3"
     assert params.driz_cr_snr == (4.0, 3.0)
     assert params.group == "sci,1"
-    assert params.build_mef is True  # AstroDrizzle's name 'build' is an alias
+    assert params.build_mef is False  # AstroDrizzle's name 'build' is an alias
     assert params.bit_flags("bits") == 12
     assert params.skylower is None and params.skyuser == ""
 
@@ -637,10 +648,10 @@ def test_describe_one_parameter():
 
 
 def test_astrodrizzle_name_build_is_an_alias_of_build_mef():
-    params = DrizzleParameters(build=True)
-    assert params.build_mef is True
-    params.update({"build": False})
+    params = DrizzleParameters(build=False)
     assert params.build_mef is False
+    params.update({"build": True})
+    assert params.build_mef is True
     assert "build_mef" in describe("build")
 
 

@@ -229,10 +229,9 @@ def test_products_build_false_in_memory_and_clean(small_set, tmp_path):
     md.run()
     assert sorted(p.name for p in cleaned.iterdir()) == ["out_drc.fits"]
     in_memory = tmp_path / "memory"
-    md = _session(small_set, in_memory, in_memory=True)  # AstroDrizzle default build=False
+    md = _session(small_set, in_memory, in_memory=True)  # MultiDrizzle's default build=True
     md.run()
-    assert sorted(p.name for p in in_memory.iterdir()) == [
-        "out_drc_ctx.fits", "out_drc_sci.fits", "out_drc_wht.fits"]
+    assert sorted(p.name for p in in_memory.iterdir()) == ["out_drc.fits"]
 
 
 def test_workinplace_archives_and_writes_back(small_set, tmp_path):

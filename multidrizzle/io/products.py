@@ -10,28 +10,47 @@ chips (``COUNTS/S`` for data in DN processed natively), the drizzled images
 carry their grid's WCS and the chip images their chip's, and the sky that
 was subtracted (MDRIZSKY) is recorded in the units of the image that carries
 it; the final product records every input chip's sky as ``DnnnSKYv``.
+
+The final product is what an AstroDrizzle user opens first, so its headers
+say what an AstroDrizzle product says (:func:`product_headers`): the first
+input's identity and photometric keywords, the observation's start and end,
+the software, AstroDrizzle's ``Dnnn`` cards for every input, the footprint
+(``S_REGION``), the parameters (HISTORY), and an ``HDRTAB`` table of every
+input chip's keywords.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 import shutil
 import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+from astropy import units as u
 from astropy.io import fits
+from astropy.table import Column, MaskedColumn, Table
 
+from multidrizzle import __version__
 from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.geometry import OutputGrid, native_scale
+from multidrizzle.instruments import header_number
 from multidrizzle.model import Chip, Exposure
 
 __all__ = [
     "atomic_writeto", "write_image", "processing_bunit", "product_bunit",
-    "sky_keyword", "product_header", "single_headers", "median_header", "blot_header",
-    "crclean_header", "write_drizzle_product", "ARCHIVE_FOLDER", "archive_inputs",
+    "sky_keyword", "DrizzleRecord", "KeywordConflict", "ProductHeaders", "product_headers",
+    "photometric_cards", "footprint_region", "header_table", "keyword_conflicts",
+    "bunit_unit", "IDENTITY_KEYWORDS", "PHOTOMETRY_KEYWORDS", "CONFLICT_KEYWORDS",
+    "TABLE_KEYWORDS", "single_headers", "median_header", "blot_header", "crclean_header",
+    "final_product_names", "write_drizzle_product", "ARCHIVE_FOLDER", "archive_inputs",
     "restore_inputs", "write_back_to_input",
 ]
 
@@ -54,6 +73,39 @@ _LOOKUP_TABLE_PREFIXES = ("CPDIS", "CPERR", "DP1", "DP2", "D2IMDIS", "D2IMERR", 
 
 #: Final-product values of ``final_units``.
 _FINAL_UNITS = ("cps", "counts")
+
+#: Keywords that say what was observed, copied from the first input's primary
+#: header into the product's.
+IDENTITY_KEYWORDS = ("TELESCOP", "INSTRUME", "DETECTOR", "FILTER", "FILTER1", "FILTER2",
+                     "APERTURE", "OBSTYPE", "OBSMODE", "SUBARRAY", "CCDAMP", "CCDGAIN",
+                     "TARGNAME", "RA_TARG", "DEC_TARG", "PROPOSID", "LINENUM", "PR_INV_L",
+                     "PR_INV_F", "PR_INV_M", "ASN_ID", "ASN_TAB", "PA_V3", "CAL_VER")
+
+#: Photometric keywords (SCI header, else primary), copied into the product's
+#: primary and SCI headers.
+PHOTOMETRY_KEYWORDS = ("PHOTMODE", "PHOTFLAM", "PHOTFNU", "PHOTPLAM", "PHOTBW", "PHOTZPT",
+                       "PHTFLAM1", "PHTFLAM2", "PHTRATIO")
+
+#: Inverse sensitivities: per unit of the input's BUNIT.
+_SENSITIVITY_KEYWORDS = ("PHOTFLAM", "PHOTFNU", "PHTFLAM1", "PHTFLAM2")
+
+#: Keywords a product can hold only one value of: inputs that differ get a
+#: warning (see :func:`keyword_conflicts`).
+CONFLICT_KEYWORDS = ("TELESCOP", "INSTRUME", "DETECTOR", "FILTER", "FILTER1", "FILTER2",
+                     "PHOTMODE", "PHOTFLAM", "PHOTFNU", "PHOTPLAM", "PHOTBW", "PHOTZPT")
+
+#: Keywords of the HDRTAB columns (after ROOTNAME, FILENAME, EXTNAME, EXTVER).
+TABLE_KEYWORDS = ("INSTRUME", "DETECTOR", "FILTER", "FILTER1", "FILTER2", "APERTURE",
+                  "TARGNAME", "RA_TARG", "DEC_TARG", "PROPOSID", "LINENUM", "ASN_ID",
+                  "DATE-OBS", "TIME-OBS", "EXPSTART", "EXPEND", "PA_V3", "CCDCHIP",
+                  "CCDGAIN", "BUNIT", "ORIENTAT") + PHOTOMETRY_KEYWORDS
+
+#: Relative difference below which two photometric values agree.
+_PHOTOMETRY_REL_TOL = 1e-4
+_MJD_IN_PHOTMODE = re.compile(r"\s*MJD#\s*[0-9.]+")
+
+_UNITS_OF_BUNIT = {"ELECTRONS": u.electron, "ELECTRONS/S": u.electron / u.s,
+                   "COUNTS": u.count, "COUNTS/S": u.count / u.s}
 
 _CARD_LENGTH = 80
 _VALUE_FIELD = 30  # "KEYWORD = " plus a 20-character value
@@ -194,14 +246,125 @@ def _sky_of(sky_values: Mapping[str, float] | None, chip: Chip) -> float:
     return float(sky_values.get(chip.name, 0.0)) if sky_values else 0.0
 
 
-def product_header(grid: OutputGrid, *, exptime: float, n_images: int, units: str,
-                   parameters: Mapping[str, str], exposures: Sequence[Exposure],
-                   sky_values: Mapping[str, float] | None = None,
-                   sky_subtracted: bool = True) -> fits.Header:
-    """Header of a drizzled product: output WCS, exposure, units, inputs, skies, parameters.
+@dataclass
+class DrizzleRecord:
+    """How the final drizzle combined the inputs, for the ``Dnnn`` cards.
 
-    Every parameter is recorded as ``HISTORY name = value`` so that the run
-    can be repeated from the header alone.
+    Attributes
+    ----------
+    kernel : str
+        The kernel actually used (``point`` for a pixfrac below 0.001).
+    pixfrac : float
+    weight_scales : sequence of float
+        The ``wt_scl`` factor each exposure was weighted by, in context order.
+    fillval : float or None
+        Value of pixels with no weight (None: left at 0, AstroDrizzle's INDEF).
+    wcskey : str
+        The input WCS used (``''``: the primary WCS).
+    """
+
+    kernel: str
+    pixfrac: float
+    weight_scales: Sequence[float]
+    fillval: float | None
+    wcskey: str = ""
+
+
+@dataclass(frozen=True)
+class KeywordConflict:
+    """A keyword whose value differs between inputs; the product keeps the first one.
+
+    Attributes
+    ----------
+    keyword : str
+    kept : tuple of (str, object)
+        The first input's file name and value.
+    others : list of (str, object)
+        Every other input (file name, value) that differs from it.
+    """
+
+    keyword: str
+    kept: tuple[str, object]
+    others: list[tuple[str, object]]
+
+    def __str__(self) -> str:
+        def shown(value: object) -> str:
+            return "no value" if value is None else repr(value)
+
+        differing = ", ".join(f"{name} has {shown(value)}" for name, value in self.others)
+        return (f"inputs differ in {self.keyword}: the product keeps {shown(self.kept[1])} "
+                f"of {self.kept[0]}; {differing}")
+
+
+@dataclass
+class ProductHeaders:
+    """Headers of a final product, and its table of input keywords.
+
+    Attributes
+    ----------
+    primary : astropy.io.fits.Header
+        Who and what (first input's identity and photometric keywords), when
+        (EXPSTART, EXPEND, DATE-OBS), how (software, ``Dnnn`` cards of each
+        input, skies, HISTORY of the parameters) and where (``S_REGION``).
+    science : astropy.io.fits.Header
+        The SCI image: output WCS, BUNIT, EXPTIME, photometric keywords.
+    weight : astropy.io.fits.Header
+        The WHT and CTX images: output WCS and EXPTIME (no BUNIT: weights
+        and context bits have no unit).
+    table : astropy.table.Table
+        Written as the ``HDRTAB`` extension: one row per input chip with its
+        header keywords (:func:`header_table`).
+    conflicts : list of KeywordConflict
+        Keywords that differ between inputs (:func:`keyword_conflicts`),
+        for the caller to report.
+    """
+
+    primary: fits.Header
+    science: fits.Header
+    weight: fits.Header
+    table: Table
+    conflicts: list[KeywordConflict] = field(default_factory=list)
+
+
+def product_headers(grid: OutputGrid, *, exptime: float, n_images: int, units: str,
+                    parameters: Mapping[str, str], exposures: Sequence[Exposure],
+                    sky_values: Mapping[str, float] | None = None,
+                    sky_subtracted: bool = True, drizzle: DrizzleRecord | None = None,
+                    weight: np.ndarray | None = None) -> ProductHeaders:
+    """Headers of a drizzled product, as an AstroDrizzle user expects to find them.
+
+    The primary header holds:
+
+    - the first input's identity keywords (:data:`IDENTITY_KEYWORDS`:
+      TELESCOP, INSTRUME, DETECTOR, FILTER..., TARGNAME, PROPOSID...) from
+      its primary header;
+    - its photometric keywords (:data:`PHOTOMETRY_KEYWORDS`: PHOTFLAM,
+      PHOTPLAM, PHOTZPT, PHOTMODE, PHOTFNU, PHOTBW, and WFC3's PHTFLAM1,
+      PHTFLAM2, PHTRATIO) from the SCI header of its first chip, or its
+      primary header where the SCI header lacks them.  PHOTFLAM and PHOTFNU
+      are per unit of that file's BUNIT; when the product is in electrons
+      and the file in DN (``proc_unit='electrons'``) they are divided by the
+      chip's gain, so they stay right for the product;
+    - EXPTIME and TEXPTIME (total exposure time), EXPSTART of the earliest
+      input and EXPEND of the latest, and DATE-OBS / TIME-OBS of the input
+      that started first (they describe the start of the observation, as
+      EXPSTART does);
+    - NDRIZIM, ``PROD_VER`` (``multidrizzle <version>``);
+    - per input exposure ``nnn`` (context order) the cards AstroDrizzle
+      writes: ``DnnnVER``, ``DnnnGEOM``, ``DnnnDATA``, ``DnnnDEXP``,
+      ``DnnnOUUN``, ``DnnnSCAL``, ``DnnnISCL`` and, when ``drizzle`` says how
+      the images were combined, ``DnnnKERN``, ``DnnnPIXF``, ``DnnnWTSC``,
+      ``DnnnFVAL``, ``DnnnWKEY``; ``DnnnOUDA``, ``DnnnOUWE``, ``DnnnOUCO``
+      (the output files) are added by :func:`write_drizzle_product`, as are
+      DATE, FILENAME and ROOTNAME; and the sky of every chip,
+      ``DnnnSKYv`` (:func:`sky_keyword`);
+    - ``S_REGION``: the footprint of the data, see :func:`footprint_region`;
+    - every parameter as ``HISTORY name = value``, so that the run can be
+      repeated from the header alone.
+
+    Where inputs differ (:func:`keyword_conflicts`), the product keeps the
+    first input's value and the conflicts are returned for the caller to
+    report; every input's value is in the HDRTAB table.
 
     Parameters
     ----------
@@ -226,12 +389,17 @@ def product_header(grid: OutputGrid, *, exptime: float, n_images: int, units: st
     sky_subtracted : bool
         Whether multidrizzle subtracted those skies (False for ``skyuser``
         or a sky file marked as applied: the data came without it).
+    drizzle : DrizzleRecord, optional
+        How the built-in final drizzle ran; None (a user's step function)
+        leaves the kernel, pixfrac, weight and fill cards out, with a COMMENT
+        saying so.
+    weight : numpy.ndarray, optional
+        The final weight image, whose non-zero pixels make ``S_REGION``; None
+        takes the whole grid.
 
     Returns
     -------
-    astropy.io.fits.Header
-        With one ``DnnnSKYv`` card per input chip (:func:`sky_keyword`),
-        commented with the file and extension, when ``exposures`` is given.
+    ProductHeaders
 
     Raises
     ------
@@ -241,20 +409,392 @@ def product_header(grid: OutputGrid, *, exptime: float, n_images: int, units: st
         From :func:`product_bunit` and :func:`sky_keyword`.
     """
     bunit = product_bunit((c for e in exposures for c in e.chips), units)
-    header = grid.wcs.to_header()
-    header["EXPTIME"] = (float(exptime), "total exposure time of the inputs (s)")
-    header["TEXPTIME"] = (float(exptime), "total exposure time of the inputs (s)")
-    header["NDRIZIM"] = (int(n_images), "number of images drizzled")
-    header["BUNIT"] = (bunit, "units of SCI")
-    header["D001SCAL"] = (float(grid.scale), "output pixel scale (arcsec/pixel)")
-    header["ORIENTAT"] = (float(grid.rotation), "position angle of y axis (deg)")
-    for number, exposure in enumerate(exposures, start=1):
-        header[f"D{number:03d}DATA"] = (exposure.filename.name, "input exposure")
-    _add_sky_cards(header, exposures, sky_values, sky_subtracted)
-    header["HISTORY"] = "multidrizzle parameters:"
+    first = exposures[0]
+    primary = fits.Header()
+    _copy_cards(primary, first.primary_header, IDENTITY_KEYWORDS)
+    _add_observation_times(primary, exposures)
+    photometry = photometric_cards(first.chips[0], first.primary_header, bunit)
+    for card in photometry.cards:
+        primary.append(card)
+    primary["EXPTIME"] = (float(exptime), "total exposure time of the inputs (s)")
+    primary["TEXPTIME"] = (float(exptime), "total exposure time of the inputs (s)")
+    primary["NDRIZIM"] = (int(n_images), "number of images drizzled")
+    primary["PROD_VER"] = (f"multidrizzle {__version__}", "software that made this product")
+    _add_input_cards(primary, grid, exposures, units, drizzle)
+    _add_sky_cards(primary, exposures, sky_values, sky_subtracted)
+    region = footprint_region(grid, weight)
+    if region is None:
+        primary["COMMENT"] = "S_REGION not written: no output pixel has weight"
+    else:
+        primary["S_REGION"] = (region, "footprint of the pixels with data (ICRS, deg)")
+    primary["HISTORY"] = "multidrizzle parameters:"
     for name, value in parameters.items():
-        header["HISTORY"] = f"{name} = {value}"
-    return header
+        primary["HISTORY"] = f"{name} = {value}"
+
+    weight_header = grid.wcs.to_header()
+    weight_header["EXPTIME"] = (float(exptime), "total exposure time of the inputs (s)")
+    weight_header["ORIENTAT"] = (float(grid.rotation), "position angle of y axis (deg)")
+    science = weight_header.copy()
+    science["BUNIT"] = (bunit, "units of SCI")
+    for card in photometry.cards:
+        science.append(card)
+    return ProductHeaders(primary=primary, science=science, weight=weight_header,
+                          table=header_table(exposures, sky_values),
+                          conflicts=keyword_conflicts(exposures))
+
+
+def _copy_cards(target: fits.Header, source: fits.Header, keywords: Iterable[str]) -> None:
+    """Copy ``keywords`` that ``source`` has, with their comments."""
+    for keyword in keywords:
+        if keyword in source:
+            target[keyword] = (source[keyword], source.comments[keyword])
+
+
+def _header_float(header: fits.Header, keyword: str) -> float | None:
+    """A keyword's value as a float, or None when it is missing or not a number."""
+    value = header.get(keyword)
+    if isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _add_observation_times(header: fits.Header, exposures: Sequence[Exposure]) -> None:
+    """EXPSTART of the earliest input, EXPEND of the latest, DATE-OBS/TIME-OBS of the earliest."""
+    starts = [_header_float(e.primary_header, "EXPSTART") for e in exposures]
+    ends = [_header_float(e.primary_header, "EXPEND") for e in exposures]
+    if None in starts or None in ends:
+        missing = next(e.filename.name for e, start, end in zip(exposures, starts, ends)
+                       if start is None or end is None)
+        log.info("product header: EXPSTART/EXPEND not written, %s has no numeric "
+                 "EXPSTART or EXPEND in its primary header", missing)
+        _copy_cards(header, exposures[0].primary_header, ("DATE-OBS", "TIME-OBS"))
+        return
+    earliest = exposures[int(np.argmin(starts))]
+    _copy_cards(header, earliest.primary_header, ("DATE-OBS", "TIME-OBS"))
+    header["EXPSTART"] = (min(starts), "start of the earliest input exposure (MJD)")
+    header["EXPEND"] = (max(ends), "end of the latest input exposure (MJD)")
+
+
+def photometric_cards(chip: Chip, primary: fits.Header, bunit: str) -> fits.Header:
+    """The photometric keywords of ``chip`` (:data:`PHOTOMETRY_KEYWORDS`), for a product in ``bunit``.
+
+    Each keyword comes from the chip's SCI header, or the exposure's primary
+    header where the SCI header lacks it.  PHOTFLAM, PHOTFNU, PHTFLAM1 and
+    PHTFLAM2 are per unit of the input's BUNIT; a product in electrons made
+    from DN (``proc_unit='electrons'``) gets them divided by the chip's gain.
+
+    Parameters
+    ----------
+    chip : Chip
+    primary : astropy.io.fits.Header
+        The primary header of the chip's exposure.
+    bunit : str
+        BUNIT of the product (:func:`product_bunit`).
+
+    Raises
+    ------
+    InputError
+        If a sensitivity keyword that has to be converted is not a number.
+    """
+    to_electrons = (chip.bunit.startswith("COUNTS")
+                    and bunit.split("/")[0] == "ELECTRONS")
+    cards = fits.Header()
+    for keyword in PHOTOMETRY_KEYWORDS:
+        source = chip.header if keyword in chip.header else primary
+        if keyword not in source:
+            continue
+        value, comment = source[keyword], source.comments[keyword]
+        if to_electrons and keyword in _SENSITIVITY_KEYWORDS:
+            where = (f"input file {chip.filename}, "
+                     f"{'SCI,' + str(chip.extver) if source is chip.header else 'primary'} header")
+            value = header_number(value, where=where, keyword=keyword,
+                                  expected="an inverse sensitivity") / chip.gain
+            comment = _fitted_comment(f"{keyword} of {chip.filename.name} / gain (per e-)")
+        cards[keyword] = (value, comment)
+    if to_electrons and any(k in cards for k in _SENSITIVITY_KEYWORDS):
+        cards["COMMENT"] = (f"PHOTFLAM, PHOTFNU: {chip.name} is in {chip.bunit}; divided by its "
+                            f"gain {chip.gain:g} e-/DN for this product in {bunit}")
+    return cards
+
+
+def _add_input_cards(header: fits.Header, grid: OutputGrid, exposures: Sequence[Exposure],
+                     units: str, drizzle: DrizzleRecord | None) -> None:
+    """The ``Dnnn`` cards AstroDrizzle writes, one set per input exposure."""
+    if drizzle is None:
+        header["COMMENT"] = ("final drizzle made by a user step function: DnnnKERN, PIXF, "
+                             "WTSC, FVAL, WKEY not recorded")
+    version = f"multidrizzle {__version__}"
+    for number, exposure in enumerate(exposures, start=1):
+        prefix = f"D{number:03d}"
+        header[f"{prefix}VER"] = (version, "Drizzle, task version")
+        header[f"{prefix}GEOM"] = ("wcs", "Drizzle, source of geometric information")
+        header[f"{prefix}DATA"] = (exposure.filename.name, "Drizzle, input data image")
+        header[f"{prefix}DEXP"] = (float(exposure.exptime),
+                                   "Drizzle, input image exposure time (s)")
+        header[f"{prefix}OUUN"] = (units, "Drizzle, units of output image - counts or cps")
+        if drizzle is not None:
+            header[f"{prefix}WTSC"] = (float(drizzle.weight_scales[number - 1]),
+                                       "Drizzle, weighting factor for input image")
+            header[f"{prefix}KERN"] = (drizzle.kernel,
+                                       "Drizzle, form of weight distribution kernel")
+            header[f"{prefix}PIXF"] = (float(drizzle.pixfrac), "Drizzle, linear size of drop")
+            header[f"{prefix}FVAL"] = (
+                "INDEF" if drizzle.fillval is None else float(drizzle.fillval),
+                "Drizzle, fill value for zero weight output pix")
+            header[f"{prefix}WKEY"] = (drizzle.wcskey, "Input image WCS Version used")
+        header[f"{prefix}SCAL"] = (float(grid.scale),
+                                   "Drizzle, pixel size (arcsec) of output image")
+        header[f"{prefix}ISCL"] = (native_scale(exposure.chips[0]),
+                                   "Drizzle, default IDCTAB pixel size(arcsec)")
+
+
+def footprint_region(grid: OutputGrid, weight: np.ndarray | None = None, *,
+                     tolerance: float = 0.5) -> str | None:
+    """``S_REGION``: ``POLYGON ICRS ra1 dec1 ra2 dec2 ...`` around the data.
+
+    The footprint chosen is the convex hull of the output pixels that have
+    weight (the outer edges of those pixels), not the rectangle of the
+    output grid: the grid's corners are often empty (a rotated or padded
+    grid), and an archive search by position should find only where data
+    are.  Being convex, the hull spans gaps between chips and between the
+    tiles of a mosaic.  Hull vertices that bend the outline by less than
+    ``tolerance`` output pixels are dropped, so the polygon has a handful of
+    vertices and data pixels lie within ``tolerance`` pixels of it.
+    Vertices go counter-clockwise as the sky is seen (north up, east left),
+    in the frame of the grid's RADESYS (ICRS for HST).
+
+    Parameters
+    ----------
+    grid : OutputGrid
+    weight : numpy.ndarray, optional
+        The product's weight image (``grid.shape``); None takes every pixel.
+    tolerance : float
+        In output pixels.
+
+    Returns
+    -------
+    str or None
+        None when no pixel has weight.
+    """
+    if weight is None:
+        rows = np.arange(grid.ny)
+        first = np.zeros(grid.ny, dtype=int)
+        last = np.full(grid.ny, grid.nx - 1)
+    else:
+        covered = np.asarray(weight) > 0
+        rows = np.flatnonzero(covered.any(axis=1))
+        if rows.size == 0:
+            return None
+        first = covered[rows].argmax(axis=1)
+        last = covered.shape[1] - 1 - covered[rows, ::-1].argmax(axis=1)
+    left, right = first - 0.5, last + 0.5
+    bottom, top = rows - 0.5, rows + 0.5
+    corners = np.concatenate([np.column_stack(pair) for pair in (
+        (left, bottom), (left, top), (right, bottom), (right, top))])
+    hull = _simplified_convex_polygon(_convex_hull(np.unique(corners, axis=0)), tolerance)
+    if np.linalg.det(grid.wcs.pixel_scale_matrix) > 0:
+        hull = hull[::-1]  # the sky seen mirrored in the pixel frame
+    ra, dec = grid.wcs.pixel_to_world_values(hull[:, 0], hull[:, 1])
+    frame = (grid.wcs.wcs.radesys or "ICRS").strip().upper()
+    return f"POLYGON {frame} " + " ".join(f"{a % 360.0:.7f} {d:.7f}" for a, d in zip(ra, dec))
+
+
+def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
+
+
+def _convex_hull(points: np.ndarray) -> np.ndarray:
+    """Vertices of the convex hull of sorted, unique ``points``, counter-clockwise.
+
+    Andrew's monotone chain; collinear points are left out.
+    """
+    if len(points) < 3:
+        return points
+    lower: list[np.ndarray] = []
+    for point in points:
+        while len(lower) >= 2 and _cross(lower[-2], lower[-1], point) <= 0:
+            lower.pop()
+        lower.append(point)
+    upper: list[np.ndarray] = []
+    for point in points[::-1]:
+        while len(upper) >= 2 and _cross(upper[-2], upper[-1], point) <= 0:
+            upper.pop()
+        upper.append(point)
+    return np.array(lower[:-1] + upper[:-1])
+
+
+def _simplified_convex_polygon(vertices: np.ndarray, tolerance: float) -> np.ndarray:
+    """Drop vertices of a convex polygon while every dropped one stays within ``tolerance``
+    of the chord that replaces it (so the polygon shrinks by less than that)."""
+    count = len(vertices)
+    if count <= 4:
+        return vertices
+    closed = np.vstack([vertices, vertices[:1]])
+
+    def worst_distance(start: int, end: int) -> float:
+        chord = closed[end] - closed[start]
+        between = closed[start + 1:end] - closed[start]
+        cross = np.abs(chord[0] * between[:, 1] - chord[1] * between[:, 0])
+        return float(cross.max() / np.hypot(*chord))
+
+    kept, anchor = [0], 0
+    while anchor < count:
+        end = anchor + 1
+        while end < count and worst_distance(anchor, end + 1) <= tolerance:
+            end += 1
+        kept.append(end)
+        anchor = end
+    simplified = vertices[kept[:-1]]
+    return simplified if len(simplified) >= 3 else vertices
+
+
+def _table_value(value: object) -> object:
+    """A header value as a table cell; None for an undefined value."""
+    return None if isinstance(value, fits.card.Undefined) else value
+
+
+def _table_column(name: str, values: list) -> Column:
+    """A column of header values: bool, int, float or text, masked where missing."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
+        dtype, fill = bool, False
+    elif present and all(isinstance(v, Integral) and not isinstance(v, (bool, np.bool_))
+                         for v in present):
+        dtype, fill = np.int64, 0
+    elif present and all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_))
+                         for v in present):
+        dtype, fill = np.float64, np.nan
+    else:
+        dtype, fill = str, ""
+        values = [None if v is None else str(v) for v in values]
+    data = [fill if v is None else v for v in values]
+    if any(v is None for v in values):
+        return MaskedColumn(data, name=name, dtype=dtype, mask=[v is None for v in values])
+    return Column(data, name=name, dtype=dtype)
+
+
+def header_table(exposures: Sequence[Exposure],
+                 sky_values: Mapping[str, float] | None = None) -> Table:
+    """HDRTAB: one row per input chip with the header keywords that describe it.
+
+    As AstroDrizzle's HDRTAB, the rows are the SCI extensions of the inputs
+    (their photometric keywords are per chip), in context order; the first
+    columns say which: ROOTNAME, FILENAME, EXTNAME, EXTVER.  Then every
+    keyword of :data:`TABLE_KEYWORDS` that at least one input has (from the
+    chip's SCI header, else its primary header; masked where an input lacks
+    it), EXPTIME (the exposure time used, which is the header's unless the
+    ``exptime`` parameter overrides it) and MDRIZSKY (the chip's sky in its
+    BUNIT; 0 where none was measured).
+
+    Parameters
+    ----------
+    exposures : sequence of Exposure
+    sky_values : mapping, optional
+        Chip name -> sky in the chip's native units.
+
+    Returns
+    -------
+    astropy.table.Table
+        Named ``HDRTAB`` (``meta['EXTNAME']``).
+    """
+    rows: list[dict[str, object]] = []
+    for exposure in exposures:
+        for chip in exposure.chips:
+            row: dict[str, object] = {"ROOTNAME": exposure.rootname,
+                                      "FILENAME": exposure.filename.name,
+                                      "EXTNAME": "SCI", "EXTVER": int(chip.extver)}
+            for keyword in TABLE_KEYWORDS:
+                source = chip.header if keyword in chip.header else exposure.primary_header
+                row[keyword] = _table_value(source.get(keyword))
+            row["EXPTIME"] = float(chip.exptime)
+            row["MDRIZSKY"] = _sky_of(sky_values, chip)
+            rows.append(row)
+    names = list(rows[0])
+    columns = [_table_column(name, [row[name] for row in rows]) for name in names]
+    return Table([c for c in columns if not (isinstance(c, MaskedColumn) and c.mask.all())],
+                 meta={"EXTNAME": "HDRTAB"})
+
+
+def _comparable(keyword: str, value: object) -> object:
+    """What of a keyword's value must agree across inputs."""
+    if isinstance(value, Real) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip().upper()
+    # PHOTMODE names the observation date ("... MJD#55611.0279"); only the
+    # configuration before it has to agree
+    return _MJD_IN_PHOTMODE.sub("", text) if keyword == "PHOTMODE" else text
+
+
+def _agree(keyword: str, first: object, other: object) -> bool:
+    if first is None or other is None:
+        return first is None and other is None
+    first, other = _comparable(keyword, first), _comparable(keyword, other)
+    if isinstance(first, float) and isinstance(other, float):
+        return math.isclose(first, other, rel_tol=_PHOTOMETRY_REL_TOL)
+    return first == other
+
+
+def keyword_conflicts(exposures: Sequence[Exposure]) -> list[KeywordConflict]:
+    """The keywords of :data:`CONFLICT_KEYWORDS` whose values differ between inputs.
+
+    A product can have only one instrument, detector, filter and set of
+    photometric keywords; where inputs differ, the product keeps the first
+    input's value and its photometry is wrong for the others.  Chips are
+    compared with the chip of the same EXTVER of the first input (the two
+    chips of one exposure have their own PHOTMODE and PHOTPLAM); PHOTMODE
+    is compared without its ``MJD#`` date; numbers agree within a relative
+    1e-4 (well below the calibration's accuracy, above rounding).  Target,
+    proposal and dates may differ freely (mosaics, several visits): each
+    input's values are in HDRTAB.
+
+    Returns
+    -------
+    list of KeywordConflict
+        Empty when the inputs agree (or there is only one).
+    """
+    conflicts = []
+    first = exposures[0]
+    for keyword in CONFLICT_KEYWORDS:
+        reference = _values_by_extver(first, keyword)
+        others: list[tuple[str, object]] = []
+        kept: object = None
+        for exposure in exposures[1:]:
+            values = _values_by_extver(exposure, keyword)
+            extvers = sorted(set(reference) | set(values))
+            differ = [v for v in extvers
+                      if not _agree(keyword, reference.get(v), values.get(v))]
+            if differ:
+                if not others:
+                    kept = reference.get(differ[0])
+                others.append((exposure.filename.name, values.get(differ[0])))
+        if others:
+            conflicts.append(KeywordConflict(keyword, (first.filename.name, kept), others))
+    return conflicts
+
+
+def _values_by_extver(exposure: Exposure, keyword: str) -> dict[int, object]:
+    values = {}
+    for chip in exposure.chips:
+        source = chip.header if keyword in chip.header else exposure.primary_header
+        values[chip.extver] = _table_value(source.get(keyword))
+    return values
+
+
+def bunit_unit(bunit: str) -> u.UnitBase:
+    """The astropy unit of an HST BUNIT (``ELECTRONS/S`` -> ``electron / s``).
+
+    ``COUNTS`` (HST's data numbers) becomes astropy's ``count``.
+
+    Raises
+    ------
+    InputError
+        For a BUNIT other than ELECTRONS, COUNTS, ELECTRONS/S, COUNTS/S.
+    """
+    try:
+        return _UNITS_OF_BUNIT[bunit.strip().upper()]
+    except KeyError:
+        raise InputError(f"BUNIT {bunit!r} is not understood; expected one of "
+                         f"{', '.join(_UNITS_OF_BUNIT)}") from None
 
 
 def _add_sky_cards(header: fits.Header, exposures: Sequence[Exposure],
@@ -394,8 +934,22 @@ def _has_lookup_tables(chip: Chip) -> bool:
                                                wcs.det2im2))
 
 
+def final_product_names(root: str, suffix: str, *, build: bool,
+                        context: bool = True) -> dict[str, str]:
+    """Where each image of the final product goes: ``{'SCI': ..., 'WHT': ..., 'CTX': ...}``.
+
+    ``build=True``: ``<root>_<suffix>.fits[SCI,1]`` and so on; False:
+    ``<root>_<suffix>_sci.fits``, ``_wht.fits``, ``_ctx.fits``.  ``CTX`` is
+    left out without a context image.
+    """
+    extensions = ("SCI", "WHT", "CTX") if context else ("SCI", "WHT")
+    if build:
+        return {name: f"{root}_{suffix}.fits[{name},1]" for name in extensions}
+    return {name: f"{root}_{suffix}_{name.lower()}.fits" for name in extensions}
+
+
 def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
-                          ctx: np.ndarray | None, header: fits.Header, *, build: bool,
+                          ctx: np.ndarray | None, headers: ProductHeaders, *, build: bool,
                           suffix: str = "drz") -> list[Path]:
     """Write the final SCI/WHT/CTX as one MEF file or three simple files.
 
@@ -403,35 +957,89 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
     ----------
     root : str
         Output root name (may include a folder).
+    headers : ProductHeaders
+        From :func:`product_headers`.  Each file also gets DATE (UTC, when
+        it was written), FILENAME, ROOTNAME (of ``root``) and the
+        ``DnnnOUDA``, ``DnnnOUWE``, ``DnnnOUCO`` cards naming the outputs.
     build : bool
-        True: ``<root>_<suffix>.fits`` with SCI, WHT and CTX extensions;
-        False: ``<root>_<suffix>_sci.fits``, ``_wht.fits``, ``_ctx.fits``.
+        True (MultiDrizzle's default): ``<root>_<suffix>.fits`` with an empty
+        primary HDU and SCI, WHT, CTX and HDRTAB extensions.  False:
+        ``<root>_<suffix>_sci.fits`` (the image in the primary HDU, with the
+        primary and SCI cards, and HDRTAB as its one extension, where
+        AstroDrizzle puts it), ``_wht.fits`` and ``_ctx.fits`` (the image
+        with the primary cards and the WCS).
     suffix : str
         ``drz``, or ``drc`` for CTE-corrected (FLC) input.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
     """
     context = None if ctx is None else (ctx[0] if ctx.shape[0] == 1 else ctx)
-    # BUNIT describes SCI only; weights and context bits have no unit.
-    other = header.copy()
-    other.remove("BUNIT", ignore_missing=True, remove_all=True)
+    names = final_product_names(root, suffix, build=build, context=context is not None)
+    primary = headers.primary.copy()
+    _add_output_cards(primary, names)
+    primary["ROOTNAME"] = (Path(root).name, "root name of the product")
+    written_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    table = fits.table_to_hdu(headers.table)
+    table.name = "HDRTAB"
     if build:
-        hdus = [fits.PrimaryHDU(header=_primary_cards(header)),
-                fits.ImageHDU(sci, header=header, name="SCI"),
-                fits.ImageHDU(wht, header=other, name="WHT")]
+        path = Path(f"{root}_{suffix}.fits")
+        hdus = [fits.PrimaryHDU(header=_file_cards(primary, path, written_at)),
+                fits.ImageHDU(sci, header=headers.science, name="SCI"),
+                fits.ImageHDU(wht, header=headers.weight, name="WHT")]
         if context is not None:
-            hdus.append(fits.ImageHDU(context, header=other, name="CTX"))
-        return [atomic_writeto(fits.HDUList(hdus), f"{root}_{suffix}.fits")]
-    written = [write_image(f"{root}_{suffix}_sci.fits", sci, header),
-               write_image(f"{root}_{suffix}_wht.fits", wht, other)]
-    if context is not None:
-        written.append(write_image(f"{root}_{suffix}_ctx.fits", context, other))
+            hdus.append(fits.ImageHDU(context, header=headers.weight, name="CTX"))
+        return [atomic_writeto(fits.HDUList(hdus + [table]), path)]
+    images = {"SCI": (sci, headers.science), "WHT": (wht, headers.weight),
+              "CTX": (context, headers.weight)}
+    written = []
+    for name, file_name in names.items():
+        data, cards = images[name]
+        path = Path(file_name)
+        header = _file_cards(_merged(primary, cards), path, written_at)
+        hdus = [fits.PrimaryHDU(data=data, header=header)]
+        if name == "SCI":
+            hdus.append(table)
+        written.append(atomic_writeto(fits.HDUList(hdus), path))
     return written
 
 
-def _primary_cards(header: fits.Header) -> fits.Header:
-    primary = fits.Header()
-    for key in ("EXPTIME", "TEXPTIME", "NDRIZIM"):
-        primary[key] = (header[key], header.comments[key])
-    return primary
+def _add_output_cards(header: fits.Header, names: Mapping[str, str]) -> None:
+    """``DnnnOUDA``, ``DnnnOUWE``, ``DnnnOUCO`` after each input's ``DnnnDEXP``."""
+    comments = {"SCI": ("OUDA", "Drizzle, output data image"),
+                "WHT": ("OUWE", "Drizzle, output weighting image"),
+                "CTX": ("OUCO", "Drizzle, output context image")}
+    numbers = [card.keyword[1:4] for card in header.cards
+               if len(card.keyword) == 8 and card.keyword.startswith("D")
+               and card.keyword.endswith("DATA") and card.keyword[1:4].isdigit()]
+    for number in numbers:
+        after = f"D{number}DEXP"
+        for name in ("SCI", "WHT", "CTX"):
+            keyword, comment = comments[name]
+            header.insert(after, (f"D{number}{keyword}", Path(names.get(name, "")).name,
+                                  comment), after=True)
+            after = f"D{number}{keyword}"
+
+
+def _merged(primary: fits.Header, image: fits.Header) -> fits.Header:
+    """The primary cards, then the image's (its values win; commentary cards once)."""
+    header = primary.copy()
+    for card in image.cards:
+        if card.keyword in ("COMMENT", "HISTORY", ""):
+            if str(card.value) not in [str(v) for v in header.get(card.keyword, [])]:
+                header.append(card)
+        else:
+            header[card.keyword] = (card.value, card.comment)
+    return header
+
+
+def _file_cards(header: fits.Header, path: Path, written_at: str) -> fits.Header:
+    header = header.copy()
+    header["DATE"] = (written_at, "UTC date and time this file was written")
+    header["FILENAME"] = (path.name, "name of this file")
+    return header
 
 
 def archive_inputs(files: Iterable[Path], *, preserve: bool, overwrite: bool) -> list[Path]:

@@ -78,20 +78,31 @@ def test_sky_keyword_fits_in_eight_characters():
             products.sky_keyword(exposure, extver)
 
 
-def _final_header(demo, **options):
+def _final_headers(demo, **options):
     exposures, grid, sky_values = demo
-    return products.product_header(
+    return products.product_headers(
         grid, exptime=sum(e.exptime for e in exposures), n_images=len(exposures),
         units=options.pop("units", "cps"), parameters={"final_pixfrac": "1.0"}, **options)
+
+
+def _final_header(demo, **options):
+    """The primary header, with BUNIT from the SCI header."""
+    headers = _final_headers(demo, **options)
+    header = headers.primary.copy()
+    header["BUNIT"] = headers.science["BUNIT"]
+    return header
 
 
 def test_final_header_records_every_chip_sky(demo):
     exposures, _, sky_values = demo
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no card too long for its comment
-        header = _final_header(demo, exposures=exposures, sky_values=sky_values,
-                               sky_subtracted=True)
-        fits.PrimaryHDU(header=header).header.tostring()
+        headers = _final_headers(demo, exposures=exposures, sky_values=sky_values,
+                                 sky_subtracted=True)
+        for part in (headers.primary, headers.science, headers.weight):
+            fits.PrimaryHDU(header=part).header.tostring()
+    header = _final_header(demo, exposures=exposures, sky_values=sky_values,
+                           sky_subtracted=True)
     assert header["BUNIT"] == "ELECTRONS/S"
     for number, exposure in enumerate(exposures, start=1):
         for chip in exposure.chips:
@@ -116,18 +127,21 @@ def test_final_header_units_follow_the_inputs(demo):
 
 def test_wht_and_ctx_have_no_bunit(demo, tmp_path):
     exposures, grid, sky_values = demo
-    header = _final_header(demo, exposures=exposures, sky_values=sky_values)
+    headers = _final_headers(demo, exposures=exposures, sky_values=sky_values)
     image = np.zeros(grid.shape, np.float32)
     context = np.zeros((1,) + grid.shape, np.int32)
     path, = products.write_drizzle_product(str(tmp_path / "out"), image, image, context,
-                                           header, build=True)
+                                           headers, build=True)
     with fits.open(path) as hdul:
         assert hdul["SCI"].header["BUNIT"] == "ELECTRONS/S"
         assert "BUNIT" not in hdul["WHT"].header and "BUNIT" not in hdul["CTX"].header
-        assert hdul["WHT"].header["D002SKY2"] == sky_values[exposures[1].chips[1].name]
+        assert "BUNIT" not in hdul[0].header
+        assert hdul[0].header["D002SKY2"] == sky_values[exposures[1].chips[1].name]
     written = products.write_drizzle_product(str(tmp_path / "simple"), image, image,
-                                             context, header, build=False)
+                                             context, headers, build=False)
     assert [fits.getheader(p).get("BUNIT") for p in written] == ["ELECTRONS/S", None, None]
+    assert [fits.getheader(p)["D002SKY2"] for p in written] == [
+        sky_values[exposures[1].chips[1].name]] * 3
 
 
 def test_single_headers(demo, tmp_path):
