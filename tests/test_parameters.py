@@ -12,7 +12,8 @@ from traitlets import TraitError, validate
 from multidrizzle.errors import ParameterError
 from multidrizzle.parameters import (
     KERNELS, STEPS, BitFlags, BoundedFloat, BoundedInt, Choice, DrizzleParameters, Flag,
-    FloatPair, GroupSpec, InputSpec, OptionalFloat, OptionalInt, ParameterWarning, Text,
+    FloatPair, GroupSpec, InputSpec, OptionalAngle, OptionalFloat, OptionalInt,
+    ParameterWarning, ReferenceImage, Text,
     UnsupportedFlag, UnsupportedParameterError, UnsupportedText, WcsKey, WeightScale,
     describe, format_parameter_value, help_text, load_pars, parameter_table, save_pars,
 )
@@ -51,6 +52,12 @@ ASTRODRIZZLE_DOCUMENTED_DEFAULTS = {
     "expkeyword": "",
 }
 
+# In drizzlepac's shipped astrodrizzle.cfg (3.11) but not on the API page.
+ASTRODRIZZLE_CFG_DEFAULTS = {
+    "driz_sep_compress": False, "driz_sep_crpix1": None, "driz_sep_crpix2": None,
+    "final_maskval": None, "final_crpix1": None, "final_crpix2": None,
+}
+
 # Where Table 2 of the MultiDrizzle user guide gives another default.
 MULTIDRIZZLE_TABLE_2_DEFAULTS = {
     "skywidth": 0.1, "skylower": -50.0, "skyupper": 200.0, "combine_type": "median",
@@ -66,7 +73,7 @@ BAD_VALUE_BY_TYPE = {
     Flag: "maybe", UnsupportedFlag: "maybe", BoundedFloat: "abc", OptionalFloat: "abc",
     BoundedInt: "abc", OptionalInt: 2.5, Choice: "nonsense", FloatPair: "a b",
     BitFlags: "4+x", Text: 12, UnsupportedText: 12, WcsKey: "AB", WeightScale: "sometimes",
-    GroupSpec: "foo", InputSpec: 42,
+    GroupSpec: "foo", InputSpec: 42, OptionalAngle: "abc", ReferenceImage: 12,
 }
 
 # A valid value different from the default for every parameter that can have
@@ -88,7 +95,8 @@ NON_DEFAULT_VALUES = {
     "driz_sep_pixfrac": 0.5, "driz_sep_fillval": 0.0, "driz_sep_bits": -13,
     "driz_sep_wcs": True, "driz_sep_refimage": "None.fits", "driz_sep_rot": 0.0,
     "driz_sep_scale": 0.05, "driz_sep_outnx": 2048, "driz_sep_outny": 1024,
-    "driz_sep_ra": 10.0, "driz_sep_dec": 20.0,
+    "driz_sep_ra": 10.0, "driz_sep_dec": 20.0, "driz_sep_crpix1": 1024.5,
+    "driz_sep_crpix2": 512.0, "driz_sep_compress": True,
     "median": False, "median_newmasks": False, "combine_maskpt": 0.7,
     "combine_type": "iminmed", "combine_nsigma": (6.0, 3.0), "combine_nlow": 1,
     "combine_nhigh": 2, "combine_lthresh": -100.0, "combine_hthresh": 1.0e5,
@@ -99,10 +107,10 @@ NON_DEFAULT_VALUES = {
     "driz_cr_ctegrow": 3, "driz_cr_scale": (1.5, 0.5),
     "driz_combine": False, "final_wht_type": "IVM", "final_kernel": "lanczos3",
     "final_wt_scl": 2.5, "final_pixfrac": 0.8, "final_fillval": -1.0, "final_bits": "~4,8",
-    "final_units": "counts",
+    "final_units": "counts", "final_maskval": 0.0,
     "final_wcs": True, "final_refimage": "'quoted'.fits", "final_rot": 45.0,
     "final_scale": 0.04, "final_outnx": 4000, "final_outny": 4200, "final_ra": 150.1,
-    "final_dec": 2.2,
+    "final_dec": 2.2, "final_crpix1": -3.5, "final_crpix2": 4000.0,
     # Values and keywords both set would fail check_consistency, which a file
     # round trip does not involve.
     "gain": 2.0, "gainkeyword": "CCDGAIN", "rdnoise": 5.0, "rnkeyword": "READNSEA",
@@ -126,15 +134,17 @@ def test_every_default_is_valid_and_stored_as_is(params):
 
 def test_defaults_match_astrodrizzle_documentation(params):
     values = params.parameters_dict()
-    for name, documented in ASTRODRIZZLE_DOCUMENTED_DEFAULTS.items():
+    for name, documented in {**ASTRODRIZZLE_DOCUMENTED_DEFAULTS,
+                             **ASTRODRIZZLE_CFG_DEFAULTS}.items():
         assert values[name] == documented, name
         assert type(values[name]) is type(documented), name
 
 
 def test_every_astrodrizzle_parameter_is_declared():
     declared = set(DrizzleParameters.parameter_names())
-    assert set(ASTRODRIZZLE_DOCUMENTED_DEFAULTS) <= declared
-    assert declared - set(ASTRODRIZZLE_DOCUMENTED_DEFAULTS) == MULTIDRIZZLE_ONLY
+    astrodrizzle = set(ASTRODRIZZLE_DOCUMENTED_DEFAULTS) | set(ASTRODRIZZLE_CFG_DEFAULTS)
+    assert astrodrizzle <= declared
+    assert declared - astrodrizzle == MULTIDRIZZLE_ONLY
 
 
 def test_representative_defaults_from_the_brief(params):
@@ -528,7 +538,7 @@ def test_unknown_name_in_file_names_file_line_and_name(tmp_path):
 @pytest.mark.parametrize("content, line, fragment", [
     ("[final]\nfinal_pixfrac = 2\n", 2, "parameter 'final_pixfrac'"),
     ("[sky]\nskywidth 0.3\n", 2, "expected 'name = value'"),
-    ("[skies]\nskywidth = 0.3\n", 1, "unknown section [skies]"),
+    ("[sky]\nskywidth = '0.3\n", 2, "cannot read"),
     ("skywidth = 0.3\n\nskywidth = 0.2\n", 3, "already set on line 1"),
     ("gainkeyword = A\ngnkeyword = A\n", 2, "already set on line 1"),
     ("updatewcs = True\n", 1, "never rewrites"),
