@@ -56,8 +56,9 @@ parameters:
     --final_bits 4+8      --build yes           --final_rot -30
   booleans:  --driz_cr no  |  --driz_cr  (= yes)  |  --no-driz_cr  (= no)
   values are checked before anything is read; a bad one exits with status 2.
-  --config FILE reads a parameter file (written by md.save_pars()) first; options
-  given on the command line override it.
+  --config FILE (or --configobj FILE) reads a parameter file first: one written by
+  md.save_pars(), or drizzlepac's astrodrizzle.cfg format unchanged; options given
+  on the command line override it.
 
 step switches:
   --no-static  --no-skysub  --no-driz_separate  --no-median  --no-blot
@@ -103,7 +104,8 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", metavar="NAME",
                         help="root name of the products (default: from the inputs)")
     parser.add_argument("--config", "--configobj", dest="config", metavar="FILE",
-                        type=Path, help="parameter file read before the options")
+                        type=Path, help="parameter file read before the options (ours, "
+                                        "or drizzlepac's astrodrizzle.cfg format)")
     _add_output_options(parser)
     parser.add_argument("--version", action="version", version=f"multidrizzle {__version__}")
     return parser

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numba
 import numpy as np
 from astropy.io import fits
+from astropy.wcs import WCS
 
 from traitlets import All, observe
 
@@ -776,7 +777,7 @@ class Multidrizzle(DrizzleParameters):
         header = products.product_header(
             self.output_grid, exptime=self.final.exptime, n_images=self.final.n_images,
             units=self.final_units,
-            parameters={k: format_parameter_value(v)
+            parameters={k: format_parameter_value(v) if isinstance(v, WCS) else repr(v)
                         for k, v in self.parameters_dict().items()},
             exposures=self.exposures,
             sky_values=self.sky_values, sky_subtracted=self.sky_subtracted)
