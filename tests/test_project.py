@@ -39,7 +39,8 @@ def test_license_file_is_bsd_3_clause_as_pyproject_says():
     assert text.startswith("BSD 3-Clause License")
     assert "Copyright (c) 2026, multidrizzle developers" in text
     assert "Neither the name of the copyright holder" in text
-    assert _pyproject()["license"] == {"text": "BSD-3-Clause"}
+    project = _pyproject()
+    assert project["license"] == "BSD-3-Clause" and project["license-files"] == ["LICENSE"]
 
 
 def test_version_is_defined_once_in_pyproject():
