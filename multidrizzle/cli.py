@@ -58,7 +58,7 @@ parameters:
   values are checked before anything is read; a bad one exits with status 2.
   --config FILE (or --configobj FILE) reads a parameter file first: one written by
   md.save_pars(), or drizzlepac's astrodrizzle.cfg format unchanged; options given
-  on the command line override it.
+  on the command line override it, and INPUT may be left to its 'input'.
 
 step switches:
   --no-static  --no-skysub  --no-driz_separate  --no-median  --no-blot
@@ -437,6 +437,7 @@ def run_demo(folder: Path, n_exposures: int, full_size: bool, seed: int,
 def run_input(arguments: argparse.Namespace, values: dict[str, Any],
               console: _Console) -> int:
     """``multidrizzle INPUT ...``: build and run a session from the command line."""
+    from multidrizzle.parameters import load_pars
     from multidrizzle.session import Multidrizzle
 
     input_value = values.pop("input", None)
@@ -444,7 +445,9 @@ def run_input(arguments: argparse.Namespace, values: dict[str, Any],
         if input_value is not None:
             raise ParameterError("INPUT is given twice: as an argument and with --input")
         input_value = arguments.input
-    if input_value is None:
+    # a parameter file may name the inputs (drizzlepac's files all do)
+    if input_value is None and (arguments.config is None
+                                or "input" not in load_pars(arguments.config)):
         raise ParameterError("INPUT is missing: give the exposures, e.g. multidrizzle "
                              "'*flc.fits' (see multidrizzle --help)")
     if arguments.output is not None:

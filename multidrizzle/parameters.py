@@ -68,6 +68,7 @@ __all__ = [
     "Text",
     "save_pars",
     "load_pars",
+    "reference_grid_file",
     "format_parameter_value",
     "parameter_table",
     "help_text",
@@ -1960,8 +1961,13 @@ cosmic-ray cleaned image.
     md.save_pars('my.cfg') # write the parameters to a text file
     md.help()              # this text
 
+    # AstroDrizzle's one call (builds and runs; returns the session):
+    md = multidrizzle.astrodrizzle(input, configobj=None, **params)
+
 Any parameter below may be given to Multidrizzle(...) or set later as an
-attribute (md.final_pixfrac = 0.8).  Values are checked when set.
+attribute (md.final_pixfrac = 0.8).  Values are checked when set, and a
+name that is not a parameter is refused.  configobj may name drizzlepac's
+astrodrizzle.cfg (read unchanged) or a file written by save_pars.
 multidrizzle.parameters.describe('name') gives the full help of one
 parameter."""
 

@@ -180,6 +180,17 @@ def test_configobj_option_reads_a_drizzlepac_cfg_file(capsys, tmp_path, demo_fol
         history = "\n".join(str(card) for hdu in hdul[:2]
                             for card in hdu.header.get("HISTORY", []))
     assert "final_pixfrac = 0.7" in history and "final_kernel = 'turbo'" in history
+    # the file may name the inputs: no INPUT on the command line then
+    config.write_text(DRIZZLEPAC_STYLE_CFG.replace('"*flt.fits"',
+                                                   f'"@{demo_folder / "inputs.lst"}"'))
+    status = cli.main(["--configobj", str(config), "--output", "out/from_file",
+                       "--no-driz_cr", "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert (tmp_path / "out" / "from_file_drc.fits").exists()
+    config.write_text("[STEP 7]\nfinal_pixfrac = 0.7\n")
+    assert cli.main(["--configobj", str(config)]) == 2
+    assert "INPUT is missing" in _one_error_line(capsys.readouterr())
     config.write_text("_task_name_ = tweakreg\n")
     assert cli.main([f"@{demo_folder / 'inputs.lst'}", "--configobj", str(config)]) == 2
     assert "task 'tweakreg'" in _one_error_line(capsys.readouterr())
