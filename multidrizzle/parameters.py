@@ -1056,7 +1056,8 @@ class DrizzleParameters(HasTraits):
     # -------------------------------------------------------- driz_sep_wcs
     driz_sep_wcs = _parameter(Flag(False, help=(
         "Use the custom WCS below (driz_sep_refimage, _rot, _scale, _outnx, _outny, _ra, "
-        "_dec) for the separate drizzles.")), "driz_sep_wcs", origin="astrodrizzle")
+        "_dec, _crpix1, _crpix2) for the separate drizzles.")), "driz_sep_wcs",
+        origin="astrodrizzle")
     driz_sep_refimage = _parameter(ReferenceImage(help=(
         "Image whose WCS defines the frame of the separate drizzles; an extension such as "
         "'sci,1' may be given. An astropy WCS with pixel_shape set is also accepted.")),
@@ -1190,7 +1191,7 @@ class DrizzleParameters(HasTraits):
     # ----------------------------------------------------------- final_wcs
     final_wcs = _parameter(Flag(False, help=(
         "Use the custom WCS below (final_refimage, _rot, _scale, _outnx, _outny, _ra, "
-        "_dec) for the final output.")), "final_wcs", origin="astrodrizzle")
+        "_dec, _crpix1, _crpix2) for the final output.")), "final_wcs", origin="astrodrizzle")
     final_refimage = _parameter(ReferenceImage(help=(
         "Image whose WCS defines the final output frame; an extension such as 'sci,1' "
         "may be given. An astropy WCS with pixel_shape set is also accepted.")),
@@ -1237,6 +1238,10 @@ class DrizzleParameters(HasTraits):
         self.update(values)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in NAME_ALIASES and not callable(value):
+            raise ParameterError(f"{name!r} cannot be set: on a session it is the {name}() "
+                                 f"method; the parameter AstroDrizzle calls {name!r} is "
+                                 f"{NAME_ALIASES[name]!r} (md.{NAME_ALIASES[name]} = ...)")
         if name not in self._settable_names():
             traits = self.parameter_traits()
             raise ParameterError(
