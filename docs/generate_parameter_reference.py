@@ -68,6 +68,25 @@ _BEHAVIOURS = [
      "AstroDrizzle's `Dnnn` cards count exposures; `S_REGION`; a warning names keywords "
      "that differ between inputs (instrument, detector, filter, photometry); HDRTAB has "
      "one row per input chip, as AstroDrizzle's"),
+    ("zero-weight final pixels (`final_maskval`, `final_fillval`)", "AstroDrizzle starts "
+     "the final image at `final_maskval` (None: NaN); an empty output pixel that a "
+     "zero-weight input pixel falls on takes that pixel's value (drizzle's INDEF fill); "
+     "`final_fillval` replaces every zero-weight pixel", "the same start value and fill, "
+     "but a zero-weight input pixel brings no value, so every zero-weight pixel holds "
+     "`final_maskval` (NaN by default) unless `final_fillval` is set; with "
+     "`final_units='counts'` both are scaled by the exposure time, as AstroDrizzle does"),
+    ("`driz_sep_compress`", "write the separate drizzles as tile-compressed FITS "
+     "(astropy's default, RICE_1 quantized: lossy; AstroDrizzle 3.11 stops with an "
+     "IndexError when it writes them)", "lossless GZIP_2 tile compression of the "
+     "`_single_sci`/`_single_wht` files: the same values, smaller files; no effect "
+     "with `in_memory=True`"),
+    ("parameter files", "TEAL `.cfg` files (configobj) with `_task_name_` and "
+     "section titles", "read unchanged with configobj (section titles only group the "
+     "names; `_task_name_` and `[_RULES_]` skipped); `md.save_pars()` writes the same "
+     "format with one `[step]` section per step"),
+    ("reference images, angles", "file names, numbers", "also an `astropy.wcs.WCS` with "
+     "`pixel_shape` (saved by `save_pars` to a FITS file beside the parameter file) and "
+     "`astropy.units.Quantity` angles and scales"),
 ]
 
 

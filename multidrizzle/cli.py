@@ -58,8 +58,9 @@ parameters:
     --final_bits 4+8      --build yes           --final_rot -30
   booleans:  --driz_cr no  |  --driz_cr  (= yes)  |  --no-driz_cr  (= no)
   values are checked before anything is read; a bad one exits with status 2.
-  --config FILE reads a parameter file (written by md.save_pars()) first; options
-  given on the command line override it.
+  --config FILE (or --configobj FILE) reads a parameter file first: one written by
+  md.save_pars(), or drizzlepac's astrodrizzle.cfg format unchanged; options given
+  on the command line override it, and INPUT may be left to its 'input'.
 
 output:
   progress bars on standard error when it is a terminal (--verbose always: on any
@@ -110,7 +111,8 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", metavar="NAME",
                         help="root name of the products (default: from the inputs)")
     parser.add_argument("--config", "--configobj", dest="config", metavar="FILE",
-                        type=Path, help="parameter file read before the options")
+                        type=Path, help="parameter file read before the options (ours, "
+                                        "or drizzlepac's astrodrizzle.cfg format)")
     _add_output_options(parser)
     parser.add_argument("--version", action="version", version=f"multidrizzle {__version__}")
     return parser
@@ -360,6 +362,7 @@ def run_demo(folder: Path, n_exposures: int, full_size: bool, seed: int,
 def run_input(arguments: argparse.Namespace, values: dict[str, Any],
               console: _Console) -> int:
     """``multidrizzle INPUT ...``: build and run a session from the command line."""
+    from multidrizzle.parameters import load_pars
     from multidrizzle.session import Multidrizzle
 
     input_value = values.pop("input", None)
@@ -367,7 +370,9 @@ def run_input(arguments: argparse.Namespace, values: dict[str, Any],
         if input_value is not None:
             raise ParameterError("INPUT is given twice: as an argument and with --input")
         input_value = arguments.input
-    if input_value is None:
+    # a parameter file may name the inputs (drizzlepac's files all do)
+    if input_value is None and (arguments.config is None
+                                or "input" not in load_pars(arguments.config)):
         raise ParameterError("INPUT is missing: give the exposures, e.g. multidrizzle "
                              "'*flc.fits' (see multidrizzle --help)")
     if arguments.output is not None:

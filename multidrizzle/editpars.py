@@ -37,7 +37,7 @@ from multidrizzle.errors import MultidrizzleError, ParameterError
 from multidrizzle.parameters import (
     STEP_TITLES, Choice, DrizzleParameters, Flag, _ASSIGNMENT_LINE, _SECTION_LINE,
     _parse_file_value, _unknown_parameter_message, canonical_name, format_parameter_value,
-    load_pars, save_pars, STEPS,
+    load_pars, reference_grid_file, save_pars, STEPS,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -453,6 +453,21 @@ def _file_problems(lines: list[str], parameters_class: type[DrizzleParameters]
     return problems
 
 
+def _kept_reference_grids(session: DrizzleParameters, values: dict[str, Any],
+                          path: Path) -> dict[str, Any]:
+    """Values read back, with the session's WCS reference grids where they were not edited.
+
+    ``save_pars`` writes a WCS to a FITS file beside the parameter file, in
+    the temporary folder that goes away after the edit; a line left naming
+    that file keeps the session's WCS.
+    """
+    kept = dict(values)
+    for name, value in values.items():
+        if value == str(reference_grid_file(path, name).resolve()):
+            kept[name] = getattr(session, name)
+    return kept
+
+
 def _error_block(problems: list[tuple[int | None, str]]) -> list[str]:
     header = [
         f"{ERROR_MARK} multidrizzle: this file was not accepted; fix the problems below, "
@@ -523,7 +538,8 @@ def edit_in_editor(session: DrizzleParameters, editor: str | None = None,
             problems = _file_problems(body, parameters_class)
             if not problems:
                 path.write_text("\n".join(body) + "\n", encoding="utf-8")
-                values = load_pars(path, parameters_class)
+                values = _kept_reference_grids(session, load_pars(path, parameters_class),
+                                               path)
                 problem = _consistency_problem(session, values)
                 if problem is None:
                     return _apply(session, values)

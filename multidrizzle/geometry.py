@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+import psutil
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
-from multidrizzle.errors import GridTooLargeError, InputError
+from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
 from multidrizzle.io.userfiles import split_file_spec
 from multidrizzle.kernels.pixmap import interpolate_pixel_map
 from multidrizzle.model import Chip
@@ -34,7 +34,7 @@ from multidrizzle.model import Chip
 __all__ = [
     "GridRequest", "OutputGrid", "PixelMap", "make_output_grid", "compute_pixel_map",
     "chip_footprint", "sky_to_chip_pixels", "native_scale", "native_orientation",
-    "available_memory", "check_memory", "read_reference_wcs",
+    "available_memory", "check_memory", "read_reference_wcs", "reference_grid",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,13 @@ _EDGE_SAMPLING = 1.0 / 32.0
 
 @dataclass(frozen=True)
 class GridRequest:
-    """What the user asked of an output grid; None means "choose for me"."""
+    """What the user asked of an output grid; None means "choose for me".
+
+    ``crpix`` is the 1-based FITS reference pixel ``(CRPIX1, CRPIX2)``: the
+    pixel of the grid's centre (``ra``, ``dec``, or the default centre).
+    ``refimage`` is a reference image name (``'ref.fits[sci,1]'``) or an
+    ``astropy.wcs.WCS`` with ``pixel_shape`` set; it wins over the rest.
+    """
 
     scale: float | None = None
     rotation: float | None = None
@@ -53,7 +59,8 @@ class GridRequest:
     dec: float | None = None
     nx: int | None = None
     ny: int | None = None
-    refimage: str = ""
+    refimage: str | WCS = ""
+    crpix: tuple[float, float] | None = None
 
 
 @dataclass
@@ -230,12 +237,14 @@ def make_output_grid(chips: Sequence[Chip], request: GridRequest) -> OutputGrid:
     -------
     OutputGrid
     """
-    if request.refimage:
-        wcs, shape = read_reference_wcs(request.refimage)
+    if isinstance(request.refimage, WCS) or request.refimage:
+        wcs, shape = reference_grid(request.refimage)
         matrix = wcs.pixel_scale_matrix
         scale = float(math.sqrt(abs(np.linalg.det(matrix))) * 3600.0)
         rotation = float(math.degrees(math.atan2(matrix[0, 1], matrix[1, 1])))
-        return OutputGrid(wcs, shape, scale, rotation, origin=f"refimage {request.refimage}")
+        origin = ("refimage WCS" if isinstance(request.refimage, WCS)
+                  else f"refimage {request.refimage}")
+        return OutputGrid(wcs, shape, scale, rotation, origin=origin)
     first = chips[0]
     scale = request.scale if request.scale is not None else native_scale(first)
     rotation = request.rotation if request.rotation is not None else native_orientation(first)
@@ -249,6 +258,10 @@ def make_output_grid(chips: Sequence[Chip], request: GridRequest) -> OutputGrid:
     x, y = frame.wcs_world2pix(footprints[:, 0], footprints[:, 1], 0)
     nx, crpix_x = _axis_size(x, request.nx, fixed_centre)
     ny, crpix_y = _axis_size(y, request.ny, fixed_centre)
+    if request.crpix is not None:
+        # AstroDrizzle's final_crpix1/2: the centre goes to this pixel, the
+        # size stays (the field moves in the frame)
+        crpix_x, crpix_y = (float(value) for value in request.crpix)
     wcs = _tangent_wcs(centre, scale, rotation, crpix=(crpix_x, crpix_y))
     wcs.pixel_shape = (nx, ny)
     origin = "computed" if request == GridRequest() else "custom"
@@ -290,6 +303,39 @@ def _axis_size(positions: np.ndarray, requested: int | None,
     else:
         crpix = (size - 1) / 2.0 + 1.0
     return size, crpix
+
+
+def reference_grid(refimage: str | WCS, *, source: str | None = None
+                   ) -> tuple[WCS, tuple[int, int]]:
+    """WCS and ``(ny, nx)`` of a reference grid: an image name or a WCS with a shape.
+
+    Parameters
+    ----------
+    refimage : str or astropy.wcs.WCS
+        A name for :func:`read_reference_wcs`, or a celestial 2-D WCS with
+        ``pixel_shape`` set (a copy is returned).
+    source : str, optional
+        Where ``refimage`` came from, for messages.
+
+    Raises
+    ------
+    ParameterError
+        For a WCS without ``pixel_shape`` or not celestial.
+    InputError
+        For a file that cannot be used (see :func:`read_reference_wcs`).
+    """
+    if not isinstance(refimage, WCS):
+        return read_reference_wcs(refimage, source=source)
+    source = source or "parameter 'refimage', 'final_refimage' or 'driz_sep_refimage'"
+    if refimage.pixel_shape is None:
+        raise ParameterError(f"{source}: the reference WCS has no pixel_shape; set "
+                             "wcs.pixel_shape = (nx, ny)")
+    if refimage.naxis != 2 or not refimage.has_celestial:
+        raise ParameterError(f"{source}: the reference WCS is not a two-dimensional "
+                             "celestial WCS")
+    wcs = refimage.deepcopy()
+    nx, ny = (int(n) for n in wcs.pixel_shape)
+    return wcs, (ny, nx)
 
 
 def read_reference_wcs(spec: str, *, source: str | None = None) -> tuple[WCS, tuple[int, int]]:
@@ -378,15 +424,8 @@ def read_reference_wcs(spec: str, *, source: str | None = None) -> tuple[WCS, tu
 
 
 def available_memory() -> int:
-    """Bytes of memory available to this process (MemAvailable, or total RAM)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    """Bytes of memory available to new allocations without swapping (``psutil``)."""
+    return int(psutil.virtual_memory().available)
 
 
 def check_memory(estimated_bytes: int, what: str, limit: int | None = None) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import difflib
+import inspect
 import logging
 import math
 import numbers
@@ -39,7 +40,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from astropy import units as u
 from astropy.nddata.bitmask import interpret_bit_flags
+from astropy.wcs import WCS
+from configobj import ConfigObj, ConfigObjError, DuplicateError
 from traitlets import HasTraits, TraitError, TraitType, observe
 
 from multidrizzle.errors import ParameterError
@@ -63,12 +67,15 @@ __all__ = [
     "BoundedInt",
     "OptionalFloat",
     "OptionalInt",
+    "OptionalAngle",
+    "ReferenceImage",
     "Flag",
     "Verbosity",
     "Choice",
     "Text",
     "save_pars",
     "load_pars",
+    "reference_grid_file",
     "format_parameter_value",
     "parameter_table",
     "help_text",
@@ -130,9 +137,10 @@ _BITS_FOLLOWERS = {"driz_sep_bits": "separate drizzle", "final_bits": "final dri
 #: setting one of them switches the WCS on (see ``DrizzleParameters``).
 CUSTOM_WCS_PARAMETERS: dict[str, tuple[str, ...]] = {
     "final_wcs": ("final_refimage", "final_rot", "final_scale", "final_outnx",
-                  "final_outny", "final_ra", "final_dec"),
+                  "final_outny", "final_ra", "final_dec", "final_crpix1", "final_crpix2"),
     "driz_sep_wcs": ("driz_sep_refimage", "driz_sep_rot", "driz_sep_scale",
-                     "driz_sep_outnx", "driz_sep_outny", "driz_sep_ra", "driz_sep_dec"),
+                     "driz_sep_outnx", "driz_sep_outny", "driz_sep_ra", "driz_sep_dec",
+                     "driz_sep_crpix1", "driz_sep_crpix2"),
 }
 
 #: What each ``origin`` tag means: which program documents the parameter.
@@ -198,12 +206,19 @@ class ParameterTrait(TraitType):
         except _RejectedValue as rejected:
             detail = f" ({rejected.detail})" if rejected.detail else ""
             raise ParameterError(
-                f"parameter {self.name!r}: value {value!r} is not allowed; "
+                f"parameter {self.name!r}: value {_value_text(value)} is not allowed; "
                 f"expected {self.allowed_text()}{detail}"
             ) from None
 
     def validate(self, obj: Any, value: Any) -> Any:
         return self.check(value)
+
+
+def _value_text(value: Any) -> str:
+    """A value as it is quoted in messages: its repr, on one line for a WCS."""
+    if isinstance(value, WCS):
+        return format_parameter_value(value)
+    return repr(value)
 
 
 def _is_none_word(value: Any) -> bool:
@@ -326,6 +341,56 @@ class OptionalFloat(BoundedFloat):
         if math.isnan(number):  # NaN is how FITS tables spell INDEF
             return None
         return super().convert(number)
+
+
+class OptionalAngle(OptionalFloat):
+    """An angle or pixel scale in fixed units: a number, or an astropy ``Quantity``.
+
+    A number is taken in the parameter's units (degrees, or arcsec per
+    pixel); a scalar :class:`astropy.units.Quantity` (an
+    :class:`~astropy.coordinates.Angle` too) is converted to them, so
+    ``final_rot=30 * u.deg``, ``final_ra=Angle("10h00m28.6s")`` and
+    ``final_scale=0.04 * u.arcsec`` (or ``u.arcsec / u.pix``) all work.  A
+    Quantity whose unit cannot be converted is rejected naming the parameter.
+
+    Parameters
+    ----------
+    default_value : float, optional
+        Default value, in ``unit``.
+    unit : {'deg', 'arcsec/pix'}
+        The unit of the stored number.  For ``'arcsec/pix'`` a plain angle
+        (``0.04 * u.arcsec``) is read as the size of one pixel.
+    **kwargs
+        Bounds and help, as for :class:`OptionalFloat`.
+    """
+
+    _UNITS = {"deg": (u.deg,), "arcsec/pix": (u.arcsec / u.pix, u.arcsec)}
+
+    def __init__(self, default_value: float | None = None, *, unit: str,
+                 **kwargs: Any) -> None:
+        if unit not in self._UNITS:
+            raise ValueError(f"unit must be one of {', '.join(self._UNITS)}, got {unit!r}")
+        self.unit = unit
+        super().__init__(default_value, **kwargs)
+
+    def allowed_text(self) -> str:
+        word = "degrees" if self.unit == "deg" else "arcsec per pixel"
+        return super().allowed_text() + f" ({word}), or an astropy Quantity"
+
+    def convert(self, value: Any) -> float | None:
+        if isinstance(value, u.Quantity):
+            if not value.isscalar:
+                raise _RejectedValue("expected a single value, not an array")
+            for unit in self._UNITS[self.unit]:
+                try:
+                    value = float(value.to_value(unit))
+                    break
+                except u.UnitsError:
+                    continue
+            else:
+                raise _RejectedValue(f"the unit {value.unit.to_string() or 'dimensionless'!r} "
+                                     f"cannot be converted to {self.unit}")
+        return super().convert(value)
 
 
 class BoundedInt(ParameterTrait):
@@ -522,6 +587,33 @@ class Text(ParameterTrait):
         if isinstance(value, str):
             return value.strip()
         raise _RejectedValue(f"got {type(value).__name__}")
+
+
+class ReferenceImage(Text):
+    """A reference image: a FITS file name, or an ``astropy.wcs.WCS`` with a shape.
+
+    The file name may name an extension (``'ref.fits[sci,1]'``).  A WCS must
+    be two-dimensional and celestial, with ``pixel_shape`` set (the shape of
+    the grid it defines); a copy is kept, so changing the caller's WCS later
+    does not change the session.  See :func:`save_pars` for how a WCS is
+    saved.
+    """
+
+    type_label = "str|WCS"
+
+    def allowed_text(self) -> str:
+        return ("a FITS file name such as 'ref.fits[sci,1]', an astropy.wcs.WCS with "
+                "pixel_shape set, or '' for none")
+
+    def convert(self, value: Any) -> str | WCS:
+        if isinstance(value, WCS):
+            if value.pixel_shape is None:
+                raise _RejectedValue("the WCS has no pixel_shape; set wcs.pixel_shape = "
+                                     "(nx, ny), the size of the output grid")
+            if value.naxis != 2 or not value.has_celestial:
+                raise _RejectedValue("the WCS is not a two-dimensional celestial WCS")
+            return value.deepcopy()
+        return super().convert(value)
 
 
 class UnsupportedText(Text):
@@ -752,24 +844,34 @@ def _parameter(trait: ParameterTrait, step: str, origin: str = "both",
 def _custom_wcs_traits(prefix: str, product: str) -> dict[str, ParameterTrait]:
     """Parameters of a custom output WCS (steps 3a and 7a share their shape)."""
     return {
-        f"{prefix}_rot": OptionalFloat(help=(
-            f"Position angle of the {product} Y axis east of north, in degrees. 0 puts north "
-            "up; None keeps the orientation of the first input's detector axes.")),
-        f"{prefix}_scale": OptionalFloat(minimum=0, exclusive_minimum=True, help=(
-            f"Size of the {product} pixels in arcsec. None uses the undistorted pixel scale "
-            "of the first input.")),
+        f"{prefix}_rot": OptionalAngle(unit="deg", help=(
+            f"Position angle of the {product} Y axis east of north, in degrees (or an "
+            "astropy Quantity). 0 puts north up; None keeps the orientation of the first "
+            "input's detector axes.")),
+        f"{prefix}_scale": OptionalAngle(unit="arcsec/pix", minimum=0, exclusive_minimum=True,
+                                         help=(
+            f"Size of the {product} pixels in arcsec (or an astropy Quantity such as "
+            "0.04 * u.arcsec / u.pix). None uses the undistorted pixel scale of the first "
+            "input.")),
         f"{prefix}_outnx": OptionalInt(minimum=1, help=(
             f"Number of columns of the {product}. None uses the smallest size that holds "
             "the whole dithered field.")),
         f"{prefix}_outny": OptionalInt(minimum=1, help=(
             f"Number of rows of the {product}. None uses the smallest size that holds "
             "the whole dithered field.")),
-        f"{prefix}_ra": OptionalFloat(minimum=-360, maximum=360, help=(
-            f"Right ascension of the centre of the {product}, in decimal degrees. None "
-            "centres it on the dithered field.")),
-        f"{prefix}_dec": OptionalFloat(minimum=-90, maximum=90, help=(
-            f"Declination of the centre of the {product}, in decimal degrees. None centres "
-            "it on the dithered field.")),
+        f"{prefix}_ra": OptionalAngle(unit="deg", minimum=-360, maximum=360, help=(
+            f"Right ascension of the centre of the {product}, in decimal degrees (or an "
+            "astropy Quantity or Angle). None centres it on the dithered field.")),
+        f"{prefix}_dec": OptionalAngle(unit="deg", minimum=-90, maximum=90, help=(
+            f"Declination of the centre of the {product}, in decimal degrees (or an "
+            "astropy Quantity or Angle). None centres it on the dithered field.")),
+        f"{prefix}_crpix1": OptionalFloat(help=(
+            f"Reference pixel X position (CRPIX1, 1-based FITS pixels) of the {product}: "
+            f"the pixel where {prefix}_ra / {prefix}_dec (or the default centre) falls. "
+            f"Needs {prefix}_crpix2. None puts the centre in the middle of the image.")),
+        f"{prefix}_crpix2": OptionalFloat(help=(
+            f"Reference pixel Y position (CRPIX2, 1-based FITS pixels) of the {product}. "
+            f"Needs {prefix}_crpix1. None puts the centre in the middle of the image.")),
     }
 
 
@@ -782,9 +884,10 @@ class DrizzleParameters(HasTraits):
 
     Parameters
     ----------
-    configobj : str or Path, optional
-        A parameter file written by :meth:`save_pars`; its values are applied
-        first, then ``values``.
+    configobj : str, Path or mapping, optional
+        A parameter file (written by :meth:`save_pars`, or drizzlepac's
+        ``astrodrizzle.cfg`` format) or a configobj mapping; its values are
+        applied first, then ``values``.
     **values
         Parameter values by name.  Unknown names raise ParameterError.
 
@@ -792,7 +895,11 @@ class DrizzleParameters(HasTraits):
     -----
     Setting an attribute validates it: ``p.final_pixfrac = "abc"`` raises
     :class:`~multidrizzle.errors.ParameterError` naming the parameter, the
-    value and what is allowed.  Cross-parameter rules are checked by
+    value and what is allowed.  Setting a name that is neither a parameter
+    nor a declared attribute (``p.final_pixfrc = 0.5``) raises it too, with
+    the closest parameter names: a mistyped name is never accepted silently.
+    Instance attributes are declared once, as class annotations (a subclass
+    declares its own the same way).  Cross-parameter rules are checked by
     :meth:`check_consistency`, which the session calls before building.
     """
 
@@ -871,20 +978,23 @@ class DrizzleParameters(HasTraits):
                "with stwcs.updatewcs if needed",
         help=("Run updatewcs on the inputs before processing. Not supported: must be "
               "False, the input WCS is used as it is.")), "init", origin="astrodrizzle")
-    refimage = _parameter(Text(help=(
+    refimage = _parameter(ReferenceImage(help=(
         "Image whose WCS defines the final output frame (MultiDrizzle name; AstroDrizzle "
-        "spells this final_wcs=True with final_refimage).")), "init", origin="multidrizzle")
+        "spells this final_wcs=True with final_refimage), or an astropy WCS with "
+        "pixel_shape set.")), "init", origin="multidrizzle")
     bits = _parameter(BitFlags(0, help=(
         "DQ bits considered good when building the drizzle weight masks (MultiDrizzle "
         "name): sets driz_sep_bits and final_bits where those are 0; a different non-zero "
         "value in either is an error.")),
         "init", origin="multidrizzle")
-    ra = _parameter(OptionalFloat(minimum=-360, maximum=360, help=(
-        "Right ascension of the output frame centre, in decimal degrees (MultiDrizzle "
-        "name; AstroDrizzle uses driz_sep_ra and final_ra).")), "init", origin="multidrizzle")
-    dec = _parameter(OptionalFloat(minimum=-90, maximum=90, help=(
-        "Declination of the output frame centre, in decimal degrees (MultiDrizzle name; "
-        "AstroDrizzle uses driz_sep_dec and final_dec).")), "init", origin="multidrizzle")
+    ra = _parameter(OptionalAngle(unit="deg", minimum=-360, maximum=360, help=(
+        "Right ascension of the output frame centre, in decimal degrees or an astropy "
+        "Quantity (MultiDrizzle name; AstroDrizzle uses driz_sep_ra and final_ra).")),
+        "init", origin="multidrizzle")
+    dec = _parameter(OptionalAngle(unit="deg", minimum=-90, maximum=90, help=(
+        "Declination of the output frame centre, in decimal degrees or an astropy "
+        "Quantity (MultiDrizzle name; AstroDrizzle uses driz_sep_dec and final_dec).")),
+        "init", origin="multidrizzle")
     shiftfile = _parameter(Text(help=(
         "Text file of shifts added to the header-based registration of each input "
         "(MultiDrizzle only).")), "init", origin="multidrizzle")
@@ -984,14 +1094,21 @@ class DrizzleParameters(HasTraits):
     driz_sep_bits = _parameter(BitFlags(0, help=(
         "DQ bits considered good when building the weight masks of the separate "
         "drizzles (same syntax as sky_bits).")), "driz_sep", origin="astrodrizzle")
+    driz_sep_compress = _parameter(Flag(False, help=(
+        "Write the separate drizzle files (_single_sci, _single_wht) with lossless FITS "
+        "tile compression (GZIP_2, in the first extension): smaller files, the same "
+        "values, slower to write and read. No effect with in_memory=True, which writes "
+        "no such files.")), "driz_sep", origin="astrodrizzle")
 
     # -------------------------------------------------------- driz_sep_wcs
     driz_sep_wcs = _parameter(Flag(False, help=(
         "Use the custom WCS below (driz_sep_refimage, _rot, _scale, _outnx, _outny, _ra, "
-        "_dec) for the separate drizzles.")), "driz_sep_wcs", origin="astrodrizzle")
-    driz_sep_refimage = _parameter(Text(help=(
+        "_dec, _crpix1, _crpix2) for the separate drizzles.")), "driz_sep_wcs",
+        origin="astrodrizzle")
+    driz_sep_refimage = _parameter(ReferenceImage(help=(
         "Image whose WCS defines the frame of the separate drizzles; an extension such as "
-        "'sci,1' may be given.")), "driz_sep_wcs", origin="astrodrizzle")
+        "'sci,1' may be given. An astropy WCS with pixel_shape set is also accepted.")),
+        "driz_sep_wcs", origin="astrodrizzle")
     driz_sep_rot = _parameter(_SEPARATE_WCS["driz_sep_rot"], "driz_sep_wcs")
     driz_sep_scale = _parameter(_SEPARATE_WCS["driz_sep_scale"], "driz_sep_wcs")
     driz_sep_outnx = _parameter(_SEPARATE_WCS["driz_sep_outnx"], "driz_sep_wcs")
@@ -1000,6 +1117,10 @@ class DrizzleParameters(HasTraits):
                              origin="astrodrizzle")
     driz_sep_dec = _parameter(_SEPARATE_WCS["driz_sep_dec"], "driz_sep_wcs",
                               origin="astrodrizzle")
+    driz_sep_crpix1 = _parameter(_SEPARATE_WCS["driz_sep_crpix1"], "driz_sep_wcs",
+                                 origin="astrodrizzle")
+    driz_sep_crpix2 = _parameter(_SEPARATE_WCS["driz_sep_crpix2"], "driz_sep_wcs",
+                                 origin="astrodrizzle")
 
     # -------------------------------------------------------------- median
     median = _parameter(Flag(True, help=(
@@ -1097,8 +1218,13 @@ class DrizzleParameters(HasTraits):
         "Below 0.001 the kernel becomes 'point'; 0.7-0.8 sharpens well-dithered "
         "data.")), "final")
     final_fillval = _parameter(OptionalFloat(help=(
-        "Value given to final pixels that receive no weight. None (INDEF) leaves the "
-        "value they would have had.")), "final")
+        "Value given to final pixels that receive no weight. None (INDEF) leaves them "
+        "at final_maskval (NaN by default).")), "final")
+    final_maskval = _parameter(OptionalFloat(help=(
+        "Value the final science image starts at, which stays in every pixel that no "
+        "input reaches with a non-zero weight. None (the default) means NaN, as in "
+        "AstroDrizzle. final_fillval, when set, replaces it in every zero-weight "
+        "pixel.")), "final", origin="astrodrizzle")
     final_bits = _parameter(BitFlags(0, help=(
         "DQ bits considered good when building the final weight masks (same syntax as "
         "sky_bits); add 4096 to ignore cosmic-ray flags of an earlier run.")),
@@ -1110,16 +1236,19 @@ class DrizzleParameters(HasTraits):
     # ----------------------------------------------------------- final_wcs
     final_wcs = _parameter(Flag(False, help=(
         "Use the custom WCS below (final_refimage, _rot, _scale, _outnx, _outny, _ra, "
-        "_dec) for the final output.")), "final_wcs", origin="astrodrizzle")
-    final_refimage = _parameter(Text(help=(
+        "_dec, _crpix1, _crpix2) for the final output.")), "final_wcs", origin="astrodrizzle")
+    final_refimage = _parameter(ReferenceImage(help=(
         "Image whose WCS defines the final output frame; an extension such as 'sci,1' "
-        "may be given.")), "final_wcs", origin="astrodrizzle")
+        "may be given. An astropy WCS with pixel_shape set is also accepted.")),
+        "final_wcs", origin="astrodrizzle")
     final_rot = _parameter(_FINAL_WCS["final_rot"], "final_wcs", multidrizzle_default=0.0)
     final_scale = _parameter(_FINAL_WCS["final_scale"], "final_wcs")
     final_outnx = _parameter(_FINAL_WCS["final_outnx"], "final_wcs")
     final_outny = _parameter(_FINAL_WCS["final_outny"], "final_wcs")
     final_ra = _parameter(_FINAL_WCS["final_ra"], "final_wcs", origin="astrodrizzle")
     final_dec = _parameter(_FINAL_WCS["final_dec"], "final_wcs", origin="astrodrizzle")
+    final_crpix1 = _parameter(_FINAL_WCS["final_crpix1"], "final_wcs", origin="astrodrizzle")
+    final_crpix2 = _parameter(_FINAL_WCS["final_crpix2"], "final_wcs", origin="astrodrizzle")
 
     # ---------------------------------------------------------- instrument
     gain = _parameter(OptionalFloat(minimum=0, exclusive_minimum=True, help=(
@@ -1149,13 +1278,21 @@ class DrizzleParameters(HasTraits):
     def __init__(self, configobj: str | os.PathLike | Mapping[str, Any] | None = None,
                  **values: Any) -> None:
         super().__init__()
-        if isinstance(configobj, Mapping):
-            self.update(configobj)
-        elif configobj is not None:
-            self.update_from_file(configobj)
+        if configobj is not None:
+            self.update_from_configobj(configobj)
         self.update(values)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in NAME_ALIASES and not callable(value):
+            raise ParameterError(f"{name!r} cannot be set: on a session it is the {name}() "
+                                 f"method; the parameter AstroDrizzle calls {name!r} is "
+                                 f"{NAME_ALIASES[name]!r} (md.{NAME_ALIASES[name]} = ...)")
+        if name not in self._settable_names():
+            traits = self.parameter_traits()
+            raise ParameterError(
+                f"{type(self).__name__} has no parameter or attribute {name!r}"
+                f"{_closest_names_hint(name, traits)} (multidrizzle.help() lists the "
+                "parameters; a subclass declares its own attributes as class annotations)")
         try:
             super().__setattr__(name, value)
         except TraitError as exc:
@@ -1165,6 +1302,25 @@ class DrizzleParameters(HasTraits):
                 raise ParameterError(f"parameter {name!r}: value {value!r} is not allowed; "
                                      f"{exc}") from exc
             raise
+
+    @classmethod
+    def _settable_names(cls) -> frozenset[str]:
+        """Names that may be set on an instance: traits, declared attributes, class members.
+
+        Declared attributes are the class annotations of every class in the
+        MRO (traitlets declares its own instance attributes that way too);
+        class members are methods, properties and class-level defaults.
+        Anything else is taken for a mistyped parameter.
+        """
+        cached = cls.__dict__.get("_settable_names_cache")
+        if cached is not None:
+            return cached
+        names = set(cls.class_trait_names()) | set(dir(cls))
+        for klass in cls.__mro__:
+            names.update(inspect.get_annotations(klass))
+        settable = frozenset(names)
+        type.__setattr__(cls, "_settable_names_cache", settable)
+        return settable
 
     #: Custom-WCS switches given explicitly in the values being set together
     #: (see `_setting_together`): their custom values do not switch them on.
@@ -1328,18 +1484,49 @@ class DrizzleParameters(HasTraits):
         return save_pars(self, path)
 
     def update_from_file(self, path: str | os.PathLike) -> list[str]:
-        """Set the parameters found in a file written by :meth:`save_pars`.
+        """Set the parameters found in a parameter file.
 
-        Returns the names that were set.  Errors name the file and line.
+        The file may be one written by :meth:`save_pars` or one of
+        drizzlepac's ``.cfg`` files (such as its shipped ``astrodrizzle.cfg``),
+        unchanged; see :func:`load_pars`.  Returns the names that were set.
+        Errors name the file and line.
         """
-        entries = _read_parameter_file(Path(path), type(self))
-        with self._setting_together([name for name, _, _ in entries]):
-            for name, value, line_number in entries:
+        return self._set_entries(_read_parameter_file(Path(path), type(self)))
+
+    def update_from_configobj(self, configobj: str | os.PathLike | Mapping[str, Any]
+                              ) -> list[str]:
+        """Set the parameters of a parameter file or of a configobj mapping.
+
+        Parameters
+        ----------
+        configobj : str, Path or mapping
+            A parameter file (see :meth:`update_from_file`), or a mapping as
+            drizzlepac passes around: a ``configobj.ConfigObj`` or a dict,
+            whose sub-mappings are sections that only group the names
+            (``_task_name_`` and ``_RULES_`` are skipped there too).
+
+        Returns
+        -------
+        list of str
+            The names that were set.
+        """
+        if isinstance(configobj, Mapping):
+            return self._set_entries(_mapping_entries(configobj, type(self)))
+        if isinstance(configobj, (str, os.PathLike)):
+            return self.update_from_file(configobj)
+        raise ParameterError(f"configobj: expected a parameter file name or a mapping, got "
+                             f"{type(configobj).__name__}")
+
+    def _set_entries(self, entries: list[_Entry]) -> list[str]:
+        """Set parameters read from a file or mapping as one change (see `update`)."""
+        names = [name for name, _, _ in entries]
+        with self._setting_together(names):
+            for name, value, location in entries:
                 try:
                     setattr(self, name, value)
                 except ParameterError as exc:
-                    raise type(exc)(f"{path}, line {line_number}: {exc}") from None
-        return [name for name, _, _ in entries]
+                    raise type(exc)(f"{location}: {exc}") from None
+        return names
 
     # -- rules between parameters ---------------------------------------
 
@@ -1384,13 +1571,20 @@ class DrizzleParameters(HasTraits):
                 given, missing = (ra_name, dec_name) if dec is None else (dec_name, ra_name)
                 problems.append(f"parameter {given!r} is set but {missing!r} is not; the "
                                 "centre of an output frame needs both (or neither)")
+        for prefix in ("final", "driz_sep"):
+            first, second = f"{prefix}_crpix1", f"{prefix}_crpix2"
+            if (getattr(self, first) is None) != (getattr(self, second) is None):
+                given, missing = ((first, second) if getattr(self, second) is None
+                                  else (second, first))
+                problems.append(f"parameter {given!r} is set but {missing!r} is not; the "
+                                "reference pixel of an output frame needs both (or neither)")
         for multidrizzle_name, astrodrizzle_name in (("refimage", "final_refimage"),
                                                      ("ra", "final_ra"), ("dec", "final_dec")):
             mine, theirs = getattr(self, multidrizzle_name), getattr(self, astrodrizzle_name)
             if mine not in (None, "") and theirs not in (None, "") and mine != theirs:
-                problems.append(f"parameters {multidrizzle_name!r} ({mine!r}) and "
-                                f"{astrodrizzle_name!r} ({theirs!r}) both set the final "
-                                "frame and differ")
+                problems.append(f"parameters {multidrizzle_name!r} ({_value_text(mine)}) "
+                                f"and {astrodrizzle_name!r} ({_value_text(theirs)}) both set "
+                                "the final frame and differ")
         if self.restore and not self.workinplace:
             problems.append("parameter 'restore' copies the archived originals in OrIg_files/ "
                             "over the input files; set workinplace=True as well to allow "
@@ -1453,10 +1647,14 @@ class DrizzleParameters(HasTraits):
         return kernel
 
 
-def _unknown_parameter_message(name: str, known: Mapping[str, Any]) -> str:
+def _closest_names_hint(name: str, known: Mapping[str, Any]) -> str:
+    """``"; did you mean 'a' or 'b'?"`` for the names of ``known`` closest to ``name``."""
     close = difflib.get_close_matches(str(name), list(known), n=3)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return f"unknown parameter {name!r}{hint}"
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _unknown_parameter_message(name: str, known: Mapping[str, Any]) -> str:
+    return f"unknown parameter {name!r}{_closest_names_hint(name, known)}"
 
 
 # --------------------------------------------------------------------------
@@ -1487,7 +1685,10 @@ def format_parameter_value(value: Any) -> str:
     """Write a stored parameter value as text that reads back to the same value.
 
     Pairs are written '3.5 3.0', None as None, text unquoted unless quoting
-    is needed to read it back unchanged.
+    is needed to read it back unchanged (or it holds a '#', which starts a
+    comment in a parameter file, or starts with a quote).  An ``astropy.wcs.WCS`` (a reference
+    grid) cannot be written as text: it is described, e.g.
+    ``<WCS 4200 x 4100 pixels>`` (:func:`save_pars` writes it to a FITS file).
     """
     if value is None or isinstance(value, bool):
         return repr(value)
@@ -1498,16 +1699,45 @@ def format_parameter_value(value: Any) -> str:
     if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, float) for v in value):
         return f"{value[0]!r} {value[1]!r}"
     if isinstance(value, str):
-        plain = bool(value) and value == value.strip() and "\n" not in value
+        plain = (bool(value) and value == value.strip() and "\n" not in value
+                 and "#" not in value and value[0] not in "'\"")
         if plain and _parse_file_value(value) == value:
             return value
         return repr(value)
+    if isinstance(value, WCS):
+        shape = " x ".join(str(n) for n in value.pixel_shape) if value.pixel_shape else "?"
+        return f"<WCS {shape} pixels>"
     return repr(value)
 
 
 def _first_sentence(text: str) -> str:
     match = re.search(r"(?<=[.!?])\s", text)
     return text[:match.start()] if match else text
+
+
+def reference_grid_file(path: str | os.PathLike, name: str) -> Path:
+    """The FITS file :func:`save_pars` writes for parameter ``name`` when it holds a WCS.
+
+    It sits beside the parameter file ``path``: ``my.cfg`` and
+    ``final_refimage`` give ``my_final_refimage.fits``.
+    """
+    path = Path(path)
+    return path.with_name(f"{path.stem}_{name}.fits")
+
+
+def _write_reference_grid(wcs: WCS, path: Path) -> Path:
+    """Write a reference grid as a data-less FITS HDU that ``read_reference_wcs`` reads.
+
+    The size goes in NPIX1/NPIX2, as in the frames TweakReg writes; lookup
+    table distortions (if any) go in extensions, as ``WCS.to_fits`` puts them.
+    """
+    from multidrizzle.io.products import atomic_writeto  # io sits above parameters
+
+    hdul = wcs.to_fits(relax=True)
+    nx, ny = (int(n) for n in wcs.pixel_shape)
+    hdul[0].header["NPIX1"] = (nx, "columns of the grid this WCS defines")
+    hdul[0].header["NPIX2"] = (ny, "rows of the grid this WCS defines")
+    return atomic_writeto(hdul, path)
 
 
 def save_pars(params: DrizzleParameters, path: str | os.PathLike) -> Path:
@@ -1517,6 +1747,15 @@ def save_pars(params: DrizzleParameters, path: str | os.PathLike) -> Path:
     help and its default.  ``gnkeyword`` is not written (its value is that
     of ``gainkeyword``).  The file is written to a temporary file in the
     same directory and then renamed, so a crash never leaves half a file.
+
+    A reference-image parameter that holds an ``astropy.wcs.WCS`` is written
+    to a FITS file beside the parameter file (see :func:`reference_grid_file`:
+    a data-less HDU with the WCS and the grid size in NPIX1/NPIX2), and the
+    parameter file names that FITS file by its absolute path, so that loading
+    the file gives the same output grid.
+
+    The file is in configobj format (``name = value`` under ``[section]``
+    titles), like drizzlepac's ``.cfg`` files; see :func:`load_pars`.
 
     Parameters
     ----------
@@ -1536,7 +1775,7 @@ def save_pars(params: DrizzleParameters, path: str | os.PathLike) -> Path:
     lines = [
         f"# multidrizzle {__version__} parameter file.",
         "# Load with Multidrizzle(input, configobj=PATH) or DrizzleParameters(configobj=PATH).",
-        "# Format: 'name = value' under [step] sections; '#' starts a comment line.",
+        "# Format: 'name = value' under [step] sections; '#' starts a comment.",
         "# None means unset; text may be quoted; pairs are written '3.5 3.0'.",
     ]
     traits = params.parameter_traits()
@@ -1550,7 +1789,12 @@ def save_pars(params: DrizzleParameters, path: str | os.PathLike) -> Path:
             default = format_parameter_value(trait.default_value)
             lines += textwrap.wrap(f"{_first_sentence(trait.help)} [default: {default}]",
                                    width=79, initial_indent="# ", subsequent_indent="# ")
-            lines.append(f"{name} = {format_parameter_value(getattr(params, name))}")
+            value = getattr(params, name)
+            if isinstance(value, WCS):
+                grid_file = _write_reference_grid(value, reference_grid_file(path, name))
+                lines.append(f"# {name} was an astropy WCS, written to this FITS file:")
+                value = str(grid_file.resolve())
+            lines.append(f"{name} = {format_parameter_value(value)}")
     text = "\n".join(lines) + "\n"
 
     # mkstemp creates the file private (0600); give it the mode a plain
@@ -1559,7 +1803,7 @@ def save_pars(params: DrizzleParameters, path: str | os.PathLike) -> Path:
     handle, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                               dir=path.parent)
     try:
-        os.fchmod(handle, mode)
+        os.chmod(temporary_name, mode)  # not os.fchmod: Windows has none
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
         os.replace(temporary_name, path)
@@ -1570,51 +1814,153 @@ def save_pars(params: DrizzleParameters, path: str | os.PathLike) -> Path:
     return path
 
 
+#: Keys of the form ``_name_`` are TEAL's (drizzlepac's parameter editor)
+#: bookkeeping, such as ``_task_name_``, not parameters.
+_TEAL_KEY = re.compile(r"^_\w+_$")
+#: The section of a TEAL file holding its editor's rules, not values.
+_RULES_SECTION = "_RULES_"
+#: Tasks whose parameter files set these parameters (``_task_name_``).
+_TASK_NAMES = ("astrodrizzle", "multidrizzle")
+
+#: A line of our own format, as ``editpars`` checks it line by line.
 _SECTION_LINE = re.compile(r"^\[\s*([A-Za-z_][\w]*)\s*\]$")
 _ASSIGNMENT_LINE = re.compile(r"^([A-Za-z_]\w*)\s*=(.*)$")
+# Only used to find the line of a name for messages: configobj keeps none.
+_SECTION_TITLE_LINE = re.compile(r"^\s*(\[+)\s*(.*?)\s*\]+\s*(#.*)?$")
+_KEY_LINE = re.compile(r"^\s*([^\s=#\[][^=]*?)\s*=")
+
+#: One value read from a parameter file or mapping: name, value, and where
+#: it was found (``"my.cfg, line 12"``) for messages.
+_Entry = tuple[str, Any, str]
+
+
+def _line_numbers(lines: Sequence[str]) -> dict[tuple[tuple[str, ...], str], int]:
+    """Line (1-based) of each ``key =`` line, keyed by its section path and key."""
+    numbers: dict[tuple[tuple[str, ...], str], int] = {}
+    sections: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        section = _SECTION_TITLE_LINE.match(line)
+        if section:
+            depth = len(section.group(1))
+            sections = sections[:depth - 1] + [section.group(2)]
+            continue
+        key = _KEY_LINE.match(line)
+        if key and not line.lstrip().startswith("#"):
+            numbers.setdefault((tuple(sections), key.group(1)), number)
+    return numbers
+
+
+def _configobj_entries(tree: Mapping[str, Any], parameters_class: type[DrizzleParameters],
+                       where: Any, values_are_text: bool) -> list[_Entry]:
+    """Flatten a configobj tree into parameter entries, checking names.
+
+    Section titles only group names (``[STEP 7: DRIZZLE FINAL COMBINED
+    IMAGE]`` or ``[final]``); the ``[_RULES_]`` section and TEAL's ``_name_``
+    keys are skipped; ``_task_name_`` must name astrodrizzle (or
+    multidrizzle) when present; an empty ``input`` leaves the input unset
+    (drizzlepac's HAP files give it at the call).  ``where(sections, key)`` says where a key
+    is, for messages: ``(full, short)``, such as ``("my.cfg, line 3", "on
+    line 3")``.
+    """
+    traits = parameters_class.parameter_traits()
+    entries: list[_Entry] = []
+    first_seen: dict[str, str] = {}
+
+    def walk(section: Mapping[str, Any], sections: tuple[str, ...]) -> None:
+        for key, value in section.items():
+            key = str(key).strip()
+            if isinstance(value, Mapping):
+                if key != _RULES_SECTION:
+                    walk(value, sections + (key,))
+                continue
+            location, short_location = where(sections, key)
+            if _TEAL_KEY.match(key):
+                task = _parse_file_value(value) if values_are_text else value
+                if key == "_task_name_" and str(task).strip().lower() not in _TASK_NAMES:
+                    raise ParameterError(
+                        f"{location}: this is a parameter file of task {task!r}; expected "
+                        f"one of {', '.join(_TASK_NAMES)} (drizzlepac's astrodrizzle.cfg)")
+                continue
+            name = canonical_name(key)
+            if name not in traits:
+                raise ParameterError(f"{location}: {_unknown_parameter_message(name, traits)}")
+            value = _parse_file_value(value) if values_are_text else value
+            if name == "input" and _is_none_word(value):
+                continue  # drizzlepac's HAP files leave the input to the call
+            canonical = traits[name].metadata.get("alias_of", name)
+            if canonical in first_seen:
+                raise ParameterError(f"{location}: parameter {name!r} is already set "
+                                     f"{first_seen[canonical]}")
+            first_seen[canonical] = short_location
+            entries.append((name, value, location))
+
+    walk(tree, ())
+    return entries
 
 
 def _read_parameter_file(path: Path, parameters_class: type[DrizzleParameters]
-                         ) -> list[tuple[str, Any, int]]:
-    """Read (name, raw value, line number) entries from a parameter file."""
+                         ) -> list[_Entry]:
+    """Read (name, raw value, location) entries from a parameter file.
+
+    The file is read with the ``configobj`` library without list or
+    interpolation handling: every value is kept as written and converted
+    by its parameter's trait (``4 3``, ``~4,8`` and ``"4096"`` mean what
+    they mean in drizzlepac's files).
+    """
     try:
         content = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ParameterError(f"parameter file {str(path)!r} cannot be read: "
-                             f"{exc.strerror or exc}") from None
-    traits = parameters_class.parameter_traits()
-    entries: list[tuple[str, Any, int]] = []
-    seen: dict[str, int] = {}
-    for line_number, raw_line in enumerate(content.splitlines(), start=1):
-        line = raw_line.strip()
-        if not line or line.startswith("#") or line.startswith(";"):
-            continue
-        section = _SECTION_LINE.match(line)
-        if section:
-            if section.group(1) not in STEPS:
-                raise ParameterError(f"{path}, line {line_number}: unknown section "
-                                     f"[{section.group(1)}]; expected one of {', '.join(STEPS)}")
-            continue
-        assignment = _ASSIGNMENT_LINE.match(line)
-        if not assignment:
-            raise ParameterError(f"{path}, line {line_number}: cannot read {raw_line!r}; "
-                                 "expected 'name = value', '[section]' or a '#' comment")
-        name = canonical_name(assignment.group(1))
-        if name not in traits:
-            raise ParameterError(f"{path}, line {line_number}: "
-                                 f"{_unknown_parameter_message(name, traits)}")
-        canonical = traits[name].metadata.get("alias_of", name)
-        if canonical in seen:
-            raise ParameterError(f"{path}, line {line_number}: parameter {name!r} is already "
-                                 f"set on line {seen[canonical]}")
-        seen[canonical] = line_number
-        entries.append((name, _parse_file_value(assignment.group(2)), line_number))
-    return entries
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ParameterError(f"parameter file {str(path)!r} cannot be read: {reason}") from None
+    lines = content.splitlines()
+    try:
+        tree = ConfigObj(lines, list_values=False, interpolation=False, raise_errors=True,
+                         encoding="utf-8")
+    except ConfigObjError as exc:
+        number = getattr(exc, "line_number", None)
+        text = (getattr(exc, "line", "") or "").strip()
+        prefix = f"{path}, line {number}" if number else str(path)
+        if isinstance(exc, DuplicateError):
+            assignment = _ASSIGNMENT_LINE.match(text)
+            name = assignment.group(1) if assignment else text
+            first = next((index for index, line in enumerate(lines[:(number or 1) - 1], start=1)
+                          if (match := _ASSIGNMENT_LINE.match(line.strip()))
+                          and match.group(1) == name), None)
+            where = f" on line {first}" if first else ""
+            raise ParameterError(f"{prefix}: {name!r} is already set{where} in this "
+                                 "section") from None
+        raise ParameterError(f"{prefix}: cannot read {text!r}; expected 'name = value', "
+                             "'[section]' or a '#' comment") from None
+    numbers = _line_numbers(lines)
+
+    def where(sections: tuple[str, ...], key: str) -> tuple[str, str]:
+        number = numbers.get((sections, key))
+        if number is not None:
+            return f"{path}, line {number}", f"on line {number}"
+        place = f"[{']['.join(sections)}] {key}" if sections else key
+        return f"{path}, {place}", f"as {place}"
+
+    return _configobj_entries(tree, parameters_class, where, values_are_text=True)
+
+
+def _mapping_entries(tree: Mapping[str, Any], parameters_class: type[DrizzleParameters]
+                     ) -> list[_Entry]:
+    """Entries of a configobj mapping (a ``ConfigObj`` or a plain, possibly nested, dict)."""
+    def where(sections: tuple[str, ...], key: str) -> tuple[str, str]:
+        place = f"[{']['.join(sections)}] {key}" if sections else key
+        return f"configobj {place}", f"as {place}"
+
+    return _configobj_entries(tree, parameters_class, where, values_are_text=False)
 
 
 def load_pars(path: str | os.PathLike,
               parameters_class: type[DrizzleParameters] = DrizzleParameters) -> dict[str, Any]:
-    """Read a parameter file written by :func:`save_pars`.
+    """Read a parameter file: ours (:func:`save_pars`) or drizzlepac's ``.cfg``.
+
+    The file is read with ``configobj``.  Section titles only group the
+    names (``[sky]`` or drizzlepac's ``[STEP 2: SKY SUBTRACTION]``);
+    TEAL's ``_task_name_`` key and ``[_RULES_]`` section are skipped.  Each
+    name may appear once in the file.
 
     Parameters
     ----------
@@ -1638,11 +1984,11 @@ def load_pars(path: str | os.PathLike,
     path = Path(path)
     traits = parameters_class.parameter_traits()
     values: dict[str, Any] = {}
-    for name, value, line_number in _read_parameter_file(path, parameters_class):
+    for name, value, location in _read_parameter_file(path, parameters_class):
         try:
             values[name] = traits[name].check(value)
         except ParameterError as exc:
-            raise type(exc)(f"{path}, line {line_number}: {exc}") from None
+            raise type(exc)(f"{location}: {exc}") from None
     return values
 
 
@@ -1664,8 +2010,13 @@ cosmic-ray cleaned image.
     md.save_pars('my.cfg') # write the parameters to a text file
     md.help()              # this text
 
+    # AstroDrizzle's one call (builds and runs; returns the session):
+    md = multidrizzle.astrodrizzle(input, configobj=None, **params)
+
 Any parameter below may be given to Multidrizzle(...) or set later as an
-attribute (md.final_pixfrac = 0.8).  Values are checked when set.
+attribute (md.final_pixfrac = 0.8).  Values are checked when set, and a
+name that is not a parameter is refused.  configobj may name drizzlepac's
+astrodrizzle.cfg (read unchanged) or a file written by save_pars.
 multidrizzle.parameters.describe('name') gives the full help of one
 parameter."""
 

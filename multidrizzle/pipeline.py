@@ -295,9 +295,11 @@ def _ivm_of(md: "Multidrizzle", chip: Chip) -> np.ndarray | float:
 def run_driz_combine(md: "Multidrizzle") -> DrizzledImage:
     """Every exposure onto the final grid, cosmic rays and bad pixels weighted out."""
     bits = md.bit_flags("final_bits")
+    # AstroDrizzle starts the final image at final_maskval, None meaning NaN
+    maskval = np.nan if md.final_maskval is None else md.final_maskval
     settings = DrizzleSettings(kernel=md.effective_kernel("final"),
                                pixfrac=md.final_pixfrac, wt_scl=md.final_wt_scl,
-                               fillval=md.final_fillval, bits=bits)
+                               fillval=md.final_fillval, bits=bits, maskval=maskval)
     return drizzle_exposures(
         md.exposures, md.pixel_maps, md.output_grid, settings,
         science_of=lambda chip: _separate_science(md, chip),

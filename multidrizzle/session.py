@@ -25,12 +25,15 @@ import numpy as np
 from astropy.io import fits
 from astropy.nddata import CCDData
 from astropy.table import Table
+from astropy.wcs import WCS
 
 from traitlets import All, observe
 
 from multidrizzle import __version__, pipeline
 from multidrizzle.console import Console
-from multidrizzle.errors import ParameterError, StepOrderError, StepResultError
+from multidrizzle.errors import (
+    ParameterError, StepOrderError, StepResultError, UnsupportedError,
+)
 from multidrizzle.geometry import (
     GridRequest, OutputGrid, PixelMap, check_memory, compute_pixel_map, make_output_grid,
 )
@@ -54,7 +57,7 @@ from multidrizzle.steps.median import MedianResult
 from multidrizzle.steps.sky import SkyResult
 from multidrizzle.steps.static_mask import write_static_mask
 
-__all__ = ["Multidrizzle", "StepRecord", "BuildSummary", "STEPS"]
+__all__ = ["Multidrizzle", "StepRecord", "BuildSummary", "STEPS", "astrodrizzle"]
 
 
 def _as_float(value: Any) -> float:
@@ -89,6 +92,7 @@ _SWITCH_PARAMETER = {"static": "static", "sky": "skysub", "driz_separate": "driz
 _STALE_FROM = {
     "output": None, "mdriztab": None, "runfile": None, "verbose": None, "num_cores": None,
     "in_memory": None, "rules_file": None, "updatewcs": None,
+    "driz_sep_compress": None,
     "context": "driz_combine", "build_mef": "driz_combine", "crbit": "driz_cr",
     "resetbits": "static", "bits": "driz_separate",
 }
@@ -154,9 +158,11 @@ class Multidrizzle(DrizzleParameters):
         the rootname of a single input, or ``'final'``.
     editpars : bool
         Open the parameter editor at once.
-    configobj : str or path, optional
-        Parameter file written by :meth:`save_pars`; its values are applied
-        before the keyword arguments.
+    configobj : str, path or mapping, optional
+        Parameter file written by :meth:`save_pars`, or one of drizzlepac's
+        ``.cfg`` files (its shipped ``astrodrizzle.cfg``) unchanged, or a
+        configobj mapping; its values are applied before the keyword
+        arguments.
     **params
         Any parameter by name (see :func:`multidrizzle.help`).
 
@@ -166,8 +172,35 @@ class Multidrizzle(DrizzleParameters):
     >>> md.build()                                                         # doctest: +SKIP
     """
 
+    # The session's state, declared once: any other name set on a session
+    # that is not a parameter is refused as a typo (see DrizzleParameters).
+    step_records: dict[str, StepRecord]
+    step_functions: dict[str, Callable]
+    inputs: InputList | None
+    exposures: list[Exposure]
+    output_grid: OutputGrid | None
+    separate_grid: OutputGrid | None
+    pixel_maps: dict[str, PixelMap]
+    separate_pixel_maps: dict[str, PixelMap]
+    build_summary: BuildSummary | None
+    static_masks: dict | None
+    sky_values: dict[str, float]
+    sky_subtracted: bool
+    single_drizzles: list[DrizzledImage] | None
+    _median: np.ndarray | StoredImage | None
+    median_counts: np.ndarray | None
+    blotted_images: LoadedImages | None
+    blotted_counts: dict[str, np.ndarray] | None
+    cr_masks: dict[str, np.ndarray] | None
+    final: DrizzledImage | None
+    products: list[Path]
+    crclean_files: list[Path]
+    console: Console | None
+    _active_console: Console | None
+
     def __init__(self, input: Any = None, output: str | None = None, *,
-                 editpars: bool = False, configobj: str | Path | None = None,
+                 editpars: bool = False,
+                 configobj: str | Path | Mapping[str, Any] | None = None,
                  **params: Any) -> None:
         super().__init__()
         self.step_records: dict[str, StepRecord] = {name: StepRecord() for name in STEPS}
@@ -185,7 +218,7 @@ class Multidrizzle(DrizzleParameters):
         self._reset_results()
         self.step_functions: dict[str, Callable] = dict(pipeline.DEFAULT_STEPS)
         if configobj is not None:
-            self.update_from_file(configobj)
+            self.update_from_configobj(configobj)
         if input is not None:
             params["input"] = input
         if output is not None:
@@ -732,12 +765,13 @@ class Multidrizzle(DrizzleParameters):
         stem = chip.filename.name.rsplit(".fits", 1)[0]
         return str(self._output_folder() / f"{stem}_sci{chip.extver}")
 
-    def _keep(self, path: str, data: np.ndarray,
-              make_header: Callable[[], fits.Header]) -> np.ndarray | StoredImage:
+    def _keep(self, path: str, data: np.ndarray, make_header: Callable[[], fits.Header],
+              compress: bool = False) -> np.ndarray | StoredImage:
         """An intermediate image as the session keeps it: the array itself
         (``in_memory=True``), or its file, written now with the header
-        ``make_header()`` gives."""
-        return data if self.in_memory else store_image(path, data, make_header())
+        ``make_header()`` gives (tile-compressed if ``compress``)."""
+        return data if self.in_memory else store_image(path, data, make_header(),
+                                                       compress=compress)
 
     @staticmethod
     def _files_of(images) -> list[Path]:
@@ -784,9 +818,12 @@ class Multidrizzle(DrizzleParameters):
             root = self._output_folder() / exposure.filename.name.rsplit(".fits", 1)[0]
             headers = (None, None) if self.in_memory else products.single_headers(
                 self.separate_grid, exposure, self.sky_values)
+            compress = bool(self.driz_sep_compress)
             kept.append(DrizzledImage(
-                sci=self._keep(f"{root}_single_sci.fits", single.sci, lambda: headers[0]),
-                wht=self._keep(f"{root}_single_wht.fits", single.wht, lambda: headers[1]),
+                sci=self._keep(f"{root}_single_sci.fits", single.sci, lambda: headers[0],
+                               compress),
+                wht=self._keep(f"{root}_single_wht.fits", single.wht, lambda: headers[1],
+                               compress),
                 ctx=single.ctx, exptime=single.exptime, n_images=single.n_images))
         if len(kept) != len(self.exposures):
             self._fail_result("driz_separate", f"{len(kept)} separate drizzles; expected "
@@ -856,7 +893,8 @@ class Multidrizzle(DrizzleParameters):
         return products.product_headers(
             self.output_grid, exptime=self.final.exptime, n_images=self.final.n_images,
             units=self.final_units,
-            parameters={k: repr(v) for k, v in self.parameters_dict().items()},
+            parameters={k: format_parameter_value(v) if isinstance(v, WCS) else repr(v)
+                        for k, v in self.parameters_dict().items()},
             exposures=self.exposures, sky_values=self.sky_values,
             sky_subtracted=self.sky_subtracted, drizzle=drizzle, weight=self.final.wht)
 
@@ -1062,11 +1100,13 @@ class Multidrizzle(DrizzleParameters):
             return getattr(self, f"{prefix}_{name}") if custom else None
 
         refimage = value("refimage") or self.refimage or ""
+        crpix = (value("crpix1"), value("crpix2"))
         return GridRequest(
             scale=value("scale"), rotation=value("rot"),
             ra=value("ra") if value("ra") is not None else self.ra,
             dec=value("dec") if value("dec") is not None else self.dec,
-            nx=value("outnx"), ny=value("outny"), refimage=refimage)
+            nx=value("outnx"), ny=value("outny"), refimage=refimage,
+            crpix=None if None in crpix else crpix)
 
     def _estimate_memory(self, exposures: list[Exposure], grid: OutputGrid,
                          separate: OutputGrid) -> int:
@@ -1121,3 +1161,62 @@ class Multidrizzle(DrizzleParameters):
             step = _STEP_OF_TAG.get(self.trait_metadata(name, "step"))
         if step is not None:
             self._mark_stale_after(step, f"parameter {name!r} changed", include=True)
+
+
+def astrodrizzle(input: Any = None, mdriztab: bool = False, editpars: bool = False,
+                 configobj: str | Path | Mapping[str, Any] | None = None,
+                 wcsmap: Any = None, **input_dict: Any) -> Multidrizzle:
+    """Build and run a session in one call, as ``drizzlepac.astrodrizzle.AstroDrizzle``.
+
+    For scripts written for AstroDrizzle: the same call, with the same
+    parameter names and the same ``configobj`` (drizzlepac's ``.cfg`` files
+    are read unchanged), returns the finished session instead of None::
+
+        from multidrizzle import astrodrizzle
+        md = astrodrizzle("*flc.fits", output="m51", configobj="astrodrizzle.cfg",
+                          final_scale=0.04)
+        md.products
+
+    Parameters
+    ----------
+    input : str, path or list, optional
+        The exposures (as for :class:`Multidrizzle`); may also come from
+        ``configobj``.
+    mdriztab : bool
+        Take parameter values from the inputs' MDRIZTAB.
+    editpars : bool
+        Must be False: to edit the parameters first, use
+        ``Multidrizzle(..., editpars=True)`` and then ``build()`` and ``run()``.
+    configobj : str, path or mapping, optional
+        A parameter file (ours or drizzlepac's ``.cfg``) or configobj
+        mapping, applied before ``input_dict``.
+    wcsmap : None
+        Must be None: custom WCS mapping functions are not supported.
+    **input_dict
+        Any parameter by its AstroDrizzle name (``output``, ``final_scale``,
+        ``build``, ...).
+
+    Returns
+    -------
+    Multidrizzle
+        The session after ``build()`` and ``run()``: products in
+        ``md.products``, every result and the step table on it.
+
+    Raises
+    ------
+    UnsupportedError
+        For ``editpars=True`` or a ``wcsmap``.
+    """
+    if editpars:
+        raise UnsupportedError("astrodrizzle(): editpars=True is not supported in this "
+                               "one-call form; use md = Multidrizzle(input, editpars=True), "
+                               "then md.build() and md.run()")
+    if wcsmap is not None:
+        raise UnsupportedError("astrodrizzle(): a custom wcsmap is not supported; the pixel "
+                               "maps are computed from each input's astropy.wcs WCS")
+    if mdriztab:  # False leaves a configobj's value alone
+        input_dict["mdriztab"] = True
+    session = Multidrizzle(input, configobj=configobj, **input_dict)
+    session.build()
+    session.run()
+    return session

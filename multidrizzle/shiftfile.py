@@ -39,7 +39,7 @@ from astropy.wcs import WCS
 
 from multidrizzle.errors import InputError, ParameterError, UnsupportedError
 from multidrizzle.geometry import (
-    GridRequest, native_orientation, native_scale, read_reference_wcs,
+    GridRequest, native_orientation, native_scale, read_reference_wcs, reference_grid,
 )
 from multidrizzle.model import Chip, Exposure
 
@@ -227,10 +227,10 @@ def output_frame(chips: Sequence[Chip], request: GridRequest) -> tuple[float, fl
     ------
     InputError, ParameterError
         If the reference image cannot be used (see
-        :func:`~multidrizzle.geometry.read_reference_wcs`).
+        :func:`~multidrizzle.geometry.reference_grid`).
     """
     if request.refimage:
-        wcs, _ = read_reference_wcs(request.refimage)
+        wcs, _ = reference_grid(request.refimage)
         matrix = wcs.pixel_scale_matrix
         # the same formulas make_output_grid uses for a reference grid
         scale = float(math.sqrt(abs(np.linalg.det(matrix))) * 3600.0)

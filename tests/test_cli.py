@@ -146,6 +146,57 @@ def test_run_input_with_parameters_and_switches(capsys, tmp_path, demo_folder, m
     assert "final_kernel = 'turbo'" in history    # the config file over the defaults
 
 
+DRIZZLEPAC_STYLE_CFG = """\
+_task_name_ = astrodrizzle
+input = "*flt.fits"
+runfile = ""
+build = True
+
+[STEP 3: DRIZZLE SEPARATE IMAGES]
+driz_sep_bits = "0"
+
+[STEP 7: DRIZZLE FINAL COMBINED IMAGE]
+final_kernel = turbo
+final_pixfrac = 0.7
+
+[ _RULES_ ]
+_rule1_ = string_kw(default='', code='OUT = VAL')
+"""
+
+
+def test_configobj_option_reads_a_drizzlepac_cfg_file(capsys, tmp_path, demo_folder,
+                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "astrodrizzle.cfg"
+    config.write_text(DRIZZLEPAC_STYLE_CFG)
+    status = cli.main([f"@{demo_folder / 'inputs.lst'}", "--output", "out/cfg",
+                       "--configobj", str(config), "--no-driz_cr", "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    from astropy.io import fits
+
+    product = tmp_path / "out" / "cfg_drc.fits"  # build = True: one multi-extension file
+    with fits.open(product) as hdul:
+        assert [hdu.name for hdu in hdul][1:3] == ["SCI", "WHT"]
+        history = "\n".join(str(card) for hdu in hdul[:2]
+                            for card in hdu.header.get("HISTORY", []))
+    assert "final_pixfrac = 0.7" in history and "final_kernel = 'turbo'" in history
+    # the file may name the inputs: no INPUT on the command line then
+    config.write_text(DRIZZLEPAC_STYLE_CFG.replace('"*flt.fits"',
+                                                   f'"@{demo_folder / "inputs.lst"}"'))
+    status = cli.main(["--configobj", str(config), "--output", "out/from_file",
+                       "--no-driz_cr", "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert (tmp_path / "out" / "from_file_drc.fits").exists()
+    config.write_text("[STEP 7]\nfinal_pixfrac = 0.7\n")
+    assert cli.main(["--configobj", str(config)]) == 2
+    assert "INPUT is missing" in _one_error_line(capsys.readouterr())
+    config.write_text("_task_name_ = tweakreg\n")
+    assert cli.main([f"@{demo_folder / 'inputs.lst'}", "--configobj", str(config)]) == 2
+    assert "task 'tweakreg'" in _one_error_line(capsys.readouterr())
+
+
 def test_demo_command(capsys, tmp_path):
     status = cli.main(["--log-level", "WARNING", "demo", "--folder", str(tmp_path / "d"),
                        "--n-exposures", "2"])

@@ -167,6 +167,22 @@ def test_editor_applies_valid_file(tmp_path, session):
     assert "[final]" in seen and "final_pixfrac = 1.0" in seen
 
 
+def test_editor_keeps_a_wcs_reference_grid_that_was_not_edited(tmp_path, session):
+    from astropy.wcs import WCS
+
+    grid = WCS(naxis=2)
+    grid.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    grid.wcs.cd = [[-1e-5, 0.0], [0.0, 1e-5]]
+    grid.pixel_shape = (50, 40)
+    session.final_refimage = grid
+    editor = _fake_editor(tmp_path, _set("final_pixfrac = 0.8") + "path.write_text(text)\n")
+    assert edit_in_editor(session, editor=editor) == {"final_pixfrac": 0.8}
+    assert isinstance(session.final_refimage, WCS)
+    assert session.final_refimage.pixel_shape == (50, 40)
+    seen = (tmp_path / "fake_editor.seen1").read_text()
+    assert "multidrizzle_final_refimage.fits" in seen  # the grid, written for the editor
+
+
 def test_editor_reopens_with_errors_on_top_until_valid(tmp_path, session):
     editor = _fake_editor(tmp_path, """\
         if round == 1:

@@ -9,10 +9,10 @@ import pytest
 from astropy.io import fits
 
 from hst_files import ACS_LOOKUP, UVIS_FLC_SHORT, full_size_copy
-from multidrizzle.errors import GridTooLargeError, InputError
+from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
 from multidrizzle.geometry import (
-    GridRequest, check_memory, compute_pixel_map, make_output_grid, native_orientation,
-    native_scale, read_reference_wcs,
+    GridRequest, available_memory, check_memory, compute_pixel_map, make_output_grid,
+    native_orientation, native_scale, read_reference_wcs, reference_grid,
 )
 from multidrizzle.model import ReadOptions, read_exposure
 
@@ -144,6 +144,25 @@ def test_custom_scale_rotation_centre_and_size(uvis_chips):
     del ra, dec
 
 
+def test_crpix_moves_the_centre_and_keeps_the_size(uvis_chips, default_grid):
+    """AstroDrizzle's crpix1/2: CRVAL (the centre) at pixel CRPIX, size unchanged."""
+    grid = make_output_grid(uvis_chips, GridRequest(crpix=(10.0, 20.0)))
+    assert grid.shape == default_grid.shape
+    np.testing.assert_array_equal(grid.wcs.wcs.crpix, [10.0, 20.0])
+    np.testing.assert_allclose(grid.wcs.wcs.crval, default_grid.wcs.wcs.crval, atol=1e-12)
+    shift = grid.wcs.wcs.crpix - default_grid.wcs.wcs.crpix
+    ra, dec = default_grid.wcs.wcs_pix2world([100.0, 3000.0], [50.0, 2000.0], 0)
+    x, y = grid.wcs.wcs_world2pix(ra, dec, 0)
+    np.testing.assert_allclose(x, np.array([100.0, 3000.0]) + shift[0], atol=1e-7)
+    np.testing.assert_allclose(y, np.array([50.0, 2000.0]) + shift[1], atol=1e-7)
+    centre = uvis_chips[0].wcs.wcs.crval
+    fixed = make_output_grid(uvis_chips, GridRequest(ra=centre[0], dec=centre[1], nx=300,
+                                                    ny=200, crpix=(1.0, 1.0)))
+    assert fixed.shape == (200, 300)
+    x, y = fixed.wcs.wcs_world2pix([centre[0]], [centre[1]], 0)
+    assert (x[0], y[0]) == pytest.approx((0.0, 0.0), abs=1e-6)
+
+
 def test_union_of_dithered_exposures(uvis_chips, tmp_path):
     other = read_exposure(full_size_copy(UVIS_FLC_SHORT, tmp_path / "ib4606c5q_flc.fits"),
                           ReadOptions()).chips
@@ -170,6 +189,31 @@ def test_reference_image_grid(default_grid, tmp_path):
         read_reference_wcs(f"{path}[sci,7]")
     with pytest.raises(InputError, match="does not exist"):
         read_reference_wcs(str(tmp_path / "missing.fits"))
+
+
+def test_reference_grid_from_a_wcs_object(uvis_chips, default_grid):
+    wcs, shape = reference_grid(default_grid.wcs)
+    assert shape == default_grid.shape and wcs is not default_grid.wcs
+    grid = make_output_grid(uvis_chips, GridRequest(refimage=default_grid.wcs))
+    assert grid.shape == default_grid.shape and grid.origin == "refimage WCS"
+    assert grid.scale == pytest.approx(default_grid.scale, rel=1e-12)
+    np.testing.assert_allclose(grid.wcs.wcs.crpix, default_grid.wcs.wcs.crpix)
+    shapeless = default_grid.wcs.deepcopy()
+    shapeless.pixel_shape = None
+    with pytest.raises(ParameterError, match="no pixel_shape"):
+        reference_grid(shapeless, source="parameter 'final_refimage'")
+
+
+def test_available_memory_is_what_psutil_reports(monkeypatch):
+    import psutil
+
+    class Memory:
+        available = 123 * 2**20
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory())
+    assert available_memory() == 123 * 2**20
+    with pytest.raises(GridTooLargeError, match="only 0.12 GiB"):
+        check_memory(2**30, "a 1 GiB grid")
 
 
 def test_memory_check_refuses_before_allocating():

@@ -388,8 +388,9 @@ def test_final_pixfrac_small_drops_leave_holes_but_conserve_flux(rotated, final_
     for pixfrac, (sci, wht, _) in results.items():
         wht = wht.astype(np.float64)
         assert wht.sum() == pytest.approx(good_weight, rel=1e-5), pixfrac
-        # sum(sci * wht) = sum over inputs of (value / t) * t
-        assert (sci * wht).sum() == pytest.approx(rate_flux, rel=1e-5), pixfrac
+        # sum(sci * wht) = sum over inputs of (value / t) * t; zero-weight
+        # pixels hold final_maskval (NaN) and add nothing
+        assert (sci * wht)[wht > 0].sum() == pytest.approx(rate_flux, rel=1e-5), pixfrac
     inside = interior(results[1.0][1] > 0)
     assert np.count_nonzero(results[1.0][1][inside] == 0) == 0
     assert np.count_nonzero(results[0.1][1][inside] == 0) > 0.005 * inside.sum()
@@ -402,9 +403,27 @@ def test_final_fillval_fills_only_uncovered_pixels(rotated, final_default):
     uncovered = wht_none == 0
     assert uncovered.sum() > 1000
     assert np.array_equal(wht_none, wht_seven)
-    assert np.all(sci_none[uncovered] == 0.0)   # None (INDEF): left at 0
+    assert np.all(np.isnan(sci_none[uncovered]))  # None (INDEF): left at final_maskval
     assert np.all(sci_seven[uncovered] == 7.0)
     assert np.array_equal(sci_none[~uncovered], sci_seven[~uncovered])
+
+
+def test_final_maskval_is_the_value_where_no_input_adds_weight(rotated, final_default):
+    """AstroDrizzle starts the final image at final_maskval (None: NaN); pixels
+    that no input pixel reaches with a weight keep it, final_fillval replaces it."""
+    md = rotated
+    sci_none, wht_none, _ = final_default       # final_maskval=None
+    sci_five, wht_five, _ = _final(md, final_maskval=5.0)
+    sci_zero, _, _ = _final(md, final_maskval=0.0)
+    sci_filled, _, _ = _final(md, final_maskval=5.0, final_fillval=7.0)
+    uncovered = wht_none == 0
+    assert uncovered.sum() > 1000
+    assert np.array_equal(wht_none, wht_five)
+    assert np.isnan(sci_none[uncovered]).all() and np.isfinite(sci_none[~uncovered]).all()
+    assert np.all(sci_five[uncovered] == 5.0) and np.all(sci_zero[uncovered] == 0.0)
+    assert np.array_equal(sci_five[~uncovered], sci_none[~uncovered])
+    assert np.all(sci_filled[uncovered] == 7.0)
+    assert np.array_equal(sci_filled[~uncovered], sci_none[~uncovered])
 
 
 def test_final_bits_let_hot_pixels_in(rotated):
@@ -421,6 +440,125 @@ def test_final_bits_let_hot_pixels_in(rotated):
     # the output pixels that receive a hot pixel had less weight without it
     gained = with_hot > default
     assert gained.sum() > 10
+
+
+# ---------------------------------------------------------------------------
+# final_crpix1/2, driz_sep_crpix1/2: the reference pixel of a custom grid
+
+
+def _overlap(shape: tuple[int, int], dx: int, dy: int) -> tuple[slice, slice, slice, slice]:
+    """Slices (rows, cols) of an image and of the same image moved by (dx, dy) pixels."""
+    ny, nx = shape
+    rows = slice(max(0, -dy), min(ny, ny - dy))
+    cols = slice(max(0, -dx), min(nx, nx - dx))
+    return rows, cols, slice(rows.start + dy, rows.stop + dy), slice(cols.start + dx,
+                                                                      cols.stop + dx)
+
+
+def _assert_moved(moved: np.ndarray, original: np.ndarray, moved_wht: np.ndarray,
+                  original_wht: np.ndarray, dx: int, dy: int) -> None:
+    """``moved[y + dy, x + dx] == original[y, x]`` wherever both received weight."""
+    rows, cols, moved_rows, moved_cols = _overlap(original.shape, dx, dy)
+    both = (original_wht[rows, cols] > 0) & (moved_wht[moved_rows, moved_cols] > 0)
+    assert both.sum() > 0.5 * (original_wht > 0).sum()
+    np.testing.assert_allclose(moved_wht[moved_rows, moved_cols][both],
+                               original_wht[rows, cols][both], rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(moved[moved_rows, moved_cols][both],
+                               original[rows, cols][both], rtol=1e-5, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def plain_grid(demo, tmp_path_factory) -> Multidrizzle:
+    """Default grids; no static mask, sky or cosmic rays (drizzles of the raw data)."""
+    return new_session(demo, tmp_path_factory.mktemp("plain_grid"), static=False,
+                       skysub=False, driz_cr=False)
+
+
+def test_final_crpix_puts_the_frame_centre_on_that_pixel(demo, tmp_path, plain_grid):
+    """AstroDrizzle's final_crpix1/2 set CRPIX of the final grid; CRVAL (the centre)
+    and the size stay, so the field moves by the change of CRPIX."""
+    default = plain_grid
+    crpix = default.output_grid.wcs.wcs.crpix.copy()
+    dx, dy = -7, 5
+    moved = new_session(demo, tmp_path, static=False, skysub=False, driz_cr=False,
+                        final_crpix1=crpix[0] + dx, final_crpix2=crpix[1] + dy)
+    assert moved.final_wcs  # a custom-WCS value switches the custom WCS on
+    grid = moved.output_grid
+    assert grid.shape == default.output_grid.shape
+    np.testing.assert_array_equal(grid.wcs.wcs.crpix, crpix + [dx, dy])
+    np.testing.assert_allclose(grid.wcs.wcs.crval, default.output_grid.wcs.wcs.crval,
+                               rtol=0, atol=1e-12)
+    for name, pixel_map in default.pixel_maps.items():
+        np.testing.assert_allclose(moved.pixel_maps[name].evaluate(),
+                                   pixel_map.evaluate() + [dx, dy], rtol=0, atol=1e-7)
+    # the separate drizzles keep their own (default) grid
+    np.testing.assert_array_equal(moved.separate_grid.wcs.wcs.crpix, crpix)
+    for md in (default, moved):
+        run_only(md, "driz_combine")
+    _assert_moved(moved.final_sci, default.final_sci, moved.final_wht, default.final_wht,
+                  dx, dy)
+    assert moved.final_wht.sum(dtype=np.float64) < default.final_wht.sum(dtype=np.float64)
+
+
+def test_driz_sep_crpix_moves_only_the_separate_grid(demo, tmp_path, plain_grid):
+    default = plain_grid
+    crpix = default.separate_grid.wcs.wcs.crpix.copy()
+    dx, dy = 4, -6
+    moved = new_session(demo, tmp_path, static=False, skysub=False, driz_cr=False,
+                        driz_sep_crpix1=crpix[0] + dx, driz_sep_crpix2=crpix[1] + dy)
+    assert moved.driz_sep_wcs
+    np.testing.assert_array_equal(moved.separate_grid.wcs.wcs.crpix, crpix + [dx, dy])
+    np.testing.assert_array_equal(moved.output_grid.wcs.wcs.crpix,
+                                  default.output_grid.wcs.wcs.crpix)
+    for md in (default, moved):
+        run_only(md, "driz_separate")
+    for moved_sci, sci, moved_wht, wht in zip(moved.single_sci, default.single_sci,
+                                              moved.single_wht, default.single_wht):
+        _assert_moved(moved_sci, sci, moved_wht, wht, dx, dy)
+
+
+def test_crpix_needs_both_axes(demo, tmp_path):
+    from multidrizzle.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="'final_crpix1' is set but 'final_crpix2'"):
+        new_session(demo, tmp_path, final_crpix1=10.0)
+
+
+# ---------------------------------------------------------------------------
+# driz_sep_compress
+
+
+def test_driz_sep_compress_writes_compressed_singles_with_the_same_values(demo, tmp_path):
+    """The separate drizzle files are FITS tile-compressed (losslessly): smaller files,
+    identical values, identical median."""
+    sessions = {}
+    for name, compress in (("plain", False), ("packed", True)):
+        md = new_session(demo, tmp_path / name, in_memory=False, static=False, skysub=False,
+                         driz_sep_compress=compress)
+        run_only(md, "driz_separate", "median")
+        sessions[name] = md
+    for single in sessions["packed"].single_drizzles:
+        for kind, image in (("sci", single.sci), ("wht", single.wht)):
+            packed_file = Path(image.path)
+            plain_file = tmp_path / "plain" / packed_file.name
+            assert packed_file.name.endswith(f"_single_{kind}.fits")
+            with fits.open(packed_file) as packed, fits.open(plain_file) as plain:
+                assert isinstance(packed[1], fits.CompImageHDU)
+                assert packed[1].compression_type == "GZIP_2"
+                assert len(plain) == 1 and plain[0].data is not None
+                np.testing.assert_array_equal(packed[1].data, plain[0].data)
+                structural = {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND",
+                              "COMMENT", "HISTORY", ""}
+                cards = [card for card in plain[0].header.cards
+                         if card.keyword not in structural]
+                assert len(cards) > 10  # WCS, units, exposure time, sky
+                for card in cards:
+                    assert packed[1].header[card.keyword] == card.value, card.keyword
+            assert packed_file.stat().st_size < plain_file.stat().st_size
+    for packed, plain in zip(sessions["packed"].single_sci, sessions["plain"].single_sci):
+        np.testing.assert_array_equal(packed, plain)
+    np.testing.assert_array_equal(sessions["packed"].median_image,
+                                  sessions["plain"].median_image)
 
 
 def test_context_false_gives_no_context_image_or_extension(demo, tmp_path, full):

@@ -6,15 +6,18 @@ import logging
 import os
 import warnings
 
+import numpy as np
 import pytest
 from traitlets import TraitError, validate
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.parameters import (
     KERNELS, STEPS, BitFlags, BoundedFloat, BoundedInt, Choice, DrizzleParameters, Flag,
-    FloatPair, GroupSpec, InputSpec, OptionalFloat, OptionalInt, ParameterWarning, Text,
+    FloatPair, GroupSpec, InputSpec, OptionalAngle, OptionalFloat, OptionalInt,
+    ParameterWarning, ReferenceImage, Text,
     UnsupportedFlag, UnsupportedParameterError, UnsupportedText, Verbosity, WcsKey,
-    WeightScale, describe, format_parameter_value, help_text, load_pars, parameter_table, save_pars,
+    WeightScale, describe, format_parameter_value, help_text, load_pars, parameter_table,
+    save_pars,
 )
 
 # Defaults as documented in the AstroDrizzle API reference (astrodrizzle_api), typed
@@ -51,6 +54,12 @@ ASTRODRIZZLE_DOCUMENTED_DEFAULTS = {
     "expkeyword": "",
 }
 
+# In drizzlepac's shipped astrodrizzle.cfg (3.11) but not on the API page.
+ASTRODRIZZLE_CFG_DEFAULTS = {
+    "driz_sep_compress": False, "driz_sep_crpix1": None, "driz_sep_crpix2": None,
+    "final_maskval": None, "final_crpix1": None, "final_crpix2": None,
+}
+
 # Where Table 2 of the MultiDrizzle user guide gives another default.
 MULTIDRIZZLE_TABLE_2_DEFAULTS = {
     "skywidth": 0.1, "skylower": -50.0, "skyupper": 200.0, "combine_type": "median",
@@ -68,7 +77,8 @@ BAD_VALUE_BY_TYPE = {
     Flag: "maybe", UnsupportedFlag: "maybe", BoundedFloat: "abc", OptionalFloat: "abc",
     BoundedInt: "abc", OptionalInt: 2.5, Choice: "nonsense", FloatPair: "a b",
     BitFlags: "4+x", Text: 12, UnsupportedText: 12, WcsKey: "AB", WeightScale: "sometimes",
-    GroupSpec: "foo", InputSpec: 42, Verbosity: "loud",
+    GroupSpec: "foo", InputSpec: 42, Verbosity: "loud", OptionalAngle: "abc",
+    ReferenceImage: 12,
 }
 
 # A valid value different from the default for every parameter that can have
@@ -91,7 +101,8 @@ NON_DEFAULT_VALUES = {
     "driz_sep_pixfrac": 0.5, "driz_sep_fillval": 0.0, "driz_sep_bits": -13,
     "driz_sep_wcs": True, "driz_sep_refimage": "None.fits", "driz_sep_rot": 0.0,
     "driz_sep_scale": 0.05, "driz_sep_outnx": 2048, "driz_sep_outny": 1024,
-    "driz_sep_ra": 10.0, "driz_sep_dec": 20.0,
+    "driz_sep_ra": 10.0, "driz_sep_dec": 20.0, "driz_sep_crpix1": 1024.5,
+    "driz_sep_crpix2": 512.0, "driz_sep_compress": True,
     "median": False, "median_newmasks": False, "combine_maskpt": 0.7,
     "combine_type": "iminmed", "combine_nsigma": (6.0, 3.0), "combine_nlow": 1,
     "combine_nhigh": 2, "combine_lthresh": -100.0, "combine_hthresh": 1.0e5,
@@ -102,10 +113,10 @@ NON_DEFAULT_VALUES = {
     "driz_cr_ctegrow": 3, "driz_cr_scale": (1.5, 0.5),
     "driz_combine": False, "final_wht_type": "IVM", "final_kernel": "lanczos3",
     "final_wt_scl": 2.5, "final_pixfrac": 0.8, "final_fillval": -1.0, "final_bits": "~4,8",
-    "final_units": "counts",
+    "final_units": "counts", "final_maskval": 0.0,
     "final_wcs": True, "final_refimage": "'quoted'.fits", "final_rot": 45.0,
     "final_scale": 0.04, "final_outnx": 4000, "final_outny": 4200, "final_ra": 150.1,
-    "final_dec": 2.2,
+    "final_dec": 2.2, "final_crpix1": -3.5, "final_crpix2": 4000.0,
     # Values and keywords both set would fail check_consistency, which a file
     # round trip does not involve.
     "gain": 2.0, "gainkeyword": "CCDGAIN", "rdnoise": 5.0, "rnkeyword": "READNSEA",
@@ -135,7 +146,8 @@ def test_defaults_match_astrodrizzle_documentation(params):
                                   DrizzleParameters.parameter_traits().items()
                                   if "astrodrizzle_default" in trait.metadata}
     assert multidrizzle_defaults_used == {"build_mef"}
-    for name, documented in ASTRODRIZZLE_DOCUMENTED_DEFAULTS.items():
+    for name, documented in {**ASTRODRIZZLE_DOCUMENTED_DEFAULTS,
+                             **ASTRODRIZZLE_CFG_DEFAULTS}.items():
         if name in multidrizzle_defaults_used:
             assert DrizzleParameters.parameter_trait(name).metadata[
                 "astrodrizzle_default"] == documented, name
@@ -147,8 +159,9 @@ def test_defaults_match_astrodrizzle_documentation(params):
 
 def test_every_astrodrizzle_parameter_is_declared():
     declared = set(DrizzleParameters.parameter_names())
-    assert set(ASTRODRIZZLE_DOCUMENTED_DEFAULTS) <= declared
-    assert declared - set(ASTRODRIZZLE_DOCUMENTED_DEFAULTS) == MULTIDRIZZLE_ONLY | PACKAGE_ONLY
+    astrodrizzle = set(ASTRODRIZZLE_DOCUMENTED_DEFAULTS) | set(ASTRODRIZZLE_CFG_DEFAULTS)
+    assert astrodrizzle <= declared
+    assert declared - astrodrizzle == MULTIDRIZZLE_ONLY | PACKAGE_ONLY
 
 
 def test_representative_defaults_from_the_brief(params):
@@ -545,7 +558,7 @@ def test_unknown_name_in_file_names_file_line_and_name(tmp_path):
 @pytest.mark.parametrize("content, line, fragment", [
     ("[final]\nfinal_pixfrac = 2\n", 2, "parameter 'final_pixfrac'"),
     ("[sky]\nskywidth 0.3\n", 2, "expected 'name = value'"),
-    ("[skies]\nskywidth = 0.3\n", 1, "unknown section [skies]"),
+    ("[sky]\nskywidth = '0.3\n", 2, "cannot read"),
     ("skywidth = 0.3\n\nskywidth = 0.2\n", 3, "already set on line 1"),
     ("gainkeyword = A\ngnkeyword = A\n", 2, "already set on line 1"),
     ("updatewcs = True\n", 1, "never rewrites"),
@@ -663,3 +676,300 @@ def test_verbose_takes_a_boolean_or_always(params, value, stored):
     params.verbose = value
     assert params.verbose == stored
     assert type(params.verbose) is type(stored)
+
+
+# ------------------------------------------------------- mistyped attributes
+
+
+def test_a_mistyped_attribute_is_refused_with_the_closest_names(params):
+    with pytest.raises(ParameterError) as caught:
+        params.final_pixfrc = 0.5
+    message = str(caught.value)
+    assert "'final_pixfrc'" in message and "'final_pixfrac'" in message
+    assert params.final_pixfrac == 1.0
+    assert not hasattr(params, "final_pixfrc")
+    params.final_pixfrac = 0.5  # the real name still works
+    assert params.final_pixfrac == 0.5
+
+
+def test_setting_build_names_the_build_mef_parameter(params):
+    with pytest.raises(ParameterError,
+                       match=r"'build' cannot be set.*build\(\) method.*'build_mef'"):
+        params.build = False
+    assert params.build_mef is True  # unchanged (MultiDrizzle's default)
+
+
+def test_declared_attributes_of_a_subclass_can_be_set():
+    class WithNotes(DrizzleParameters):
+        notes: list[str]
+
+        def __init__(self, **values):
+            super().__init__(**values)
+            self.notes = []
+
+    with_notes = WithNotes(final_pixfrac=0.7)
+    with_notes.notes.append("ok")
+    with_notes.notes = ["replaced"]
+    assert with_notes.final_pixfrac == 0.7
+    with pytest.raises(ParameterError, match="'undeclared'.*class annotations"):
+        with_notes.undeclared = 1
+
+
+def test_class_members_can_be_replaced_on_an_instance(params, monkeypatch):
+    monkeypatch.setattr(params, "check_consistency", lambda: ["patched"])
+    assert params.check_consistency() == ["patched"]
+
+
+# ------------------------------------------------ drizzlepac parameter files
+
+# The layout of drizzlepac's shipped astrodrizzle.cfg (3.11), abridged, with
+# the pieces its TEAL editor adds: _task_name_, section titles, inline
+# comments (its HAP files), and a [_RULES_] section whose entries repeat
+# parameter names and must not be read as values.
+DRIZZLEPAC_CFG = """\
+_task_name_ = astrodrizzle
+input = "*flt.fits"
+output = ""
+runfile = "astrodrizzle.log"
+group = ""
+build = True# Create multi-extension output file for final drizzle?
+resetbits = "4096"
+num_cores = None
+
+[STATE OF INPUT FILES]
+clean = False
+
+[STEP 1: STATIC MASK]
+static = True
+static_sig = 4.0
+
+[STEP 2: SKY SUBTRACTION]
+skysub = True
+skymethod = "localmin"
+skywidth = 0.1
+skylower = None
+sky_bits = "0"
+
+[STEP 3: DRIZZLE SEPARATE IMAGES]
+driz_sep_kernel = turbo
+driz_sep_bits = "4+8"
+driz_sep_compress = True
+
+[STEP 3a: CUSTOM WCS FOR SEPARATE OUTPUTS]
+driz_sep_wcs = False
+driz_sep_crpix1 = None
+driz_sep_crpix2 = None
+
+[STEP 4: CREATE MEDIAN IMAGE]
+combine_type = minmed
+combine_nsigma = 4 3
+
+[STEP 6: REMOVE COSMIC RAYS WITH DERIV, DRIZ_CR]
+driz_cr_snr = 3.5 3.0
+driz_cr_scale = 1.2 0.7
+
+[STEP 7: DRIZZLE FINAL COMBINED IMAGE]
+final_wt_scl = "exptime"
+final_fillval = None
+final_maskval = 0.0
+final_bits = "~4,8"
+
+[STEP 7a: CUSTOM WCS FOR FINAL OUTPUT]
+final_wcs = True
+final_scale = 0.04
+final_crpix1 = 100.5
+final_crpix2 = 200.5
+
+[INSTRUMENT PARAMETERS]
+gain = ""
+gnkeyword = ""
+exptime  = ""
+
+[ _RULES_ ]
+_rule1_ = string_kw(default='', when='entry', code='OUT = VAL')
+final_pixfrac = float_kw(default=1., comment="Linear size of drop in input pixels")
+"""
+
+
+def test_drizzlepac_cfg_file_is_read_unchanged(tmp_path):
+    path = tmp_path / "astrodrizzle.cfg"
+    path.write_text(DRIZZLEPAC_CFG)
+    values = load_pars(path)
+    assert "final_pixfrac" not in values  # only in [_RULES_]
+    assert values["build_mef"] is True   # 'build', with an inline comment
+    assert values["resetbits"] == 4096 and values["sky_bits"] == 0
+    assert values["driz_sep_bits"] == "4+8" and values["final_bits"] == "~4,8"
+    assert values["combine_nsigma"] == (4.0, 3.0) and values["driz_cr_scale"] == (1.2, 0.7)
+    assert values["group"] is None and values["gain"] is None and values["output"] == ""
+    assert values["skymethod"] == "localmin" and values["skywidth"] == 0.1
+    assert values["final_crpix1"] == 100.5 and values["final_maskval"] == 0.0
+    assert values["driz_sep_compress"] is True
+    params = DrizzleParameters(configobj=path)
+    assert params.final_wcs is True and params.final_scale == 0.04
+    assert params.parameters_dict() == {**DrizzleParameters().parameters_dict(), **values,
+                                        "gnkeyword": ""}
+
+
+def test_configobj_mapping_with_sections_is_read_like_a_file(tmp_path):
+    from configobj import ConfigObj
+
+    path = tmp_path / "astrodrizzle.cfg"
+    path.write_text(DRIZZLEPAC_CFG)
+    # as drizzlepac passes it around: a ConfigObj with its own value parsing
+    as_configobj = DrizzleParameters(configobj=ConfigObj(str(path)))
+    assert as_configobj.parameters_dict() == DrizzleParameters(configobj=path).parameters_dict()
+    nested = DrizzleParameters(configobj={"_task_name_": "astrodrizzle",
+                                          "STEP 7": {"final_pixfrac": 0.6},
+                                          "_RULES_": {"final_pixfrac": "float_kw()"}})
+    assert nested.final_pixfrac == 0.6
+    with pytest.raises(ParameterError, match=r"configobj \[STEP 7\] final_pixfac.*final_pixfrac"):
+        DrizzleParameters(configobj={"STEP 7": {"final_pixfac": 0.6}})
+
+
+def test_files_of_other_tasks_and_duplicates_are_refused(tmp_path):
+    path = tmp_path / "tweakreg.cfg"
+    path.write_text("_task_name_ = tweakreg\nrefimage = ''\n")
+    with pytest.raises(ParameterError, match="line 1: .*task 'tweakreg'.*astrodrizzle"):
+        load_pars(path)
+    path.write_text("[STEP 7: FINAL]\nfinal_pixfrac = 0.5\n[final]\nfinal_pixfrac = 0.6\n")
+    with pytest.raises(ParameterError, match="line 4: parameter 'final_pixfrac' is already "
+                                             "set on line 2"):
+        load_pars(path)
+
+
+def test_an_empty_input_in_a_file_leaves_the_input_unset(tmp_path):
+    path = tmp_path / "hap.cfg"
+    path.write_text('_task_name_ = astrodrizzle# \ninput = ""# Input files\n')
+    assert "input" not in load_pars(path)
+    assert DrizzleParameters(configobj=path, input="a_flt.fits").input == "a_flt.fits"
+
+
+def test_text_with_quotes_or_hash_survives_a_round_trip(tmp_path):
+    params = DrizzleParameters(skyuser="SKY # mine", output="'quoted'.fits",
+                               final_refimage='ref "b".fits')
+    path = save_pars(params, tmp_path / "p.cfg")
+    reloaded = DrizzleParameters(configobj=path)
+    assert reloaded.skyuser == "SKY # mine"
+    assert reloaded.output == "'quoted'.fits"
+    assert reloaded.final_refimage == 'ref "b".fits'
+
+
+# ------------------------------------------------- astropy types at the boundary
+
+
+@pytest.mark.parametrize("name, quantity, expected", [
+    ("final_rot", "30 deg", 30.0),
+    ("final_rot", "0.5 rad", 28.64788975654116),
+    ("driz_sep_rot", "-90 deg", -90.0),
+    ("final_scale", "0.04 arcsec", 0.04),
+    ("final_scale", "40 mas / pix", 0.04),
+    ("driz_sep_scale", "1e-5 deg / pix", 0.036),
+    ("final_ra", "10 hourangle", 150.0),
+    ("ra", "150.25 deg", 150.25),
+    ("final_dec", "-7200 arcsec", -2.0),
+    ("dec", "2 deg", 2.0),
+    ("driz_sep_ra", "150 deg", 150.0),
+    ("driz_sep_dec", "0.5 deg", 0.5),
+])
+def test_angles_and_scales_accept_quantities(params, name, quantity, expected):
+    from astropy import units as u
+
+    setattr(params, name, u.Quantity(quantity))
+    value = getattr(params, name)
+    assert type(value) is float
+    assert value == pytest.approx(expected, rel=1e-12)
+
+
+def test_an_angle_accepts_an_astropy_angle(params):
+    from astropy.coordinates import Angle
+
+    params.final_ra = Angle("10h00m28.6s")
+    params.final_dec = Angle("+02d12m21s")
+    assert params.final_ra == pytest.approx(150.119166667, abs=1e-9)
+    assert params.final_dec == pytest.approx(2.205833333, abs=1e-9)
+
+
+@pytest.mark.parametrize("name, quantity, fragment", [
+    ("final_rot", "3 m", "'m' cannot be converted to deg"),
+    ("final_scale", "2 s", "'s' cannot be converted to arcsec/pix"),
+    ("final_scale", "-0.04 arcsec", "expected a number > 0"),
+    ("final_dec", "100 deg", "expected a number in [-90, 90]"),
+    ("ra", "5", "'dimensionless' cannot be converted"),
+])
+def test_a_quantity_in_a_wrong_unit_names_the_parameter(params, name, quantity, fragment):
+    from astropy import units as u
+
+    before = getattr(params, name)
+    with pytest.raises(ParameterError) as caught:
+        setattr(params, name, u.Quantity(quantity))
+    assert f"parameter {name!r}" in str(caught.value)
+    assert fragment in str(caught.value)
+    assert getattr(params, name) == before
+
+
+def test_an_array_quantity_is_refused(params):
+    from astropy import units as u
+
+    with pytest.raises(ParameterError, match="'final_rot'.*not an array"):
+        params.final_rot = [1, 2] * u.deg
+
+
+def _grid_wcs(nx=300, ny=200):
+    from astropy.wcs import WCS
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.1, 2.2]
+    wcs.wcs.crpix = [nx / 2, ny / 2]
+    wcs.wcs.cd = [[-1e-5, 0.0], [0.0, 1e-5]]
+    wcs.pixel_shape = (nx, ny)
+    return wcs
+
+
+@pytest.mark.parametrize("name", ["final_refimage", "driz_sep_refimage", "refimage"])
+def test_reference_images_accept_a_wcs_with_a_shape(params, name):
+    wcs = _grid_wcs()
+    setattr(params, name, wcs)
+    stored = getattr(params, name)
+    assert stored.pixel_shape == (300, 200)
+    wcs.wcs.crval = [0.0, 0.0]  # the caller's WCS changing later changes nothing
+    assert list(stored.wcs.crval) == [150.1, 2.2]
+    if name != "refimage":
+        assert getattr(params, name.replace("refimage", "wcs")) is True
+
+
+def test_a_wcs_without_shape_or_sky_axes_names_the_parameter(params):
+    from astropy.wcs import WCS
+
+    shapeless = _grid_wcs()
+    shapeless.pixel_shape = None
+    with pytest.raises(ParameterError, match=r"parameter 'final_refimage': value <WCS \? "
+                                             r"pixels>.*no pixel_shape"):
+        params.final_refimage = shapeless
+    linear = WCS(naxis=2)
+    linear.pixel_shape = (10, 10)
+    with pytest.raises(ParameterError, match="'driz_sep_refimage'.*not a two-dimensional "
+                                             "celestial WCS"):
+        params.driz_sep_refimage = linear
+    assert params.final_refimage == "" and params.driz_sep_refimage == ""
+
+
+def test_a_wcs_is_saved_as_a_fits_grid_beside_the_parameter_file(tmp_path):
+    from multidrizzle.geometry import read_reference_wcs
+    from multidrizzle.parameters import reference_grid_file
+
+    wcs = _grid_wcs()
+    params = DrizzleParameters(final_refimage=wcs, final_pixfrac=0.8)
+    path = save_pars(params, tmp_path / "with_grid.cfg")
+    grid_file = reference_grid_file(path, "final_refimage")
+    assert grid_file == tmp_path / "with_grid_final_refimage.fits"
+    assert f"final_refimage = {grid_file.resolve()}" in path.read_text().splitlines()
+    reloaded = DrizzleParameters(configobj=path)
+    assert reloaded.final_refimage == str(grid_file.resolve()) and reloaded.final_wcs
+    read_back, shape = read_reference_wcs(reloaded.final_refimage)
+    assert shape == (200, 300)
+    np.testing.assert_allclose(read_back.wcs.crval, wcs.wcs.crval, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(read_back.wcs.crpix, wcs.wcs.crpix, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(read_back.pixel_scale_matrix, wcs.pixel_scale_matrix,
+                               rtol=1e-12, atol=0)
+    assert format_parameter_value(params.final_refimage) == "<WCS 300 x 200 pixels>"

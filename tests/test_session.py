@@ -296,3 +296,95 @@ def test_unwritable_output_or_runfile_is_named_before_any_step(small_inputs, tmp
         md.run()
     assert all(record.status == "not run" for step, record in md.step_records.items()
                if step != "build")
+
+
+# ------------------------------------------- typos, astrodrizzle(), astropy types
+
+
+@pytest.fixture(scope="module")
+def demo_pair(tmp_path_factory):
+    from multidrizzle.datasets import make_demo_dataset
+
+    folder = tmp_path_factory.mktemp("demo_pair")
+    make_demo_dataset(folder, n_exposures=2, chip_shape=(64, 128), seed=1)
+    return folder
+
+
+def test_a_mistyped_parameter_on_a_session_is_refused(demo_pair):
+    md = Multidrizzle(f"@{demo_pair / 'inputs.lst'}", runfile="", in_memory=True)
+    with pytest.raises(ParameterError) as caught:
+        md.final_pixfrc = 0.5
+    assert "'final_pixfrc'" in str(caught.value) and "'final_pixfrac'" in str(caught.value)
+    assert md.final_pixfrac == 1.0
+    with pytest.raises(ParameterError, match="'skywith'.*'skywidth'"):
+        setattr(md, "skywith", 0.2)
+    # state, methods and properties of the session keep working
+    md.build()
+    md.replace_step("sky", lambda session: {c.name: 1.0 for c in session._all_chips()})
+    md.read_science = lambda chip: chip.read_science()
+    md.run(static=False, driz_separate=False, median=False, blot=False, driz_cr=False,
+           driz_combine=False)
+    assert set(md.sky_values.values()) == {1.0}
+    with pytest.raises(AttributeError):
+        md.final_sci = None  # a read-only property stays read-only
+
+
+def test_a_subclass_declares_its_own_state(demo_pair):
+    class Annotated(Multidrizzle):
+        run_count: int
+
+        def run(self, **switches):
+            self.run_count = getattr(self, "run_count", 0) + 1
+            return super().run(**switches)
+
+    md = Annotated(f"@{demo_pair / 'inputs.lst'}", runfile="", in_memory=True)
+    md.build()
+    md.run(static=False, skysub=False, driz_separate=False, median=False, blot=False,
+           driz_cr=False, driz_combine=False)
+    assert md.run_count == 1
+
+
+def test_astrodrizzle_builds_and_runs_in_one_call(demo_pair, tmp_path):
+    from multidrizzle import astrodrizzle
+    from multidrizzle.errors import UnsupportedError
+
+    config = tmp_path / "mine.cfg"
+    config.write_text("_task_name_ = astrodrizzle\n[STEP 7: DRIZZLE FINAL COMBINED IMAGE]\n"
+                      "final_pixfrac = 0.8\nfinal_maskval = 0.0\n")
+    md = astrodrizzle(f"@{demo_pair / 'inputs.lst'}", output=str(tmp_path / "one"),
+                      configobj=str(config), build=True, runfile="", in_memory=True)
+    assert isinstance(md, Multidrizzle)
+    assert md.final_pixfrac == 0.8 and md.build_mef is True
+    assert {record.status for record in md.step_records.values()} == {"done"}
+    assert md.products == [tmp_path / "one_drc.fits"] and md.products[0].exists()
+    uncovered = md.final_wht == 0
+    assert uncovered.any() and np.all(md.final_sci[uncovered] == 0.0)  # final_maskval
+    with pytest.raises(UnsupportedError, match="editpars"):
+        astrodrizzle(f"@{demo_pair / 'inputs.lst'}", editpars=True)
+    with pytest.raises(UnsupportedError, match="wcsmap"):
+        astrodrizzle(f"@{demo_pair / 'inputs.lst'}", wcsmap=lambda *args: None)
+    with pytest.raises(ParameterError, match="'final_pixfac'"):
+        astrodrizzle(f"@{demo_pair / 'inputs.lst'}", final_pixfac=0.5)
+
+
+def test_a_wcs_reference_grid_and_quantities_make_the_output_grid(demo_pair):
+    from astropy import units as u
+
+    inputs = f"@{demo_pair / 'inputs.lst'}"
+    computed = Multidrizzle(inputs, runfile="", final_scale=0.05 * u.arcsec,
+                            final_rot=30 * u.deg)
+    assert computed.final_scale == pytest.approx(0.05) and computed.final_rot == 30.0
+    computed.build()
+    assert computed.output_grid.scale == pytest.approx(0.05)
+    assert computed.output_grid.rotation == pytest.approx(30.0)
+    reference = computed.output_grid.wcs
+    md = Multidrizzle(inputs, runfile="", final_refimage=reference, driz_sep_refimage=reference)
+    md.build()
+    assert md.output_grid.shape == computed.output_grid.shape
+    np.testing.assert_allclose(md.output_grid.wcs.wcs.crval, reference.wcs.crval, atol=1e-12)
+    np.testing.assert_allclose(md.output_grid.wcs.pixel_scale_matrix,
+                               reference.pixel_scale_matrix, rtol=1e-12)
+    for name, pixel_map in computed.pixel_maps.items():
+        np.testing.assert_allclose(md.pixel_maps[name].evaluate(), pixel_map.evaluate(),
+                                   atol=1e-9)
+    assert md.separate_grid.shape == md.output_grid.shape

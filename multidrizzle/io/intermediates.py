@@ -8,6 +8,11 @@ number of inputs.  A :class:`StoredImage` reads as much as it is asked for
 (``image[rows]`` reads those rows only, through a memory map that is closed
 at once, so the pages read do not stay in the process) and converts it to a
 native-endian array; ``np.asarray(image)`` reads it all.
+
+With ``compress=True`` (``driz_sep_compress``) an image is written with
+lossless FITS tile compression (GZIP_2 without quantization, one row per
+tile) in the first extension, and read back through astropy's tile-wise
+``section``: the same values, smaller files, slower reads and writes.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from multidrizzle.io.products import write_image
+from multidrizzle.io.products import atomic_writeto, write_image
 
-__all__ = ["StoredImage", "store_image", "LoadedImages", "loaded"]
+__all__ = ["StoredImage", "CompressedStoredImage", "store_image", "LoadedImages", "loaded"]
 
 #: Data types written unscaled, with their FITS BITPIX.
 _STORABLE = {np.dtype(np.float32): -32, np.dtype(np.float64): -64, np.dtype(np.int16): 16,
@@ -85,13 +90,57 @@ class StoredImage:
         return data if dtype is None else data.astype(dtype, copy=False)
 
 
+class CompressedStoredImage(StoredImage):
+    """A 2-D image stored tile-compressed in the first extension of a FITS file.
+
+    Reads go through astropy's ``CompImageHDU.section``, which decompresses
+    only the tiles (rows) asked for.
+    """
+
+    def __init__(self, path: str | os.PathLike, shape: tuple[int, int],
+                 file_dtype: np.dtype) -> None:
+        super().__init__(path, shape, file_dtype, data_offset=0)
+
+    def __repr__(self) -> str:
+        return (f"CompressedStoredImage({str(self.path)!r}, shape={self.shape}, "
+                f"dtype={self.dtype})")
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        with fits.open(self.path, mode="readonly") as hdul:
+            return np.array(hdul[1].section[key], dtype=self.dtype)
+
+
+#: Lossless tile compression of ``compress=True``: GZIP_2 (byte shuffling
+#: helps floats) with no quantization, so the values read back are those
+#: written.
+_COMPRESSION = {"compression_type": "GZIP_2", "quantize_level": 0.0}
+
+
 def store_image(path: str | os.PathLike, data: np.ndarray,
-                header: fits.Header | None = None) -> StoredImage:
-    """Write ``data`` (atomically) to ``path`` and return its :class:`StoredImage`."""
+                header: fits.Header | None = None, *,
+                compress: bool = False) -> StoredImage:
+    """Write ``data`` (atomically) to ``path`` and return its :class:`StoredImage`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    data : numpy.ndarray
+        A 2-D image of float32, float64, int16 or int32.
+    header : astropy.io.fits.Header, optional
+        Cards to write with it.
+    compress : bool
+        Write it with lossless FITS tile compression in extension 1 (a
+        :class:`CompressedStoredImage` is returned).
+    """
     data = np.asarray(data)
     if data.ndim != 2 or data.dtype not in _STORABLE:
         raise ValueError(f"store_image: expected a 2-D image of {', '.join(map(str, _STORABLE))}, "
                          f"got shape {data.shape} and dtype {data.dtype}")
+    if compress:
+        image = fits.CompImageHDU(data=data, header=header, **_COMPRESSION)
+        written = atomic_writeto(fits.HDUList([fits.PrimaryHDU(), image]), path)
+        return CompressedStoredImage(written, data.shape, data.dtype.newbyteorder(">"))
     written = write_image(path, data, header)
     with fits.open(written, mode="readonly", memmap=False, lazy_load_hdus=True) as hdul:
         offset = hdul.fileinfo(0)["datLoc"]

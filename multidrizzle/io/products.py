@@ -125,7 +125,7 @@ def atomic_writeto(hdul: fits.HDUList, path: str | os.PathLike) -> Path:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                          dir=path.parent)
     try:
-        os.fchmod(handle, mode)  # mkstemp makes the file private (0600)
+        os.chmod(temporary, mode)  # mkstemp makes it private (0600); no fchmod on Windows
         with os.fdopen(handle, "wb") as stream:
             hdul.writeto(stream)
         os.replace(temporary, path)

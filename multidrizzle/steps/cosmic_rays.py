@@ -480,7 +480,7 @@ def _write_atomically(hdul: fits.HDUList, path: Path) -> Path:
     handle, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                               dir=path.parent)
     try:
-        os.fchmod(handle, mode)
+        os.chmod(temporary_name, mode)  # not os.fchmod: Windows has none
         with os.fdopen(handle, "wb") as stream:
             hdul.writeto(stream)
         os.replace(temporary_name, path)

@@ -81,13 +81,20 @@ def effective_kernel(kernel: str, pixfrac: float) -> str:
 
 @dataclass(frozen=True)
 class DrizzleSettings:
-    """The drizzle parameters of one step (``driz_sep_*`` or ``final_*``)."""
+    """The drizzle parameters of one step (``driz_sep_*`` or ``final_*``).
+
+    ``maskval`` is the value the output science image starts at, which stays
+    where no input pixel adds weight (AstroDrizzle's ``final_maskval``; its
+    separate drizzles start at 0); ``fillval``, when not None, then replaces
+    every zero-weight pixel.
+    """
 
     kernel: str = "square"
     pixfrac: float = 1.0
     wt_scl: str | float = "exptime"
     fillval: float | None = None
     bits: int | None = 0
+    maskval: float = 0.0
 
 
 @dataclass
@@ -253,7 +260,7 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
         return _drizzle_one_by_one(exposures, pixel_maps, grid, settings,
                                    science_of=science_of, weights_of=weights_of,
                                    chips_done=chips_done)
-    combined = _new_output(grid, len(exposures), context)
+    combined = _new_output(grid, len(exposures), context, settings.maskval)
     for image_id, exposure in enumerate(exposures):
         _add_exposure(exposure, image_id, pixel_maps, grid, settings, combined, science_of,
                       weights_of, chips_done)
@@ -264,7 +271,7 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
 def _drizzle_one_by_one(exposures, pixel_maps, grid, settings, *, science_of,
                         weights_of, chips_done: ProgressCounter) -> Iterator[DrizzledImage]:
     for exposure in exposures:
-        single = _new_output(grid, 1, False)
+        single = _new_output(grid, 1, False, settings.maskval)
         _add_exposure(exposure, 0, pixel_maps, grid, settings, single, science_of, weights_of,
                       chips_done)
         finalize_fill(single.sci, single.wht, settings.fillval)
@@ -285,8 +292,9 @@ def _add_exposure(exposure: Exposure, image_id: int, pixel_maps: Mapping[str, Pi
     target.n_images += 1
 
 
-def _new_output(grid: OutputGrid, n_inputs: int, context: bool) -> DrizzledImage:
-    return DrizzledImage(sci=np.zeros(grid.shape, dtype=np.float32),
+def _new_output(grid: OutputGrid, n_inputs: int, context: bool,
+                maskval: float = 0.0) -> DrizzledImage:
+    return DrizzledImage(sci=np.full(grid.shape, maskval, dtype=np.float32),
                          wht=np.zeros(grid.shape, dtype=np.float32),
                          ctx=new_context(n_inputs, grid.shape) if context else None)
 
@@ -384,14 +392,18 @@ class FinalDrizzleSettings:
     final_pixfrac: float
     final_wt_scl: str | float
     final_fillval: float | None
+    final_maskval: float | None
     final_bits: int | None
     final_wht_type: str
     context: bool
 
     def drizzle(self) -> DrizzleSettings:
+        # AstroDrizzle starts the final image at final_maskval, None meaning NaN
         return DrizzleSettings(kernel=effective_kernel(self.final_kernel, self.final_pixfrac),
                                pixfrac=self.final_pixfrac, wt_scl=self.final_wt_scl,
-                               fillval=self.final_fillval, bits=self.final_bits)
+                               fillval=self.final_fillval, bits=self.final_bits,
+                               maskval=np.nan if self.final_maskval is None
+                               else float(self.final_maskval))
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,10 @@ def _run(folder, output, **params):
 
 
 def _assert_same_rates(scaled, reference, factor=1.0):
-    """Two count-rate images equal to float32 precision, one scaled by ``factor``."""
-    scale = float(np.abs(reference).max())
+    """Two count-rate images equal to float32 precision, one scaled by ``factor``.
+
+    NaN (final_maskval, where no input adds weight) must be NaN in both."""
+    scale = float(np.nanmax(np.abs(reference)))
     np.testing.assert_allclose(scaled, reference * np.float32(factor), rtol=1e-5,
                                atol=1e-5 * scale * factor)
 
