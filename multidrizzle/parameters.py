@@ -32,7 +32,6 @@ import math
 import numbers
 import os
 import re
-import tempfile
 import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
@@ -47,6 +46,7 @@ from configobj import ConfigObj, ConfigObjError, DuplicateError
 from traitlets import HasTraits, TraitError, TraitType, observe
 
 from multidrizzle.errors import ParameterError
+from multidrizzle.io.atomic import atomic_write_text, atomic_writeto
 from multidrizzle.steps.blot import BLOT_INTERPOLANTS
 from multidrizzle.steps.drizzle import (
     DRIZZLE_KERNELS, POINT_KERNEL_PIXFRAC, WEIGHT_TYPES, effective_kernel,
@@ -1439,6 +1439,16 @@ class DrizzleParameters(HasTraits):
             return self._bit_value("bits")
         return value
 
+    def parameter_value(self, name: str) -> Any:
+        """The value of parameter ``name`` as the steps take it.
+
+        The stored value, except for DQ bit-flag parameters, given as
+        :meth:`bit_flags` gives them (an integer, ``bits`` followed, or None).
+        """
+        if isinstance(self.parameter_trait(name), BitFlags):
+            return self.bit_flags(name)
+        return getattr(self, name)
+
     def _bit_value(self, name: str) -> int | None:
         value = interpret_bit_flags(getattr(self, name))
         return None if value is None else int(value)
@@ -1731,8 +1741,6 @@ def _write_reference_grid(wcs: WCS, path: Path) -> Path:
     The size goes in NPIX1/NPIX2, as in the frames TweakReg writes; lookup
     table distortions (if any) go in extensions, as ``WCS.to_fits`` puts them.
     """
-    from multidrizzle.io.products import atomic_writeto  # io sits above parameters
-
     hdul = wcs.to_fits(relax=True)
     nx, ny = (int(n) for n in wcs.pixel_shape)
     hdul[0].header["NPIX1"] = (nx, "columns of the grid this WCS defines")
@@ -1795,23 +1803,7 @@ def save_pars(params: DrizzleParameters, path: str | os.PathLike) -> Path:
                 lines.append(f"# {name} was an astropy WCS, written to this FITS file:")
                 value = str(grid_file.resolve())
             lines.append(f"{name} = {format_parameter_value(value)}")
-    text = "\n".join(lines) + "\n"
-
-    # mkstemp creates the file private (0600); give it the mode a plain
-    # open() would have, or keep the mode of the file it replaces.
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    handle, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                              dir=path.parent)
-    try:
-        os.chmod(temporary_name, mode)  # not os.fchmod: Windows has none
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary_name, path)
-    except BaseException:
-        if os.path.exists(temporary_name):
-            os.unlink(temporary_name)
-        raise
-    return path
+    return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 #: Keys of the form ``_name_`` are TEAL's (drizzlepac's parameter editor)

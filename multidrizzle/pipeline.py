@@ -1,319 +1,601 @@
-"""The default function of each processing step, in session terms.
+"""The processing steps as the session knows them: one :class:`Step` record each.
 
-Each function takes the session (its parameters and the state the earlier
-steps left) and returns that step's result; the session stores it.  A user
-can replace any of them with a function of the same form
-(``md.replace_step("sky", my_sky)``): it receives the session and returns a
-result of the documented type.
+A record says everything the session needs about a step: its name, the
+parameter that switches it, the parameter tag it owns (and the other
+parameters that change its result), the earlier results it needs or reads,
+its default function, how its inputs are made from the session, how its
+result is checked, kept (with the files it writes) and cleared.  The session
+(:mod:`multidrizzle.session`) only loops over :data:`STEPS`.
 
-The long steps report their chips (or bands of rows) through the plain
-``progress`` callable of their step function (:mod:`multidrizzle.progress`);
-each function here passes the session's ``md.report_progress`` bound to its
-step, which a user's function may call as well.
+A step function takes one frozen inputs object and returns the step's result;
+it never sees the session, so it can run in another process
+(:mod:`multidrizzle.steps` defines the inputs, settings and results):
 
-====================  =====================================================
-step                  result
-====================  =====================================================
-``static``            ``dict[signature, ndarray[bool]]`` (True = bad pixel)
-``sky``               :class:`~multidrizzle.steps.sky.SkyResult`, or a
-                      ``dict[chip name, float]`` of sky values (native units,
-                      subtracted)
-``driz_separate``     ``list[DrizzledImage]``, one per exposure (or an
-                      iterator of them, stored one by one)
-``median``            ``ndarray`` on the separate grid (count rate), or a
-                      :class:`~multidrizzle.steps.median.MedianResult`
-                      (which also counts the exposures behind each pixel)
-``blot``              ``dict[chip name, ndarray]`` in the chip's processing
-                      units, or an iterable of
-                      :class:`~multidrizzle.steps.blot.BlottedChip`
-``driz_cr``           ``dict[chip name, ndarray[bool]]`` (True = cosmic ray)
-``driz_combine``      :class:`~multidrizzle.steps.drizzle.DrizzledImage`
-====================  =====================================================
+====================  ===========================  ==================================
+step                  inputs                       result
+====================  ===========================  ==================================
+``static``            ``StaticInputs``             ``dict[signature, ndarray[bool]]``
+                                                   (True = bad pixel)
+``sky``               ``SkyInputs``                ``SkyResult``, or ``dict[chip
+                                                   name, float]`` (native units,
+                                                   subtracted)
+``driz_separate``     ``SeparateDrizzleInputs``    ``DrizzledImage`` per exposure
+                                                   (a list, or an iterator)
+``median``            ``MedianInputs``             ``MedianResult``, or an
+                                                   ``ndarray`` on the separate grid
+``blot``              ``BlotInputs``               ``BlottedChip`` per chip (an
+                                                   iterable), or ``dict[chip name,
+                                                   ndarray]``
+``driz_cr``           ``CosmicRayInputs``          ``dict[chip name, ndarray[bool]]``
+                                                   (True = cosmic ray)
+``driz_combine``      ``FinalDrizzleInputs``       ``DrizzledImage``
+====================  ===========================  ==================================
+
+A default step function also takes a ``progress`` keyword (see
+:mod:`multidrizzle.progress`); a user's function may, and then gets the
+session's reporter.  The earlier form of user functions, ``function(md)``
+with the session as its argument, still works through :func:`session_form`
+(with a :class:`DeprecationWarning`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import logging
-from typing import TYPE_CHECKING, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from multidrizzle.io.products import processing_bunit
+from multidrizzle.errors import ParameterError, StepResultError
+from multidrizzle.io import products
+from multidrizzle.io.intermediates import (
+    LoadedImages, StoredImage, write_crclean, write_crmask, write_static_mask,
+)
 from multidrizzle.model import Chip
-from multidrizzle.progress import ProgressCallback, for_step
-from multidrizzle.steps.blot import BlottedChip, blot_chips
+from multidrizzle.steps.blot import BlotInputs, BlotSettings, BlottedChip, blot_sky, run_blot
 from multidrizzle.steps.cosmic_rays import (
-    detect_cosmic_rays_per_chip, median_variance_ratio,
+    CosmicRayInputs, CosmicRaySettings, cosmic_ray_clean, run_driz_cr, update_dq,
 )
 from multidrizzle.steps.drizzle import (
-    DrizzledImage, DrizzleSettings, background_ivm, chip_weight_map, drizzle_exposures,
-    good_pixel_mask,
+    DrizzledImage, FinalDrizzleInputs, FinalDrizzleSettings, SeparateDrizzleInputs,
+    SeparateDrizzleSettings, run_driz_combine, run_driz_separate,
 )
-from multidrizzle.steps.median import COMBINE_TYPES, MedianResult, create_median
-from multidrizzle.steps.sky import SkyResult, compute_sky
-from multidrizzle.steps.static_mask import build_static_masks
+from multidrizzle.steps.median import (
+    COMBINE_TYPES, MedianInputs, MedianResult, MedianSettings, run_median,
+)
+from multidrizzle.steps.sky import SkyInputs, SkyResult, SkySettings, run_sky
+from multidrizzle.steps.static_mask import StaticInputs, StaticSettings, run_static
 
 if TYPE_CHECKING:  # pragma: no cover
     from multidrizzle.session import Multidrizzle
 
-__all__ = ["DEFAULT_STEPS", "blot_sky", "cte_direction_for_growth",
-           "processing_units"]
+__all__ = ["Step", "STEPS", "STEP_NAMES", "BUILD_TAGS", "PARAMETERS_WITHOUT_RESULT",
+           "settings_of", "session_form", "DEFAULT_STEPS"]
 
 log = logging.getLogger(__name__)
 
-def cte_direction_for_growth(chip: Chip, driz_cr_ctegrow: int) -> int:
-    """:func:`cte_direction` for the driz_cr step, warning when a tail cannot be grown.
+#: Parameter tags whose parameters change the geometry that ``build()`` makes.
+BUILD_TAGS = ("init", "instrument", "driz_sep_wcs", "final_wcs")
 
-    Parameters
+#: Parameters that change no step's result: where files go, how many threads,
+#: what is shown and logged, how intermediates are stored.
+PARAMETERS_WITHOUT_RESULT = frozenset({
+    "output", "mdriztab", "runfile", "verbose", "num_cores", "in_memory", "rules_file",
+    "updatewcs", "driz_sep_compress"})
+
+
+# --------------------------------------------------------------------------
+# inputs from the session
+
+
+def settings_of(md: "Multidrizzle", settings_class: type) -> Any:
+    """A step's frozen settings, each field the session parameter of that name.
+
+    Bit-flag parameters are given as integers (``~`` applied, ``bits``
+    followed; see :meth:`~multidrizzle.parameters.DrizzleParameters.bit_flags`).
+    """
+    return settings_class(**{field.name: md.parameter_value(field.name)
+                             for field in dataclasses.fields(settings_class)})
+
+
+def _chips(md: "Multidrizzle") -> tuple[Chip, ...]:
+    return tuple(chip for exposure in md.exposures for chip in exposure.chips)
+
+
+def _static_inputs(md: "Multidrizzle") -> StaticInputs:
+    return StaticInputs(_chips(md), settings_of(md, StaticSettings))
+
+
+def _sky_inputs(md: "Multidrizzle") -> SkyInputs:
+    return SkyInputs(tuple(md.exposures), settings_of(md, SkySettings), md.static_masks)
+
+
+def _separate_inputs(md: "Multidrizzle") -> SeparateDrizzleInputs:
+    return SeparateDrizzleInputs(tuple(md.exposures), md.separate_pixel_maps,
+                                 md.separate_grid, settings_of(md, SeparateDrizzleSettings),
+                                 md.sky, md.static_masks)
+
+
+def _median_inputs(md: "Multidrizzle") -> MedianInputs:
+    return MedianInputs(tuple(md.exposures), tuple(md.single_drizzles),
+                        settings_of(md, MedianSettings), md.sky)
+
+
+def _blot_inputs(md: "Multidrizzle") -> BlotInputs:
+    return BlotInputs(_chips(md), md.stored_median, md.separate_pixel_maps, md.separate_grid,
+                      settings_of(md, BlotSettings), md.median_counts, md.sky)
+
+
+def _cosmic_ray_inputs(md: "Multidrizzle") -> CosmicRayInputs:
+    return CosmicRayInputs(
+        _chips(md), md.blotted_images, settings_of(md, CosmicRaySettings),
+        good_bits=md.parameter_value("driz_sep_bits"),
+        combine_is_mean=COMBINE_TYPES[md.combine_type].is_mean,
+        n_exposures=len(md.exposures), blotted_counts=md.blotted_counts,
+        static_masks=md.static_masks, sky=md.sky)
+
+
+def _final_inputs(md: "Multidrizzle") -> FinalDrizzleInputs:
+    return FinalDrizzleInputs(tuple(md.exposures), md.pixel_maps, md.output_grid,
+                              settings_of(md, FinalDrizzleSettings), md.sky,
+                              md.static_masks, md.cr_masks)
+
+
+# --------------------------------------------------------------------------
+# checking results
+
+
+def _fail(md: "Multidrizzle", step: str, problem: str) -> None:
+    function = md.step_functions[step]
+    raise StepResultError(f"step {step!r} ({getattr(function, '__name__', function)}) "
+                          f"returned {problem}")
+
+
+def _as_float(value: Any) -> float:
+    """``float(value)``, or NaN for what is not a number (to be reported, not raised)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _check_per_chip(md: "Multidrizzle", step: str, mapping: Any, what: str,
+                    array_shape: bool) -> None:
+    if not isinstance(mapping, Mapping):
+        _fail(md, step, f"a {type(mapping).__name__}; expected a dict of {what} keyed by "
+                        "chip name")
+    chips = _chips(md)
+    missing = [chip.name for chip in chips if chip.name not in mapping]
+    if missing:
+        _fail(md, step, f"no {what} for {', '.join(missing)}")
+    if array_shape:
+        for chip in chips:
+            shape = np.shape(mapping[chip.name])
+            if shape != chip.shape:
+                _fail(md, step, f"{what} of shape {shape} for {chip.name}; expected "
+                                f"{chip.shape}")
+
+
+def _check_image(md: "Multidrizzle", step: str, image: Any, shape: tuple[int, int],
+                 what: str) -> None:
+    if np.shape(image) != shape:
+        _fail(md, step, f"{what} of shape {np.shape(image)}; expected the grid's {shape}")
+
+
+def _check_static(md: "Multidrizzle", result: Any) -> None:
+    if not isinstance(result, Mapping):
+        _fail(md, "static", f"a {type(result).__name__}; expected a dict of masks keyed by "
+                            "chip signature")
+    for chip in _chips(md):
+        if chip.signature not in result:
+            _fail(md, "static", f"no mask for signature {chip.signature} ({chip.name})")
+        if np.shape(result[chip.signature]) != chip.shape:
+            _fail(md, "static", f"a mask of shape {np.shape(result[chip.signature])} for "
+                                f"{chip.signature}; expected {chip.shape}")
+
+
+def _check_sky(md: "Multidrizzle", result: Any) -> None:
+    values = result.values if isinstance(result, SkyResult) else result
+    _check_per_chip(md, "sky", values, "sky value", array_shape=False)
+    bad = [chip.name for chip in _chips(md) if not np.isfinite(_as_float(values[chip.name]))]
+    if bad:
+        _fail(md, "sky", f"sky values that are not finite numbers for {', '.join(bad)}")
+
+
+def _check_iterable(step: str, what: str) -> Callable[["Multidrizzle", Any], None]:
+    """Results checked item by item as they are kept: here only their container."""
+    def check(md: "Multidrizzle", result: Any) -> None:
+        if not isinstance(result, Iterable):
+            _fail(md, step, f"a {type(result).__name__}; expected {what}")
+    return check
+
+
+def _check_median(md: "Multidrizzle", result: Any) -> None:
+    median = result.median if isinstance(result, MedianResult) else result
+    _check_image(md, "median", median, md.separate_grid.shape, "a median image")
+
+
+def _check_cr(md: "Multidrizzle", result: Any) -> None:
+    _check_per_chip(md, "driz_cr", result, "cosmic-ray mask", array_shape=True)
+
+
+def _check_final(md: "Multidrizzle", result: Any) -> None:
+    if not isinstance(result, DrizzledImage):
+        _fail(md, "driz_combine", f"a {type(result).__name__}; expected a DrizzledImage")
+    for image, what in ((result.sci, "a final science image"),
+                        (result.wht, "a final weight image")):
+        _check_image(md, "driz_combine", image, md.output_grid.shape, what)
+
+
+# --------------------------------------------------------------------------
+# keeping results (and writing their files)
+
+
+@dataclass
+class Kept:
+    """What a step leaves on the session: its result as kept, and the files written.
+
+    ``intermediates`` are removed by ``clean=True``; ``products`` are kept.
+    ``in_files`` says the result is read from its intermediate files (so it
+    goes when they are removed).
+    """
+
+    result: Any
+    intermediates: list[Path] = dataclasses.field(default_factory=list)
+    products: list[Path] = dataclasses.field(default_factory=list)
+    in_files: bool = False
+
+
+def _stored(images: Iterable[Any]) -> list[Path]:
+    return [image.path for image in images if isinstance(image, StoredImage)]
+
+
+def _keep_static(md: "Multidrizzle", result: Mapping) -> Kept:
+    masks = dict(result)
+    written = [] if md.in_memory else [
+        write_static_mask(mask, signature, md.layout.static_mask(signature))
+        for signature, mask in masks.items()]
+    return Kept(masks, intermediates=written)
+
+
+def _keep_sky(md: "Multidrizzle", result: Any) -> Kept:
+    if not isinstance(result, SkyResult):
+        result = SkyResult(values={name: float(value) for name, value in dict(result).items()},
+                           subtract=True, method="user function")
+    if md.workinplace:
+        for chip in _chips(md):
+            products.write_back_to_input(chip.filename, chip.extver, sky=result.native(chip))
+    return Kept(result)
+
+
+def _keep_singles(md: "Multidrizzle", singles: Iterable[Any]) -> Kept:
+    """Keep the separate drizzles as they come (a list, or an iterator that makes
+    them one at a time, so that only one is ever in memory)."""
+    kept: list[DrizzledImage] = []
+    shape = md.separate_grid.shape
+    for single in singles:
+        if len(kept) == len(md.exposures):
+            _fail(md, "driz_separate", f"more than {len(md.exposures)} separate drizzles; "
+                                       "expected one per exposure")
+        if not isinstance(single, DrizzledImage):
+            _fail(md, "driz_separate", f"a {type(single).__name__} among the separate "
+                                       "drizzles; expected DrizzledImage")
+        _check_image(md, "driz_separate", single.sci, shape, "a single drizzled image")
+        _check_image(md, "driz_separate", single.wht, shape, "a single weight image")
+        exposure = md.exposures[len(kept)]
+        headers = (None, None) if md.in_memory else products.single_headers(
+            md.separate_grid, exposure, md.sky_values)
+        compress = bool(md.driz_sep_compress)
+        kept.append(DrizzledImage(
+            sci=md.keep_image(md.layout.single(exposure, "sci"), single.sci,
+                              lambda: headers[0], compress),
+            wht=md.keep_image(md.layout.single(exposure, "wht"), single.wht,
+                              lambda: headers[1], compress),
+            ctx=single.ctx, exptime=single.exptime, n_images=single.n_images))
+    if len(kept) != len(md.exposures):
+        _fail(md, "driz_separate", f"{len(kept)} separate drizzles; expected "
+                                   f"{len(md.exposures)}, one per exposure")
+    return Kept(kept, intermediates=_stored(image for single in kept
+                                            for image in (single.sci, single.wht)),
+                in_files=not md.in_memory)
+
+
+@dataclass(frozen=True)
+class KeptMedian:
+    """The median as the session keeps it: the image (array or file) and the counts."""
+
+    image: np.ndarray | StoredImage
+    counts: np.ndarray | None
+
+
+def _keep_median(md: "Multidrizzle", result: Any) -> Kept:
+    median = result.median if isinstance(result, MedianResult) else result
+    counts = result.good_counts if isinstance(result, MedianResult) else None
+    image = md.keep_image(md.layout.median(), np.asarray(median, dtype=np.float32),
+                          lambda: products.median_header(md.separate_grid, md.exposures))
+    return Kept(KeptMedian(image, counts), intermediates=_stored([image]),
+                in_files=not md.in_memory)
+
+
+@dataclass(frozen=True)
+class KeptBlots:
+    """The blotted medians as the session keeps them (arrays or files) and their counts."""
+
+    images: LoadedImages
+    counts: dict[str, np.ndarray] | None
+
+
+def _keep_blots(md: "Multidrizzle", result: Any) -> Kept:
+    """Keep the blotted medians as they come (a dict, or BlottedChip one by one)."""
+    blotted = (BlottedChip(name, image) for name, image in result.items()) \
+        if isinstance(result, Mapping) else result
+    chips = {chip.name: chip for chip in _chips(md)}
+    settings = settings_of(md, BlotSettings)
+    images: dict[str, np.ndarray | StoredImage] = {}
+    counts: dict[str, np.ndarray] = {}
+    for item in blotted:
+        chip = chips.get(item.name)
+        if chip is None:
+            _fail(md, "blot", f"a blotted image for {item.name!r}, which is not an input "
+                              "chip")
+        if np.shape(item.image) != chip.shape:
+            _fail(md, "blot", f"a blotted image of shape {np.shape(item.image)} for "
+                              f"{chip.name}; expected {chip.shape}")
+        images[chip.name] = md.keep_image(
+            md.layout.blot(chip), np.asarray(item.image, dtype=np.float32),
+            lambda: products.blot_header(chip, sky=blot_sky(chip, settings, md.sky)))
+        if item.counts is not None:
+            counts[chip.name] = item.counts
+    missing = [name for name in chips if name not in images]
+    if missing:
+        _fail(md, "blot", f"no blotted image for {', '.join(missing)}")
+    return Kept(KeptBlots(LoadedImages(images), counts or None),
+                intermediates=_stored(images.values()), in_files=not md.in_memory)
+
+
+@dataclass(frozen=True)
+class KeptCosmicRays:
+    """The cosmic-ray masks and the ``_crclean`` images written from them."""
+
+    masks: dict[str, np.ndarray]
+    crclean_files: list[Path]
+
+
+def _keep_cosmic_rays(md: "Multidrizzle", result: Mapping) -> Kept:
+    """The masks, their ``_crmask`` files (intermediate) and ``_crclean`` images (kept).
+
+    As AstroDrizzle, every chip's ``<input>_sci<N>_crmask.fits`` is written
+    unless ``in_memory`` (``driz_cr_corr`` writes it even then, beside its
+    ``_crclean`` image); ``clean=True`` removes the masks.  With
+    ``workinplace`` the cosmic rays are flagged with ``crbit`` in the inputs'
+    DQ arrays.
+    """
+    masks = {name: np.asarray(mask, dtype=bool) for name, mask in result.items()}
+    written, cleaned = [], []
+    for chip in _chips(md):
+        mask = masks[chip.name]
+        if md.driz_cr_corr or not md.in_memory:
+            written.append(write_crmask(md.layout.crmask(chip), mask))
+        if md.driz_cr_corr:
+            clean = cosmic_ray_clean(chip.read_science(), md.blotted_images[chip.name], mask)
+            cleaned.append(write_crclean(md.layout.crclean(chip), clean,
+                                         products.crclean_header(chip, sky=md.sky_values.get(
+                                             chip.name, 0.0))))
+        if md.workinplace and md.crbit:
+            products.write_back_to_input(chip.filename, chip.extver,
+                                         dq=update_dq(chip.read_dq(), mask, md.crbit))
+    return Kept(KeptCosmicRays(masks, cleaned), intermediates=written, products=cleaned)
+
+
+def _keep_final(md: "Multidrizzle", result: DrizzledImage) -> Kept:
+    return Kept(result, products=md.write_final(result))
+
+
+# --------------------------------------------------------------------------
+# the records
+
+
+@dataclass(frozen=True)
+class Step:
+    """Everything the session knows about one processing step.
+
+    Attributes
     ----------
-    chip : Chip
-    driz_cr_ctegrow : int
-        The session's ``driz_cr_ctegrow``.
-
-    Returns
-    -------
-    int
-        +1, -1 or 0, as :func:`cte_direction`.  With ``driz_cr_ctegrow > 0``
-        and a direction of 0, a WARNING names the chip: its cosmic rays get
-        no CTE tail.
+    name : str
+        The step's name (``'sky'``), also its key in ``md.step_records``.
+    switch : str
+        The parameter that switches it on or off, also the keyword of
+        ``run()`` (``'skysub'``).
+    tag : str
+        The parameter tag it owns: a change of such a parameter makes this
+        step and every later one stale.
+    function : callable
+        The default step function, ``function(inputs, progress=...)``.
+    make_inputs : callable
+        ``make_inputs(md)``: the frozen inputs of a run on the session.
+    check : callable
+        ``check(md, result)``: raise StepResultError for a result of the
+        wrong form (from a user's function, usually).
+    keep : callable
+        ``keep(md, result) -> Kept``: the result as the session keeps it and
+        the files written (intermediates, products).
+    needs : tuple of str
+        Steps whose results it cannot run without.
+    reads : tuple of str
+        Steps whose results it uses when they exist (a stale one is warned
+        about).
+    invalidated_by : tuple of str
+        Parameters of other tags that change its result.
+    produces : str
+        The files it writes, for the documentation.
+    when_off : callable or None
+        ``when_off(md) -> result``: what the step leaves when switched off
+        by its parameter (the sky step keeps the sky for the cosmic-ray
+        noise model); None: nothing.
     """
-    direction = chip.cte_direction
-    if driz_cr_ctegrow > 0 and direction == 0:
-        instrument, detector = chip.signature[0].split("/")
-        log.warning("driz_cr: driz_cr_ctegrow=%d but the CTE direction of %s (%s/%s) "
-                    "is not known; no CTE tail is masked on this chip", driz_cr_ctegrow,
-                    chip.name, instrument or "unknown instrument",
-                    detector or "unknown detector")
-    return direction
+
+    name: str
+    switch: str
+    tag: str
+    function: Callable[..., Any]
+    make_inputs: Callable[["Multidrizzle"], Any]
+    check: Callable[["Multidrizzle", Any], None]
+    keep: Callable[["Multidrizzle", Any], Kept]
+    needs: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+    invalidated_by: tuple[str, ...] = ()
+    produces: str = ""
+    when_off: Callable[["Multidrizzle"], Any] | None = None
 
 
-def processing_units(chip: Chip) -> str:
-    """The units of ``chip.read_science()`` as the cosmic-ray step names them."""
-    return processing_bunit(chip).lower()
+def _sky_without_subtraction(md: "Multidrizzle") -> SkyResult:
+    """``skysub=False``: the sky recorded for cosmic-ray detection only (``skyuser``, or 0)."""
+    inputs = _sky_inputs(md)
+    return run_sky(dataclasses.replace(inputs, settings=dataclasses.replace(
+        inputs.settings, skysub=False)))
 
 
-def _progress(md: "Multidrizzle", step: str) -> ProgressCallback:
-    """The session's progress reporter, bound to ``step``, for a step function."""
-    return for_step(md.report_progress, step)
+#: The processing steps, in order.
+STEPS: dict[str, Step] = {step.name: step for step in (
+    Step("static", "static", "static", run_static, _static_inputs, _check_static,
+         _keep_static, invalidated_by=("resetbits",),
+         produces="<DET>_<nx>x<ny>_<chip>_staticMask.fits (unless in_memory)"),
+    Step("sky", "skysub", "sky", run_sky, _sky_inputs, _check_sky, _keep_sky,
+         reads=("static",), produces="MDRIZSKY in the inputs (workinplace only)",
+         when_off=_sky_without_subtraction),
+    Step("driz_separate", "driz_separate", "driz_sep", run_driz_separate, _separate_inputs,
+         _check_iterable("driz_separate", "a list of DrizzledImage, one per exposure"), _keep_singles,
+         reads=("static", "sky"), invalidated_by=("bits",),
+         produces="<input>_single_sci.fits, _single_wht.fits (unless in_memory)"),
+    Step("median", "median", "median", run_median, _median_inputs, _check_median,
+         _keep_median, needs=("driz_separate",), reads=("driz_separate", "sky"),
+         produces="<output>_med.fits (unless in_memory)"),
+    Step("blot", "blot", "blot", run_blot, _blot_inputs,
+         _check_iterable("blot", "a dict of blotted images keyed by chip name"), _keep_blots,
+         needs=("median",), reads=("median", "sky"),
+         produces="<input>_sci<N>_blt.fits (unless in_memory)"),
+    Step("driz_cr", "driz_cr", "driz_cr", run_driz_cr, _cosmic_ray_inputs, _check_cr,
+         _keep_cosmic_rays, needs=("blot",), reads=("blot", "static", "sky"),
+         invalidated_by=("crbit",),
+         produces="<input>_sci<N>_crmask.fits (unless in_memory), _crclean.fits "
+                  "(driz_cr_corr)"),
+    Step("driz_combine", "driz_combine", "final", run_driz_combine, _final_inputs,
+         _check_final, _keep_final, reads=("static", "sky", "driz_cr"),
+         invalidated_by=("context", "build_mef"),
+         produces="<output>_drz.fits or _drc.fits (SCI, WHT, CTX, HDRTAB)"),
+)}
 
-
-def _chips(md: "Multidrizzle") -> list[Chip]:
-    return [chip for exposure in md.exposures for chip in exposure.chips]
-
-
-def _static_mask_of(md: "Multidrizzle", chip: Chip) -> np.ndarray | None:
-    masks = md.static_masks
-    return None if masks is None else masks.get(chip.signature)
-
-
-def _sky_in_processing_units(md: "Multidrizzle", chip: Chip) -> float:
-    return float(md.sky_values.get(chip.name, 0.0)) * chip.proc_scale if md.sky_values else 0.0
-
-
-def _sky_subtracted(md: "Multidrizzle") -> bool:
-    return bool(md.sky_values) and md.sky_subtracted
-
-
-def run_static(md: "Multidrizzle") -> dict:
-    """Static masks per chip signature (bad = True)."""
-    return build_static_masks(_chips(md), md.static_sig, md.staticfile or None,
-                              progress=_progress(md, "static"))
-
-
-def run_sky(md: "Multidrizzle", *, skysub: bool = True) -> SkyResult:
-    """Sky of every chip; with ``skysub=False`` only what CR rejection needs."""
-    return compute_sky(
-        [exposure.chips for exposure in md.exposures], skymethod=md.skymethod,
-        skystat=md.skystat, skywidth=md.skywidth, skylower=md.skylower,
-        skyupper=md.skyupper, skyclip=md.skyclip, skylsigma=md.skylsigma,
-        skyusigma=md.skyusigma, sky_bits=md.bit_flags("sky_bits"),
-        static_masks=md.static_masks, use_static=md.use_static,
-        skymask_cat=md.skymask_cat, skyfile=md.skyfile, skyuser=md.skyuser,
-        skysub=skysub, progress=_progress(md, "sky"))
-
-
-def _separate_science(md: "Multidrizzle", chip: Chip) -> np.ndarray:
-    science = chip.read_science()
-    if _sky_subtracted(md):
-        science -= np.float32(_sky_in_processing_units(md, chip))  # a private copy
-    return science
-
-
-def run_driz_separate(md: "Multidrizzle") -> Iterator[DrizzledImage]:
-    """Each exposure alone on the separate grid, made one at a time as they are stored."""
-    bits = md.bit_flags("driz_sep_bits")
-    settings = DrizzleSettings(kernel=md.effective_kernel("driz_sep"),
-                               pixfrac=md.driz_sep_pixfrac, wt_scl=md.driz_sep_wt_scl,
-                               fillval=md.driz_sep_fillval, bits=bits)
-    return drizzle_exposures(
-        md.exposures, md.separate_pixel_maps, md.separate_grid, settings,
-        science_of=lambda chip: _separate_science(md, chip),
-        weights_of=lambda chip: chip_weight_map(chip, chip.read_dq(), bits,
-                                                static_mask=_static_mask_of(md, chip)),
-        separate=True, progress=_progress(md, "driz_separate"))
-
-
-def run_median(md: "Multidrizzle") -> MedianResult:
-    """Median of the separate drizzles (count rates in the processing units).
-
-    The result also says how many exposures entered each pixel
-    (``good_counts``), which the cosmic-ray step needs for the median's noise.
-
-    minmed's noise model gets, per exposure, AstroDrizzle's values: the
-    lowest sky of its chips in electrons, the root mean square of their read
-    noises, and the electrons per processing unit (the gain for data in DN
-    processed natively, else 1; the mean over the chips, which share one
-    gain on every HST detector that writes DN).
-    """
-    singles = md.single_drizzles
-    sky_electrons, read_noises, gains = [], [], []
-    for exposure in md.exposures:
-        chips = exposure.chips
-        sky_electrons.append(min(float(md.sky_values.get(c.name, 0.0)) * c.to_electrons
-                                 for c in chips) if md.sky_values else 0.0)
-        read_noises.append(float(np.sqrt(np.mean([c.read_noise ** 2 for c in chips]))))
-        # to_electrons / proc_scale: electrons per processing unit, per exposure
-        # for a rate; dividing a rate's by the exposure time leaves the gain.
-        gains.append(float(np.mean([c.to_electrons / c.proc_scale
-                                    / (c.exptime if c.processing_is_rate else 1.0)
-                                    for c in chips])))
-    result = create_median(
-        [s.sci for s in singles], [s.wht for s in singles],
-        combine_type=md.combine_type, combine_maskpt=md.combine_maskpt,
-        combine_nsigma=md.combine_nsigma, combine_nlow=md.combine_nlow,
-        combine_nhigh=md.combine_nhigh, combine_lthresh=md.combine_lthresh,
-        combine_hthresh=md.combine_hthresh, combine_grow=md.combine_grow,
-        combine_bufsize=md.combine_bufsize, median_newmasks=md.median_newmasks,
-        exptimes=[e.exptime for e in md.exposures], sky_values_electrons=sky_electrons,
-        read_noises=read_noises, units="cps", gains=gains,
-        fillval=0.0, progress=_progress(md, "median"))
-    return result
-
-
-def blot_sky(md: "Multidrizzle", chip: Chip) -> float:
-    """What the blot step adds to the blotted median so that it matches the chip's data.
-
-    The sky subtracted before drizzling (``blot_addsky=True``; nothing when
-    no sky was subtracted), or ``blot_skyval`` in the chip's native units.
-
-    Returns
-    -------
-    float
-        In the chip's processing units; the ``_blt`` file records it as
-        MDRIZSKY.
-    """
-    if md.blot_addsky:
-        return _sky_in_processing_units(md, chip) if _sky_subtracted(md) else 0.0
-    return float(md.blot_skyval) * chip.proc_scale
-
-
-def run_blot(md: "Multidrizzle") -> Iterator[BlottedChip]:
-    """The median blotted onto every chip, one chip at a time.
-
-    The number of exposures behind each median pixel is blotted too (when
-    the median step gave it), through the same pixel map.
-    """
-    median = md.median_image  # read once (a file when in_memory=False)
-    counts = None if md.median_counts is None else md.median_counts.astype(np.float32)
-    return blot_chips(median, _chips(md), md.separate_pixel_maps, md.separate_grid,
-                      interp=md.blot_interp, sinscl=md.blot_sinscl,
-                      sky_of=lambda chip: blot_sky(md, chip), counts=counts,
-                      progress=_progress(md, "blot"))
-
-
-def _model_variance(md: "Multidrizzle", chip: Chip) -> np.ndarray | float:
-    """Variance of the chip's blotted median relative to one exposure's (driz_cr).
-
-    From the exposures behind each median pixel; when no step said how many
-    (a user's median or blot step), every exposure is assumed to cover
-    every pixel, as the log says.
-    """
-    counts = md.blotted_counts.get(chip.name) if md.blotted_counts else None
-    if counts is None:
-        n = len(md.exposures)
-        log.info("driz_cr %s: the median's inputs per pixel are unknown (user step); "
-                 "taking all %d exposures for its noise", chip.name, n)
-        return float(median_variance_ratio(np.array(n), COMBINE_TYPES[md.combine_type].is_mean))
-    return median_variance_ratio(counts, COMBINE_TYPES[md.combine_type].is_mean)
-
-
-def _sky_missing_from_blot(md: "Multidrizzle", chip: Chip) -> float:
-    """Sky whose Poisson noise the blotted median does not already carry.
-
-    When multidrizzle subtracted the sky, the blot adds it back, so its noise
-    is in the blotted values already (AstroDrizzle adds it a second time,
-    which raises every threshold by the sky noise and misses faint cosmic
-    rays).  When the user removed the sky beforehand (``skyuser``, or a sky
-    file marked applied), neither data nor blot hold it and its noise must be
-    added.
-    """
-    return 0.0 if _sky_subtracted(md) else _sky_in_processing_units(md, chip)
-
-
-def run_driz_cr(md: "Multidrizzle") -> dict[str, np.ndarray]:
-    """Cosmic-ray masks of every chip (True = cosmic ray)."""
-    bits = md.bit_flags("driz_sep_bits")
-
-    def arguments_of(chip: Chip) -> dict:
-        return dict(
-            science=chip.read_science(), blotted_median=md.blotted_images[chip.name],
-            good_mask=good_pixel_mask(chip.read_dq(), bits),
-            static_mask=_static_mask_of(md, chip), gain=chip.gain,
-            read_noise=chip.read_noise, exptime=chip.exptime,
-            sky=_sky_missing_from_blot(md, chip), units=processing_units(chip),
-            driz_cr_snr=md.driz_cr_snr, driz_cr_scale=md.driz_cr_scale,
-            driz_cr_grow=md.driz_cr_grow, driz_cr_ctegrow=md.driz_cr_ctegrow,
-            cte_direction=cte_direction_for_growth(chip, md.driz_cr_ctegrow),
-            model_variance=_model_variance(md, chip))
-
-    return detect_cosmic_rays_per_chip(_chips(md), arguments_of,
-                                       progress=_progress(md, "driz_cr"))
-
-
-def _final_weights(md: "Multidrizzle", chip: Chip, bits: int | None) -> np.ndarray:
-    cr_mask = md.cr_masks.get(chip.name) if md.cr_masks else None
-    wht_type = md.final_wht_type
-    error = ivm = None
-    if wht_type == "ERR":
-        error = chip.read_error()
-    elif wht_type == "IVM":
-        ivm = _ivm_of(md, chip)
-    return chip_weight_map(chip, chip.read_dq(), bits,
-                           static_mask=_static_mask_of(md, chip), cr_mask=cr_mask,
-                           wht_type=wht_type, error=error, ivm=ivm)
-
-
-def _ivm_of(md: "Multidrizzle", chip: Chip) -> np.ndarray | float:
-    exposure = next(e for e in md.exposures if chip in e.chips)
-    ivm = exposure.read_ivm(chip)
-    if ivm is None:
-        return background_ivm(chip, md.sky_values.get(chip.name, 0.0)
-                              if md.sky_values else 0.0)
-    return ivm
-
-
-def run_driz_combine(md: "Multidrizzle") -> DrizzledImage:
-    """Every exposure onto the final grid, cosmic rays and bad pixels weighted out."""
-    bits = md.bit_flags("final_bits")
-    # AstroDrizzle starts the final image at final_maskval, None meaning NaN
-    maskval = np.nan if md.final_maskval is None else md.final_maskval
-    settings = DrizzleSettings(kernel=md.effective_kernel("final"),
-                               pixfrac=md.final_pixfrac, wt_scl=md.final_wt_scl,
-                               fillval=md.final_fillval, bits=bits, maskval=maskval)
-    return drizzle_exposures(
-        md.exposures, md.pixel_maps, md.output_grid, settings,
-        science_of=lambda chip: _separate_science(md, chip),
-        weights_of=lambda chip: _final_weights(md, chip, bits),
-        context=bool(md.context), separate=False, progress=_progress(md, "driz_combine"))
-
-
-#: The default function of each step, in processing order.
-DEFAULT_STEPS = {
-    "static": run_static,
-    "sky": run_sky,
-    "driz_separate": run_driz_separate,
-    "median": run_median,
-    "blot": run_blot,
-    "driz_cr": run_driz_cr,
-    "driz_combine": run_driz_combine,
+#: Each step's inputs and settings classes.
+_INPUTS_AND_SETTINGS: dict[str, tuple[type, type]] = {
+    "static": (StaticInputs, StaticSettings), "sky": (SkyInputs, SkySettings),
+    "driz_separate": (SeparateDrizzleInputs, SeparateDrizzleSettings),
+    "median": (MedianInputs, MedianSettings), "blot": (BlotInputs, BlotSettings),
+    "driz_cr": (CosmicRayInputs, CosmicRaySettings),
+    "driz_combine": (FinalDrizzleInputs, FinalDrizzleSettings),
 }
+
+#: ``build`` and the processing steps, in order: the rows of the step table.
+STEP_NAMES: tuple[str, ...] = ("build", *STEPS)
+
+#: The default function of each step (the functions ``restore_step`` goes back to).
+DEFAULT_STEPS: dict[str, Callable[..., Any]] = {name: step.function
+                                                for name, step in STEPS.items()}
+
+
+# --------------------------------------------------------------------------
+# user functions
+
+
+def _takes_the_inputs(step: str, function: Callable[..., Any]) -> bool:
+    """Whether a user's step function takes the step's inputs (not the session).
+
+    It does when its first parameter is named ``inputs`` or annotated with
+    the step's inputs class; any other function is taken to be of the
+    earlier form, ``function(md)``, so that code written for it keeps working.
+    """
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if not parameters:
+        return False
+    first = parameters[0]
+    annotation = first.annotation
+    annotation = annotation if isinstance(annotation, str) else getattr(annotation,
+                                                                        "__name__", "")
+    return first.name == "inputs" or annotation.split(".")[-1] == type_of_inputs(step)
+
+
+def session_form(function: Callable[["Multidrizzle"], Any], md: "Multidrizzle"
+                 ) -> Callable[[Any], Any]:
+    """Adapt a step function of the earlier form, ``function(md)``, to the inputs form.
+
+    The adapter ignores the inputs and calls ``function(md)``: such a function
+    can only run in the session's process.  A :class:`DeprecationWarning`
+    says so when the function is given to ``replace_step``.
+    """
+    def adapted(inputs: Any, progress: Any = None) -> Any:
+        return function(md)
+
+    adapted.__name__ = getattr(function, "__name__", "user_step")
+    adapted.__wrapped__ = function  # type: ignore[attr-defined]
+    return adapted
+
+
+def user_function(step: str, function: Any, md: "Multidrizzle", form: str | None
+                  ) -> Callable[..., Any]:
+    """The function ``replace_step`` installs: the inputs form, or an adapted session form.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown step, something not callable, or an unknown ``form``.
+    """
+    if step not in STEPS:
+        raise ParameterError(f"replace_step: {step!r} is not a step; expected one of "
+                             f"{', '.join(STEPS)}")
+    if not callable(function):
+        raise ParameterError(f"replace_step: {function!r} is not callable")
+    if form not in (None, "inputs", "session"):
+        raise ParameterError(f"replace_step: form={form!r}; expected 'inputs' (function("
+                             "inputs)) or 'session' (function(md), deprecated)")
+    if form == "session" or (form is None and not _takes_the_inputs(step, function)):
+        warnings.warn(f"replace_step({step!r}): a step function that takes the session "
+                      f"({getattr(function, '__name__', function)}(md)) is deprecated; "
+                      f"take the step's inputs instead: a first parameter named 'inputs' "
+                      f"or annotated {type_of_inputs(step)}, or form='inputs'",
+                      DeprecationWarning, stacklevel=3)
+        return session_form(function, md)
+    return function
+
+
+def inputs_class(step: str) -> type:
+    """The inputs class of ``step`` (what its function takes)."""
+    return _INPUTS_AND_SETTINGS[step][0]
+
+
+def settings_class(step: str) -> type:
+    """The settings class of ``step`` (the parameters it takes)."""
+    return _INPUTS_AND_SETTINGS[step][1]
+
+
+def type_of_inputs(step: str) -> str:
+    """The name of the inputs class of ``step``, for messages."""
+    return inputs_class(step).__name__
+
+
+def call_step(function: Callable[..., Any], inputs: Any, progress: Any) -> Any:
+    """``function(inputs, progress=progress)``, or ``function(inputs)`` when it takes no
+    ``progress``."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    takes_progress = "progress" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    return function(inputs, progress=progress) if takes_progress else function(inputs)

@@ -32,7 +32,7 @@ from traitlets import All, observe
 from multidrizzle import __version__, pipeline
 from multidrizzle.console import Console
 from multidrizzle.errors import (
-    ParameterError, StepOrderError, StepResultError, UnsupportedError,
+    ParameterError, StepOrderError, UnsupportedError,
 )
 from multidrizzle.geometry import (
     GridRequest, OutputGrid, PixelMap, check_memory, compute_pixel_map, make_output_grid,
@@ -41,6 +41,7 @@ from multidrizzle.io import products
 from multidrizzle.io.inputs import (
     InputList, check_runfile, parse_group, prepare_output_folder, resolve_inputs,
 )
+from multidrizzle.io.layout import OutputLayout
 from multidrizzle.io.intermediates import LoadedImages, StoredImage, loaded, store_image
 from multidrizzle.io.runlog import PACKAGE_LOGGER, RunLog
 from multidrizzle.mdriztab import apply_mdriztab, read_mdriztab
@@ -50,52 +51,16 @@ from multidrizzle.parameters import (
 )
 from multidrizzle.progress import for_step, tracked
 from multidrizzle.shiftfile import apply_shifts, output_frame, read_shiftfile
-from multidrizzle.steps.cosmic_rays import cosmic_ray_clean, update_dq, write_crmask, write_crclean
-from multidrizzle.steps.blot import BlottedChip
 from multidrizzle.steps.drizzle import DrizzledImage, weight_scale
-from multidrizzle.steps.median import MedianResult
 from multidrizzle.steps.sky import SkyResult
-from multidrizzle.steps.static_mask import write_static_mask
 
 __all__ = ["Multidrizzle", "StepRecord", "BuildSummary", "STEPS", "astrodrizzle"]
 
 
-def _as_float(value: Any) -> float:
-    """``float(value)``, or NaN for what is not a number (to be reported, not raised)."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
-
 log = logging.getLogger(__name__)
 
-#: The processing steps in order; ``build`` makes the geometry they all use.
-STEPS = ("build", "static", "sky", "driz_separate", "median", "blot", "driz_cr",
-         "driz_combine")
-
-#: Which step a parameter's step tag belongs to (the first step it changes).
-_STEP_OF_TAG = {
-    "init": "build", "instrument": "build", "driz_sep_wcs": "build",
-    "final_wcs": "build", "static": "static", "sky": "sky",
-    "driz_sep": "driz_separate", "median": "median", "blot": "blot",
-    "driz_cr": "driz_cr", "final": "driz_combine",
-}
-
-#: The parameter that switches each step on or off.
-_SWITCH_PARAMETER = {"static": "static", "sky": "skysub", "driz_separate": "driz_separate",
-                     "median": "median", "blot": "blot", "driz_cr": "driz_cr",
-                     "driz_combine": "driz_combine"}
-
-#: Parameters whose step tag does not say which results they invalidate:
-#: the first step they change, or None for those that change no result
-#: (where files go, how many threads, logging, input archiving).
-_STALE_FROM = {
-    "output": None, "mdriztab": None, "runfile": None, "verbose": None, "num_cores": None,
-    "in_memory": None, "rules_file": None, "updatewcs": None,
-    "driz_sep_compress": None,
-    "context": "driz_combine", "build_mef": "driz_combine", "crbit": "driz_cr",
-    "resetbits": "static", "bits": "driz_separate",
-}
+#: ``build`` and the processing steps, in order (see :data:`multidrizzle.pipeline.STEPS`).
+STEPS = pipeline.STEP_NAMES
 
 #: Bytes of output arrays per output pixel: science, weight (float32) and one
 #: 32-bit context plane per 32 inputs, plus one dense pixel map (float64 x 2)
@@ -183,18 +148,7 @@ class Multidrizzle(DrizzleParameters):
     pixel_maps: dict[str, PixelMap]
     separate_pixel_maps: dict[str, PixelMap]
     build_summary: BuildSummary | None
-    static_masks: dict | None
-    sky_values: dict[str, float]
-    sky_subtracted: bool
-    single_drizzles: list[DrizzledImage] | None
-    _median: np.ndarray | StoredImage | None
-    median_counts: np.ndarray | None
-    blotted_images: LoadedImages | None
-    blotted_counts: dict[str, np.ndarray] | None
-    cr_masks: dict[str, np.ndarray] | None
-    final: DrizzledImage | None
-    products: list[Path]
-    crclean_files: list[Path]
+    _kept: dict[str, pipeline.Kept]
     console: Console | None
     _active_console: Console | None
 
@@ -215,7 +169,7 @@ class Multidrizzle(DrizzleParameters):
         self.pixel_maps: dict[str, PixelMap] = {}
         self.separate_pixel_maps: dict[str, PixelMap] = {}
         self.build_summary: BuildSummary | None = None
-        self._reset_results()
+        self._kept: dict[str, pipeline.Kept] = {}
         self.step_functions: dict[str, Callable] = dict(pipeline.DEFAULT_STEPS)
         if configobj is not None:
             self.update_from_configobj(configobj)
@@ -313,7 +267,7 @@ class Multidrizzle(DrizzleParameters):
                           for chip in self._tracked_chips(chips, "pixel maps")})
         # commit the new geometry only once everything succeeded; results of
         # earlier runs belong to the old geometry and are dropped
-        self._reset_results()
+        self._kept = {}
         for step in STEPS[1:]:
             self.step_records[step] = StepRecord()
         self.inputs = inputs
@@ -340,7 +294,8 @@ class Multidrizzle(DrizzleParameters):
     def run(self, static: bool | None = None, skysub: bool | None = None,
             driz_separate: bool | None = None, median: bool | None = None,
             blot: bool | None = None, driz_cr: bool | None = None,
-            driz_combine: bool | None = None) -> dict[str, StepRecord]:
+            driz_combine: bool | None = None, *,
+            only: str | Iterable[str] | None = None) -> dict[str, StepRecord]:
         """Run the processing steps in order.
 
         Each switch is None (use the parameter of the same name) or True /
@@ -365,6 +320,15 @@ class Multidrizzle(DrizzleParameters):
         ends with the step table and the files written (an earlier log of
         the same name is kept as ``runfile.1``, ``.2``, ... up to ``.9``).
 
+        Parameters
+        ----------
+        static, skysub, driz_separate, median, blot, driz_cr, driz_combine : bool, optional
+            Switch a step on or off for this call (None: its parameter says).
+        only : str or iterable of str, optional
+            Run these steps (names as in ``md.step_records``: ``'median'``,
+            ``['blot', 'driz_cr']``) and switch every other one off for this
+            call; not together with the switches.
+
         Returns
         -------
         dict
@@ -379,8 +343,10 @@ class Multidrizzle(DrizzleParameters):
         overrides = {"static": static, "sky": skysub, "driz_separate": driz_separate,
                      "median": median, "blot": blot, "driz_cr": driz_cr,
                      "driz_combine": driz_combine}
-        switches = {step: bool(getattr(self, _SWITCH_PARAMETER[step])) if value is None
-                    else bool(value) for step, value in overrides.items()}
+        if only is not None:
+            overrides = self._only(only, overrides)
+        switches = {name: bool(getattr(self, step.switch)) if overrides[name] is None
+                    else bool(overrides[name]) for name, step in pipeline.STEPS.items()}
         self._require_build()
         self.check_consistency()
         written: list[Path] = []
@@ -405,18 +371,33 @@ class Multidrizzle(DrizzleParameters):
         log.info("step timing:\n%s", self.step_table())
         return {name: self.step_records[name] for name in STEPS}
 
-    def replace_step(self, step: str, function: Callable[["Multidrizzle"], Any]) -> None:
-        """Use ``function(md)`` instead of the built-in step (see :mod:`multidrizzle.pipeline`)."""
-        if step not in pipeline.DEFAULT_STEPS:
-            raise ParameterError(f"replace_step: {step!r} is not a step; expected one of "
-                                 f"{', '.join(pipeline.DEFAULT_STEPS)}")
-        if not callable(function):
-            raise ParameterError(f"replace_step: {function!r} is not callable")
-        self.step_functions[step] = function
+    def replace_step(self, step: str, function: Callable[..., Any], *,
+                     form: str | None = None) -> None:
+        """Use ``function`` instead of the built-in function of ``step``.
+
+        ``function(inputs)`` (or ``function(inputs, progress=...)``) takes the
+        step's frozen inputs and returns its result, as the built-in function
+        does (see :mod:`multidrizzle.pipeline` for each step's inputs and
+        result).  Such a function is recognised by its first parameter, named
+        ``inputs`` or annotated with the step's inputs class (``SkyInputs``...),
+        or by ``form='inputs'``.  Any other function is taken to be of the
+        earlier form, ``function(md)`` taking the session: it still works but
+        is deprecated (a :class:`DeprecationWarning`), and runs only in this
+        process.
+
+        Raises
+        ------
+        ParameterError
+            For an unknown step or a function that is not callable.
+        """
+        self.step_functions[step] = pipeline.user_function(step, function, self, form)
         self._mark_stale_after(step, f"step {step!r} replaced", include=True)
 
     def restore_step(self, step: str) -> None:
         """Go back to the built-in function of ``step``."""
+        if step not in pipeline.STEPS:
+            raise ParameterError(f"restore_step: {step!r} is not a step; expected one of "
+                                 f"{', '.join(pipeline.STEPS)}")
         self.step_functions[step] = pipeline.DEFAULT_STEPS[step]
         self._mark_stale_after(step, f"step {step!r} restored", include=True)
 
@@ -449,6 +430,89 @@ class Multidrizzle(DrizzleParameters):
     def read_dq(self, chip) -> np.ndarray:
         """A chip's DQ array with the ``resetbits`` cleared: ``chip.read_dq()``."""
         return chip.read_dq()
+
+    # ------------------------------------------------------------- state
+
+    def _result(self, step: str) -> Any:
+        kept = self._kept.get(step)
+        return None if kept is None else kept.result
+
+    @property
+    def static_masks(self) -> dict[tuple, np.ndarray] | None:
+        """The static masks by chip signature (True = bad), or None before the step."""
+        return self._result("static")
+
+    @property
+    def sky(self) -> SkyResult | None:
+        """The sky step's result (values, whether subtracted, method), or None."""
+        return self._result("sky")
+
+    @property
+    def sky_values(self) -> dict[str, float]:
+        """The sky of every chip in its native units (MDRIZSKY); empty before the step."""
+        return {} if self.sky is None else dict(self.sky.values)
+
+    @property
+    def sky_subtracted(self) -> bool:
+        """Whether the later steps subtract ``sky_values``."""
+        return self.sky is not None and bool(self.sky.subtract)
+
+    @property
+    def single_drizzles(self) -> list[DrizzledImage] | None:
+        """The separate drizzles (arrays, or images kept in files), or None."""
+        return self._result("driz_separate")
+
+    @property
+    def stored_median(self) -> np.ndarray | StoredImage | None:
+        """The median as kept: an array (``in_memory``) or its file, not read."""
+        median = self._result("median")
+        return None if median is None else median.image
+
+    @property
+    def median_counts(self) -> np.ndarray | None:
+        """How many exposures entered each median pixel (None when unknown)."""
+        median = self._result("median")
+        return None if median is None else median.counts
+
+    @property
+    def blotted_images(self) -> LoadedImages | None:
+        """The blotted medians by chip name (read from their files when looked up)."""
+        blots = self._result("blot")
+        return None if blots is None else blots.images
+
+    @property
+    def blotted_counts(self) -> dict[str, np.ndarray] | None:
+        """Exposures behind each blotted pixel, by chip name (None when unknown)."""
+        blots = self._result("blot")
+        return None if blots is None else blots.counts
+
+    @property
+    def cr_masks(self) -> dict[str, np.ndarray] | None:
+        """The cosmic-ray masks by chip name (True = cosmic ray), or None."""
+        cosmic_rays = self._result("driz_cr")
+        return None if cosmic_rays is None else cosmic_rays.masks
+
+    @property
+    def crclean_files(self) -> list[Path]:
+        """The ``_crclean`` images written (``driz_cr_corr``)."""
+        cosmic_rays = self._result("driz_cr")
+        return [] if cosmic_rays is None else list(cosmic_rays.crclean_files)
+
+    @property
+    def final(self) -> DrizzledImage | None:
+        """The final drizzle (count rates), or None before the step."""
+        return self._result("driz_combine")
+
+    @property
+    def products(self) -> list[Path]:
+        """The product files of the last final drizzle."""
+        kept = self._kept.get("driz_combine")
+        return [] if kept is None else list(kept.products)
+
+    @property
+    def layout(self) -> OutputLayout:
+        """Where the files of a run go (see :class:`multidrizzle.io.layout.OutputLayout`)."""
+        return OutputLayout(self.output_root)
 
     @property
     def final_sci(self) -> np.ndarray | None:
@@ -526,25 +590,9 @@ class Multidrizzle(DrizzleParameters):
 
         With ``in_memory=False`` it is read from the ``_med`` file at each access.
         """
-        return None if self._median is None else loaded(self._median)
+        return None if self.stored_median is None else loaded(self.stored_median)
 
     # ------------------------------------------------------------ internals
-
-    def _reset_results(self) -> None:
-        self.static_masks: dict | None = None
-        self.sky_values: dict[str, float] = {}
-        self.sky_subtracted: bool = False
-        # single drizzles, median and blots are arrays, or StoredImage files
-        # (in_memory=False) read back when asked for
-        self.single_drizzles: list[DrizzledImage] | None = None
-        self._median: np.ndarray | StoredImage | None = None
-        self.median_counts: np.ndarray | None = None
-        self.blotted_images: LoadedImages | None = None
-        self.blotted_counts: dict[str, np.ndarray] | None = None
-        self.cr_masks: dict[str, np.ndarray] | None = None
-        self.final: DrizzledImage | None = None
-        self.products: list[Path] = []
-        self.crclean_files: list[Path] = []
 
     def _require_build(self) -> None:
         record = self.step_records["build"]
@@ -554,33 +602,39 @@ class Multidrizzle(DrizzleParameters):
             raise StepOrderError(f"run(): the geometry is stale ({record.reason}); call "
                                  "md.build() again")
 
-    #: state each step needs, and the step that makes it
-    _NEEDS = {"median": ("single_drizzles", "driz_separate"),
-              "blot": ("_median", "median"),
-              "driz_cr": ("blotted_images", "blot")}
+    def _only(self, only: str | Iterable[str], overrides: dict[str, bool | None]
+              ) -> dict[str, bool | None]:
+        """``run(only=...)``: these steps on, every other off, for one call."""
+        names = [only] if isinstance(only, str) else list(only)
+        unknown = [name for name in names if name not in pipeline.STEPS]
+        if unknown:
+            raise ParameterError(f"run(only=...): {', '.join(map(repr, unknown))} is not a "
+                                 f"step; expected some of {', '.join(pipeline.STEPS)}")
+        given = [name for name, value in overrides.items() if value is not None]
+        if given:
+            raise ParameterError("run(): give either only= or the step switches, not both "
+                                 f"(switches given for {', '.join(given)})")
+        return {name: name in names for name in overrides}
 
-    #: the earlier steps whose results (when they exist) each step reads
-    _READS = {"sky": ("static",), "driz_separate": ("static", "sky"),
-              "median": ("driz_separate",), "blot": ("median", "sky"),
-              "driz_cr": ("blot", "static", "sky"), "driz_combine": ("static", "sky", "driz_cr")}
-
-    def _check_inputs_of(self, step: str) -> None:
+    def _check_inputs_of(self, name: str) -> None:
         """Refuse a step whose required input is missing; warn about stale inputs."""
-        need = self._NEEDS.get(step)
-        if need and getattr(self, need[0]) is None:
-            record = self.step_records[need[1]]
-            state = record.status + (f": {record.reason}" if record.reason else "")
-            raise StepOrderError(f"run(): step {step!r} needs the results of step "
-                                 f"{need[1]!r}, which has none ({state}); switch it on "
-                                 f"(run({_SWITCH_PARAMETER[need[1]]}=True))")
-        for earlier in self._READS.get(step, ()):
+        step = pipeline.STEPS[name]
+        for needed in step.needs:
+            if needed not in self._kept:
+                record = self.step_records[needed]
+                state = record.status + (f": {record.reason}" if record.reason else "")
+                raise StepOrderError(
+                    f"run(): step {name!r} needs the results of step {needed!r}, which has "
+                    f"none ({state}); switch it on "
+                    f"(run({pipeline.STEPS[needed].switch}=True))")
+        for earlier in step.reads:
             record = self.step_records[earlier]
             if record.status == "stale":
                 log.warning("step %s uses the result of step %s, which is stale (%s); run "
-                            "%s again (run(%s=True)) to bring it up to date", step, earlier,
-                            record.reason, earlier, _SWITCH_PARAMETER[earlier])
+                            "%s again (run(%s=True)) to bring it up to date", name, earlier,
+                            record.reason, earlier, pipeline.STEPS[earlier].switch)
 
-    def _skip_step(self, step: str, by_call: bool) -> None:
+    def _skip_step(self, name: str, by_call: bool) -> None:
         """Record a step switched off.
 
         Switched off for this call only (``run(step=False)``), the step keeps
@@ -590,299 +644,78 @@ class Multidrizzle(DrizzleParameters):
         the reference's ``skysub=False`` meaning (sky values only for
         cosmic-ray rejection, nothing subtracted).
         """
-        record = self.step_records[step]
-        parameter = _SWITCH_PARAMETER[step]
+        step = pipeline.STEPS[name]
+        record = self.step_records[name]
         record.seconds = 0.0
         if by_call and record.status in ("done", "stale"):
-            record.reason = f"not run in this call ({parameter}=False); earlier result kept"
+            record.reason = f"not run in this call ({step.switch}=False); earlier result kept"
             return
         record.status = "skipped"
-        record.reason = f"switched off ({parameter}=False)"
+        record.reason = f"switched off ({step.switch}=False)"
         started = time.perf_counter()
-        self._clear_result(step)
-        if step == "sky":
-            result = pipeline.run_sky(self, skysub=False)
-            self.sky_values, self.sky_subtracted = dict(result.values), False
+        self._kept.pop(name, None)
+        if step.when_off is not None:
+            self._kept[name] = pipeline.Kept(step.when_off(self))
             record.reason += "; sky values kept for cosmic-ray rejection only"
         record.seconds = time.perf_counter() - started
 
-    _RESULT_ATTRIBUTE = {"static": "static_masks", "driz_separate": "single_drizzles",
-                         "median": "_median", "blot": "blotted_images",
-                         "driz_cr": "cr_masks", "driz_combine": "final"}
-
-    def _clear_result(self, step: str) -> None:
-        if step == "sky":
-            self.sky_values, self.sky_subtracted = {}, False
-            return
-        setattr(self, self._RESULT_ATTRIBUTE[step], None)
-        if step == "median":
-            self.median_counts = None
-        elif step == "blot":
-            self.blotted_counts = None
-
-    def _run_step(self, step: str) -> list[Path]:
+    def _run_step(self, name: str) -> list[Path]:
+        """Run one step on the session's state; returns the intermediate files written."""
+        step = pipeline.STEPS[name]
         started = time.perf_counter()
-        log.info("step %s ...", step)
-        result = self.step_functions[step](self)
-        written = self._store(step, result)
-        record = self.step_records[step]
+        log.info("step %s ...", name)
+        function = self.step_functions[name]
+        result = pipeline.call_step(function, step.make_inputs(self),
+                                    for_step(self.report_progress, name))
+        step.check(self, result)
+        self._kept.pop(name, None)
+        kept = step.keep(self, result)
+        self._kept[name] = kept
+        record = self.step_records[name]
         record.status, record.seconds = "done", time.perf_counter() - started
-        record.reason = ("" if self.step_functions[step] is pipeline.DEFAULT_STEPS[step]
-                         else "user function")
-        self._mark_stale_after(step, f"step {step!r} was run again")
-        return written
+        record.reason = "" if function is pipeline.DEFAULT_STEPS[name] else "user function"
+        self._mark_stale_after(name, f"step {name!r} was run again")
+        return list(kept.intermediates)
 
-    def _store(self, step: str, result: Any) -> list[Path]:
-        """Check a step's result, keep it on the session and write its files."""
-        self._check_result(step, result)
-        if step == "static":
-            self.static_masks = dict(result)
-            return self._write_static_masks()
-        if step == "sky":
-            if isinstance(result, SkyResult):
-                self.sky_values, self.sky_subtracted = dict(result.values), result.subtract
-            else:
-                self.sky_values, self.sky_subtracted = {k: float(v) for k, v in
-                                                        dict(result).items()}, True
-            return self._write_back_sky()
-        if step == "driz_separate":
-            return self._store_singles(result)
-        if step == "median":
-            median = result.median if isinstance(result, MedianResult) else result
-            self.median_counts = (result.good_counts if isinstance(result, MedianResult)
-                                  else None)
-            self._median = self._keep(f"{self.output_root}_med.fits",
-                                      np.asarray(median, dtype=np.float32),
-                                      lambda: products.median_header(self.separate_grid,
-                                                                     self.exposures))
-            return self._files_of([self._median])
-        if step == "blot":
-            return self._store_blots(result)
-        if step == "driz_cr":
-            self.cr_masks = {name: np.asarray(mask, dtype=bool) for name, mask in result.items()}
-            self.crclean_files = []
-            return self._write_cosmic_rays()
-        self.final = result
-        self.products = self._write_final()
-        return []
-
-    def _check_result(self, step: str, result: Any) -> None:
-        """Refuse a result (of a user's step function, usually) of the wrong form.
-
-        Raises
-        ------
-        StepResultError
-            Naming the step, what is wrong and what was expected.
-        """
-        chips = self._all_chips()
-        chip_names = [chip.name for chip in chips]
-
-        def fail(problem: str) -> None:
-            self._fail_result(step, problem)
-
-        def check_per_chip(mapping: Any, what: str, array_shape: bool) -> None:
-            if not isinstance(mapping, Mapping):
-                fail(f"a {type(mapping).__name__}; expected a dict of {what} keyed by chip "
-                     "name")
-            missing = [name for name in chip_names if name not in mapping]
-            if missing:
-                fail(f"no {what} for {', '.join(missing)}")
-            if array_shape:
-                for chip in chips:
-                    shape = np.shape(mapping[chip.name])
-                    if shape != chip.shape:
-                        fail(f"{what} of shape {shape} for {chip.name}; expected {chip.shape}")
-
-        if step == "static":
-            if not isinstance(result, Mapping):
-                fail(f"a {type(result).__name__}; expected a dict of masks keyed by chip "
-                     "signature")
-            for chip in chips:
-                if chip.signature not in result:
-                    fail(f"no mask for signature {chip.signature} ({chip.name})")
-                if np.shape(result[chip.signature]) != chip.shape:
-                    fail(f"a mask of shape {np.shape(result[chip.signature])} for "
-                         f"{chip.signature}; expected {chip.shape}")
-        elif step == "sky":
-            values = result.values if isinstance(result, SkyResult) else result
-            check_per_chip(values, "sky value", array_shape=False)
-            bad = [name for name in chip_names if not np.isfinite(_as_float(values[name]))]
-            if bad:
-                fail(f"sky values that are not finite numbers for {', '.join(bad)}")
-        elif step == "driz_separate":
-            if not isinstance(result, Iterable):
-                fail(f"a {type(result).__name__}; expected a list of {len(self.exposures)} "
-                     "DrizzledImage, one per exposure")
-            # each image is checked as it is stored (see _store_singles)
-        elif step == "median":
-            median = result.median if isinstance(result, MedianResult) else result
-            self._check_image(step, median, self.separate_grid, "a median image")
-        elif step == "blot":
-            if not isinstance(result, Iterable):
-                fail(f"a {type(result).__name__}; expected a dict of blotted images keyed "
-                     "by chip name")
-            # each image is checked as it is stored (see _store_blots)
-        elif step == "driz_cr":
-            check_per_chip(result, "cosmic-ray mask", array_shape=True)
-        elif not isinstance(result, DrizzledImage):
-            fail(f"a {type(result).__name__}; expected a DrizzledImage")
-        else:
-            self._check_image(step, result.sci, self.output_grid, "a final science image")
-            self._check_image(step, result.wht, self.output_grid, "a final weight image")
-
-    def _fail_result(self, step: str, problem: str) -> None:
-        function = self.step_functions[step]
-        raise StepResultError(f"step {step!r} ({getattr(function, '__name__', function)}) "
-                              f"returned {problem}")
-
-    def _check_image(self, step: str, image: Any, grid: OutputGrid, what: str) -> None:
-        shape = np.shape(image)
-        if shape != grid.shape:
-            self._fail_result(step, f"{what} of shape {shape}; expected the grid's "
-                                    f"{grid.shape}")
-
-    def _check_single(self, single: Any) -> None:
-        if not isinstance(single, DrizzledImage):
-            self._fail_result("driz_separate", f"a {type(single).__name__} among the separate "
-                                               "drizzles; expected DrizzledImage")
-        self._check_image("driz_separate", single.sci, self.separate_grid,
-                          "a single drizzled image")
-        self._check_image("driz_separate", single.wht, self.separate_grid,
-                          "a single weight image")
-
-    def _final_science(self) -> np.ndarray:
-        if self.final_units == "counts":
-            return self.final.sci * np.float32(self.final.exptime)
-        return self.final.sci
-
-    def _all_chips(self):
-        return [chip for exposure in self.exposures for chip in exposure.chips]
-
-    def _output_folder(self) -> Path:
-        return Path(self.output_root).parent
-
-    def _chip_root(self, chip) -> str:
-        stem = chip.filename.name.rsplit(".fits", 1)[0]
-        return str(self._output_folder() / f"{stem}_sci{chip.extver}")
-
-    def _keep(self, path: str, data: np.ndarray, make_header: Callable[[], fits.Header],
-              compress: bool = False) -> np.ndarray | StoredImage:
+    def keep_image(self, path: str | Path, data: np.ndarray,
+                   make_header: Callable[[], fits.Header],
+                   compress: bool = False) -> np.ndarray | StoredImage:
         """An intermediate image as the session keeps it: the array itself
         (``in_memory=True``), or its file, written now with the header
         ``make_header()`` gives (tile-compressed if ``compress``)."""
         return data if self.in_memory else store_image(path, data, make_header(),
                                                        compress=compress)
 
-    @staticmethod
-    def _files_of(images) -> list[Path]:
-        return [image.path for image in images if isinstance(image, StoredImage)]
+    def _final_science(self) -> np.ndarray:
+        return self._science_of(self.final)
 
-    def _store_blots(self, result) -> list[Path]:
-        """Keep the blotted medians as they come (a dict, or BlottedChip one by one)."""
-        blotted = (BlottedChip(name, image) for name, image in result.items()) \
-            if isinstance(result, Mapping) else result
-        chips = {chip.name: chip for chip in self._all_chips()}
-        images: dict[str, np.ndarray | StoredImage] = {}
-        counts: dict[str, np.ndarray] = {}
-        for item in blotted:
-            chip = chips.get(item.name)
-            if chip is None:
-                self._fail_result("blot", f"a blotted image for {item.name!r}, which is "
-                                          "not an input chip")
-            if np.shape(item.image) != chip.shape:
-                self._fail_result("blot", f"a blotted image of shape {np.shape(item.image)} "
-                                          f"for {chip.name}; expected {chip.shape}")
-            images[chip.name] = self._keep(
-                f"{self._chip_root(chip)}_blt.fits", np.asarray(item.image, dtype=np.float32),
-                lambda: products.blot_header(chip, sky=pipeline.blot_sky(self, chip)))
-            if item.counts is not None:
-                counts[chip.name] = item.counts
-        missing = [name for name in chips if name not in images]
-        if missing:
-            self._fail_result("blot", f"no blotted image for {', '.join(missing)}")
-        self.blotted_images = LoadedImages(images)
-        self.blotted_counts = counts or None
-        return self._files_of(images.values())
+    def _science_of(self, final: DrizzledImage) -> np.ndarray:
+        if self.final_units == "counts":
+            return final.sci * np.float32(final.exptime)
+        return final.sci
 
-    def _store_singles(self, singles) -> list[Path]:
-        """Keep the separate drizzles as they come (a list, or a generator that
-        makes them one at a time, so that only one is ever in memory)."""
-        self.single_drizzles = None
-        kept: list[DrizzledImage] = []
-        for single in singles:
-            if len(kept) == len(self.exposures):
-                self._fail_result("driz_separate", f"more than {len(self.exposures)} "
-                                  "separate drizzles; expected one per exposure")
-            self._check_single(single)
-            exposure = self.exposures[len(kept)]
-            root = self._output_folder() / exposure.filename.name.rsplit(".fits", 1)[0]
-            headers = (None, None) if self.in_memory else products.single_headers(
-                self.separate_grid, exposure, self.sky_values)
-            compress = bool(self.driz_sep_compress)
-            kept.append(DrizzledImage(
-                sci=self._keep(f"{root}_single_sci.fits", single.sci, lambda: headers[0],
-                               compress),
-                wht=self._keep(f"{root}_single_wht.fits", single.wht, lambda: headers[1],
-                               compress),
-                ctx=single.ctx, exptime=single.exptime, n_images=single.n_images))
-        if len(kept) != len(self.exposures):
-            self._fail_result("driz_separate", f"{len(kept)} separate drizzles; expected "
-                              f"{len(self.exposures)}, one per exposure")
-        self.single_drizzles = kept
-        return self._files_of(image for single in kept for image in (single.sci, single.wht))
+    def _all_chips(self):
+        return [chip for exposure in self.exposures for chip in exposure.chips]
 
-    def _write_static_masks(self) -> list[Path]:
-        if self.in_memory or not self.static_masks:
-            return []
-        return [write_static_mask(mask, signature, self._output_folder())
-                for signature, mask in self.static_masks.items()]
+    def _output_folder(self) -> Path:
+        return self.layout.folder
 
-    def _write_cosmic_rays(self) -> list[Path]:
-        """Write the ``_crmask`` files (intermediate) and ``_crclean`` images (kept by clean).
-
-        As AstroDrizzle, every chip's ``<input>_sci<N>_crmask.fits`` is
-        written unless ``in_memory`` (``driz_cr_corr`` writes it even then,
-        beside its ``_crclean`` image); ``clean=True`` removes the masks.
-        """
-        written = []
-        for chip in self._all_chips():
-            mask = self.cr_masks[chip.name]
-            root = self._chip_root(chip)
-            if self.driz_cr_corr or not self.in_memory:
-                written.append(write_crmask(f"{root}_crmask.fits", mask))
-            if self.driz_cr_corr:
-                clean = cosmic_ray_clean(chip.read_science(),
-                                         self.blotted_images[chip.name], mask)
-                # AstroDrizzle's clean keeps the cosmic-ray cleaned images
-                self.crclean_files.append(
-                    write_crclean(f"{root}_crclean.fits", clean, products.crclean_header(
-                        chip, sky=self.sky_values.get(chip.name, 0.0))))
-            if self.workinplace and self.crbit:
-                products.write_back_to_input(chip.filename, chip.extver,
-                                             dq=update_dq(chip.read_dq(), mask, self.crbit))
-        return [p for p in written if p is not None]
-
-    def _write_back_sky(self) -> list[Path]:
-        if self.workinplace:
-            for chip in self._all_chips():
-                products.write_back_to_input(chip.filename, chip.extver,
-                                             sky=self.sky_values.get(chip.name, 0.0))
-        return []
-
-    def _write_final(self) -> list[Path]:
+    def write_final(self, final: DrizzledImage) -> list[Path]:
+        """Write the product of a final drizzle; returns the files written."""
         suffix = "drc" if any(e.is_cte_corrected for e in self.exposures) else "drz"
-        headers = self._product_headers()
+        headers = self._product_headers(final)
         for conflict in headers.conflicts:
             log.warning("final product: %s", conflict)
         written = products.write_drizzle_product(
-            self.output_root, self._final_science(), self.final.wht, self.final.ctx,
+            self.output_root, self._science_of(final), final.wht, final.ctx,
             headers, build=bool(self.build_mef), suffix=suffix)
         for path in written:
             log.info("wrote %s", path)
         return written
 
-    def _product_headers(self) -> products.ProductHeaders:
+    def _product_headers(self, final: DrizzledImage | None = None) -> products.ProductHeaders:
         """Headers and HDRTAB of the final product (see :func:`products.product_headers`)."""
+        final = self.final if final is None else final
         drizzle = None
         if self.step_functions["driz_combine"] is pipeline.DEFAULT_STEPS["driz_combine"]:
             drizzle = products.DrizzleRecord(
@@ -891,23 +724,23 @@ class Multidrizzle(DrizzleParameters):
                                for e in self.exposures],
                 fillval=self.final_fillval, wcskey=self.wcskey or "")
         return products.product_headers(
-            self.output_grid, exptime=self.final.exptime, n_images=self.final.n_images,
+            self.output_grid, exptime=final.exptime, n_images=final.n_images,
             units=self.final_units,
             parameters={k: format_parameter_value(v) if isinstance(v, WCS) else repr(v)
                         for k, v in self.parameters_dict().items()},
             exposures=self.exposures, sky_values=self.sky_values,
-            sky_subtracted=self.sky_subtracted, drizzle=drizzle, weight=self.final.wht)
+            sky_subtracted=self.sky_subtracted, drizzle=drizzle, weight=final.wht)
 
     def _remove(self, paths: list[Path]) -> None:
         """``clean=True``: remove the intermediate files, and the results kept in them."""
         for path in paths:
             Path(path).unlink(missing_ok=True)
             log.debug("clean: removed %s", path)
-        for step, attribute in (("driz_separate", "single_drizzles"), ("median", "_median"),
-                                ("blot", "blotted_images")):
-            if getattr(self, attribute) is not None and not self.in_memory:
-                setattr(self, attribute, None)
-                record = self.step_records[step]
+        removed = {Path(path) for path in paths}
+        for name, kept in list(self._kept.items()):
+            if kept.in_files and removed.intersection(kept.intermediates):
+                del self._kept[name]
+                record = self.step_records[name]
                 record.status, record.reason = "removed", "files removed by clean=True"
 
     @contextlib.contextmanager
@@ -1155,12 +988,26 @@ class Multidrizzle(DrizzleParameters):
         if records is None:
             return
         name = change["name"]
-        if name in _STALE_FROM:
-            step = _STALE_FROM[name]
-        else:
-            step = _STEP_OF_TAG.get(self.trait_metadata(name, "step"))
+        step = _first_step_changed_by(name, self.trait_metadata(name, "step"))
         if step is not None:
             self._mark_stale_after(step, f"parameter {name!r} changed", include=True)
+
+
+def _first_step_changed_by(name: str, tag: str | None) -> str | None:
+    """The first step whose result parameter ``name`` (of step tag ``tag``) changes.
+
+    None for parameters that change no result
+    (:data:`~multidrizzle.pipeline.PARAMETERS_WITHOUT_RESULT`); ``build``
+    for those of the geometry's tags.
+    """
+    if name in pipeline.PARAMETERS_WITHOUT_RESULT:
+        return None
+    for step in pipeline.STEPS.values():
+        if name in step.invalidated_by:
+            return step.name
+    if tag in pipeline.BUILD_TAGS:
+        return "build"
+    return next((step.name for step in pipeline.STEPS.values() if step.tag == tag), None)
 
 
 def astrodrizzle(input: Any = None, mdriztab: bool = False, editpars: bool = False,

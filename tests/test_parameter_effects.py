@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from multidrizzle import Multidrizzle, pipeline
+from multidrizzle import Multidrizzle
+from multidrizzle.steps import median as median_step
 from multidrizzle.datasets import load_demo_truth, make_demo_dataset
 from multidrizzle.geometry import native_orientation
 from multidrizzle.model import ReadOptions, read_exposure
@@ -770,14 +771,14 @@ def test_combine_nsigma_chooses_between_minmed_median_and_minimum(median_session
 def test_combine_bufsize_sets_the_sections_not_the_median(median_session, monkeypatch):
     md = median_session
     sections = []
-    real_create_median = pipeline.create_median
+    real_create_median = median_step.create_median
 
     def recording_create_median(*args, **kwargs):
         result = real_create_median(*args, **kwargs)
         sections.append((result.section_rows, result.n_sections))
         return result
 
-    monkeypatch.setattr(pipeline, "create_median", recording_create_median)
+    monkeypatch.setattr(median_step, "create_median", recording_create_median)
     ny, nx = md.separate_grid.shape
     grow = 2
     results = []

@@ -312,7 +312,7 @@ def test_runfile_receives_the_log(small_set, tmp_path):
 
 def test_median_noise_model_takes_lowest_sky_and_rms_read_noise(small_set, tmp_path,
                                                                  monkeypatch):
-    from multidrizzle import pipeline
+    from multidrizzle.steps import median as median_step
 
     md = _session(small_set, tmp_path, combine_type="minmed")
     md.replace_step("sky", lambda session: {c.name: 20.0 + 7.0 * c.extver + i
@@ -321,13 +321,13 @@ def test_median_noise_model_takes_lowest_sky_and_rms_read_noise(small_set, tmp_p
         chip.read_noise = 2.0 + index % 2 * 3.0  # chips of an exposure differ
     md.run(median=False, blot=False, driz_cr=False, driz_combine=False)
     seen = {}
-    create_median = pipeline.create_median
+    create_median = median_step.create_median
 
     def spy(*args, **kwargs):
         seen.update(kwargs)
         return create_median(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "create_median", spy)
+    monkeypatch.setattr(median_step, "create_median", spy)
     md.run(**(ALL_OFF | {"median": True}))
     for index, exposure in enumerate(md.exposures):
         skies = [md.sky_values[c.name] * c.to_electrons for c in exposure.chips]
@@ -342,15 +342,15 @@ def test_cte_growth_without_known_direction_warns(full_run, caplog):
     import dataclasses
     import logging
 
-    from multidrizzle import pipeline
+    from multidrizzle.steps.cosmic_rays import cte_direction_for_growth
 
     uvis = full_run.exposures[0].chips[0]
     ir = dataclasses.replace(uvis, signature=("WFC3/IR", uvis.signature[1], 1))
     with caplog.at_level(logging.WARNING, logger="multidrizzle"):
-        assert pipeline.cte_direction_for_growth(uvis, 2) == -1
-        assert pipeline.cte_direction_for_growth(ir, 0) == 0
+        assert cte_direction_for_growth(uvis, 2) == -1
+        assert cte_direction_for_growth(ir, 0) == 0
         assert not caplog.records
-        assert pipeline.cte_direction_for_growth(ir, 2) == 0
+        assert cte_direction_for_growth(ir, 2) == 0
     record, = caplog.records
     assert record.levelname == "WARNING"
     assert "driz_cr_ctegrow=2" in record.getMessage() and uvis.name in record.getMessage()
@@ -358,13 +358,14 @@ def test_cte_growth_without_known_direction_warns(full_run, caplog):
 
 def test_blot_adds_the_sky_it_reports(full_run):
     from multidrizzle import pipeline
-    from multidrizzle.steps.blot import blot_median
+    from multidrizzle.steps.blot import BlotSettings, blot_median, blot_sky, run_blot
 
     md = full_run  # earlier tests may have re-run steps: blot its present state
     chip = md.exposures[1].chips[1]
-    sky = pipeline.blot_sky(md, chip)
+    sky = blot_sky(chip, pipeline.settings_of(md, BlotSettings), md.sky)
     assert sky == pytest.approx(md.sky_values[chip.name] * chip.proc_scale) and sky > 0
     bare = blot_median(md.median_image, chip, md.separate_pixel_maps[chip.name],
                        md.separate_grid, interp=md.blot_interp, sinscl=md.blot_sinscl)
-    blotted = {item.name: item.image for item in pipeline.run_blot(md)}
+    inputs = pipeline.STEPS["blot"].make_inputs(md)
+    blotted = {item.name: item.image for item in run_blot(inputs)}
     np.testing.assert_allclose(blotted[chip.name], bare + np.float32(sky), rtol=1e-6)

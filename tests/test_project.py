@@ -70,7 +70,7 @@ def test_files_are_written_where_os_has_no_fchmod(tmp_path, monkeypatch):
 
     from multidrizzle.io.products import atomic_writeto
     from multidrizzle.parameters import DrizzleParameters, save_pars
-    from multidrizzle.steps.cosmic_rays import write_crmask
+    from multidrizzle.io.intermediates import write_crmask
 
     monkeypatch.delattr(os, "fchmod", raising=False)
     written = [

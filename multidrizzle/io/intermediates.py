@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from multidrizzle.io.products import atomic_writeto, write_image
+from multidrizzle.io.atomic import atomic_writeto
+from multidrizzle.io.products import write_image
 
-__all__ = ["StoredImage", "CompressedStoredImage", "store_image", "LoadedImages", "loaded"]
+__all__ = ["StoredImage", "CompressedStoredImage", "store_image", "LoadedImages", "loaded",
+           "write_static_mask", "write_crmask", "write_crclean"]
 
 #: Data types written unscaled, with their FITS BITPIX.
 _STORABLE = {np.dtype(np.float32): -32, np.dtype(np.float64): -64, np.dtype(np.int16): 16,
@@ -178,3 +180,83 @@ class LoadedImages(Mapping):
     def stored(self, key: str) -> np.ndarray | StoredImage:
         """The array or :class:`StoredImage` behind ``key``, without reading it."""
         return self._images[key]
+
+
+# ---------------------------------------------------------------------------
+# masks and cleaned images
+
+
+def write_static_mask(mask: np.ndarray, signature: tuple, path: str | os.PathLike) -> Path:
+    """Write a static mask in AstroDrizzle's convention (uint8, 1 = good, 0 = bad).
+
+    Written atomically: a reader never sees a partial file and an existing
+    mask is replaced in one step.
+
+    Parameters
+    ----------
+    mask : ndarray of bool
+        True = bad, shape ``(ny, nx)`` of the signature.
+    signature : tuple
+        ``('INSTRUMENT/DETECTOR', (nx, ny), chip)``.
+    path : path
+        The file (:meth:`multidrizzle.io.layout.OutputLayout.static_mask`).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    nx, ny = signature[1]
+    if mask.shape != (ny, nx):
+        raise ValueError(f"mask has shape {mask.shape} but signature {signature} "
+                         f"needs {(ny, nx)}")
+    hdu = fits.PrimaryHDU(data=(~mask).astype(np.uint8))
+    hdu.header["MASKTYPE"] = ("STATIC", "static bad-pixel mask, 1 = good, 0 = bad")
+    hdu.header["DETECTOR"] = (str(signature[0]), "instrument/detector of the chips")
+    hdu.header["CHIP"] = (str(signature[2]), "chip of the signature")
+    return atomic_writeto(fits.HDUList([hdu]), path)
+
+
+def write_crmask(path: str | os.PathLike, cr_mask: np.ndarray) -> Path:
+    """Write a ``_crmask`` file: uint8 primary image, 1 = good, 0 = cosmic ray.
+
+    The file is written to a temporary file in the same folder and then
+    renamed over ``path``, so readers never see a partial file.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    mask = np.asarray(cr_mask)
+    if mask.ndim != 2:
+        raise ValueError(f"cr_mask must be a 2-D mask; got an array of shape {mask.shape}.")
+    good = np.logical_not(mask.astype(np.bool_)).astype(np.uint8)
+    return atomic_writeto(fits.HDUList([fits.PrimaryHDU(data=good)]), path)
+
+
+def write_crclean(path: str | os.PathLike, clean: np.ndarray,
+                  header: fits.Header | None) -> Path:
+    """Write a ``_crclean`` image as a simple FITS file, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file (replaced if it exists).
+    clean : numpy.ndarray
+        The cleaned 2-D image (see :func:`cosmic_ray_clean`).
+    header : astropy.io.fits.Header or None
+        Header to carry over (typically the chip's SCI header); its structural
+        keywords (``XTENSION``, ``NAXISn``, ``EXTNAME``...) are dropped and
+        the caller's header is not modified.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    image = np.asarray(clean)
+    if image.ndim != 2:
+        raise ValueError(f"clean must be a 2-D image; got an array of shape {image.shape}.")
+    return write_image(path, image, header)

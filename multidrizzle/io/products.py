@@ -25,8 +25,6 @@ import logging
 import math
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from numbers import Integral, Real
@@ -42,6 +40,7 @@ from multidrizzle import __version__
 from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.geometry import OutputGrid, native_scale
 from multidrizzle.instruments import header_number
+from multidrizzle.io.atomic import atomic_copy, atomic_writeto
 from multidrizzle.model import Chip, Exposure
 
 __all__ = [
@@ -110,29 +109,6 @@ _UNITS_OF_BUNIT = {"ELECTRONS": u.electron, "ELECTRONS/S": u.electron / u.s,
 _CARD_LENGTH = 80
 _VALUE_FIELD = 30  # "KEYWORD = " plus a 20-character value
 _COMMENT_SEPARATOR = 3  # " / "
-
-
-def atomic_writeto(hdul: fits.HDUList, path: str | os.PathLike) -> Path:
-    """Write ``hdul`` to ``path`` through a temporary file and a rename.
-
-    Readers never see a partial file, and a failed write leaves any earlier
-    file in place and no temporary file behind.  The new file gets the mode
-    of the file it replaces, or 0644.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                         dir=path.parent)
-    try:
-        os.chmod(temporary, mode)  # mkstemp makes it private (0600); no fchmod on Windows
-        with os.fdopen(handle, "wb") as stream:
-            hdul.writeto(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_image(path: str | os.PathLike, data: np.ndarray,
@@ -1055,10 +1031,7 @@ def archive_inputs(files: Iterable[Path], *, preserve: bool, overwrite: bool) ->
             continue
         if not (preserve or overwrite):
             continue
-        archive.parent.mkdir(exist_ok=True)
-        temporary = archive.with_name(f".{archive.name}.tmp")
-        shutil.copy2(path, temporary)
-        os.replace(temporary, archive)
+        atomic_copy(path, archive)
         copies.append(archive)
         log.info("archived %s to %s", path, archive)
     return copies
@@ -1072,9 +1045,7 @@ def restore_inputs(files: Iterable[Path]) -> list[Path]:
         if not archive.exists():
             log.info("restore: %s has no archived copy; using it as it is", path)
             continue
-        temporary = path.with_name(f".{path.name}.tmp")
-        shutil.copy2(archive, temporary)
-        os.replace(temporary, path)
+        atomic_copy(archive, path)
         restored.append(path)
         log.info("restored %s from %s", path, archive)
     return restored

@@ -76,15 +76,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.io import fits
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels.cosmic_rays import flag_cosmic_rays, grow_cosmic_rays
@@ -106,8 +102,6 @@ __all__ = [
     "electrons_per_unit",
     "median_variance_ratio",
     "update_dq",
-    "write_crclean",
-    "write_crmask",
 ]
 
 log = logging.getLogger(__name__)
@@ -120,11 +114,6 @@ CR_UNITS: dict[str, tuple[bool, bool]] = {
     "counts/s": (True, True),
     "cps": (True, True),
 }
-
-# Keywords that describe an HDU's structure rather than its content; astropy
-# writes the right ones for the new primary HDU.
-_STRUCTURAL_KEYWORDS = ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2",
-                        "EXTEND", "PCOUNT", "GCOUNT", "EXTNAME", "EXTVER", "BSCALE", "BZERO")
 
 
 def electrons_per_unit(units: str, *, gain: float, exptime: float) -> float:
@@ -422,73 +411,6 @@ def cosmic_ray_clean(science: np.ndarray, blotted_median: np.ndarray,
     clean = data.copy()
     clean[mask] = model[mask]
     return clean
-
-
-def write_crmask(path: str | os.PathLike, cr_mask: np.ndarray) -> Path:
-    """Write a ``_crmask`` file: uint8 primary image, 1 = good, 0 = cosmic ray.
-
-    The file is written to a temporary file in the same folder and then
-    renamed over ``path``, so readers never see a partial file.
-
-    Returns
-    -------
-    pathlib.Path
-        The path written.
-    """
-    mask = np.asarray(cr_mask)
-    if mask.ndim != 2:
-        raise ValueError(f"cr_mask must be a 2-D mask; got an array of shape {mask.shape}.")
-    good = np.logical_not(mask.astype(np.bool_)).astype(np.uint8)
-    return _write_atomically(fits.HDUList([fits.PrimaryHDU(data=good)]), Path(path))
-
-
-def write_crclean(path: str | os.PathLike, clean: np.ndarray,
-                  header: fits.Header | None) -> Path:
-    """Write a ``_crclean`` image as a simple FITS file, atomically.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Output file (replaced if it exists).
-    clean : numpy.ndarray
-        The cleaned 2-D image (see :func:`cosmic_ray_clean`).
-    header : astropy.io.fits.Header or None
-        Header to carry over (typically the chip's SCI header); its structural
-        keywords (``XTENSION``, ``NAXISn``, ``EXTNAME``...) are dropped and
-        the caller's header is not modified.
-
-    Returns
-    -------
-    pathlib.Path
-        The path written.
-    """
-    image = np.asarray(clean)
-    if image.ndim != 2:
-        raise ValueError(f"clean must be a 2-D image; got an array of shape {image.shape}.")
-    content = fits.Header() if header is None else header.copy()
-    for keyword in _STRUCTURAL_KEYWORDS:
-        content.remove(keyword, ignore_missing=True, remove_all=True)
-    return _write_atomically(fits.HDUList([fits.PrimaryHDU(data=image, header=content)]),
-                             Path(path))
-
-
-def _write_atomically(hdul: fits.HDUList, path: Path) -> Path:
-    """Write ``hdul`` to a temporary file beside ``path`` and rename it over ``path``."""
-    # mkstemp makes the file private (0600); give it the usual 0644, or keep
-    # the mode of the file it replaces.
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    handle, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                              dir=path.parent)
-    try:
-        os.chmod(temporary_name, mode)  # not os.fchmod: Windows has none
-        with os.fdopen(handle, "wb") as stream:
-            hdul.writeto(stream)
-        os.replace(temporary_name, path)
-    except BaseException:
-        if os.path.exists(temporary_name):
-            os.unlink(temporary_name)
-        raise
-    return path
 
 
 # ---------------------------------------------------------------------------

@@ -20,15 +20,12 @@ AstroDrizzle's convention (``uint8``, 1 = good, 0 = bad) and its naming,
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from astropy.io import fits
 
-from multidrizzle.io.products import atomic_writeto
+from multidrizzle.io.layout import static_mask_filename
 from multidrizzle.kernels.statistics import clipped_moments, histogram_mode
 from multidrizzle.io.userfiles import read_user_static_mask
 from multidrizzle.model import Chip
@@ -38,8 +35,6 @@ __all__ = [
     "chip_static_mask",
     "static_threshold",
     "build_static_masks",
-    "static_mask_filename",
-    "write_static_mask",
 ]
 
 log = logging.getLogger(__name__)
@@ -172,52 +167,6 @@ def build_static_masks(chips: Sequence[Chip], static_sig: float,
         log.info("static mask %s: %d bad pixels", static_mask_filename(signature),
                  int(mask.sum()))
     return masks
-
-
-def static_mask_filename(signature: tuple) -> str:
-    """``[Instrument][Detector]_[nx]x[ny]_[chip]_staticMask.fits`` for a signature.
-
-    >>> static_mask_filename(("WFC3/UVIS", (4096, 2051), 1))
-    'WFC3UVIS_4096x2051_1_staticMask.fits'
-    """
-    detector, (nx, ny), chip_id = signature
-    prefix = "".join(str(detector).replace("/", "").split())
-    return f"{prefix}_{int(nx)}x{int(ny)}_{chip_id}_staticMask.fits"
-
-
-def write_static_mask(mask: np.ndarray, signature: tuple, folder: str | os.PathLike) -> Path:
-    """Write a static mask in AstroDrizzle's convention (uint8, 1 = good, 0 = bad).
-
-    The file is written to a temporary name in ``folder`` and renamed into
-    place, so a reader never sees a partial file and an existing mask is
-    replaced in one step.
-
-    Parameters
-    ----------
-    mask : ndarray of bool
-        True = bad, shape ``(ny, nx)`` of the signature.
-    signature : tuple
-        ``('INSTRUMENT/DETECTOR', (nx, ny), chip)``.
-    folder : path
-        Existing output folder.
-
-    Returns
-    -------
-    Path
-        The written file.
-    """
-    mask = np.asarray(mask, dtype=bool)
-    nx, ny = signature[1]
-    if mask.shape != (ny, nx):
-        raise ValueError(f"mask has shape {mask.shape} but signature {signature} "
-                         f"needs {(ny, nx)}")
-    folder = Path(folder)
-    destination = folder / static_mask_filename(signature)
-    hdu = fits.PrimaryHDU(data=(~mask).astype(np.uint8))
-    hdu.header["MASKTYPE"] = ("STATIC", "static bad-pixel mask, 1 = good, 0 = bad")
-    hdu.header["DETECTOR"] = (str(signature[0]), "instrument/detector of the chips")
-    hdu.header["CHIP"] = (str(signature[2]), "chip of the signature")
-    return atomic_writeto(fits.HDUList([hdu]), destination)
 
 
 # ---------------------------------------------------------------------------

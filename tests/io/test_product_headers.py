@@ -318,9 +318,9 @@ def test_user_final_step_leaves_out_the_drizzle_settings(uvis, tmp_path):
     md = Multidrizzle([str(p) for p in inputs], output=str(tmp_path / "user"), runfile="",
                       final_wcs=True, final_scale=0.2)
     md.build()
-    from multidrizzle import pipeline
+    from multidrizzle.steps.drizzle import run_driz_combine
 
-    md.replace_step("driz_combine", lambda session: pipeline.run_driz_combine(session))
+    md.replace_step("driz_combine", lambda inputs: run_driz_combine(inputs))
     md.run(**FINAL_ONLY)
     header = fits.getheader(md.products[0], 0)
     assert "D001KERN" not in header and "D001WTSC" not in header

@@ -16,9 +16,8 @@ from multidrizzle.steps.cosmic_rays import (
     detect_cosmic_rays,
     electrons_per_unit,
     update_dq,
-    write_crclean,
-    write_crmask,
 )
+from multidrizzle.io.intermediates import write_crclean, write_crmask
 
 SKY = 12.0            # e- per pixel
 READ_NOISE = 3.1      # e-

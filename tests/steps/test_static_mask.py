@@ -16,10 +16,10 @@ from multidrizzle.model import ReadOptions, read_exposure
 from multidrizzle.steps.static_mask import (
     build_static_masks,
     chip_static_mask,
-    static_mask_filename,
     static_threshold,
-    write_static_mask,
 )
+from multidrizzle.io.intermediates import write_static_mask
+from multidrizzle.io.layout import static_mask_filename
 
 SHAPE = (120, 150)
 SKY, NOISE = 50.0, 3.0
@@ -211,21 +211,22 @@ def test_write_uses_one_good_zero_bad_and_replaces_atomically(tmp_path):
     signature = ("WFC3/UVIS", (150, 120), 1)
     mask = np.zeros(SHAPE, dtype=bool)
     mask[4, 5] = True
-    path = write_static_mask(mask, signature, tmp_path)
+    path = write_static_mask(mask, signature, tmp_path / static_mask_filename(signature))
     assert path == tmp_path / "WFC3UVIS_150x120_1_staticMask.fits"
     data = fits.getdata(path)
     assert data.dtype == np.uint8
     assert data[4, 5] == 0 and data.sum() == mask.size - 1
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~_umask()
     mask[6, 7] = True
-    write_static_mask(mask, signature, tmp_path)
+    write_static_mask(mask, signature, tmp_path / static_mask_filename(signature))
     assert fits.getdata(path)[6, 7] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
 def test_failed_write_leaves_old_file_and_no_temporary(tmp_path, monkeypatch):
     signature = ("WFC3/UVIS", (150, 120), 1)
-    path = write_static_mask(np.zeros(SHAPE, dtype=bool), signature, tmp_path)
+    path = write_static_mask(np.zeros(SHAPE, dtype=bool), signature,
+                             tmp_path / static_mask_filename(signature))
     before = path.read_bytes()
 
     def broken(self, *args, **kwargs):
@@ -233,11 +234,13 @@ def test_failed_write_leaves_old_file_and_no_temporary(tmp_path, monkeypatch):
 
     monkeypatch.setattr(fits.HDUList, "writeto", broken)
     with pytest.raises(OSError, match="disk full"):
-        write_static_mask(np.ones(SHAPE, dtype=bool), signature, tmp_path)
+        write_static_mask(np.ones(SHAPE, dtype=bool), signature,
+                          tmp_path / static_mask_filename(signature))
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
     with pytest.raises(ValueError):
-        write_static_mask(np.zeros((3, 3), dtype=bool), signature, tmp_path)
+        write_static_mask(np.zeros((3, 3), dtype=bool), signature,
+                          tmp_path / static_mask_filename(signature))
 
 
 def _umask() -> int:

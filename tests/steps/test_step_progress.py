@@ -8,7 +8,8 @@ import pytest
 from demo_sessions import demo_session
 from multidrizzle import pipeline
 from multidrizzle.datasets import make_demo_dataset
-from multidrizzle.steps.blot import blot_chips
+from multidrizzle.io.products import processing_bunit
+from multidrizzle.steps.blot import BlotSettings, blot_chips, blot_sky
 from multidrizzle.steps.cosmic_rays import detect_cosmic_rays_per_chip
 from multidrizzle.steps.drizzle import DrizzleSettings, chip_weight_map, drizzle_exposures
 from multidrizzle.steps.median import create_median
@@ -95,7 +96,8 @@ def test_blot_reports_each_chip(session):
     blotted = list(blot_chips(session.median_image, session._all_chips(),
                               session.separate_pixel_maps, session.separate_grid,
                               interp=session.blot_interp, sinscl=session.blot_sinscl,
-                              sky_of=lambda chip: pipeline.blot_sky(session, chip),
+                              sky_of=lambda chip: blot_sky(
+                                  chip, pipeline.settings_of(session, BlotSettings), session.sky),
                               progress=progress))
     _assert_one_report_per_unit(calls, _chip_names(session))
     # the same images as the session's blot step made
@@ -111,7 +113,7 @@ def test_cosmic_rays_report_each_chip(session):
                           blotted_median=session.blotted_images[chip.name], good_mask=None,
                           static_mask=None, gain=chip.gain, read_noise=chip.read_noise,
                           exptime=chip.exptime, sky=0.0,
-                          units=pipeline.processing_units(chip)),
+                          units=processing_bunit(chip).lower()),
         progress=progress)
     _assert_one_report_per_unit(calls, _chip_names(session))
     assert set(masks) == set(_chip_names(session))
