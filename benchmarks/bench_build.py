@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numba
 
-from multidrizzle import datasets
+from multidrizzle.demo import datasets
 from multidrizzle.session import Multidrizzle
 
 

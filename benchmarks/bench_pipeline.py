@@ -236,7 +236,7 @@ def chip_coverage(truth, multidrizzle_workdir: Path) -> dict[tuple[str, int], np
     from astropy.io import fits
 
     from multidrizzle import Multidrizzle
-    from multidrizzle.scoring import exposure_coverage
+    from multidrizzle.demo.scoring import exposure_coverage
 
     md = Multidrizzle([str(p) for p in truth.input_files], **SHARED_PARAMETERS)
     md.build()
@@ -291,7 +291,7 @@ def final_product(run: Run):
 
 
 def score(run: Run, truth, coverage, good, chip_of_star) -> dict:
-    from multidrizzle.scoring import score_cosmic_rays, star_photometry
+    from multidrizzle.demo.scoring import score_cosmic_rays, star_photometry
 
     flags = cosmic_ray_flags(run, truth)
     cosmic = score_cosmic_rays(flags, truth, coverage, good, thresholds=CR_THRESHOLDS)
@@ -457,7 +457,7 @@ def report(runs: dict[str, list[Run]], num_cores: int, n_exposures: int,
 
 def _warm_up(folder: Path, num_cores: int) -> None:
     """Fill the numba cache outside the timings (a cold cache compiles for seconds)."""
-    from multidrizzle.datasets import make_demo_dataset
+    from multidrizzle.demo.datasets import make_demo_dataset
 
     data = folder / "warmup_data"
     if not (data / "inputs.lst").exists():
@@ -469,7 +469,7 @@ def _warm_up(folder: Path, num_cores: int) -> None:
 def _dataset(folder: Path, n_exposures: int, chip_shape: tuple[int, int]):
     from astropy.io import fits
 
-    from multidrizzle.datasets import load_demo_truth, make_demo_dataset
+    from multidrizzle.demo.datasets import load_demo_truth, make_demo_dataset
 
     listing = folder / "inputs.lst"
     if listing.exists():
@@ -507,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.child:
         return run_multidrizzle_child(arguments)
 
-    from multidrizzle.datasets import FULL_CHIP_SHAPE
+    from multidrizzle.demo.datasets import FULL_CHIP_SHAPE
 
     chip_shape = tuple(arguments.chip_shape) if arguments.chip_shape else FULL_CHIP_SHAPE
     folder = arguments.folder

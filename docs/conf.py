@@ -26,7 +26,7 @@ sys.path.insert(0, str(DOCS))         # generate_parameter_reference
 import generate_parameter_reference as reference  # noqa: E402
 
 import multidrizzle  # noqa: E402
-from multidrizzle.parameters import STEPS  # noqa: E402
+from multidrizzle.session.parameters import STEPS  # noqa: E402
 
 project = "multidrizzle"
 author = "the multidrizzle developers"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import re
 
-from multidrizzle.parameters import (
+from multidrizzle.session.parameters import (
     NAME_ALIASES, ORIGIN_TEXT, STEP_TITLES, DrizzleParameters, _first_sentence,
     format_parameter_value,
 )

@@ -64,7 +64,7 @@ def __getattr__(name: str):
 
 def help(file: str | None = None) -> None:  # noqa: A001 - the AstroDrizzle name
     """Print the session syntax and the parameter table (or write it to ``file``)."""
-    from multidrizzle.parameters import help_text
+    from multidrizzle.session.parameters import help_text
 
     text = help_text()
     if file is None:

@@ -12,7 +12,7 @@ The session reports on behalf of every step through one callable that also
 names the step, ``report(step, done, total, label)``
 (:class:`StepProgress`); :func:`for_step` binds it to one step for a step
 function, which need not know its own name.  Nothing here displays anything:
-:mod:`multidrizzle.console` turns the reports into progress bars.
+:mod:`multidrizzle.session.console` turns the reports into progress bars.
 """
 
 from __future__ import annotations

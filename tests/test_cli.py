@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from multidrizzle import cli, datasets
+from multidrizzle.session import cli, datasets
 from multidrizzle.errors import ParameterError
-from multidrizzle.parameters import DrizzleParameters
+from multidrizzle.session.parameters import DrizzleParameters
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_help_unknown_parameter(capsys):
 
 
 def test_console_script_help_runs():
-    finished = subprocess.run([sys.executable, "-m", "multidrizzle.cli", "help",
+    finished = subprocess.run([sys.executable, "-m", "multidrizzle.session.cli", "help",
                                "final_pixfrac"], capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0 and "final_pixfrac" in finished.stdout
 

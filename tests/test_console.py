@@ -1,4 +1,4 @@
-"""multidrizzle.console: progress bars through tqdm.auto, messages above them."""
+"""multidrizzle.session.console: progress bars through tqdm.auto, messages above them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from multidrizzle.console import Console, tqdm_disable
+from multidrizzle.session.console import Console, tqdm_disable
 from multidrizzle.io.runlog import records_from
 
 

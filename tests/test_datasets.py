@@ -9,8 +9,8 @@ from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from multidrizzle import datasets
-from multidrizzle.datasets import (
+from multidrizzle.demo import datasets
+from multidrizzle.demo.datasets import (
     FULL_CHIP_SHAPE, PIXEL_SCALE_ARCSEC, DemoDataset, load_demo_truth, make_demo_dataset,
 )
 from multidrizzle.errors import ParameterError

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from multidrizzle.parameters import DrizzleParameters
+from multidrizzle.session.parameters import DrizzleParameters
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = ("index", "getting_started", "command_line", "notebooks", "steps", "parameters",

@@ -10,12 +10,12 @@ import pytest
 
 from multidrizzle import Multidrizzle, datasets
 from multidrizzle import editpars as editpars_module
-from multidrizzle.editpars import (
+from multidrizzle.session.editpars import (
     ERROR_MARK, EditorUnavailableError, ParameterForm, display_text, edit_in_editor,
     edit_parameters, parse_text_value,
 )
 from multidrizzle.errors import ParameterError
-from multidrizzle.parameters import Choice, DrizzleParameters, Flag
+from multidrizzle.session.parameters import Choice, DrizzleParameters, Flag
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 from astropy.io import fits
 
 from multidrizzle import Multidrizzle
-from multidrizzle.datasets import load_demo_truth, make_demo_dataset
-from multidrizzle.scoring import exposure_coverage, score_cosmic_rays, sky_relative_errors, star_photometry
+from multidrizzle.demo.datasets import load_demo_truth, make_demo_dataset
+from multidrizzle.demo.scoring import exposure_coverage, score_cosmic_rays, sky_relative_errors, star_photometry
 from multidrizzle.steps.drizzle import good_pixel_mask
 
 

@@ -10,7 +10,7 @@ from astropy.io import fits
 
 from hst_files import ACS_LOOKUP, UVIS_FLC_SHORT, full_size_copy
 from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
-from multidrizzle.geometry import (
+from multidrizzle.model.geometry import (
     GridRequest, available_memory, check_memory, compute_pixel_map, make_output_grid,
     native_orientation, native_scale, read_reference_wcs, reference_grid,
 )

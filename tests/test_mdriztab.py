@@ -10,10 +10,10 @@ import pytest
 from astropy.io import fits
 
 from multidrizzle.errors import InputError, ParameterError
-from multidrizzle.mdriztab import (
+from multidrizzle.session.mdriztab import (
     apply_mdriztab, input_filters, read_mdriztab, resolve_reference_path,
 )
-from multidrizzle.parameters import DrizzleParameters
+from multidrizzle.session.parameters import DrizzleParameters
 
 INDEF_INT = -2147483647
 

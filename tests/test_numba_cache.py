@@ -17,7 +17,7 @@ import textwrap
 
 import pytest
 
-from multidrizzle.datasets import make_demo_dataset
+from multidrizzle.demo.datasets import make_demo_dataset
 
 from demo_sessions import demo_session
 

@@ -25,8 +25,8 @@ from astropy.io import fits
 
 from multidrizzle import Multidrizzle
 from multidrizzle.steps import median as median_step
-from multidrizzle.datasets import load_demo_truth, make_demo_dataset
-from multidrizzle.geometry import native_orientation
+from multidrizzle.demo.datasets import load_demo_truth, make_demo_dataset
+from multidrizzle.model.geometry import native_orientation
 from multidrizzle.model import ReadOptions, read_exposure
 
 CHIP_SHAPE = (64, 128)

@@ -11,7 +11,7 @@ import pytest
 from traitlets import TraitError, validate
 
 from multidrizzle.errors import ParameterError
-from multidrizzle.parameters import (
+from multidrizzle.session.parameters import (
     KERNELS, STEPS, BitFlags, BoundedFloat, BoundedInt, Choice, DrizzleParameters, Flag,
     FloatPair, GroupSpec, InputSpec, OptionalAngle, OptionalFloat, OptionalInt,
     ParameterWarning, ReferenceImage, Text,
@@ -610,7 +610,7 @@ def test_configobj_mapping_and_keywords_override_file(tmp_path):
                                    "square", "12", "None", "True", "a b", " padded ",
                                    "it's", "4,8", "~4,8", "sci,1", "[x]", ["a", "b"]])
 def test_format_parameter_value_reads_back(value):
-    from multidrizzle.parameters import _parse_file_value
+    from multidrizzle.session.parameters import _parse_file_value
 
     parsed = _parse_file_value(format_parameter_value(value))
     if isinstance(value, tuple):
@@ -955,8 +955,8 @@ def test_a_wcs_without_shape_or_sky_axes_names_the_parameter(params):
 
 
 def test_a_wcs_is_saved_as_a_fits_grid_beside_the_parameter_file(tmp_path):
-    from multidrizzle.geometry import read_reference_wcs
-    from multidrizzle.parameters import reference_grid_file
+    from multidrizzle.model.geometry import read_reference_wcs
+    from multidrizzle.session.parameters import reference_grid_file
 
     wcs = _grid_wcs()
     params = DrizzleParameters(final_refimage=wcs, final_pixfrac=0.8)

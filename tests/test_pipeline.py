@@ -9,7 +9,7 @@ import pytest
 from astropy.io import fits
 
 from multidrizzle import Multidrizzle
-from multidrizzle.datasets import make_demo_dataset
+from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.errors import ParameterError, StepOrderError
 
 from demo_sessions import demo_session
@@ -357,7 +357,7 @@ def test_cte_growth_without_known_direction_warns(full_run, caplog):
 
 
 def test_blot_adds_the_sky_it_reports(full_run):
-    from multidrizzle import pipeline
+    from multidrizzle.session import pipeline
     from multidrizzle.steps.blot import BlotSettings, blot_median, blot_sky, run_blot
 
     md = full_run  # earlier tests may have re-run steps: blot its present state

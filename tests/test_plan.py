@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from multidrizzle.errors import ParameterError
-from multidrizzle.geometry import GridRequest, compute_pixel_map, make_output_grid
+from multidrizzle.model.geometry import GridRequest, compute_pixel_map, make_output_grid
 from multidrizzle.model import ReadOptions, read_exposure
-from multidrizzle.plan import (
+from multidrizzle.model.plan import (
     Box, footprint_box, input_box, parse_memory, split_into_strips, split_into_tiles,
 )
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from multidrizzle import Multidrizzle
-from multidrizzle.datasets import make_demo_dataset
+from multidrizzle.demo.datasets import make_demo_dataset
 
 #: (parameters, expected sha256 of final SCI, WHT, CTX, all CR masks)
 CONFIGURATIONS = {

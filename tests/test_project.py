@@ -69,7 +69,7 @@ def test_files_are_written_where_os_has_no_fchmod(tmp_path, monkeypatch):
     from astropy.io import fits
 
     from multidrizzle.io.products import atomic_writeto
-    from multidrizzle.parameters import DrizzleParameters, save_pars
+    from multidrizzle.session.parameters import DrizzleParameters, save_pars
     from multidrizzle.io.intermediates import write_crmask
 
     monkeypatch.delattr(os, "fchmod", raising=False)

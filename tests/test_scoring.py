@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from demo_sessions import demo_session
-from multidrizzle.datasets import load_demo_truth, make_demo_dataset
+from multidrizzle.demo.datasets import load_demo_truth, make_demo_dataset
 from multidrizzle.errors import InputError
-from multidrizzle.scoring import score_run
+from multidrizzle.demo.scoring import score_run
 
 
 def test_demo_score_follows_the_run(tmp_path):

@@ -276,7 +276,7 @@ def test_output_frame_shifts_use_the_reference_grid(two_exposures, tmp_path):
 
 @pytest.fixture(scope="module")
 def small_inputs(tmp_path_factory):
-    from multidrizzle import datasets
+    from multidrizzle.demo import datasets
 
     folder = tmp_path_factory.mktemp("small")
     datasets.make_demo_dataset(folder, n_exposures=2, chip_shape=(64, 96))
@@ -303,7 +303,7 @@ def test_unwritable_output_or_runfile_is_named_before_any_step(small_inputs, tmp
 
 @pytest.fixture(scope="module")
 def demo_pair(tmp_path_factory):
-    from multidrizzle.datasets import make_demo_dataset
+    from multidrizzle.demo.datasets import make_demo_dataset
 
     folder = tmp_path_factory.mktemp("demo_pair")
     make_demo_dataset(folder, n_exposures=2, chip_shape=(64, 128), seed=1)

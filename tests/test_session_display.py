@@ -14,7 +14,7 @@ from astropy.io import fits
 
 from demo_sessions import demo_session
 from multidrizzle import Multidrizzle, __version__
-from multidrizzle.datasets import make_demo_dataset
+from multidrizzle.demo.datasets import make_demo_dataset
 
 ALL_OFF = dict(static=False, skysub=False, driz_separate=False, median=False, blot=False,
                driz_cr=False, driz_combine=False)

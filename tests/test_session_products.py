@@ -10,7 +10,7 @@ from astropy.nddata import CCDData
 from astropy.table import Table
 
 from demo_sessions import demo_session
-from multidrizzle.datasets import make_demo_dataset
+from multidrizzle.demo.datasets import make_demo_dataset
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 from astropy.io import fits
 
 from multidrizzle import Multidrizzle
-from multidrizzle.datasets import make_demo_dataset
+from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.errors import ParameterError, StepResultError
-from multidrizzle.parameters import DrizzleParameters
+from multidrizzle.session.parameters import DrizzleParameters
 
 from demo_sessions import demo_session
 

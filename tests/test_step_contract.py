@@ -10,11 +10,11 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
-from multidrizzle import pipeline
-from multidrizzle.datasets import make_demo_dataset
+from multidrizzle.session import pipeline
+from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.errors import ParameterError, StepResultError
-from multidrizzle.parameters import STEPS as PARAMETER_TAGS
-from multidrizzle.parameters import DrizzleParameters
+from multidrizzle.session.parameters import STEPS as PARAMETER_TAGS
+from multidrizzle.session.parameters import DrizzleParameters
 from multidrizzle.steps.sky import SkyInputs, SkyResult, run_sky
 from multidrizzle.steps.static_mask import run_static
 

@@ -38,8 +38,8 @@ from astropy.table import Column, MaskedColumn, Table
 
 from multidrizzle import __version__
 from multidrizzle.errors import InputError, ParameterError
-from multidrizzle.geometry import OutputGrid, native_scale
-from multidrizzle.instruments import header_number
+from multidrizzle.model.geometry import OutputGrid, native_scale
+from multidrizzle.model.instruments import header_number
 from multidrizzle.io.atomic import atomic_copy, atomic_writeto
 from multidrizzle.model import Chip, Exposure
 
@@ -860,7 +860,7 @@ def blot_header(chip: Chip, *, sky: float) -> fits.Header:
         The chip the median was blotted onto.
     sky : float
         What the blot step added to the blotted median, in the chip's
-        processing units (:func:`multidrizzle.pipeline.blot_sky`).
+        processing units (:func:`multidrizzle.session.pipeline.blot_sky`).
 
     Notes
     -----

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from multidrizzle.geometry import OutputGrid, PixelMap, native_scale
+from multidrizzle.model.geometry import OutputGrid, PixelMap, native_scale
 from multidrizzle.kernels.blot import SINC_HALF_WIDTH, blot_image
 from multidrizzle.model import Chip
 from multidrizzle.progress import ProgressCallback, no_progress, tracked

@@ -16,7 +16,7 @@ import numpy as np
 from astropy.nddata.bitmask import bitfield_to_boolean_mask
 
 from multidrizzle.errors import InputError
-from multidrizzle.geometry import OutputGrid, PixelMap, native_scale
+from multidrizzle.model.geometry import OutputGrid, PixelMap, native_scale
 from multidrizzle.kernels.drizzle import drizzle_add_image, finalize_fill, new_context
 from multidrizzle.model import Chip, Exposure
 from multidrizzle.steps.registry import Registry

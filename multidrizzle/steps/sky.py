@@ -51,7 +51,7 @@ from multidrizzle.kernels.statistics import SKY_STATISTICS as KERNEL_SKY_STATIST
 from multidrizzle.kernels.statistics import clipped_statistic
 from multidrizzle.io.userfiles import chip_key, read_skymask_catalog, user_sky_values
 from multidrizzle.model import Chip, Exposure
-from multidrizzle.overlap import chip_overlap
+from multidrizzle.model.overlap import chip_overlap
 from multidrizzle.progress import ProgressCallback, ProgressCounter, no_progress
 from multidrizzle.steps.registry import Registry
 

@@ -21,10 +21,10 @@ from astropy.wcs import WCS
 from multidrizzle.errors import (
     InputError, MultidrizzleError, ParameterError, UnsupportedError,
 )
-from multidrizzle.geometry import GridRequest, read_reference_wcs
-from multidrizzle.instruments import header_number
+from multidrizzle.model.geometry import GridRequest, read_reference_wcs
+from multidrizzle.model.instruments import header_number
 from multidrizzle.io.inputs import check_runfile, prepare_output_folder, resolve_inputs
-from multidrizzle.shiftfile import apply_shifts, output_frame, read_shiftfile
+from multidrizzle.io.shiftfile import apply_shifts, output_frame, read_shiftfile
 
 
 def _exposure(path: Path) -> Path:
@@ -335,7 +335,7 @@ def test_output_frame_uses_the_reference_grid(tmp_path, uvis_full):
 
 def test_output_frame_shifts_move_by_reference_pixels(tmp_path, uvis_full):
     """'frame: output' shifts are pixels of the reference grid, whatever its scale and angle."""
-    from multidrizzle.geometry import compute_pixel_map, make_output_grid
+    from multidrizzle.model.geometry import compute_pixel_map, make_output_grid
     from multidrizzle.model import ReadOptions, read_exposure
 
     still = read_exposure(uvis_full, ReadOptions())

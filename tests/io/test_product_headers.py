@@ -22,7 +22,7 @@ import multidrizzle
 from demo_sessions import tan_wcs
 from hst_files import ACS_FLT, UVIS_FLC, UVIS_FLC_SHORT
 from multidrizzle import Multidrizzle
-from multidrizzle.geometry import OutputGrid
+from multidrizzle.model.geometry import OutputGrid
 from multidrizzle.io import products
 from multidrizzle.model import ReadOptions, read_exposure
 

@@ -26,8 +26,8 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from multidrizzle import Multidrizzle
-from multidrizzle.datasets import DemoDataset, make_demo_dataset
-from multidrizzle.scoring import exposure_coverage
+from multidrizzle.demo.datasets import DemoDataset, make_demo_dataset
+from multidrizzle.demo.scoring import exposure_coverage
 
 RUNNER = Path(__file__).resolve().parents[2] / "benchmarks" / "_astrodrizzle_runner.py"
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from multidrizzle import Multidrizzle
-from multidrizzle.parameters import DrizzleParameters, load_pars
+from multidrizzle.session.parameters import DrizzleParameters, load_pars
 
 drizzlepac = pytest.importorskip("drizzlepac")
 

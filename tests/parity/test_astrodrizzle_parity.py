@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from multidrizzle.scoring import score_cosmic_rays, star_photometry
+from multidrizzle.demo.scoring import score_cosmic_rays, star_photometry
 from multidrizzle.steps.drizzle import good_pixel_mask
 
 pytest.importorskip("drizzlepac")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from multidrizzle.geometry import OutputGrid, PixelMap
+from multidrizzle.model.geometry import OutputGrid, PixelMap
 from multidrizzle.model import Chip
 from multidrizzle.steps.blot import blot_median
 

@@ -15,7 +15,7 @@ import pytest
 from astropy.io import fits
 
 from multidrizzle.errors import InputError
-from multidrizzle.geometry import OutputGrid, PixelMap
+from multidrizzle.model.geometry import OutputGrid, PixelMap
 from multidrizzle.model import Chip, Exposure
 from multidrizzle.steps.drizzle import (
     DrizzleSettings, background_ivm, chip_weight_map, drizzle_exposures, good_pixel_mask,

@@ -9,7 +9,7 @@ from multidrizzle.errors import ParameterError, UnknownAlgorithmError
 from multidrizzle.kernels import blot as blot_kernels
 from multidrizzle.kernels import drizzle as drizzle_kernels
 from multidrizzle.kernels import statistics as statistics_kernels
-from multidrizzle.parameters import DrizzleParameters
+from multidrizzle.session.parameters import DrizzleParameters
 from multidrizzle.steps.blot import BLOT_INTERPOLANTS
 from multidrizzle.steps.cosmic_rays import median_variance_ratio
 from multidrizzle.steps.drizzle import DRIZZLE_KERNELS, WEIGHT_TYPES

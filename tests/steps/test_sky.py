@@ -12,7 +12,7 @@ from astropy.io import fits
 from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.kernels.statistics import clipped_statistic
 from multidrizzle.model import ReadOptions, read_exposure
-from multidrizzle.overlap import chip_overlap
+from multidrizzle.model.overlap import chip_overlap
 from multidrizzle.steps.sky import compute_sky, pixel_area
 
 SHAPE = (100, 120)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from demo_sessions import demo_session
-from multidrizzle import pipeline
-from multidrizzle.datasets import make_demo_dataset
+from multidrizzle.session import pipeline
+from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.io.products import processing_bunit
 from multidrizzle.steps.blot import BlotSettings, blot_chips, blot_sky
 from multidrizzle.steps.cosmic_rays import detect_cosmic_rays_per_chip

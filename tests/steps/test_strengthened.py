@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from multidrizzle import Multidrizzle
-from multidrizzle.datasets import make_demo_dataset
+from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.steps.drizzle import DrizzledImage
 
 CHIP_SHAPE = (64, 128)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from multidrizzle.datasets import make_demo_dataset
+from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.io.products import processing_bunit, product_bunit
 from multidrizzle.steps.median import create_median

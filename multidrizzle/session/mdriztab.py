@@ -23,7 +23,7 @@ from astropy.io import fits
 from multidrizzle.errors import InputError, ParameterError
 
 if TYPE_CHECKING:
-    from multidrizzle.parameters import DrizzleParameters
+    from multidrizzle.session.parameters import DrizzleParameters
 
 __all__ = ["resolve_reference_path", "read_mdriztab", "apply_mdriztab", "input_filters"]
 
@@ -163,7 +163,7 @@ def read_mdriztab(first_input: str | os.PathLike, n_inputs: int) -> dict[str, An
     row.  Of those, the row with the largest NUMIMAGES not above
     ``n_inputs`` is used.
     """
-    from multidrizzle.parameters import DrizzleParameters
+    from multidrizzle.session.parameters import DrizzleParameters
 
     first_input = Path(first_input)
     try:

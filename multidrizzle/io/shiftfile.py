@@ -38,7 +38,7 @@ import numpy as np
 from astropy.wcs import WCS
 
 from multidrizzle.errors import InputError, ParameterError, UnsupportedError
-from multidrizzle.geometry import (
+from multidrizzle.model.geometry import (
     GridRequest, native_orientation, native_scale, read_reference_wcs, reference_grid,
 )
 from multidrizzle.model import Chip, Exposure
@@ -203,7 +203,7 @@ def _read_header_line(shifts: ShiftFile, text: str, path: Path, number: int) -> 
 def output_frame(chips: Sequence[Chip], request: GridRequest) -> tuple[float, float]:
     """Scale and orientation of the output frame that "frame: output" shifts refer to.
 
-    This is the frame :func:`~multidrizzle.geometry.make_output_grid` will
+    This is the frame :func:`~multidrizzle.model.geometry.make_output_grid` will
     make for the same request, computed before the shifts are applied: the
     reference image's grid when ``request.refimage`` is set, else the
     requested ``scale`` / ``rotation`` with the first chip's native values
@@ -227,7 +227,7 @@ def output_frame(chips: Sequence[Chip], request: GridRequest) -> tuple[float, fl
     ------
     InputError, ParameterError
         If the reference image cannot be used (see
-        :func:`~multidrizzle.geometry.reference_grid`).
+        :func:`~multidrizzle.model.geometry.reference_grid`).
     """
     if request.refimage:
         wcs, _ = reference_grid(request.refimage)

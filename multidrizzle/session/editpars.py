@@ -7,7 +7,7 @@
   values (drop-downs for fixed choices), invalid values refused as they are
   typed with the reason, and *Apply* / *Cancel* buttons;
 * in a terminal, :func:`edit_in_editor` writes the parameters with
-  :func:`~multidrizzle.parameters.save_pars` to a temporary file, opens it in
+  :func:`~multidrizzle.session.parameters.save_pars` to a temporary file, opens it in
   ``$VISUAL`` / ``$EDITOR`` (``vi`` if neither is set), checks it when the
   editor exits and reopens it with the errors on top until it is valid or
   abandoned;
@@ -16,7 +16,7 @@
 
 Values go through the same conversion as everywhere else: the text a user
 types is read like a parameter-file value and checked by the parameter's
-trait (:meth:`~multidrizzle.parameters.ParameterTrait.check`), so a value the
+trait (:meth:`~multidrizzle.session.parameters.ParameterTrait.check`), so a value the
 form or the editor accepts is exactly a value ``md.name = value`` accepts.
 """
 
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from multidrizzle.errors import MultidrizzleError, ParameterError
-from multidrizzle.parameters import (
+from multidrizzle.session.parameters import (
     STEP_TITLES, Choice, DrizzleParameters, Flag, _ASSIGNMENT_LINE, _SECTION_LINE,
     _parse_file_value, _unknown_parameter_message, canonical_name, format_parameter_value,
     load_pars, reference_grid_file, save_pars, STEPS,
@@ -415,7 +415,7 @@ def _file_problems(lines: list[str], parameters_class: type[DrizzleParameters]
                    ) -> list[tuple[int | None, str]]:
     """Every problem of a parameter file as (line number or None, reason).
 
-    The same rules as :func:`~multidrizzle.parameters.load_pars`, but all the
+    The same rules as :func:`~multidrizzle.session.parameters.load_pars`, but all the
     problems are collected, not only the first.
     """
     traits = parameters_class.parameter_traits()
@@ -484,7 +484,7 @@ def edit_in_editor(session: DrizzleParameters, editor: str | None = None,
                    max_rounds: int = 20) -> dict[str, Any] | None:
     """Edit the parameters in a text editor, reopening until the file is valid.
 
-    The parameters are written with :func:`~multidrizzle.parameters.save_pars`
+    The parameters are written with :func:`~multidrizzle.session.parameters.save_pars`
     to a temporary file, which is opened with ``editor`` (default
     ``$VISUAL``, then ``$EDITOR``, then ``vi``).  When the editor exits the
     file is checked; if anything is wrong, it is reopened with every problem

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from multidrizzle.errors import ParameterError
-from multidrizzle.geometry import PixelMap
+from multidrizzle.model.geometry import PixelMap
 
 #: Nodes per axis sampled inside a chip when finding its footprint.
 _INTERIOR_SAMPLES = 64

@@ -1015,8 +1015,8 @@ def _primary_header(plan: _ExposurePlan, chip_shape: tuple[int, int]) -> fits.He
     for amp in "ABCD":
         cards.append((f"BIASLEV{amp}", _BIAS_LEVEL_BY_AMP[amp], f"bias level for amplifier {amp}"))
     cards += [
-        ("ORIGIN", "multidrizzle.datasets", "synthetic demo exposure"),
-        ("HISTORY", "Synthetic WFC3/UVIS-like exposure written by multidrizzle.datasets"),
+        ("ORIGIN", "multidrizzle.demo.datasets", "synthetic demo exposure"),
+        ("HISTORY", "Synthetic WFC3/UVIS-like exposure written by multidrizzle.demo.datasets"),
     ]
     return _header_from_cards(cards)
 
@@ -1290,7 +1290,7 @@ def _truth_hdulist(seed: int, chip_shape: tuple[int, int], plans: list[_Exposure
                    cosmic_rays: dict[tuple[str, int], np.ndarray],
                    defects: dict[int, _ChipDefects]) -> fits.HDUList:
     primary = fits.PrimaryHDU()
-    primary.header["ORIGIN"] = ("multidrizzle.datasets", "ground truth of a demo data set")
+    primary.header["ORIGIN"] = ("multidrizzle.demo.datasets", "ground truth of a demo data set")
     primary.header["SEED"] = (seed, "random seed")
     primary.header["NEXPOSE"] = (len(plans), "number of exposures")
     primary.header["CHIPNY"] = (chip_shape[0], "rows per chip")
@@ -1336,7 +1336,7 @@ def load_demo_truth(folder: str | os.PathLike) -> DemoDataset:
     for name in (TRUTH_FILE, STARS_FILE, GALAXIES_FILE, SKY_FILE, LIST_FILE):
         if not (folder / name).is_file():
             raise InputError(f"{folder / name}: missing; expected a demo data set "
-                             "written by multidrizzle.datasets.make_demo_dataset")
+                             "written by multidrizzle.demo.datasets.make_demo_dataset")
     names = [line.strip() for line in (folder / LIST_FILE).read_text(encoding="utf-8").splitlines()
              if line.strip()]
     sky_table = Table.read(folder / SKY_FILE, format="ascii.ecsv")

@@ -2,7 +2,7 @@
 
 This is the only module that knows traitlets beyond the parameter
 declarations: it holds the parameters (inherited from
-:class:`~multidrizzle.parameters.DrizzleParameters`), the results and status
+:class:`~multidrizzle.session.parameters.DrizzleParameters`), the results and status
 of every step, and marks steps stale when a parameter they depend on changes.
 """
 
@@ -29,12 +29,13 @@ from astropy.wcs import WCS
 
 from traitlets import All, observe
 
-from multidrizzle import __version__, pipeline
-from multidrizzle.console import Console
+from multidrizzle import __version__
+from multidrizzle.session import pipeline
+from multidrizzle.session.console import Console
 from multidrizzle.errors import (
     ParameterError, StepOrderError, UnsupportedError,
 )
-from multidrizzle.geometry import (
+from multidrizzle.model.geometry import (
     GridRequest, OutputGrid, PixelMap, check_memory, compute_pixel_map, make_output_grid,
 )
 from multidrizzle.io import products
@@ -44,13 +45,13 @@ from multidrizzle.io.inputs import (
 from multidrizzle.io.layout import OutputLayout
 from multidrizzle.io.intermediates import LoadedImages, StoredImage, loaded, store_image
 from multidrizzle.io.runlog import PACKAGE_LOGGER, RunLog
-from multidrizzle.mdriztab import apply_mdriztab, read_mdriztab
+from multidrizzle.session.mdriztab import apply_mdriztab, read_mdriztab
 from multidrizzle.model import Exposure, ReadOptions, read_exposure
-from multidrizzle.parameters import (
+from multidrizzle.session.parameters import (
     STEP_TITLES, DrizzleParameters, format_parameter_value, help_text,
 )
 from multidrizzle.progress import for_step, tracked
-from multidrizzle.shiftfile import apply_shifts, output_frame, read_shiftfile
+from multidrizzle.io.shiftfile import apply_shifts, output_frame, read_shiftfile
 from multidrizzle.steps.drizzle import DrizzledImage, weight_scale
 from multidrizzle.steps.sky import SkyResult
 
@@ -59,7 +60,7 @@ __all__ = ["Multidrizzle", "StepRecord", "BuildSummary", "STEPS", "astrodrizzle"
 
 log = logging.getLogger(__name__)
 
-#: ``build`` and the processing steps, in order (see :data:`multidrizzle.pipeline.STEPS`).
+#: ``build`` and the processing steps, in order (see :data:`multidrizzle.session.pipeline.STEPS`).
 STEPS = pipeline.STEP_NAMES
 
 #: Bytes of output arrays per output pixel: science, weight (float32) and one
@@ -192,15 +193,15 @@ class Multidrizzle(DrizzleParameters):
         print(help_text(self))
 
     def editpars(self, interface: str | None = None) -> Any:
-        """Edit the parameters interactively; see :func:`multidrizzle.editpars.edit_parameters`.
+        """Edit the parameters interactively; see :func:`multidrizzle.session.editpars.edit_parameters`.
 
         In Jupyter, shows a widget form (returned; the session changes on
         *Apply*); in a terminal, opens the parameter file in ``$EDITOR`` until
         it is valid (returns the parameters changed, None if abandoned);
-        otherwise raises :class:`~multidrizzle.editpars.EditorUnavailableError`.
+        otherwise raises :class:`~multidrizzle.session.editpars.EditorUnavailableError`.
         ``interface`` ('widgets' or 'editor') forces one of the two.
         """
-        from multidrizzle.editpars import edit_parameters
+        from multidrizzle.session.editpars import edit_parameters
 
         return edit_parameters(self, interface)
 
@@ -377,7 +378,7 @@ class Multidrizzle(DrizzleParameters):
 
         ``function(inputs)`` (or ``function(inputs, progress=...)``) takes the
         step's frozen inputs and returns its result, as the built-in function
-        does (see :mod:`multidrizzle.pipeline` for each step's inputs and
+        does (see :mod:`multidrizzle.session.pipeline` for each step's inputs and
         result).  Such a function is recognised by its first parameter, named
         ``inputs`` or annotated with the step's inputs class (``SkyInputs``...),
         or by ``form='inputs'``.  Any other function is taken to be of the
@@ -997,7 +998,7 @@ def _first_step_changed_by(name: str, tag: str | None) -> str | None:
     """The first step whose result parameter ``name`` (of step tag ``tag``) changes.
 
     None for parameters that change no result
-    (:data:`~multidrizzle.pipeline.PARAMETERS_WITHOUT_RESULT`); ``build``
+    (:data:`~multidrizzle.session.pipeline.PARAMETERS_WITHOUT_RESULT`); ``build``
     for those of the geometry's tags.
     """
     if name in pipeline.PARAMETERS_WITHOUT_RESULT:

@@ -17,7 +17,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from multidrizzle.errors import InputError
-from multidrizzle.instruments import cte_direction, detector_noise, header_number
+from multidrizzle.model.instruments import cte_direction, detector_noise, header_number
 
 __all__ = ["Chip", "Exposure", "ReadOptions", "read_exposure", "UNITS_PER_SECOND"]
 
@@ -148,7 +148,7 @@ class Chip:
     @property
     def cte_direction(self) -> int:
         """Readout direction along y (+1, -1, or 0 if unknown); see
-        :func:`multidrizzle.instruments.cte_direction`."""
+        :func:`multidrizzle.model.instruments.cte_direction`."""
         instrument, detector = self.signature[0].split("/")
         return cte_direction(instrument, detector, self.extver)
 

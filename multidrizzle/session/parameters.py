@@ -2009,7 +2009,7 @@ Any parameter below may be given to Multidrizzle(...) or set later as an
 attribute (md.final_pixfrac = 0.8).  Values are checked when set, and a
 name that is not a parameter is refused.  configobj may name drizzlepac's
 astrodrizzle.cfg (read unchanged) or a file written by save_pars.
-multidrizzle.parameters.describe('name') gives the full help of one
+multidrizzle.session.parameters.describe('name') gives the full help of one
 parameter."""
 
 

@@ -15,7 +15,7 @@ parameter's trait before anything is read; a bad one exits with status 2 and
 one line naming the parameter and what is allowed.
 
 While the steps run, progress bars on standard error show the step being
-run and, in long steps, the chips done (:class:`multidrizzle.console.Console`,
+run and, in long steps, the chips done (:class:`multidrizzle.session.console.Console`,
 the same display a Python session uses, fed by the steps' progress callbacks);
 they are drawn only when standard error is a terminal (``--verbose always``:
 in any case) and ``--quiet`` is not given.  Log messages at ``--log-level``
@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from multidrizzle.console import Console
+from multidrizzle.session.console import Console
 from multidrizzle.errors import MultidrizzleError, ParameterError
 from multidrizzle.io.runlog import PACKAGE_LOGGER
 
@@ -172,7 +172,7 @@ def split_parameters(argv: list[str]) -> tuple[list[str], dict[str, str | bool]]
         For an option that is neither the command's nor a parameter (with
         the closest names), or a parameter given without a value.
     """
-    from multidrizzle.parameters import (
+    from multidrizzle.session.parameters import (
         DrizzleParameters, Flag, _unknown_parameter_message, canonical_name,
     )
 
@@ -232,7 +232,7 @@ def split_parameters(argv: list[str]) -> tuple[list[str], dict[str, str | bool]]
 
 def check_values(values: dict[str, Any]) -> dict[str, Any]:
     """Convert command-line values with each parameter's trait (ParameterError if bad)."""
-    from multidrizzle.parameters import DrizzleParameters
+    from multidrizzle.session.parameters import DrizzleParameters
 
     return {name: DrizzleParameters.parameter_trait(name).check(value)
             for name, value in values.items()}
@@ -326,11 +326,11 @@ def run_demo(folder: Path, n_exposures: int, full_size: bool, seed: int,
     """Write the demo data (or reuse it), process it and say what came out.
 
     Ends with the product to open, what is in it, and three lines comparing
-    the run with the demo's ground truth (:func:`multidrizzle.scoring.score_run`):
+    the run with the demo's ground truth (:func:`multidrizzle.demo.scoring.score_run`):
     cosmic rays found, star fluxes, sky.
     """
-    from multidrizzle import datasets
-    from multidrizzle.scoring import score_run
+    from multidrizzle.demo import datasets
+    from multidrizzle.demo.scoring import score_run
     from multidrizzle.session import Multidrizzle
 
     own_console = console is None
@@ -362,7 +362,7 @@ def run_demo(folder: Path, n_exposures: int, full_size: bool, seed: int,
 def run_input(arguments: argparse.Namespace, values: dict[str, Any],
               console: _Console) -> int:
     """``multidrizzle INPUT ...``: build and run a session from the command line."""
-    from multidrizzle.parameters import load_pars
+    from multidrizzle.session.parameters import load_pars
     from multidrizzle.session import Multidrizzle
 
     input_value = values.pop("input", None)
@@ -441,7 +441,7 @@ def _print_error(error: BaseException) -> None:
 
 
 def _print_help(parameter: str | None) -> int:
-    from multidrizzle.parameters import describe, help_text
+    from multidrizzle.session.parameters import describe, help_text
 
     if parameter:
         print(describe(parameter.replace("-", "_")))

@@ -29,7 +29,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
 from multidrizzle.io.userfiles import split_file_spec
 from multidrizzle.kernels.pixmap import interpolate_pixel_map
-from multidrizzle.model import Chip
+from multidrizzle.model.exposure import Chip
 
 __all__ = [
     "GridRequest", "OutputGrid", "PixelMap", "make_output_grid", "compute_pixel_map",

@@ -15,7 +15,7 @@ from typing import Mapping
 import numpy as np
 from astropy.wcs import WCS
 
-from multidrizzle.datasets import DemoDataset
+from multidrizzle.demo.datasets import DemoDataset
 from multidrizzle.errors import InputError
 from multidrizzle.io.products import processing_bunit
 from multidrizzle.steps.drizzle import good_pixel_mask
@@ -242,7 +242,7 @@ def score_run(md, truth: DemoDataset, *, threshold: float = 30.0,
     md : Multidrizzle
         A session that has run (any steps) on ``truth``'s exposures.
     truth : DemoDataset
-        From :func:`multidrizzle.datasets.load_demo_truth`.
+        From :func:`multidrizzle.demo.datasets.load_demo_truth`.
     threshold : float
         Cosmic-ray charge (e-) above which recall is counted.
     min_coverage : int

@@ -1,7 +1,7 @@
 """Which pixels of two chips see the same sky (for sky matching).
 
 A chip's pixels are mapped onto the other chip's pixels with the pixel maps
-of :mod:`multidrizzle.geometry` (the full distortion, D2IM included, on nodes
+of :mod:`multidrizzle.model.geometry` (the full distortion, D2IM included, on nodes
 every ``OVERLAP_NODE_SPACING`` pixels, bilinear in between).  Node cells whose
 four corners land on the other chip are inside, cells whose corners' bounding
 box misses it are outside; only the cells crossed by the other chip's edge
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from multidrizzle.geometry import PixelMap, compute_pixel_map
-from multidrizzle.model import Chip
+from multidrizzle.model.geometry import PixelMap, compute_pixel_map
+from multidrizzle.model.exposure import Chip
 
 __all__ = ["OVERLAP_NODE_SPACING", "chip_overlap"]
 

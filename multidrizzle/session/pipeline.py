@@ -97,7 +97,7 @@ def settings_of(md: "Multidrizzle", settings_class: type) -> Any:
     """A step's frozen settings, each field the session parameter of that name.
 
     Bit-flag parameters are given as integers (``~`` applied, ``bits``
-    followed; see :meth:`~multidrizzle.parameters.DrizzleParameters.bit_flags`).
+    followed; see :meth:`~multidrizzle.session.parameters.DrizzleParameters.bit_flags`).
     """
     return settings_class(**{field.name: md.parameter_value(field.name)
                              for field in dataclasses.fields(settings_class)})
