@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from multidrizzle.session import cli, datasets
+from multidrizzle.demo import datasets
+from multidrizzle.session import cli
 from multidrizzle.errors import ParameterError
 from multidrizzle.session.parameters import DrizzleParameters
 

@@ -8,8 +8,9 @@ import textwrap
 
 import pytest
 
-from multidrizzle import Multidrizzle, datasets
-from multidrizzle import editpars as editpars_module
+from multidrizzle import Multidrizzle
+from multidrizzle.demo import datasets
+from multidrizzle.session import editpars as editpars_module
 from multidrizzle.session.editpars import (
     ERROR_MARK, EditorUnavailableError, ParameterForm, display_text, edit_in_editor,
     edit_parameters, parse_text_value,

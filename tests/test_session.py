@@ -196,7 +196,7 @@ def test_run_before_build_is_a_step_order_error(two_exposures):
 
 
 def test_editpars_without_notebook_or_terminal_is_a_clear_error(two_exposures, monkeypatch):
-    from multidrizzle import editpars
+    from multidrizzle.session import editpars
 
     monkeypatch.setattr(editpars, "in_jupyter", lambda: False)
     monkeypatch.setattr(editpars, "in_terminal", lambda: False)

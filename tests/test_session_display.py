@@ -106,7 +106,7 @@ def test_warnings_reach_stderr_without_any_logging_set_up(demo_set, tmp_path):
     assert "INFO" not in finished.stderr
     assert "loggers unchanged" in finished.stdout
     assert "the user's own message" in finished.stdout
-    assert "INFO multidrizzle.session: step sky ..." in runfile.read_text()
+    assert "INFO multidrizzle.session.session: step sky ..." in runfile.read_text()
     assert SKY_WARNING.replace("WARNING: ", "WARNING multidrizzle.steps.sky: ") in \
         runfile.read_text()
 
@@ -166,7 +166,7 @@ def test_run_log_has_header_parameters_step_table_and_products(demo_set, tmp_pat
     assert "\n    final_pixfrac = 0.8\n" in header
     assert "steps to run: static, sky, driz_separate, median, blot, driz_cr, driz_combine" \
         in header
-    assert "INFO multidrizzle.session: step static ..." in messages
+    assert "INFO multidrizzle.session.session: step static ..." in messages
     assert "INFO multidrizzle.steps.sky: sky (localmin" in messages
     for step in ("static", "sky", "driz_separate", "median", "blot", "driz_cr",
                  "driz_combine"):

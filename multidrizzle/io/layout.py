@@ -5,17 +5,17 @@ session (the session asks it; steps never name files).  Intermediates go to
 the folder of the output root, named after the input they come from as
 AstroDrizzle names them:
 
-==================================  =========================================
-``<input>_single_sci.fits``         separate drizzle of one exposure
-``<input>_single_wht.fits``         its weight
-``<output>_med.fits``               the median
-``<input>_sci<N>_blt.fits``         the median blotted onto chip N
-``<input>_sci<N>_crmask.fits``      chip N's cosmic-ray mask (1 = good)
-``<input>_sci<N>_crclean.fits``     chip N with its cosmic rays replaced
-``<DET>_<nx>x<ny>_<chip>_staticMask.fits``  static mask of a chip signature
-``<output>_drz.fits`` / ``_drc``    the product (``build_mef``), or
-``<output>_drz_sci/_wht/_ctx.fits`` its three images (``build_mef=False``)
-==================================  =========================================
+============================================  =======================================
+``<input>_single_sci.fits``                   separate drizzle of one exposure
+``<input>_single_wht.fits``                   its weight
+``<output>_med.fits``                         the median
+``<input>_sci<N>_blt.fits``                   the median blotted onto chip N
+``<input>_sci<N>_crmask.fits``                chip N's cosmic-ray mask (1 = good)
+``<input>_sci<N>_crclean.fits``               chip N with its cosmic rays replaced
+``<DET>_<nx>x<ny>_<chip>_staticMask.fits``    static mask of a chip signature
+``<output>_drz.fits`` (``_drc``)              the product (``build_mef``), or
+``<output>_drz_sci/_wht/_ctx.fits``           its three images (``build_mef=False``)
+============================================  =======================================
 """
 
 from __future__ import annotations

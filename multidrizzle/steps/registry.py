@@ -7,8 +7,9 @@ entry carries the implementation and the properties other steps need (for
 example whether a combine type is a mean, which sets the cosmic-ray test's
 variance ratio), so that a name is listed in one place only.  The session's
 parameters take their allowed values from the registries, and looking up a
-name that is not registered raises :class:`UnknownAlgorithmError` naming the
-family and the parameter, never runs another algorithm instead.
+name that is not registered raises
+:class:`~multidrizzle.errors.UnknownAlgorithmError` naming the family and the
+parameter, never runs another algorithm instead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Generic, TypeVar
 
 from multidrizzle.errors import UnknownAlgorithmError
 
-__all__ = ["Registry", "UnknownAlgorithmError"]
+__all__ = ["Registry"]
 
 Entry = TypeVar("Entry")
 
