@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol, TypeVar
 
 __all__ = ["ProgressCallback", "StepProgress", "no_progress", "for_step", "tracked",
-           "ProgressCounter"]
+           "reported", "ProgressCounter"]
 
 Item = TypeVar("Item")
 
@@ -92,6 +92,21 @@ def tracked(items: Iterable[Item], progress: ProgressCallback,
     for done, item in enumerate(units, start=1):
         yield item
         progress(done, total, label(item))
+
+
+def reported(items: Iterable[Item], labels: Sequence[str],
+             progress: ProgressCallback) -> Iterator[Item]:
+    """Yield ``items`` as they come, one per label, reporting each done (streaming).
+
+    Unlike :func:`tracked`, the items are not read ahead: the total is the
+    number of ``labels``, so results computed elsewhere are handed on one by
+    one as they arrive.
+    """
+    total = len(labels)
+    progress(0, total, "")
+    for done, (label, item) in enumerate(zip(labels, items), start=1):
+        yield item
+        progress(done, total, label)
 
 
 class ProgressCounter:

@@ -29,7 +29,8 @@ from astropy.io import fits
 from multidrizzle.io.atomic import atomic_writeto
 from multidrizzle.io.products import write_image
 
-__all__ = ["StoredImage", "CompressedStoredImage", "store_image", "LoadedImages", "loaded",
+__all__ = ["StoredImage", "CompressedStoredImage", "store_image", "create_image",
+           "ScaledImage", "LoadedImages", "loaded",
            "write_static_mask", "write_crmask", "write_crclean"]
 
 #: Data types written unscaled, with their FITS BITPIX.
@@ -38,14 +39,14 @@ _STORABLE = {np.dtype(np.float32): -32, np.dtype(np.float64): -64, np.dtype(np.i
 
 
 class StoredImage:
-    """A 2-D image in the primary HDU of a FITS file written by this session.
+    """An image (or a stack of planes) in a FITS file written by this session.
 
     Parameters
     ----------
     path : path
         The file.
     shape : tuple of int
-        ``(ny, nx)``.
+        ``(ny, nx)``, or ``(n_planes, ny, nx)``.
     file_dtype : numpy.dtype
         The data type as stored (big-endian, as FITS requires).
     data_offset : int
@@ -71,8 +72,12 @@ class StoredImage:
     def __repr__(self) -> str:
         return f"StoredImage({str(self.path)!r}, shape={self.shape}, dtype={self.dtype})"
 
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
     def __getitem__(self, key: Any) -> np.ndarray:
-        count = self.shape[0] * self.shape[1]
+        count = self.size
         # A map closed as soon as the values are copied out: the pages read
         # leave the process at once instead of when the map is collected.
         with open(self.path, "rb") as stream, \
@@ -86,6 +91,20 @@ class StoredImage:
     def read(self) -> np.ndarray:
         """The whole image as a native-endian array."""
         return self[...]
+
+    def write(self, key: Any, values: np.ndarray) -> None:
+        """Write ``values`` into the part ``key`` of the image (a region of a tile).
+
+        Only the pages of that part are mapped, and only for this call.
+        """
+        count = self.size
+        with open(self.path, "r+b") as stream, \
+                mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_WRITE) as mapped:
+            image = np.frombuffer(mapped, dtype=self.file_dtype, count=count,
+                                  offset=self.data_offset).reshape(self.shape)
+            image[key] = values
+            del image
+            mapped.flush()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         data = self.read()
@@ -151,6 +170,54 @@ def store_image(path: str | os.PathLike, data: np.ndarray,
         raise ValueError(f"{written}: stored with BITPIX {bitpix}, expected "
                          f"{_STORABLE[data.dtype]} for {data.dtype}")
     return StoredImage(written, data.shape, data.dtype.newbyteorder(">"), offset)
+
+
+def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype: np.dtype,
+                 header: fits.Header | None = None) -> StoredImage:
+    """A FITS file holding an image of ``shape`` whose pixels are still to be written.
+
+    The data area is allocated but not written (a sparse file reads as
+    zeros): tiles are written into it with :meth:`StoredImage.write`, so an
+    image larger than memory is made a region at a time.  The caller renames
+    or removes it (it is not written atomically: it is a file under
+    construction).
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in _STORABLE and dtype != np.dtype(np.uint8):
+        raise ValueError(f"create_image: cannot store dtype {dtype}")
+    content = fits.Header() if header is None else header.copy()
+    for keyword in ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3",
+                    "EXTEND", "PCOUNT", "GCOUNT", "BSCALE", "BZERO"):
+        content.remove(keyword, ignore_missing=True, remove_all=True)
+    primary = fits.PrimaryHDU(data=np.zeros((1,) * len(shape), dtype=dtype), header=content)
+    for axis, length in enumerate(reversed(shape), start=1):
+        primary.header[f"NAXIS{axis}"] = int(length)
+    header_bytes = primary.header.tostring().encode("ascii")
+    data_bytes = int(np.prod(shape)) * dtype.itemsize
+    padded = -(-data_bytes // 2880) * 2880
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as stream:
+        stream.write(header_bytes)
+        stream.truncate(len(header_bytes) + padded)
+    return StoredImage(path, shape, dtype.newbyteorder(">"), len(header_bytes))
+
+
+class ScaledImage:
+    """An image kept in a file, multiplied by a factor as it is read (a few rows at a time).
+
+    The final science image in counts is the count-rate image times the
+    exposure time; this gives it without reading the whole image at once.
+    """
+
+    def __init__(self, image: StoredImage, factor: np.floating) -> None:
+        self.image = image
+        self.factor = factor
+        self.shape = image.shape
+        self.dtype = image.dtype
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.image[key] * self.factor
 
 
 def loaded(image: np.ndarray | StoredImage) -> np.ndarray:

@@ -83,6 +83,11 @@ class OutputLayout:
     def crclean(self, chip: Chip) -> Path:
         return self._chip(chip, "crclean")
 
+    def assembly(self, image: str) -> Path:
+        """A final image being put together from its strips (``sci``, ``wht``, ``ctx``),
+        streamed into the product and removed."""
+        return self.folder / f".{Path(self.root).name}_final_{image}.part.fits"
+
     def product(self, suffix: str) -> Path:
         """The multi-extension product, ``suffix`` ``'drz'`` or ``'drc'``."""
         return Path(f"{self.root}_{suffix}.fits")

@@ -21,6 +21,7 @@ input chip's keywords.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 
 import numpy as np
 from astropy import units as u
@@ -40,7 +41,7 @@ from multidrizzle import __version__
 from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.model.geometry import OutputGrid, native_scale
 from multidrizzle.model.instruments import header_number
-from multidrizzle.io.atomic import atomic_copy, atomic_writeto
+from multidrizzle.io.atomic import atomic_copy, atomic_write, atomic_writeto
 from multidrizzle.model import Chip, Exposure
 
 __all__ = [
@@ -557,12 +558,9 @@ def footprint_region(grid: OutputGrid, weight: np.ndarray | None = None, *,
         first = np.zeros(grid.ny, dtype=int)
         last = np.full(grid.ny, grid.nx - 1)
     else:
-        covered = np.asarray(weight) > 0
-        rows = np.flatnonzero(covered.any(axis=1))
+        rows, first, last = _covered_rows(weight)
         if rows.size == 0:
             return None
-        first = covered[rows].argmax(axis=1)
-        last = covered.shape[1] - 1 - covered[rows, ::-1].argmax(axis=1)
     left, right = first - 0.5, last + 0.5
     bottom, top = rows - 0.5, rows + 0.5
     corners = np.concatenate([np.column_stack(pair) for pair in (
@@ -573,6 +571,24 @@ def footprint_region(grid: OutputGrid, weight: np.ndarray | None = None, *,
     ra, dec = grid.wcs.pixel_to_world_values(hull[:, 0], hull[:, 1])
     frame = (grid.wcs.wcs.radesys or "ICRS").strip().upper()
     return f"POLYGON {frame} " + " ".join(f"{a % 360.0:.7f} {d:.7f}" for a, d in zip(ra, dec))
+
+
+def _covered_rows(weight: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with weight, and the first and last column with weight in each.
+
+    Read a band of rows at a time, so that a weight image kept in a file is
+    never whole in memory.
+    """
+    n_rows, n_cols = weight.shape
+    band = max(1, _COPY_BYTES // (4 * n_cols))
+    rows, first, last = [], [], []
+    for start in range(0, n_rows, band):
+        covered = np.asarray(weight[start:start + band]) > 0
+        some = np.flatnonzero(covered.any(axis=1))
+        rows.append(some + start)
+        first.append(covered[some].argmax(axis=1))
+        last.append(n_cols - 1 - covered[some, ::-1].argmax(axis=1))
+    return np.concatenate(rows), np.concatenate(first), np.concatenate(last)
 
 
 def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
@@ -910,6 +926,35 @@ def _has_lookup_tables(chip: Chip) -> bool:
                                                wcs.det2im2))
 
 
+def stored_product_images(paths: Sequence[Path]) -> dict[str, Any]:
+    """The SCI, WHT and CTX images of a written product, read from it on demand."""
+    from multidrizzle.io.intermediates import StoredImage
+
+    images = {}
+    for path in paths:
+        with fits.open(path, mode="readonly", memmap=False, lazy_load_hdus=True) as hdul:
+            for index, hdu in enumerate(hdul):
+                name = hdu.name if hdu.name in ("SCI", "WHT", "CTX") else None
+                if name is None and index == 0 and hdu.header.get("NAXIS", 0) >= 2:
+                    name = {"sci": "SCI", "wht": "WHT", "ctx": "CTX"}.get(
+                        Path(path).stem.rsplit("_", 1)[-1])
+                if name is None or hdu.header.get("NAXIS", 0) < 2:
+                    continue
+                shape = tuple(hdu.header[f"NAXIS{axis}"]
+                              for axis in range(hdu.header["NAXIS"], 0, -1))
+                if name == "CTX" and len(shape) == 2:
+                    shape = (1, *shape)  # a single plane is written as an image
+                dtype = _dtype_of(hdu.header["BITPIX"])
+                images[name] = StoredImage(path, shape, dtype.newbyteorder(">"),
+                                           hdul.fileinfo(index)["datLoc"])
+    return images
+
+
+def _dtype_of(bitpix: int) -> np.dtype:
+    return np.dtype({-32: np.float32, -64: np.float64, 8: np.uint8, 16: np.int16,
+                     32: np.int32, 64: np.int64}[int(bitpix)])
+
+
 def final_product_names(root: str, suffix: str, *, build: bool,
                         context: bool = True) -> dict[str, str]:
     """Where each image of the final product goes: ``{'SCI': ..., 'WHT': ..., 'CTX': ...}``.
@@ -962,12 +1007,11 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
     table.name = "HDRTAB"
     if build:
         path = Path(f"{root}_{suffix}.fits")
-        hdus = [fits.PrimaryHDU(header=_file_cards(primary, path, written_at)),
-                fits.ImageHDU(sci, header=headers.science, name="SCI"),
-                fits.ImageHDU(wht, header=headers.weight, name="WHT")]
+        parts = [(_file_cards(primary, path, written_at), None, "PRIMARY"),
+                 (headers.science, sci, "SCI"), (headers.weight, wht, "WHT")]
         if context is not None:
-            hdus.append(fits.ImageHDU(context, header=headers.weight, name="CTX"))
-        return [atomic_writeto(fits.HDUList(hdus + [table]), path)]
+            parts.append((headers.weight, context, "CTX"))
+        return [write_images(path, parts, table)]
     images = {"SCI": (sci, headers.science), "WHT": (wht, headers.weight),
               "CTX": (context, headers.weight)}
     written = []
@@ -975,11 +1019,71 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
         data, cards = images[name]
         path = Path(file_name)
         header = _file_cards(_merged(primary, cards), path, written_at)
-        hdus = [fits.PrimaryHDU(data=data, header=header)]
-        if name == "SCI":
-            hdus.append(table)
-        written.append(atomic_writeto(fits.HDUList(hdus), path))
+        written.append(write_images(path, [(header, data, "PRIMARY")],
+                                    table if name == "SCI" else None))
     return written
+
+
+#: Bytes of image data copied at a time when a product is written from
+#: images kept in files: the product is never whole in memory.
+_COPY_BYTES = 16 * 2**20
+_BLOCK = 2880
+
+
+def write_images(path: str | os.PathLike,
+                 parts: Sequence[tuple[fits.Header, Any, str]],
+                 table: fits.BinTableHDU | None = None) -> Path:
+    """Write a FITS file of images, streamed a few rows at a time, atomically.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    parts : sequence of (header, data, name)
+        The HDUs in order: the first is the primary HDU (``data`` None for
+        an empty one), the others image extensions named ``name``.  ``data``
+        is an array or an image kept in a file
+        (:class:`~multidrizzle.io.intermediates.StoredImage`), 2-D or a stack
+        of planes, read ``_COPY_BYTES`` at a time.
+    table : astropy.io.fits.BinTableHDU, optional
+        A table extension written last (HDRTAB).
+    """
+    def write(stream: BinaryIO) -> None:
+        for index, (header, data, name) in enumerate(parts):
+            _write_image_hdu(stream, header, data, name, primary=index == 0)
+        if table is not None:
+            buffer = io.BytesIO()
+            fits.HDUList([fits.PrimaryHDU(), table]).writeto(buffer)
+            stream.write(buffer.getvalue()[len(fits.PrimaryHDU().header.tostring()):])
+    return atomic_write(path, write)
+
+
+def _write_image_hdu(stream: BinaryIO, header: fits.Header, data: Any, name: str,
+                     primary: bool) -> None:
+    content = header.copy()
+    for keyword in _STRUCTURAL_KEYWORDS:
+        content.remove(keyword, ignore_missing=True, remove_all=True)
+    if data is None:
+        stream.write(fits.PrimaryHDU(header=content).header.tostring().encode("ascii"))
+        return
+    dtype = np.dtype(data.dtype).newbyteorder("=")
+    shape = tuple(int(n) for n in data.shape)
+    template = np.zeros((1,) * len(shape), dtype=dtype)
+    hdu = (fits.PrimaryHDU(data=template, header=content) if primary
+           else fits.ImageHDU(data=template, header=content, name=name))
+    for axis, length in enumerate(reversed(shape), start=1):
+        hdu.header[f"NAXIS{axis}"] = length
+    stream.write(hdu.header.tostring().encode("ascii"))
+    big_endian = dtype.newbyteorder(">")
+    rows = max(1, _COPY_BYTES // max(1, shape[-1] * dtype.itemsize))
+    planes = [()] if len(shape) == 2 else [(plane,) for plane in range(shape[0])]
+    written = 0
+    for plane in planes:
+        for start in range(0, shape[-2], rows):
+            chunk = np.asarray(data[plane + (slice(start, start + rows),)])
+            stream.write(chunk.astype(big_endian, copy=False).tobytes())
+            written += chunk.size * dtype.itemsize
+    stream.write(b"\0" * (-written % _BLOCK))
 
 
 def _add_output_cards(header: fits.Header, names: Mapping[str, str]) -> None:

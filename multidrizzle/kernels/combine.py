@@ -260,7 +260,7 @@ def _sorted_good_values_and_noise(images, bad, weights, row, col, lthresh, hthre
 @njit(cache=True, parallel=True)
 def _minmed_first_pass(images, bad, weights, electrons_per_weight, sky_per_weight,
                        read_noise_squared, nsigma1, lthresh, hthresh,
-                       fill_with_last, fillval, median, minimum, deficit, sigma,
+                       fill_with_last, fillval, n_total, median, minimum, deficit, sigma,
                        first_flag, good_counts):
     """Median, minimum, ``(minimum - median) E``, sigma and first-pass flag per pixel."""
     n_images, n_rows, n_cols = images.shape
@@ -280,7 +280,7 @@ def _minmed_first_pass(images, bad, weights, electrons_per_weight, sky_per_weigh
                 sigma[row, col] = 0.0
                 first_flag[row, col] = False
                 continue
-            middle = _minmed_median(values, count, n_images)
+            middle = _minmed_median(values, count, n_total)
             lowest = values[0]
             noise = math.sqrt(max(middle * scale + sky + read, 0.0))
             median[row, col] = middle
@@ -523,6 +523,7 @@ def minmed_combine(
     hthresh: float | None = None,
     fill_with_last: bool = False,
     fillval: float = 0.0,
+    n_total: int | None = None,
 ) -> Combination:
     """AstroDrizzle's minmed: the median, or the minimum where it is significantly lower.
 
@@ -564,6 +565,11 @@ def minmed_combine(
         Where no value is good, use the last image's value (``iminmed``).
     fillval : float
         Value of pixels without good values otherwise.
+    n_total : int, optional
+        How many images the whole combination has, when ``images`` holds only
+        those that can cover this part of the grid (a tile): minmed's median
+        is the mean of two images only when there are two in all.  None: the
+        stack's.
 
     Returns
     -------
@@ -602,8 +608,8 @@ def minmed_combine(
     good_counts = np.empty(shape, dtype=np.int32)
     _minmed_first_pass(stack, mask, weight_stack, electrons_per_weight, sky_per_weight,
                        read_noise_array ** 2, nsigma1, low, high, bool(fill_with_last),
-                       _fill_value(fillval), median, minimum, deficit, sigma, first_flag,
-                       good_counts)
+                       _fill_value(fillval), int(n_images if n_total is None else n_total),
+                       median, minimum, deficit, sigma, first_flag, good_counts)
     out = np.empty(shape, dtype=np.float32)
     used_minimum = np.empty(shape, dtype=np.bool_)
     _minmed_choose(median, minimum, deficit, sigma, first_flag, int(grow), nsigma1, nsigma2,

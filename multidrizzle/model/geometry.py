@@ -95,6 +95,17 @@ class OutputGrid:
     def ny(self) -> int:
         return self.shape[0]
 
+    def cutout(self, rows: slice, columns: slice) -> "OutputGrid":
+        """The part ``[rows, columns]`` of the grid as a grid of its own (CRPIX moved)."""
+        y0, y1, _ = rows.indices(self.ny)
+        x0, x1, _ = columns.indices(self.nx)
+        wcs = self.wcs.deepcopy()
+        wcs.wcs.crpix = [wcs.wcs.crpix[0] - x0, wcs.wcs.crpix[1] - y0]
+        wcs.wcs.set()
+        wcs.pixel_shape = (x1 - x0, y1 - y0)
+        return OutputGrid(wcs, (y1 - y0, x1 - x0), self.scale, self.rotation,
+                          origin=f"cutout [{y0}:{y1}, {x0}:{x1}] of a {self.origin} grid")
+
     def same_as(self, other: "OutputGrid") -> bool:
         """True when both grids map sky to pixels identically."""
         return (self.shape == other.shape

@@ -223,3 +223,73 @@ def split_into_strips(grid_shape: tuple[int, int], rows: int) -> list[Box]:
         raise ParameterError(f"parameter 'tile_size': {rows!r} must be at least 1")
     ny, nx = grid_shape
     return [Box(y, min(y + size, ny), 0, nx) for y in range(0, ny, size)]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """How a run splits its work: cutouts, tiles, windows, strips (plain boxes).
+
+    Made from the parameters (``tile_size``, or ``memory_limit``), never from
+    the executor, so every executor runs the same tasks and the products are
+    the same whichever runs them.
+
+    Attributes
+    ----------
+    tile_size : int
+        Side of the median's tiles and height of the final drizzle's strips.
+    separate_shape, final_shape : (int, int)
+        The grids.
+    cutouts : dict
+        Exposure file name -> the box of the separate grid its separate
+        drizzle keeps (its chips' footprints), or None.
+    median_tiles : tuple of Box
+        Tiles of the separate grid, combined one at a time.
+    blot_windows : dict
+        Chip name -> the box of the separate grid its blot reads (its
+        footprint plus the interpolant's halo), or None.
+    final_strips : tuple of Box
+        Strips of whole rows of the output grid, drizzled one at a time.
+    strip_inputs : tuple of dict
+        Per strip, chip name -> the chip pixels that can reach it (chips
+        that cannot are left out).
+    """
+
+    tile_size: int
+    separate_shape: tuple[int, int]
+    final_shape: tuple[int, int]
+    cutouts: dict[str, Box | None]
+    median_tiles: tuple[Box, ...]
+    blot_windows: dict[str, Box | None]
+    final_strips: tuple[Box, ...]
+    strip_inputs: tuple[dict[str, Box], ...]
+
+    def tiles_of(self, box: Box | None) -> list[int]:
+        """Indices of the median tiles ``box`` meets."""
+        if box is None:
+            return []
+        return [index for index, tile in enumerate(self.median_tiles)
+                if tile.intersection(box) is not None]
+
+    @property
+    def deepest_tile(self) -> tuple[int, int]:
+        """(index, number of exposures) of the median tile most cutouts reach."""
+        depths = [sum(1 for box in self.cutouts.values()
+                      if box is not None and tile.intersection(box) is not None)
+                  for tile in self.median_tiles]
+        index = int(np.argmax(depths)) if depths else 0
+        return index, (depths[index] if depths else 0)
+
+    def summary(self) -> str:
+        """Lines for the build summary."""
+        index, depth = self.deepest_tile
+        chips_per_strip = [len(members) for members in self.strip_inputs]
+        cutout_pixels = sum(box.size for box in self.cutouts.values() if box is not None)
+        return "\n".join([
+            f"tiles: {len(self.median_tiles)} median tiles of up to {self.tile_size} x "
+            f"{self.tile_size}, {len(self.final_strips)} final strips of up to "
+            f"{self.tile_size} rows",
+            f"deepest tile: {self.median_tiles[index]} ({depth} exposures); most chips in "
+            f"a strip: {max(chips_per_strip, default=0)}",
+            f"separate drizzles: {cutout_pixels / 1e6:.1f} Mpixels in cutouts (the whole "
+            f"grid {self.separate_shape[1]} x {self.separate_shape[0]} per exposure would "
+            f"be {len(self.cutouts) * self.separate_shape[0] * self.separate_shape[1] / 1e6:.1f})"])

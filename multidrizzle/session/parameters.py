@@ -47,6 +47,7 @@ from traitlets import HasTraits, TraitError, TraitType, observe
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.io.atomic import atomic_write_text, atomic_writeto
+from multidrizzle.model.plan import parse_memory
 from multidrizzle.steps.blot import BLOT_INTERPOLANTS
 from multidrizzle.steps.drizzle import (
     DRIZZLE_KERNELS, POINT_KERNEL_PIXFRAC, WEIGHT_TYPES, effective_kernel,
@@ -518,6 +519,47 @@ class Verbosity(ParameterTrait):
         raise _RejectedValue()
 
 
+class MemoryAmount(ParameterTrait):
+    """An amount of memory: bytes, or text such as '2GB' or '512 MiB'; None: automatic.
+
+    Stored as an integer number of bytes (see :func:`multidrizzle.model.plan.parse_memory`).
+    """
+
+    type_label = "bytes|str|None"
+    accepts_none = True
+
+    def allowed_text(self) -> str:
+        return "a number of bytes, an amount such as '2GB' or '512 MiB', or None"
+
+    def convert(self, value: Any) -> int | None:
+        if _is_none_word(value):
+            return None
+        if isinstance(value, bool):
+            raise _RejectedValue()
+        try:
+            return parse_memory(value, parameter="memory_limit")
+        except ParameterError:
+            raise _RejectedValue() from None
+
+
+class Scheduler(ParameterTrait):
+    """Where the tasks of a run execute: 'local', 'dask', or a Dask scheduler's address."""
+
+    type_label = "str"
+
+    def allowed_text(self) -> str:
+        return "'local', 'dask' or the address of a Dask scheduler ('tcp://host:port')"
+
+    def convert(self, value: Any) -> str:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lower() in ("local", "dask"):
+                return text.lower()
+            if "://" in text and text.split("://", 1)[1]:
+                return text
+        raise _RejectedValue()
+
+
 class UnsupportedFlag(Flag):
     """A boolean that must stay False because the feature is not implemented."""
 
@@ -965,6 +1007,22 @@ class DrizzleParameters(HasTraits):
         "Number of CPU cores to use: the threads of every pixel kernel. None uses all "
         "cores; 1 disables parallel processing. Results are identical for any value.")),
         "init", origin="astrodrizzle")
+    memory_limit = _parameter(MemoryAmount(None, help=(
+        "Memory a task of the run may use, which sets the tile size of the median and of "
+        "the final drizzle unless tile_size is given: bytes, or an amount such as '2GB'. "
+        "None: half the memory available when the run starts. Products do not depend on "
+        "it.")), "init", origin="package")
+    tile_size = _parameter(OptionalInt(minimum=16, help=(
+        "Side, in pixels, of the tiles the median is combined in and height of the strips "
+        "the final image is drizzled in. None: from memory_limit. Products do not depend "
+        "on it.")), "init", origin="package")
+    scheduler = _parameter(Scheduler("local", help=(
+        "Where the run's tasks execute: 'local' (this process, num_cores threads in every "
+        "kernel), 'dask' (a Dask LocalCluster of num_cores single-threaded worker "
+        "processes, started and closed by the run) or the address of a running Dask "
+        "scheduler ('tcp://host:port'; every worker must see the input and output "
+        "folders). Needs the 'dask' extra for anything but 'local'. Products do not "
+        "depend on it.")), "init", origin="package")
     in_memory = _parameter(Flag(False, help=(
         "Keep intermediate products (single drizzles, median, blots, CR masks) in memory "
         "rather than writing them to disk.")), "init", origin="astrodrizzle")

@@ -43,8 +43,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +55,13 @@ import numpy as np
 from multidrizzle.errors import ParameterError, StepResultError
 from multidrizzle.io import products
 from multidrizzle.io.intermediates import (
-    LoadedImages, StoredImage, write_crclean, write_crmask, write_static_mask,
+    LoadedImages, StoredImage, create_image, write_crclean, write_crmask, write_static_mask,
+)
+from multidrizzle.kernels.drizzle import CONTEXT_PLANE_BITS
+from multidrizzle.model.plan import Box, RunPlan
+from multidrizzle.session.tasks import (
+    ImageStore, Split, blot_task, cosmic_ray_task, final_task, joined_median, median_task,
+    separate_task,
 )
 from multidrizzle.model import Chip
 from multidrizzle.steps.blot import BlotInputs, BlotSettings, BlottedChip, blot_sky, run_blot
@@ -66,7 +73,7 @@ from multidrizzle.steps.drizzle import (
     SeparateDrizzleSettings, run_driz_combine, run_driz_separate,
 )
 from multidrizzle.steps.median import (
-    COMBINE_TYPES, MedianInputs, MedianResult, MedianSettings, run_median,
+    COMBINE_TYPES, MedianInputs, MedianResult, MedianSettings, median_thresholds, run_median,
 )
 from multidrizzle.steps.sky import SkyInputs, SkyResult, SkySettings, run_sky
 from multidrizzle.steps.static_mask import StaticInputs, StaticSettings, run_static
@@ -86,7 +93,7 @@ BUILD_TAGS = ("init", "instrument", "driz_sep_wcs", "final_wcs")
 #: what is shown and logged, how intermediates are stored.
 PARAMETERS_WITHOUT_RESULT = frozenset({
     "output", "mdriztab", "runfile", "verbose", "num_cores", "in_memory", "rules_file",
-    "updatewcs", "driz_sep_compress"})
+    "updatewcs", "driz_sep_compress", "memory_limit", "tile_size", "scheduler"})
 
 
 # --------------------------------------------------------------------------
@@ -285,18 +292,23 @@ def _keep_singles(md: "Multidrizzle", singles: Iterable[Any]) -> Kept:
         if not isinstance(single, DrizzledImage):
             _fail(md, "driz_separate", f"a {type(single).__name__} among the separate "
                                        "drizzles; expected DrizzledImage")
-        _check_image(md, "driz_separate", single.sci, shape, "a single drizzled image")
-        _check_image(md, "driz_separate", single.wht, shape, "a single weight image")
+        expected = shape if single.box is None else single.box.shape
+        _check_image(md, "driz_separate", single.sci, expected, "a single drizzled image")
+        _check_image(md, "driz_separate", single.wht, expected, "a single weight image")
         exposure = md.exposures[len(kept)]
-        headers = (None, None) if md.in_memory else products.single_headers(
-            md.separate_grid, exposure, md.sky_values)
+        grid = md.separate_grid if single.box is None else md.separate_grid.cutout(
+            *single.box.slices)
+        headers = (None, None) if md.in_memory or single.box is not None and \
+            single.box.is_empty() else products.single_headers(grid, exposure, md.sky_values)
         compress = bool(md.driz_sep_compress)
+        empty = single.box is not None and single.box.is_empty()
         kept.append(DrizzledImage(
-            sci=md.keep_image(md.layout.single(exposure, "sci"), single.sci,
-                              lambda: headers[0], compress),
-            wht=md.keep_image(md.layout.single(exposure, "wht"), single.wht,
-                              lambda: headers[1], compress),
-            ctx=single.ctx, exptime=single.exptime, n_images=single.n_images))
+            sci=single.sci if empty else md.keep_image(
+                md.layout.single(exposure, "sci"), single.sci, lambda: headers[0], compress),
+            wht=single.wht if empty else md.keep_image(
+                md.layout.single(exposure, "wht"), single.wht, lambda: headers[1], compress),
+            ctx=single.ctx, exptime=single.exptime, n_images=single.n_images,
+            box=single.box))
     if len(kept) != len(md.exposures):
         _fail(md, "driz_separate", f"{len(kept)} separate drizzles; expected "
                                    f"{len(md.exposures)}, one per exposure")
@@ -393,7 +405,191 @@ def _keep_cosmic_rays(md: "Multidrizzle", result: Mapping) -> Kept:
 
 
 def _keep_final(md: "Multidrizzle", result: DrizzledImage) -> Kept:
-    return Kept(result, products=md.write_final(result))
+    """Write the product; a final drizzle made in files is streamed into it, the files
+    removed, and the session then reads the product's images."""
+    written = md.write_final(result)
+    if not isinstance(result.sci, StoredImage):
+        return Kept(result, products=written)
+    for image in (result.sci, result.wht, result.ctx):
+        if isinstance(image, StoredImage):
+            image.path.unlink(missing_ok=True)
+    stored = products.stored_product_images(written)
+    return Kept(dataclasses.replace(result, sci=stored["SCI"], wht=stored["WHT"],
+                                    ctx=stored.get("CTX")),
+                products=written, in_files=True)
+
+
+# --------------------------------------------------------------------------
+# cutting the steps into tasks
+
+
+class WindowOf:
+    """The values of a box of a larger image, looked up by the larger image's slices.
+
+    What a task on another machine gets instead of a whole in-memory image
+    it reads a window of (the median counts): only the window travels.
+    """
+
+    def __init__(self, image: Any, box: Box) -> None:
+        self.box = box
+        self.values = np.asarray(image[box.slices])
+        self.shape = image.shape
+        self.dtype = self.values.dtype
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        rows, columns = key
+        y0, y1, _ = rows.indices(self.shape[0])
+        x0, x1, _ = columns.indices(self.shape[1])
+        inner = Box(y0, y1, x0, x1)
+        if inner.intersection(self.box) != inner:
+            raise IndexError(f"window {inner} is not inside {self.box}")
+        return self.values[inner.relative_to(self.box)]
+
+
+def _part_of(mapping: Mapping[str, Any] | None, names: Iterable[str]) -> dict | None:
+    return None if mapping is None else {name: mapping[name] for name in names
+                                         if name in mapping}
+
+
+def _split_separate(md: "Multidrizzle", inputs: SeparateDrizzleInputs,
+                    plan: RunPlan) -> Split:
+    arguments, keys = [], []
+    for exposure in inputs.exposures:
+        name = exposure.filename.name
+        cutout = plan.cutouts[name]
+        part = dataclasses.replace(
+            inputs, exposures=(exposure,),
+            pixel_maps=_part_of(inputs.pixel_maps, (c.name for c in exposure.chips)),
+            cutouts={name: cutout})
+        stores = None
+        if not md.in_memory and cutout is not None:
+            grid = md.separate_grid.cutout(*cutout.slices)
+            headers = products.single_headers(grid, exposure, md.sky_values)
+            compress = bool(md.driz_sep_compress)
+            stores = tuple(ImageStore(md.layout.single(exposure, image), header, compress)
+                           for image, header in zip(("sci", "wht"), headers))
+        arguments.append((part, stores))
+        keys.append(f"driz_separate {name}")
+    return Split(separate_task, arguments, keys, join=lambda results: results)
+
+
+def _split_median(md: "Multidrizzle", inputs: MedianInputs, plan: RunPlan) -> Split:
+    fill = md.driz_sep_fillval
+    whole = dataclasses.replace(inputs, grid_shape=plan.separate_shape,
+                                single_fill=0.0 if fill is None else float(fill))
+    whole = dataclasses.replace(whole, thresholds=median_thresholds(whole))
+    tiles = plan.median_tiles
+    arguments = [(dataclasses.replace(whole, region=tile),) for tile in tiles]
+    keys = [f"median tile {tile}" for tile in tiles]
+    shape = plan.separate_shape
+    if md.in_memory:
+        image = np.empty(shape, dtype=np.float32)
+        building = None
+    else:
+        final_path = md.layout.median()
+        building = final_path.with_name(f".{final_path.name}.part")
+        image = create_image(building, shape, np.float32,
+                             products.median_header(md.separate_grid, md.exposures))
+
+    def join(results: Iterator[MedianResult]) -> MedianResult:
+        result = joined_median(results, tiles, shape, image, len(inputs.singles))
+        if building is None:
+            return result
+        os.replace(building, md.layout.median())
+        return dataclasses.replace(result, median=StoredImage(
+            md.layout.median(), image.shape, image.file_dtype, image.data_offset))
+    return Split(median_task, arguments, keys, join)
+
+
+def _split_blot(md: "Multidrizzle", inputs: BlotInputs, plan: RunPlan) -> Split:
+    settings = inputs.settings
+    arguments, keys = [], []
+    remote = md.executor_is_remote
+    for chip in inputs.chips:
+        window = plan.blot_windows[chip.name]
+        median, counts = inputs.median, inputs.median_counts
+        if remote and window is not None and not isinstance(median, StoredImage):
+            median = WindowOf(median, window)
+        if remote and window is not None and counts is not None:
+            counts = WindowOf(counts, window)
+        part = dataclasses.replace(inputs, chips=(chip,), median=median, median_counts=counts,
+                                   pixel_maps=_part_of(inputs.pixel_maps, [chip.name]),
+                                   windows={chip.name: window})
+        store = None if md.in_memory else ImageStore(
+            md.layout.blot(chip), products.blot_header(
+                chip, sky=blot_sky(chip, settings, inputs.sky)))
+        arguments.append((part, store))
+        keys.append(f"blot {chip.name}")
+    return Split(blot_task, arguments, keys, join=lambda results: results)
+
+
+def _split_cosmic_rays(md: "Multidrizzle", inputs: CosmicRayInputs, plan: RunPlan) -> Split:
+    stored = inputs.blotted.stored if isinstance(inputs.blotted, LoadedImages) else \
+        inputs.blotted.__getitem__
+    arguments = [(dataclasses.replace(
+        inputs, chips=(chip,), blotted=LoadedImages({chip.name: stored(chip.name)}),
+        blotted_counts=_part_of(inputs.blotted_counts, [chip.name])),)
+        for chip in inputs.chips]
+    keys = [f"driz_cr {chip.name}" for chip in inputs.chips]
+
+    def join(results: Iterator[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        masks: dict[str, np.ndarray] = {}
+        for result in results:
+            masks.update(result)
+        return masks
+    return Split(cosmic_ray_task, arguments, keys, join)
+
+
+def _split_final(md: "Multidrizzle", inputs: FinalDrizzleInputs, plan: RunPlan) -> Split:
+    exposures = inputs.exposures
+    arguments, keys = [], []
+    for strip, members in zip(plan.final_strips, plan.strip_inputs):
+        numbers = [index for index, exposure in enumerate(exposures)
+                   if any(chip.name in members for chip in exposure.chips)]
+        chips = [chip.name for index in numbers for chip in exposures[index].chips]
+        arguments.append((dataclasses.replace(
+            inputs, exposures=tuple(exposures[index] for index in numbers),
+            pixel_maps=_part_of(inputs.pixel_maps, chips),
+            cr_masks=_part_of(inputs.cr_masks, chips), region=strip,
+            input_boxes={name: members.get(name) for name in chips},
+            image_ids=tuple(numbers), n_images=len(exposures)),))
+        keys.append(f"driz_combine strip {strip}")
+    return Split(final_task, arguments, keys,
+                 join=lambda results: _joined_final(md, inputs, plan, results))
+
+
+def _joined_final(md: "Multidrizzle", inputs: FinalDrizzleInputs, plan: RunPlan,
+                  results: Iterator[DrizzledImage]) -> DrizzledImage:
+    """The strips put together: arrays, or (``in_memory=False``) files being written
+    that :func:`_keep_final` streams into the product."""
+    shape = plan.final_shape
+    planes = (len(inputs.exposures) - 1) // CONTEXT_PLANE_BITS + 1
+    if md.in_memory:
+        sci = np.empty(shape, dtype=np.float32)
+        wht = np.empty(shape, dtype=np.float32)
+        ctx = np.empty((planes, *shape), dtype=np.int32) if inputs.settings.context else None
+    else:
+        sci, wht, ctx = (create_image(md.layout.assembly(name), shape_of, dtype)
+                         for name, shape_of, dtype in (
+                             ("sci", shape, np.float32), ("wht", shape, np.float32),
+                             ("ctx", (planes, *shape), np.int32)))
+        if not inputs.settings.context:
+            ctx.path.unlink()
+            ctx = None
+    for strip, result in zip(plan.final_strips, results):
+        rows, columns = strip.slices
+        for target, values, key in ((sci, result.sci, (rows, columns)),
+                                    (wht, result.wht, (rows, columns)),
+                                    (ctx, result.ctx, (slice(None), rows, columns))):
+            if target is None:
+                continue
+            if isinstance(target, StoredImage):
+                target.write(key, values)
+            else:
+                target[key] = values
+    return DrizzledImage(sci=sci, wht=wht, ctx=ctx,
+                         exptime=float(sum(e.exptime for e in inputs.exposures)),
+                         n_images=len(inputs.exposures))
 
 
 # --------------------------------------------------------------------------
@@ -437,6 +633,10 @@ class Step:
         ``when_off(md) -> result``: what the step leaves when switched off
         by its parameter (the sky step keeps the sky for the cosmic-ray
         noise model); None: nothing.
+    split : callable or None
+        ``split(md, inputs, plan) -> Split``: the default function cut into
+        tasks of the run's plan (per exposure, tile, chip or strip) and how
+        their results come back together; None: one task.
     """
 
     name: str
@@ -451,6 +651,7 @@ class Step:
     invalidated_by: tuple[str, ...] = ()
     produces: str = ""
     when_off: Callable[["Multidrizzle"], Any] | None = None
+    split: Callable[["Multidrizzle", Any, RunPlan], Split] | None = None
 
 
 def _sky_without_subtraction(md: "Multidrizzle") -> SkyResult:
@@ -471,23 +672,25 @@ STEPS: dict[str, Step] = {step.name: step for step in (
     Step("driz_separate", "driz_separate", "driz_sep", run_driz_separate, _separate_inputs,
          _check_iterable("driz_separate", "a list of DrizzledImage, one per exposure"), _keep_singles,
          reads=("static", "sky"), invalidated_by=("bits",),
-         produces="<input>_single_sci.fits, _single_wht.fits (unless in_memory)"),
+         produces="<input>_single_sci.fits, _single_wht.fits (unless in_memory)",
+         split=_split_separate),
     Step("median", "median", "median", run_median, _median_inputs, _check_median,
          _keep_median, needs=("driz_separate",), reads=("driz_separate", "sky"),
-         produces="<output>_med.fits (unless in_memory)"),
+         produces="<output>_med.fits (unless in_memory)", split=_split_median),
     Step("blot", "blot", "blot", run_blot, _blot_inputs,
          _check_iterable("blot", "a dict of blotted images keyed by chip name"), _keep_blots,
          needs=("median",), reads=("median", "sky"),
-         produces="<input>_sci<N>_blt.fits (unless in_memory)"),
+         produces="<input>_sci<N>_blt.fits (unless in_memory)", split=_split_blot),
     Step("driz_cr", "driz_cr", "driz_cr", run_driz_cr, _cosmic_ray_inputs, _check_cr,
          _keep_cosmic_rays, needs=("blot",), reads=("blot", "static", "sky"),
          invalidated_by=("crbit",),
          produces="<input>_sci<N>_crmask.fits (unless in_memory), _crclean.fits "
-                  "(driz_cr_corr)"),
+                  "(driz_cr_corr)", split=_split_cosmic_rays),
     Step("driz_combine", "driz_combine", "final", run_driz_combine, _final_inputs,
          _check_final, _keep_final, reads=("static", "sky", "driz_cr"),
          invalidated_by=("context", "build_mef"),
-         produces="<output>_drz.fits or _drc.fits (SCI, WHT, CTX, HDRTAB)"),
+         produces="<output>_drz.fits or _drc.fits (SCI, WHT, CTX, HDRTAB)",
+         split=_split_final),
 )}
 
 #: Each step's inputs and settings classes.

@@ -31,6 +31,9 @@ from traitlets import All, observe
 
 from multidrizzle import __version__
 from multidrizzle.session import pipeline
+from multidrizzle.session.execution import Executor, make_executor, prepare_worker
+from multidrizzle.session.tasks import make_run_plan
+from multidrizzle.model.plan import RunPlan
 from multidrizzle.session.console import Console
 from multidrizzle.errors import (
     ParameterError, StepOrderError, UnsupportedError,
@@ -43,14 +46,16 @@ from multidrizzle.io.inputs import (
     InputList, check_runfile, parse_group, prepare_output_folder, resolve_inputs,
 )
 from multidrizzle.io.layout import OutputLayout
-from multidrizzle.io.intermediates import LoadedImages, StoredImage, loaded, store_image
+from multidrizzle.io.intermediates import (
+    LoadedImages, ScaledImage, StoredImage, loaded, store_image,
+)
 from multidrizzle.io.runlog import PACKAGE_LOGGER, RunLog
 from multidrizzle.session.mdriztab import apply_mdriztab, read_mdriztab
 from multidrizzle.model import Exposure, ReadOptions, read_exposure
 from multidrizzle.session.parameters import (
     STEP_TITLES, DrizzleParameters, format_parameter_value, help_text,
 )
-from multidrizzle.progress import for_step, tracked
+from multidrizzle.progress import for_step, reported, tracked
 from multidrizzle.io.shiftfile import apply_shifts, output_frame, read_shiftfile
 from multidrizzle.steps.drizzle import DrizzledImage, weight_scale
 from multidrizzle.steps.sky import SkyResult
@@ -150,6 +155,7 @@ class Multidrizzle(DrizzleParameters):
     separate_pixel_maps: dict[str, PixelMap]
     build_summary: BuildSummary | None
     _kept: dict[str, pipeline.Kept]
+    executor_is_remote: bool
     console: Console | None
     _active_console: Console | None
 
@@ -171,6 +177,7 @@ class Multidrizzle(DrizzleParameters):
         self.separate_pixel_maps: dict[str, PixelMap] = {}
         self.build_summary: BuildSummary | None = None
         self._kept: dict[str, pipeline.Kept] = {}
+        self.executor_is_remote = False
         self.step_functions: dict[str, Callable] = dict(pipeline.DEFAULT_STEPS)
         if configobj is not None:
             self.update_from_configobj(configobj)
@@ -296,7 +303,8 @@ class Multidrizzle(DrizzleParameters):
             driz_separate: bool | None = None, median: bool | None = None,
             blot: bool | None = None, driz_cr: bool | None = None,
             driz_combine: bool | None = None, *,
-            only: str | Iterable[str] | None = None) -> dict[str, StepRecord]:
+            only: str | Iterable[str] | None = None,
+            client: Any = None) -> dict[str, StepRecord]:
         """Run the processing steps in order.
 
         Each switch is None (use the parameter of the same name) or True /
@@ -329,6 +337,9 @@ class Multidrizzle(DrizzleParameters):
             Run these steps (names as in ``md.step_records``: ``'median'``,
             ``['blot', 'driz_cr']``) and switch every other one off for this
             call; not together with the switches.
+        client : distributed.Client, optional
+            Run the tasks on this Dask client's cluster (instead of what
+            ``scheduler`` says); the client is left open.
 
         Returns
         -------
@@ -355,8 +366,17 @@ class Multidrizzle(DrizzleParameters):
         if self.runfile:
             check_runfile(self.runfile)
         steps_to_run = [step for step, switched_on in switches.items() if switched_on]
+        remote = client is not None or self.scheduler != "local"
+        if remote and self.in_memory:
+            raise ParameterError("in_memory=True keeps the intermediates in this process; "
+                                 f"a run on Dask (scheduler={self.scheduler!r}) keeps them "
+                                 "in files that every worker reads: set in_memory=False")
+        plan = make_run_plan(self)
         with self._showing("run", steps_to_run), self._run_environment(steps_to_run,
-                                                                        written):
+                                                                        written), \
+                make_executor(self.scheduler, self.num_cores, client,
+                              prepare=prepare_worker) as executor:
+            self.executor_is_remote = executor.remote
             if self.workinplace:
                 products.archive_inputs([e.filename for e in self.exposures],
                                         preserve=self.preserve, overwrite=self.overwrite)
@@ -364,7 +384,7 @@ class Multidrizzle(DrizzleParameters):
                 if switched_on:
                     self._step_started(step)
                     self._check_inputs_of(step)
-                    written += self._run_step(step)
+                    written += self._run_step(step, plan, executor)
                 else:
                     self._skip_step(step, by_call=overrides[step] is not None)
             if self.clean:
@@ -522,11 +542,15 @@ class Multidrizzle(DrizzleParameters):
 
     @property
     def final_wht(self) -> np.ndarray | None:
-        return None if self.final is None else self.final.wht
+        """Final weight image, or None before the step (read from the product when
+        it is kept there)."""
+        return None if self.final is None else loaded(self.final.wht)
 
     @property
     def final_ctx(self) -> np.ndarray | None:
-        return None if self.final is None else self.final.ctx
+        """Final context image ``(planes, ny, nx)``, or None."""
+        return None if self.final is None or self.final.ctx is None else \
+            loaded(self.final.ctx)
 
     @property
     def final_image(self) -> CCDData | None:
@@ -660,14 +684,25 @@ class Multidrizzle(DrizzleParameters):
             record.reason += "; sky values kept for cosmic-ray rejection only"
         record.seconds = time.perf_counter() - started
 
-    def _run_step(self, name: str) -> list[Path]:
-        """Run one step on the session's state; returns the intermediate files written."""
+    def _run_step(self, name: str, plan: RunPlan, executor: Executor) -> list[Path]:
+        """Run one step on the session's state; returns the intermediate files written.
+
+        A built-in step is cut into the plan's tasks (per exposure, tile, chip
+        or strip) that ``executor`` runs; a user's function runs once, here.
+        """
         step = pipeline.STEPS[name]
         started = time.perf_counter()
         log.info("step %s ...", name)
         function = self.step_functions[name]
-        result = pipeline.call_step(function, step.make_inputs(self),
-                                    for_step(self.report_progress, name))
+        inputs = step.make_inputs(self)
+        if step.split is not None and function is pipeline.DEFAULT_STEPS[name]:
+            split = step.split(self, inputs, plan)
+            results = executor.map(split.function, split.arguments, split.keys)
+            result = split.join(reported(results, split.keys,
+                                         for_step(self.report_progress, name)))
+        else:
+            result = pipeline.call_step(function, inputs,
+                                        for_step(self.report_progress, name))
         step.check(self, result)
         self._kept.pop(name, None)
         kept = step.keep(self, result)
@@ -684,16 +719,22 @@ class Multidrizzle(DrizzleParameters):
         """An intermediate image as the session keeps it: the array itself
         (``in_memory=True``), or its file, written now with the header
         ``make_header()`` gives (tile-compressed if ``compress``)."""
-        return data if self.in_memory else store_image(path, data, make_header(),
-                                                       compress=compress)
+        if self.in_memory or isinstance(data, StoredImage):  # a task kept it already
+            return data
+        return store_image(path, data, make_header(), compress=compress)
 
     def _final_science(self) -> np.ndarray:
+        if self._kept["driz_combine"].in_files:  # the product's SCI: in final_units
+            return loaded(self.final.sci)
         return self._science_of(self.final)
 
-    def _science_of(self, final: DrizzledImage) -> np.ndarray:
-        if self.final_units == "counts":
-            return final.sci * np.float32(final.exptime)
-        return final.sci
+    def _science_of(self, final: DrizzledImage) -> np.ndarray | ScaledImage:
+        """The final science image in ``final_units`` (a file's is scaled as it is read)."""
+        if self.final_units != "counts":
+            return final.sci
+        if isinstance(final.sci, StoredImage):
+            return ScaledImage(final.sci, np.float32(final.exptime))
+        return final.sci * np.float32(final.exptime)
 
     def _all_chips(self):
         return [chip for exposure in self.exposures for chip in exposure.chips]

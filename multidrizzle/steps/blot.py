@@ -11,6 +11,7 @@ import numpy as np
 from multidrizzle.model.geometry import OutputGrid, PixelMap, native_scale
 from multidrizzle.kernels.blot import SINC_HALF_WIDTH, blot_image
 from multidrizzle.model import Chip
+from multidrizzle.model.plan import Box
 from multidrizzle.progress import ProgressCallback, no_progress, tracked
 from multidrizzle.steps.registry import Registry
 from multidrizzle.steps.sky import SkyResult
@@ -98,6 +99,16 @@ def blot_counts(counts: np.ndarray, pixmap: np.ndarray) -> np.ndarray:
     return blotted.astype(np.uint8)
 
 
+def _off_the_grid(chip: Chip, sky: float, with_counts: bool) -> BlottedChip:
+    """The blot of a chip that maps onto no pixel of the median: the fill value, 0, plus
+    the sky, as the kernel gives for every position off the image."""
+    image = np.zeros(chip.shape, dtype=np.float32)
+    if sky:
+        image += np.float32(sky)
+    return BlottedChip(chip.name, image,
+                       np.zeros(chip.shape, dtype=np.uint8) if with_counts else None)
+
+
 def blot_median(median: np.ndarray, chip: Chip, pixel_map: PixelMap | np.ndarray,
                 grid: OutputGrid, *, interp: str = "poly5", sinscl: float = 1.0,
                 sky: float = 0.0) -> np.ndarray:
@@ -143,8 +154,15 @@ def blot_chips(median: np.ndarray, chips: Sequence[Chip], pixel_maps: Mapping[st
                grid: OutputGrid, *, interp: str = "poly5", sinscl: float = 1.0,
                sky_of: Callable[[Chip], float] = lambda chip: 0.0,
                counts: np.ndarray | None = None,
+               windows: Mapping[str, Box | None] | None = None,
                progress: ProgressCallback = no_progress) -> Iterator[BlottedChip]:
     """The median blotted onto every chip, made one chip at a time as they are asked for.
+
+    With ``windows``, each chip reads only the window of the median (and of
+    ``counts``) that its pixels map into plus the interpolant's halo
+    (:meth:`BlotInterpolant.halo`): the positions are shifted by the window's
+    origin, an integer, which changes none of their fractions, so the result
+    is the same, to the last bit, as from the whole median.
 
     Parameters
     ----------
@@ -163,6 +181,9 @@ def blot_chips(median: np.ndarray, chips: Sequence[Chip], pixel_maps: Mapping[st
     counts : ndarray, optional
         Exposures behind each median pixel, blotted with :func:`blot_counts`
         (float32 saves a conversion per chip).
+    windows : mapping, optional
+        ``chip.name`` -> the window of the median the chip needs (None: it
+        maps onto no pixel of the grid); without it, the whole median.
     progress : callable
         ``progress(done, total, label)`` after each chip (see
         :mod:`multidrizzle.progress`).
@@ -172,11 +193,21 @@ def blot_chips(median: np.ndarray, chips: Sequence[Chip], pixel_maps: Mapping[st
     BlottedChip
     """
     for chip in tracked(chips, progress, label=lambda chip: chip.name):
+        window = None if windows is None else windows[chip.name]
+        if windows is not None and window is None:
+            yield _off_the_grid(chip, sky_of(chip), counts is not None)
+            continue
         pixmap = pixel_maps[chip.name].evaluate()
-        image = blot_median(median, chip, pixmap, grid, interp=interp, sinscl=sinscl,
+        part, part_counts = median, counts
+        if window is not None:
+            part = np.asarray(median[window.slices], dtype=np.float32)
+            part_counts = None if counts is None else counts[window.slices]
+            pixmap[..., 0] -= window.x0  # exact: integers off positions on the window
+            pixmap[..., 1] -= window.y0
+        image = blot_median(part, chip, pixmap, grid, interp=interp, sinscl=sinscl,
                             sky=sky_of(chip))
         yield BlottedChip(chip.name, image,
-                          None if counts is None else blot_counts(counts, pixmap))
+                          None if part_counts is None else blot_counts(part_counts, pixmap))
 
 
 # ---------------------------------------------------------------------------
@@ -213,6 +244,9 @@ class BlotInputs:
         ``good_counts``), blotted too when given.
     sky : SkyResult or None
         The sky step's result (``blot_addsky``).
+    windows : mapping or None
+        ``chip.name`` -> the window of the median it needs (see
+        :func:`blot_chips`); None: the whole median, read once.
     """
 
     chips: tuple[Chip, ...]
@@ -222,6 +256,7 @@ class BlotInputs:
     settings: BlotSettings
     median_counts: np.ndarray | None = None
     sky: SkyResult | None = None
+    windows: Mapping[str, Box | None] | None = None
 
 
 def blot_sky(chip: Chip, settings: BlotSettings, sky: SkyResult | None) -> float:
@@ -248,11 +283,13 @@ def run_blot(inputs: BlotInputs, progress: ProgressCallback = no_progress
     The number of exposures behind each median pixel is blotted too (when
     the median step gave it), through the same pixel map.
     """
-    median = np.asarray(inputs.median)  # read once (a file when kept on disk)
-    counts = (None if inputs.median_counts is None
-              else np.asarray(inputs.median_counts).astype(np.float32))
+    # the whole median is read once (a file when kept on disk); windows each
+    median = inputs.median if inputs.windows is not None else np.asarray(inputs.median)
+    counts = inputs.median_counts
+    if counts is not None and inputs.windows is None:
+        counts = np.asarray(counts).astype(np.float32)
     settings = inputs.settings
     return blot_chips(median, inputs.chips, inputs.pixel_maps, inputs.grid,
                       interp=settings.blot_interp, sinscl=settings.blot_sinscl,
                       sky_of=lambda chip: blot_sky(chip, settings, inputs.sky),
-                      counts=counts, progress=progress)
+                      counts=counts, windows=inputs.windows, progress=progress)

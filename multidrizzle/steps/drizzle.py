@@ -19,6 +19,7 @@ from multidrizzle.errors import InputError
 from multidrizzle.model.geometry import OutputGrid, PixelMap, native_scale
 from multidrizzle.kernels.drizzle import drizzle_add_image, finalize_fill, new_context
 from multidrizzle.model import Chip, Exposure
+from multidrizzle.model.plan import Box
 from multidrizzle.steps.registry import Registry
 from multidrizzle.steps.sky import SkyResult
 from multidrizzle.progress import ProgressCallback, ProgressCounter, no_progress
@@ -56,6 +57,23 @@ class DrizzleKernel:
     name: str
     footprint: str
     wants_unit_pixfrac: bool = False
+
+    def reach(self, pixfrac: float, pixel_scale_ratio: float) -> float:
+        """How far from an input pixel's mapped centre its value can land, in output pixels.
+
+        ``pixel_scale_ratio`` is the output pixel scale over the input's (an
+        input pixel spans ``1 / pixel_scale_ratio`` output pixels).  Generous
+        (the footprint's half diagonal, the kernel's full window): the
+        footprints and tiles of a run only need an upper bound.
+        """
+        input_pixel = 1.0 / float(pixel_scale_ratio)
+        if self.footprint == "point":
+            return 1.0
+        if self.footprint == "area":
+            return float(pixfrac) * input_pixel
+        if self.name == "gaussian":
+            return max(2.5 * float(pixfrac) / 2.3548, 1.2) * input_pixel
+        return 3.0 * input_pixel  # lanczos3
 
 
 #: The drizzle kernels a user may choose (AstroDrizzle's list).
@@ -99,13 +117,18 @@ class DrizzleSettings:
 
 @dataclass
 class DrizzledImage:
-    """Science (count rate), weight and optional context on an output grid."""
+    """Science (count rate), weight and optional context on an output grid.
+
+    ``box`` is the part of the grid the arrays hold (a separate drizzle's
+    cutout, a tile of the final image); None: the whole grid.
+    """
 
     sci: np.ndarray
     wht: np.ndarray
     ctx: np.ndarray | None = None
     exptime: float = 0.0
     n_images: int = 0
+    box: Box | None = None
 
 
 def weight_scale(wt_scl: str | float, exptime: float) -> float:
@@ -225,6 +248,10 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
                       science_of: Callable[[Chip], np.ndarray],
                       weights_of: Callable[[Chip], np.ndarray],
                       context: bool = False, separate: bool = False,
+                      cutouts: Mapping[str, Box | None] | None = None,
+                      region: Box | None = None,
+                      input_boxes: Mapping[str, Box | None] | None = None,
+                      image_ids: Sequence[int] | None = None, n_context_images: int = 0,
                       progress: ProgressCallback = no_progress
                       ) -> Iterator[DrizzledImage] | DrizzledImage:
     """Drizzle exposures onto ``grid``: one image each, or all onto one.
@@ -232,6 +259,12 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
     With ``separate=True`` the images come from an iterator that drizzles
     each exposure when it is asked for the next image, so that a caller
     storing them one by one never holds more than one in memory.
+
+    Every image is drizzled onto a frame of the whole grid whose memory is
+    only touched where the chips land (a zeroed array's pages cost nothing
+    until written), then the part asked for is cut out: the pixel kernels
+    run exactly as on the whole grid, so a cutout or a region holds the
+    same values, to the last bit, as the same pixels of a whole-grid image.
 
     Parameters
     ----------
@@ -250,6 +283,21 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
     separate : bool
         True: an iterator of one :class:`DrizzledImage` per exposure; False:
         a single one.
+    cutouts : mapping, optional
+        ``separate=True``: exposure file name -> the part of the grid its
+        image keeps (a box holding every pixel its chips reach; None: the
+        exposure reaches nothing).  Without it, whole-grid images.
+    region : Box, optional
+        ``separate=False``: the part of the grid to make (a tile); None: all.
+    input_boxes : mapping, optional
+        ``chip.name`` -> the chip pixels that can reach ``region`` (None: the
+        chip reaches nothing there, and is skipped); chips missing from it
+        are drizzled whole.  See :func:`multidrizzle.model.plan.input_box`.
+    image_ids : sequence of int, optional
+        Each exposure's number in the context image (default 0, 1, ...):
+        the exposures of a tile are a few of the whole run's.
+    n_context_images : int
+        How many exposures the context image records (default: these).
     progress : callable
         ``progress(done, total, label)`` after each chip (see
         :mod:`multidrizzle.progress`); the total counts the chips of every
@@ -259,56 +307,103 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
     if separate:
         return _drizzle_one_by_one(exposures, pixel_maps, grid, settings,
                                    science_of=science_of, weights_of=weights_of,
-                                   chips_done=chips_done)
-    combined = _new_output(grid, len(exposures), context, settings.maskval)
-    for image_id, exposure in enumerate(exposures):
-        _add_exposure(exposure, image_id, pixel_maps, grid, settings, combined, science_of,
-                      weights_of, chips_done)
-    finalize_fill(combined.sci, combined.wht, settings.fillval)
-    return combined
+                                   chips_done=chips_done, cutouts=cutouts)
+    frame = _new_frame(grid, max(len(exposures), n_context_images), context)
+    for image_id, exposure in zip(image_ids or range(len(exposures)), exposures):
+        _add_exposure(exposure, image_id, pixel_maps, grid, settings, frame, science_of,
+                      weights_of, chips_done, input_boxes)
+    return _finished(frame, region, settings)
 
 
 def _drizzle_one_by_one(exposures, pixel_maps, grid, settings, *, science_of,
-                        weights_of, chips_done: ProgressCounter) -> Iterator[DrizzledImage]:
+                        weights_of, chips_done: ProgressCounter,
+                        cutouts: Mapping[str, Box | None] | None) -> Iterator[DrizzledImage]:
     for exposure in exposures:
-        single = _new_output(grid, 1, False, settings.maskval)
-        _add_exposure(exposure, 0, pixel_maps, grid, settings, single, science_of, weights_of,
-                      chips_done)
-        finalize_fill(single.sci, single.wht, settings.fillval)
-        yield single
+        frame = _new_frame(grid, 1, False)
+        _add_exposure(exposure, 0, pixel_maps, grid, settings, frame, science_of, weights_of,
+                      chips_done, None)
+        cutout = None if cutouts is None else cutouts[exposure.filename.name]
+        if cutouts is not None and cutout is None:
+            cutout = Box(0, 0, 0, 0)  # the exposure reaches no pixel of the grid
+        yield _finished(frame, cutout, settings)
 
 
 def _add_exposure(exposure: Exposure, image_id: int, pixel_maps: Mapping[str, PixelMap],
                   grid: OutputGrid, settings: DrizzleSettings, target: DrizzledImage,
                   science_of: Callable[[Chip], np.ndarray],
                   weights_of: Callable[[Chip], np.ndarray],
-                  chips_done: ProgressCounter) -> None:
+                  chips_done: ProgressCounter,
+                  input_boxes: Mapping[str, Box | None] | None) -> None:
     chips_done.start()
     for chip in exposure.chips:
-        _add_chip(chip, pixel_maps[chip.name], grid, settings, settings.kernel, target,
-                  image_id, science_of(chip), weights_of(chip))
+        boxed = input_boxes is not None and chip.name in input_boxes
+        box = input_boxes[chip.name] if boxed else None
+        if not boxed or box is not None:
+            _add_chip(chip, pixel_maps[chip.name], grid, settings, settings.kernel, target,
+                      image_id, science_of(chip), weights_of(chip), box)
         chips_done.advance(chip.name)
     target.exptime += exposure.exptime
     target.n_images += 1
 
 
-def _new_output(grid: OutputGrid, n_inputs: int, context: bool,
-                maskval: float = 0.0) -> DrizzledImage:
-    return DrizzledImage(sci=np.full(grid.shape, maskval, dtype=np.float32),
+def _new_frame(grid: OutputGrid, n_inputs: int, context: bool) -> DrizzledImage:
+    """Zeroed outputs on the whole grid.
+
+    ``np.zeros`` of this size gets pages the system zeroes when they are
+    first written, so a frame costs memory only where the chips land.
+    """
+    return DrizzledImage(sci=np.zeros(grid.shape, dtype=np.float32),
                          wht=np.zeros(grid.shape, dtype=np.float32),
                          ctx=new_context(n_inputs, grid.shape) if context else None)
 
 
+def _finished(frame: DrizzledImage, region: Box | None,
+              settings: DrizzleSettings) -> DrizzledImage:
+    """The part ``region`` of a drizzled frame (all of it for None), filled as asked.
+
+    Pixels without weight get ``maskval`` (the frame started at 0: the
+    kernels never read the old value of a pixel without weight, so starting
+    at 0 and setting ``maskval`` afterwards is the same as starting at it),
+    then ``fillval`` when given.
+    """
+    if region is None:
+        sci, wht, ctx = frame.sci, frame.wht, frame.ctx
+    else:
+        rows, columns = region.slices
+        sci, wht = frame.sci[rows, columns].copy(), frame.wht[rows, columns].copy()
+        ctx = None if frame.ctx is None else frame.ctx[:, rows, columns].copy()
+    if settings.maskval != 0.0:
+        sci[wht == 0] = np.float32(settings.maskval)
+    finalize_fill(sci, wht, settings.fillval)
+    return DrizzledImage(sci=sci, wht=wht, ctx=ctx, exptime=frame.exptime,
+                         n_images=frame.n_images, box=region)
+
+
 def _add_chip(chip: Chip, pixel_map: PixelMap, grid: OutputGrid, settings: DrizzleSettings,
               kernel: str, target: DrizzledImage, image_id: int, science: np.ndarray,
-              weights: np.ndarray) -> None:
+              weights: np.ndarray, input_box: Box | None = None) -> None:
+    """Drizzle one chip (or the pixels ``input_box`` of it) onto ``target``.
+
+    A box is drizzled from a window one pixel larger on each side, so that
+    the pixel corners the kernels build from neighbouring centres are those
+    of the whole chip.
+    """
     ratio = grid.scale / native_scale(chip)
+    if input_box is None:
+        pixmap, window, box = pixel_map.evaluate(), None, {}
+    else:
+        window = input_box.expanded(1, chip.shape)
+        rows, columns = input_box.relative_to(window)
+        pixmap = pixel_map.evaluate(window.slices)
+        science, weights = science[window.slices], weights[window.slices]
+        box = dict(xmin=columns.start, xmax=columns.stop - 1, ymin=rows.start,
+                   ymax=rows.stop - 1)
     drizzle_add_image(
-        science, pixel_map.evaluate(), target.sci, target.wht, target.ctx,
-        image_id=image_id, weight_map=weights, kernel=DRIZZLE_KERNELS[kernel].name, pixfrac=settings.pixfrac,
-        wt_scl=weight_scale(settings.wt_scl, chip.exptime), exptime=chip.exptime,
-        in_units="cps" if chip.processing_is_rate else "counts", iscale=ratio ** 2,
-        pixel_scale_ratio=ratio, fillval=None)
+        science, pixmap, target.sci, target.wht, target.ctx,
+        image_id=image_id, weight_map=weights, kernel=DRIZZLE_KERNELS[kernel].name,
+        pixfrac=settings.pixfrac, wt_scl=weight_scale(settings.wt_scl, chip.exptime),
+        exptime=chip.exptime, in_units="cps" if chip.processing_is_rate else "counts",
+        iscale=ratio ** 2, pixel_scale_ratio=ratio, fillval=None, **box)
 
 
 # ---------------------------------------------------------------------------
@@ -361,6 +456,9 @@ class SeparateDrizzleInputs:
         The sky step's result; subtracted when it says so.
     static_masks : mapping or None
         The static-mask step's result.
+    cutouts : mapping or None
+        Exposure file name -> the part of the grid its image keeps (see
+        :func:`drizzle_exposures`); None: whole-grid images.
     """
 
     exposures: tuple[Exposure, ...]
@@ -369,6 +467,7 @@ class SeparateDrizzleInputs:
     settings: SeparateDrizzleSettings
     sky: SkyResult | None = None
     static_masks: Mapping[tuple, np.ndarray] | None = None
+    cutouts: Mapping[str, Box | None] | None = None
 
 
 def run_driz_separate(inputs: SeparateDrizzleInputs,
@@ -381,7 +480,7 @@ def run_driz_separate(inputs: SeparateDrizzleInputs,
         weights_of=lambda chip: chip_weight_map(
             chip, chip.read_dq(), settings.bits,
             static_mask=_static_mask_of(inputs.static_masks, chip)),
-        separate=True, progress=progress)
+        separate=True, cutouts=inputs.cutouts, progress=progress)
 
 
 @dataclass(frozen=True)
@@ -424,6 +523,16 @@ class FinalDrizzleInputs:
     cr_masks : mapping or None
         ``chip.name`` -> cosmic-ray mask (True = cosmic ray), the driz_cr
         step's result.
+    region : Box or None
+        The part of the grid to make (a tile); None: the whole grid.
+    input_boxes : mapping or None
+        ``chip.name`` -> the chip pixels that can reach ``region`` (None:
+        none can); see :func:`drizzle_exposures`.
+    image_ids : tuple of int or None
+        Each exposure's number in the context image, when ``exposures`` are
+        only those that reach ``region``; None: 0, 1, ...
+    n_images : int
+        Exposures of the whole run (the context image's), 0: these.
     """
 
     exposures: tuple[Exposure, ...]
@@ -433,6 +542,10 @@ class FinalDrizzleInputs:
     sky: SkyResult | None = None
     static_masks: Mapping[tuple, np.ndarray] | None = None
     cr_masks: Mapping[str, np.ndarray] | None = None
+    region: Box | None = None
+    input_boxes: Mapping[str, Box | None] | None = None
+    image_ids: tuple[int, ...] | None = None
+    n_images: int = 0
 
 
 def final_weights(exposure: Exposure, chip: Chip, inputs: FinalDrizzleInputs) -> np.ndarray:
@@ -460,4 +573,6 @@ def run_driz_combine(inputs: FinalDrizzleInputs,
         inputs.exposures, inputs.pixel_maps, inputs.grid, inputs.settings.drizzle(),
         science_of=lambda chip: subtract_sky(chip, inputs.sky),
         weights_of=lambda chip: final_weights(exposure_of[chip.name], chip, inputs),
-        context=bool(inputs.settings.context), separate=False, progress=progress)
+        context=bool(inputs.settings.context), separate=False, region=inputs.region,
+        input_boxes=inputs.input_boxes, image_ids=inputs.image_ids,
+        n_context_images=inputs.n_images, progress=progress)

@@ -60,14 +60,15 @@ from multidrizzle.kernels.combine import (
     minmed_combine,
 )
 from multidrizzle.model import Exposure
+from multidrizzle.model.plan import Box
 from multidrizzle.steps.drizzle import DrizzledImage
 from multidrizzle.steps.registry import Registry
 from multidrizzle.steps.sky import SkyResult
 from multidrizzle.progress import ProgressCallback, no_progress, tracked
 
 __all__ = ["COMBINE_TYPES", "CombineType", "MedianResult", "create_median",
-           "weight_mask_thresholds", "MedianSettings", "MedianInputs", "minmed_noise_terms",
-           "run_median"]
+           "weight_mask_thresholds", "weight_threshold", "MedianSettings", "MedianInputs",
+           "minmed_noise_terms", "median_thresholds", "run_median"]
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,9 @@ class MedianResult:
         Pixels without any good value (``fillval``, or the last image's value
         for the 'i' combine types).
     minimum_pixels : int or None
-        minmed: pixels where the minimum replaced the median; None otherwise.
+        minmed: pixels where the minimum replaced the median (for a region
+        of the grid, counted over the region and its ``combine_grow`` halo
+        columns); None otherwise.
     combine_type : str
         The combine type used.
     section_rows : int
@@ -274,6 +277,45 @@ def weight_mask_thresholds(
     return np.asarray(thresholds, dtype=np.float64)
 
 
+def weight_threshold(single: DrizzledImage, grid_shape: tuple[int, int], *,
+                     combine_maskpt: float = 0.3, median_newmasks: bool = True,
+                     combine_bufsize: float | None = None) -> float:
+    """One separate drizzle's weight threshold, whether it holds the grid or a cutout.
+
+    The same value, to the last bit, as :func:`weight_mask_thresholds` gives
+    for the whole-grid image: the mean is summed over the same chunks of
+    whole rows, with zeros where a cutout has no pixels (the weight of a
+    separate drizzle outside its cutout).
+    """
+    if single.box is None:
+        return float(weight_mask_thresholds([single.wht], combine_maskpt=combine_maskpt,
+                                            median_newmasks=median_newmasks,
+                                            combine_bufsize=combine_bufsize)[0])
+    maskpt = float(combine_maskpt)
+    if not math.isfinite(maskpt) or maskpt < 0:
+        raise ParameterError(
+            f"combine_maskpt must be a non-negative number; got {combine_maskpt!r}.")
+    if not median_newmasks:
+        return 0.0
+    n_rows, n_cols = grid_shape
+    rows_per_chunk = max(int(_bufsize_bytes(combine_bufsize)
+                             // (max(n_cols, 1) * _BYTES_PER_VALUE)), 1)
+    box = single.box
+    total, count = 0.0, 0
+    first_chunk = box.y0 // rows_per_chunk * rows_per_chunk
+    for start in range(first_chunk, box.y1, rows_per_chunk):
+        stop = min(start + rows_per_chunk, n_rows)
+        chunk = np.zeros((stop - start, n_cols), dtype=np.float32)
+        inside = Box(start, stop, 0, n_cols).intersection(box)
+        if inside is not None:
+            chunk[inside.relative_to(Box(start, stop, 0, n_cols))] = \
+                np.asarray(single.wht[inside.relative_to(box)])
+        usable = chunk >= MEAN_WEIGHT_FLOOR
+        total += float(np.sum(chunk, where=usable, dtype=np.float64))
+        count += int(np.count_nonzero(usable))
+    return maskpt * (total / count if count else 0.0)
+
+
 def _weight_masks(weights: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """True where a weight is below its image's threshold, non-positive or not finite."""
     usable = weights > 0
@@ -293,7 +335,7 @@ def _minmed_band(images: np.ndarray, bad: np.ndarray, weights: np.ndarray, optio
                           gains=options["gains"], nsigma=options["nsigma"],
                           grow=options["grow"], lthresh=options["lthresh"],
                           hthresh=options["hthresh"], fill_with_last=fill_with_last,
-                          fillval=options["fillval"])
+                          fillval=options["fillval"], n_total=options["n_total"])
 
 
 def _rejecting_band(combine: Callable[..., Combination]) -> Callable[..., Combination]:
@@ -373,6 +415,8 @@ def create_median(
     gains: Sequence[float] | None = None,
     fillval: float = 0.0,
     keep_masks: bool = False,
+    weight_thresholds: Sequence[float] | None = None,
+    n_images_total: int | None = None,
     progress: ProgressCallback = no_progress,
 ) -> MedianResult:
     """Combine the separate drizzles into the median image, section by section.
@@ -420,6 +464,13 @@ def create_median(
         Value of pixels without any good value (AstroDrizzle: 0).
     keep_masks : bool
         Return the per-image weight masks in ``MedianResult.masks``.
+    weight_thresholds : sequence of float, optional
+        The images' weight thresholds, computed beforehand (a tile of a
+        larger grid takes those of the whole images, see
+        :func:`weight_threshold`); None: computed here from the images.
+    n_images_total : int, optional
+        How many images the whole combination has when these are only those
+        that reach a tile (minmed's rule for two images); None: these.
     progress : callable
         ``progress(done, total, label)`` after each band of rows (see
         :mod:`multidrizzle.progress`).
@@ -450,12 +501,19 @@ def create_median(
     options = dict(exptimes=exptimes, sky_values_electrons=sky_values_electrons,
                    read_noises=read_noises, units=units, gains=gains, nsigma=combine_nsigma,
                    grow=grow, nlow=combine_nlow, nhigh=combine_nhigh,
-                   lthresh=combine_lthresh, hthresh=combine_hthresh, fillval=fillval)
+                   lthresh=combine_lthresh, hthresh=combine_hthresh, fillval=fillval,
+                   n_total=n_images_total)
 
     bufsize = _bufsize_bytes(combine_bufsize)
-    thresholds = weight_mask_thresholds(single_weights, combine_maskpt=combine_maskpt,
-                                        median_newmasks=median_newmasks,
-                                        combine_bufsize=combine_bufsize)
+    if weight_thresholds is None:
+        thresholds = weight_mask_thresholds(single_weights, combine_maskpt=combine_maskpt,
+                                            median_newmasks=median_newmasks,
+                                            combine_bufsize=combine_bufsize)
+    else:
+        thresholds = np.asarray(weight_thresholds, dtype=np.float64)
+        if thresholds.shape != (n_images,):
+            raise ParameterError(f"weight_thresholds: expected {n_images} values, one per "
+                                 f"image; got {thresholds.shape}")
     rows_per_section = _output_rows_per_section(n_cols, bufsize, grow)
     sections = list(_sections(n_rows, rows_per_section, grow))
     log.info("median: %s of %d images %d x %d in %d sections of %d rows",
@@ -532,16 +590,31 @@ class MedianInputs:
     exposures : tuple of Exposure
         The inputs, in the order of ``singles``.
     singles : tuple of DrizzledImage
-        The separate drizzles (arrays, or images kept in files).
+        The separate drizzles (arrays, or images kept in files), of the whole
+        grid or cutouts of it (``box``).
     settings : MedianSettings
     sky : SkyResult or None
         The sky step's result (minmed's noise model).
+    grid_shape : (int, int) or None
+        The separate grid's shape (needed when the singles are cutouts).
+    region : Box or None
+        The part of the grid to combine (a tile); None: all of it.
+    thresholds : tuple of float or None
+        Each single's weight threshold (:func:`weight_threshold`), computed
+        once for every tile; None: computed here.
+    single_fill : float
+        The value of a separate drizzle where it has no weight
+        (``driz_sep_fillval``, or 0), outside its cutout too.
     """
 
     exposures: tuple[Exposure, ...]
     singles: tuple[DrizzledImage, ...]
     settings: MedianSettings
     sky: SkyResult | None = None
+    grid_shape: tuple[int, int] | None = None
+    region: Box | None = None
+    thresholds: tuple[float, ...] | None = None
+    single_fill: float = 0.0
 
 
 def minmed_noise_terms(exposures: Sequence[Exposure], sky: SkyResult | None
@@ -568,17 +641,112 @@ def minmed_noise_terms(exposures: Sequence[Exposure], sky: SkyResult | None
     return sky_electrons, read_noises, gains
 
 
+def median_thresholds(inputs: MedianInputs) -> tuple[float, ...]:
+    """Every single's weight threshold, once per exposure (see :func:`weight_threshold`)."""
+    settings = inputs.settings
+    shape = _grid_shape(inputs)
+    return tuple(weight_threshold(single, shape, combine_maskpt=settings.combine_maskpt,
+                                  median_newmasks=settings.median_newmasks,
+                                  combine_bufsize=settings.combine_bufsize)
+                 for single in inputs.singles)
+
+
+def _grid_shape(inputs: MedianInputs) -> tuple[int, int]:
+    if inputs.grid_shape is not None:
+        return tuple(inputs.grid_shape)
+    return tuple(np.shape(inputs.singles[0].sci))
+
+
+def _region_stack(singles: Sequence[DrizzledImage], members: Sequence[int], read: Box,
+                  fill: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Images and weights of ``members`` on the pixels ``read``: zero weight and the
+    fill value where a cutout has no pixels."""
+    images, weights = [], []
+    for index in members:
+        single = singles[index]
+        image = np.full(read.shape, fill, dtype=np.float32)
+        weight = np.zeros(read.shape, dtype=np.float32)
+        if single.box is None:  # a whole-grid single
+            image[...] = single.sci[read.slices]
+            weight[...] = single.wht[read.slices]
+        else:
+            common = read.intersection(single.box)
+            if common is not None:
+                target, source = common.relative_to(read), common.relative_to(single.box)
+                image[target] = single.sci[source]
+                weight[target] = single.wht[source]
+        images.append(image)
+        weights.append(weight)
+    return images, weights
+
+
 def run_median(inputs: MedianInputs, progress: ProgressCallback = no_progress
                ) -> MedianResult:
     """The median step: the separate drizzles combined (count rates, processing units).
 
     The result also says how many exposures entered each pixel
     (``good_counts``), which the cosmic-ray step needs for the median's noise.
+
+    With a ``region`` (a tile) only the singles that reach it (and the last
+    one, which the 'i' combine types fall back on) are stacked, on the
+    region plus the ``combine_grow`` halo; per-exposure values (weight
+    thresholds, minmed's noise terms, the number of images) are those of the
+    whole combination, so a tile holds the same values, to the last bit, as
+    the same pixels of the whole median.
     """
+    settings = inputs.settings
     sky_electrons, read_noises, gains = minmed_noise_terms(inputs.exposures, inputs.sky)
-    return create_median(
-        [single.sci for single in inputs.singles], [single.wht for single in inputs.singles],
-        **dataclasses.asdict(inputs.settings),
-        exptimes=[exposure.exptime for exposure in inputs.exposures],
-        sky_values_electrons=sky_electrons, read_noises=read_noises, units="cps",
-        gains=gains, fillval=0.0, progress=progress)
+    exptimes = [exposure.exptime for exposure in inputs.exposures]
+    whole_grid = inputs.region is None and all(s.box is None for s in inputs.singles)
+    if whole_grid:
+        return create_median(
+            [single.sci for single in inputs.singles], [single.wht for single in inputs.singles],
+            **dataclasses.asdict(settings), exptimes=exptimes,
+            sky_values_electrons=sky_electrons, read_noises=read_noises, units="cps",
+            gains=gains, fillval=0.0, weight_thresholds=inputs.thresholds,
+            progress=progress)
+    shape = _grid_shape(inputs)
+    region = inputs.region if inputs.region is not None else Box(0, shape[0], 0, shape[1])
+    kind = COMBINE_TYPES[settings.combine_type]
+    halo = int(settings.combine_grow) if kind.uses_grow else 0
+    read = region.expanded(halo, shape)
+    thresholds = inputs.thresholds if inputs.thresholds is not None else \
+        median_thresholds(inputs)
+    last = len(inputs.singles) - 1
+    members = [index for index, single in enumerate(inputs.singles)
+               if single.box is None or read.intersection(single.box) is not None
+               or (kind.fill_with_last and index == last)]
+    images, weights = _region_stack(inputs.singles, members, read, inputs.single_fill)
+
+    def pick(values: Sequence[float]) -> list[float]:
+        return [values[index] for index in members]
+
+    combined = create_median(
+        images, weights, **dataclasses.asdict(settings), exptimes=pick(exptimes),
+        sky_values_electrons=pick(sky_electrons), read_noises=pick(read_noises),
+        units="cps", gains=pick(gains), fillval=0.0, weight_thresholds=pick(thresholds),
+        n_images_total=len(inputs.singles), progress=progress) if members else None
+    if combined is None:  # no single reaches the region
+        return _empty_median(region, settings.combine_type, len(inputs.singles))
+    core = region.relative_to(read)
+    masked = np.zeros(len(inputs.singles))
+    for member, weight, threshold in zip(members, weights, pick(thresholds)):
+        masked[member] = np.count_nonzero(_weight_masks(
+            weight[core][np.newaxis], np.array([threshold]))) / region.size
+    return dataclasses.replace(
+        combined, median=combined.median[core].copy(),
+        good_counts=combined.good_counts[core].copy(),
+        masks=None if combined.masks is None else combined.masks[:, core[0], core[1]],
+        weight_thresholds=np.asarray(thresholds, dtype=np.float64), masked_fractions=masked,
+        filled_pixels=int(np.count_nonzero(combined.good_counts[core] == 0)))
+
+
+def _empty_median(region: Box, combine_type: str, n_images: int) -> MedianResult:
+    """The median of a region no image reaches: the fill value, no input."""
+    return MedianResult(median=np.zeros(region.shape, dtype=np.float32), masks=None,
+                        good_counts=np.zeros(region.shape, dtype=np.int16),
+                        weight_thresholds=np.zeros(n_images),
+                        masked_fractions=np.ones(n_images),
+                        filled_pixels=region.size, minimum_pixels=None,
+                        combine_type=COMBINE_TYPES.canonical(combine_type),
+                        section_rows=0, n_sections=0)

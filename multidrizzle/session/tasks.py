@@ -1,0 +1,216 @@
+"""A run's plan and its tasks: what every executor runs.
+
+:func:`make_run_plan` splits a run into tasks from the parameters
+(``tile_size`` or ``memory_limit``) and the chips' footprints: a separate
+drizzle per exposure onto its cutout, the median per tile, a blot and a
+cosmic-ray test per chip from the window of the median it needs, the final
+drizzle per strip of rows.  The task functions here are module-level
+functions of small picklable arguments (chips with their WCS, boxes, file
+names, settings), which is what lets them run in another process.  Tasks that
+keep their result in a file write it themselves (with the names and headers
+the session gives them) and hand back a reference, not the pixels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from astropy.io import fits
+
+from multidrizzle.io.intermediates import StoredImage, store_image
+from multidrizzle.model.geometry import available_memory, native_scale
+from multidrizzle.model.plan import (
+    Box, RunPlan, footprint_box, input_box, split_into_strips, split_into_tiles,
+)
+from multidrizzle.steps.blot import BLOT_INTERPOLANTS, BlotInputs, BlottedChip, run_blot
+from multidrizzle.steps.cosmic_rays import CosmicRayInputs, run_driz_cr
+from multidrizzle.steps.drizzle import (
+    DRIZZLE_KERNELS, DrizzledImage, FinalDrizzleInputs, SeparateDrizzleInputs,
+    effective_kernel, run_driz_combine, run_driz_separate,
+)
+from multidrizzle.steps.median import MedianInputs, MedianResult, run_median
+
+if TYPE_CHECKING:  # pragma: no cover
+    from multidrizzle.session.session import Multidrizzle
+
+__all__ = ["make_run_plan", "tile_size_for", "Split", "separate_task", "median_task",
+           "blot_task", "cosmic_ray_task", "final_task", "DEFAULT_MEMORY_SHARE"]
+
+#: Share of the memory available at the start of a run that a task may use
+#: when ``memory_limit`` is None.
+DEFAULT_MEMORY_SHARE = 0.5
+
+#: Bytes a tile pixel costs: the stacked images, weights and masks of up to
+#: ``_PLANNED_DEPTH`` exposures (4 + 4 + 1 bytes each) and the combination's
+#: float64 work arrays, or a strip's science, weight, a few context planes
+#: and the kernels' float64 accumulators.
+_PLANNED_DEPTH = 32
+_BYTES_PER_TILE_PIXEL = _PLANNED_DEPTH * 9 + 64
+
+#: Tile sides are multiples of this (whole cache lines of rows, tidy boxes).
+_TILE_QUANTUM = 64
+_SMALLEST_TILE = 64
+
+
+def tile_size_for(memory_limit: int | None) -> int:
+    """The tile side that keeps one task under ``memory_limit`` bytes (None: automatic).
+
+    A median tile stacks the exposures that reach it, a final strip holds
+    its rows of science, weight and context: both about
+    ``_BYTES_PER_TILE_PIXEL`` bytes a pixel for the depths of HST mosaics;
+    deeper tiles are combined in bands inside the tile (``combine_bufsize``).
+    """
+    limit = memory_limit if memory_limit is not None else \
+        int(available_memory() * DEFAULT_MEMORY_SHARE)
+    side = int(math.sqrt(max(limit, 1) / _BYTES_PER_TILE_PIXEL))
+    return max(_SMALLEST_TILE, side // _TILE_QUANTUM * _TILE_QUANTUM)
+
+
+def _reach(kernel: str, pixfrac: float, grid_scale: float, chip: Any) -> float:
+    name = effective_kernel(kernel, pixfrac)
+    return DRIZZLE_KERNELS[name].reach(pixfrac, grid_scale / native_scale(chip))
+
+
+def make_run_plan(md: "Multidrizzle") -> RunPlan:
+    """The plan of a run on the session's geometry and parameters.
+
+    Footprints are conservative (see :mod:`multidrizzle.model.plan`): a
+    cutout, window or strip may hold a few pixels more than needed, never
+    fewer, so every task makes the same pixels as a whole-grid run.
+    """
+    tile = int(md.tile_size) if md.tile_size else tile_size_for(md.memory_limit)
+    separate, final = md.separate_grid, md.output_grid
+    halo = BLOT_INTERPOLANTS[md.blot_interp].halo(md.blot_sinscl)
+    cutouts: dict[str, Box | None] = {}
+    windows: dict[str, Box | None] = {}
+    final_boxes: dict[str, Box | None] = {}
+    for exposure in md.exposures:
+        boxes = []
+        for chip in exposure.chips:
+            pixel_map = md.separate_pixel_maps[chip.name]
+            boxes.append(footprint_box(pixel_map, separate.shape, _reach(
+                md.driz_sep_kernel, md.driz_sep_pixfrac, separate.scale, chip)))
+            centres = footprint_box(pixel_map, separate.shape, 0.0)
+            windows[chip.name] = None if centres is None else centres.expanded(
+                halo, separate.shape)
+            final_boxes[chip.name] = footprint_box(md.pixel_maps[chip.name], final.shape,
+                                                   _reach(md.final_kernel, md.final_pixfrac,
+                                                          final.scale, chip))
+        present = [box for box in boxes if box is not None]
+        cutouts[exposure.filename.name] = None if not present else Box(
+            min(b.y0 for b in present), max(b.y1 for b in present),
+            min(b.x0 for b in present), max(b.x1 for b in present))
+    strips = tuple(split_into_strips(final.shape, tile))
+    strip_inputs = []
+    for strip in strips:
+        members = {}
+        for exposure in md.exposures:
+            for chip in exposure.chips:
+                box = final_boxes[chip.name]
+                if box is None or box.intersection(strip) is None:
+                    continue
+                reach = _reach(md.final_kernel, md.final_pixfrac, final.scale, chip)
+                pixels = input_box(md.pixel_maps[chip.name], strip, reach)
+                if pixels is not None:
+                    members[chip.name] = pixels
+        strip_inputs.append(members)
+    return RunPlan(tile_size=tile, separate_shape=separate.shape, final_shape=final.shape,
+                   cutouts=cutouts, median_tiles=tuple(split_into_tiles(separate.shape, tile)),
+                   blot_windows=windows, final_strips=strips,
+                   strip_inputs=tuple(strip_inputs))
+
+
+@dataclass
+class Split:
+    """A step cut into tasks: one function, its arguments and names, and how the
+    results come back together (``join``, given them in the tasks' order)."""
+
+    function: Callable[..., Any]
+    arguments: list[tuple]
+    keys: list[str]
+    join: Callable[[Iterator[Any]], Any]
+
+
+# --------------------------------------------------------------------------
+# task functions (module-level: they travel to worker processes by name)
+
+
+@dataclass(frozen=True)
+class ImageStore:
+    """Where a task writes an image it keeps in a file: path, header, compression."""
+
+    path: Path
+    header: fits.Header | None = None
+    compress: bool = False
+
+    def keep(self, image: np.ndarray) -> StoredImage:
+        return store_image(self.path, image, self.header, compress=self.compress)
+
+
+def separate_task(inputs: SeparateDrizzleInputs,
+                  stores: tuple[ImageStore, ImageStore] | None) -> DrizzledImage:
+    """The separate drizzle of one exposure (its cutout); written when ``stores`` say where."""
+    image = next(iter(run_driz_separate(inputs)))
+    if stores is None:
+        return image
+    return dataclasses.replace(image, sci=stores[0].keep(image.sci),
+                               wht=stores[1].keep(image.wht))
+
+
+def median_task(inputs: MedianInputs) -> MedianResult:
+    """The median of one tile."""
+    return run_median(inputs)
+
+
+def blot_task(inputs: BlotInputs, store: ImageStore | None) -> BlottedChip:
+    """The median blotted onto one chip; written when ``store`` says where."""
+    blotted = next(iter(run_blot(inputs)))
+    if store is None:
+        return blotted
+    return dataclasses.replace(blotted, image=store.keep(blotted.image))
+
+
+def cosmic_ray_task(inputs: CosmicRayInputs) -> dict[str, np.ndarray]:
+    """The cosmic rays of one chip."""
+    return run_driz_cr(inputs)
+
+
+def final_task(inputs: FinalDrizzleInputs) -> DrizzledImage:
+    """The final drizzle of one strip of rows."""
+    return run_driz_combine(inputs)
+
+
+def joined_median(results: Iterator[MedianResult], tiles: Sequence[Box],
+                  shape: tuple[int, int], image: np.ndarray | StoredImage,
+                  n_images: int) -> MedianResult:
+    """The tiles' medians put together in ``image`` (an array, or a file being written)."""
+    counts = np.empty(shape, dtype=np.int16)
+    masked = np.zeros(n_images)
+    filled, minimum, sections, rows = 0, None, 0, 0
+    thresholds = np.zeros(n_images)
+    combine_type = ""
+    for tile, result in zip(tiles, results):
+        if isinstance(image, StoredImage):
+            image.write(tile.slices, result.median)
+        else:
+            image[tile.slices] = result.median
+        counts[tile.slices] = result.good_counts
+        masked += np.asarray(result.masked_fractions) * tile.size
+        filled += result.filled_pixels
+        if result.minimum_pixels is not None:
+            minimum = (minimum or 0) + result.minimum_pixels
+        sections += result.n_sections
+        rows = max(rows, result.section_rows)
+        thresholds = np.asarray(result.weight_thresholds)
+        combine_type = result.combine_type
+    return MedianResult(median=image, masks=None, good_counts=counts,
+                        weight_thresholds=thresholds,
+                        masked_fractions=masked / float(shape[0] * shape[1]),
+                        filled_pixels=filled, minimum_pixels=minimum,
+                        combine_type=combine_type, section_rows=rows, n_sections=sections)
