@@ -96,17 +96,18 @@ def tracked(items: Iterable[Item], progress: ProgressCallback,
 
 def reported(items: Iterable[Item], labels: Sequence[str],
              progress: ProgressCallback) -> Iterator[Item]:
-    """Yield ``items`` as they come, one per label, reporting each done (streaming).
+    """Yield ``items`` as they come, one per label, each reported done as it arrives.
 
-    Unlike :func:`tracked`, the items are not read ahead: the total is the
-    number of ``labels``, so results computed elsewhere are handed on one by
-    one as they arrive.
+    For the results of tasks computed elsewhere (an item arrives when its
+    task is done): unlike :func:`tracked`, the items are not read ahead, the
+    total is the number of ``labels``, and each is reported before it is
+    handed on.
     """
     total = len(labels)
     progress(0, total, "")
     for done, (label, item) in enumerate(zip(labels, items), start=1):
-        yield item
         progress(done, total, label)
+        yield item
 
 
 class ProgressCounter:

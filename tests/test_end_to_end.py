@@ -25,7 +25,7 @@ def demo_run(tmp_path_factory):
 
 
 def _coverage(md):
-    return exposure_coverage(md._all_chips(), md.separate_pixel_maps, md.single_wht)
+    return exposure_coverage(md._all_chips(), md.separate_pixel_maps, md.singles_on_grid("wht"))
 
 
 def test_cosmic_rays_recovered_with_few_false_positives(demo_run):

@@ -168,7 +168,7 @@ def separate(rotated) -> Multidrizzle:
 def separate_default(separate):
     """The separate drizzles with default parameters (turbo, no fill, exptime, bits 0)."""
     run_only(separate, "driz_separate")
-    return [(s.copy(), w.copy()) for s, w in zip(separate.single_sci, separate.single_wht)]
+    return [(s.copy(), w.copy()) for s, w in zip(separate.singles_on_grid("sci"), separate.singles_on_grid("wht"))]
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +187,7 @@ def test_driz_sep_kernel_point_puts_each_weight_in_one_pixel(separate, separate_
     md = separate
     with changed(md, driz_sep_kernel="point"):
         run_only(md, "driz_separate")
-        point = [w.copy() for w in md.single_wht]
+        point = [w.copy() for w in md.singles_on_grid("wht")]
     turbo = [w for _, w in separate_default]    # the default kernel
     for index, exposure in enumerate(md.exposures):
         expected = point_kernel_weights(
@@ -206,8 +206,8 @@ def test_driz_sep_pixfrac_small_drops_leave_holes_but_conserve_flux(rotated):
     for pixfrac in (1.0, 0.1):
         with changed(md, driz_sep_pixfrac=pixfrac, driz_sep_kernel="square"):
             run_only(md, "driz_separate")
-            results[pixfrac] = ([w.copy() for w in md.single_wht],
-                                [s.copy() for s in md.single_sci])
+            results[pixfrac] = ([w.copy() for w in md.singles_on_grid("wht")],
+                                [s.copy() for s in md.singles_on_grid("sci")])
     for index, exposure in enumerate(md.exposures):
         t = exposure.exptime
         good_count = sum(int(good_pixels(md, c).sum()) for c in exposure.chips)
@@ -233,7 +233,7 @@ def test_driz_sep_fillval_fills_only_uncovered_pixels(separate, separate_default
     default = separate_default                  # driz_sep_fillval=None
     with changed(md, driz_sep_fillval=7.0):
         run_only(md, "driz_separate")
-        filled = [(s.copy(), w.copy()) for s, w in zip(md.single_sci, md.single_wht)]
+        filled = [(s.copy(), w.copy()) for s, w in zip(md.singles_on_grid("sci"), md.singles_on_grid("wht"))]
     for (sci_none, wht_none), (sci_seven, wht_seven) in zip(default, filled):
         uncovered = wht_none == 0
         assert uncovered.sum() > 100
@@ -251,7 +251,7 @@ def test_driz_sep_wt_scl_scales_the_weights_only(separate, separate_default):
         with changed(md, driz_sep_wt_scl=wt_scl):
             run_only(md, "driz_separate")
             results[wt_scl] = [(s.copy(), w.copy()) for s, w in
-                               zip(md.single_sci, md.single_wht)]
+                               zip(md.singles_on_grid("sci"), md.singles_on_grid("wht"))]
     for index, exposure in enumerate(md.exposures):
         t = exposure.exptime
         sci, wht = results["exptime"][index]
@@ -268,7 +268,7 @@ def test_driz_sep_bits_let_hot_pixels_in(separate, separate_default):
     sums = {0: [float(w.sum(dtype=np.float64)) for _, w in separate_default]}
     with changed(md, driz_sep_bits=HOT_PIXEL):
         run_only(md, "driz_separate")
-        sums[HOT_PIXEL] = [float(w.sum(dtype=np.float64)) for w in md.single_wht]
+        sums[HOT_PIXEL] = [float(w.sum(dtype=np.float64)) for w in md.singles_on_grid("wht")]
     for index, exposure in enumerate(md.exposures):
         hot_only = sum(int((good_pixels(md, c, HOT_PIXEL) & ~good_pixels(md, c)).sum())
                        for c in exposure.chips)
@@ -513,8 +513,8 @@ def test_driz_sep_crpix_moves_only_the_separate_grid(demo, tmp_path, plain_grid)
                                   default.output_grid.wcs.wcs.crpix)
     for md in (default, moved):
         run_only(md, "driz_separate")
-    for moved_sci, sci, moved_wht, wht in zip(moved.single_sci, default.single_sci,
-                                              moved.single_wht, default.single_wht):
+    for moved_sci, sci, moved_wht, wht in zip(moved.singles_on_grid("sci"), default.singles_on_grid("sci"),
+                                              moved.singles_on_grid("wht"), default.singles_on_grid("wht")):
         _assert_moved(moved_sci, sci, moved_wht, wht, dx, dy)
 
 
@@ -556,7 +556,7 @@ def test_driz_sep_compress_writes_compressed_singles_with_the_same_values(demo, 
                 for card in cards:
                     assert packed[1].header[card.keyword] == card.value, card.keyword
             assert packed_file.stat().st_size < plain_file.stat().st_size
-    for packed, plain in zip(sessions["packed"].single_sci, sessions["plain"].single_sci):
+    for packed, plain in zip(sessions["packed"].singles_on_grid("sci"), sessions["plain"].singles_on_grid("sci")):
         np.testing.assert_array_equal(packed, plain)
     np.testing.assert_array_equal(sessions["packed"].median_image,
                                   sessions["plain"].median_image)
@@ -677,14 +677,14 @@ def test_skyfile_values_are_used_and_subtracted(sky_session, tmp_path):
         # skysub=None: the parameter switches the sky off, so nothing is subtracted
         md.run(**(ALL_OFF | {"skysub": None, "driz_separate": True}))
         assert not md.sky_subtracted
-        unsubtracted = [s.copy() for s in md.single_sci]
+        unsubtracted = [s.copy() for s in md.singles_on_grid("sci")]
     with changed(md, skyfile=str(one_value)):
         run_only(md, "sky", "driz_separate")
         assert md.sky_subtracted
         for exposure, sky, before, after in zip(md.exposures, skies, unsubtracted,
-                                                md.single_sci):
+                                                md.singles_on_grid("sci")):
             assert {md.sky_values[c.name] for c in exposure.chips} == {sky}
-            covered = md.single_wht[md.exposures.index(exposure)] > 0
+            covered = md.singles_on_grid("wht")[md.exposures.index(exposure)] > 0
             np.testing.assert_allclose(before[covered] - after[covered],
                                        sky / exposure.exptime, rtol=0, atol=2e-5)
 
@@ -733,8 +733,8 @@ def median_session(demo, tmp_path_factory) -> Multidrizzle:
 
 def _good_stack(md: Multidrizzle) -> tuple[np.ndarray, np.ndarray]:
     """Singles as a float64 stack and AstroDrizzle's weight masks (True = good)."""
-    images = np.array(md.single_sci, dtype=np.float64)
-    weights = np.array(md.single_wht, dtype=np.float64)
+    images = np.array(md.singles_on_grid("sci"), dtype=np.float64)
+    weights = np.array(md.singles_on_grid("wht"), dtype=np.float64)
     good = np.empty(weights.shape, dtype=bool)
     for index, weight in enumerate(weights):
         mean = weight[weight >= 1e-8].mean()

@@ -14,7 +14,7 @@ from multidrizzle.errors import ParameterError
 from multidrizzle.session.parameters import (
     KERNELS, STEPS, BitFlags, BoundedFloat, BoundedInt, Choice, DrizzleParameters, Flag,
     FloatPair, GroupSpec, InputSpec, OptionalAngle, OptionalFloat, OptionalInt,
-    ParameterWarning, ReferenceImage, Text,
+    MemoryAmount, ParameterWarning, ReferenceImage, Scheduler, Text,
     UnsupportedFlag, UnsupportedParameterError, UnsupportedText, Verbosity, WcsKey,
     WeightScale, describe, format_parameter_value, help_text, load_pars, parameter_table,
     save_pars,
@@ -70,7 +70,7 @@ MULTIDRIZZLE_TABLE_2_DEFAULTS = {
 MULTIDRIZZLE_ONLY = {"workinplace", "refimage", "bits", "ra", "dec", "shiftfile", "staticfile",
                      "gnkeyword"}
 #: Parameters of this package that neither program documents.
-PACKAGE_ONLY = {"verbose"}
+PACKAGE_ONLY = {"verbose", "memory_limit", "tile_size", "scheduler"}
 
 # A value of the wrong kind for each trait type.
 BAD_VALUE_BY_TYPE = {
@@ -78,6 +78,7 @@ BAD_VALUE_BY_TYPE = {
     BoundedInt: "abc", OptionalInt: 2.5, Choice: "nonsense", FloatPair: "a b",
     BitFlags: "4+x", Text: 12, UnsupportedText: 12, WcsKey: "AB", WeightScale: "sometimes",
     GroupSpec: "foo", InputSpec: 42, Verbosity: "loud", OptionalAngle: "abc",
+    MemoryAmount: "plenty", Scheduler: "slurm",
     ReferenceImage: 12,
 }
 
@@ -86,6 +87,7 @@ BAD_VALUE_BY_TYPE = {
 NON_DEFAULT_VALUES = {
     "input": ["j8cw03a1q_flt.fits", "j8cw03a2q_flt.fits"], "output": "12",
     "mdriztab": True, "runfile": "my run.log", "verbose": "always", "wcskey": "A",
+    "memory_limit": 2_000_000_000, "tile_size": 512, "scheduler": "tcp://127.0.0.1:8786",
     "proc_unit": "electrons",
     "coeffs": False, "context": False, "group": "sci,2", "build_mef": False, "crbit": 8192,
     "stepsize": 5, "resetbits": "4096+8192", "num_cores": 4, "in_memory": True,

@@ -42,7 +42,7 @@ def test_full_run_fills_every_state(full_run):
     assert all(md.step_records[s].status == "done" for s in md.step_records)
     assert set(md.static_masks) == {c.signature for c in md._all_chips()}
     assert set(md.sky_values) == {c.name for c in md._all_chips()}
-    assert len(md.single_sci) == 3 and md.single_sci[0].shape == md.separate_grid.shape
+    assert len(md.singles_on_grid("sci")) == 3 and md.singles_on_grid("sci")[0].shape == md.separate_grid.shape
     assert md.median_image.shape == md.separate_grid.shape
     assert set(md.blotted_images) == set(md.cr_masks) == set(md.sky_values)
     assert md.final_sci.shape == md.final_wht.shape == md.output_grid.shape
@@ -90,7 +90,7 @@ def test_switch_parameter_off_means_step_off(small_set, tmp_path):
 def test_rerun_one_step_on_earlier_state(small_set, tmp_path):
     md = _session(small_set, tmp_path)
     md.run()
-    singles = [s.copy() for s in md.single_sci]
+    singles = [s.copy() for s in md.singles_on_grid("sci")]
     sky = dict(md.sky_values)
     minmed = md.median_image.copy()
     md.combine_type = "mean"
@@ -99,7 +99,7 @@ def test_rerun_one_step_on_earlier_state(small_set, tmp_path):
     md.run(**(ALL_OFF | {"median": True}))
     assert md.step_records["median"].status == "done"
     assert md.sky_values == sky and all(np.array_equal(a, b)
-                                        for a, b in zip(singles, md.single_sci))
+                                        for a, b in zip(singles, md.singles_on_grid("sci")))
     assert not np.array_equal(md.median_image, minmed)
     assert "earlier result kept" in md.step_records["sky"].reason
 
@@ -127,8 +127,8 @@ def test_each_combine_type(full_run, combine_type):
     assert md.step_records["median"].status == "done"
     reference = {"mean": np.mean, "median": np.median}.get(combine_type.lstrip("i"))
     if reference is not None:  # where every image is good, the plain statistic
-        stack = np.array(md.single_sci)
-        good = (np.array(md.single_wht) > 0.5 * np.array(md.single_wht).max()).all(axis=0)
+        stack = np.array(md.singles_on_grid("sci"))
+        good = (np.array(md.singles_on_grid("wht")) > 0.5 * np.array(md.singles_on_grid("wht")).max()).all(axis=0)
         np.testing.assert_allclose(md.median_image[good], reference(stack, axis=0)[good],
                                    rtol=1e-5, atol=1e-6)
 

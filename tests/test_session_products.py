@@ -79,7 +79,8 @@ def test_final_image_in_counts(files_run):
     try:
         image = md.final_image
         assert image.unit == u.electron
-        np.testing.assert_allclose(image.data, md.final.sci * md.final.exptime, rtol=1e-6)
+        np.testing.assert_allclose(image.data, np.asarray(md.final.sci) * md.final.exptime,
+                                   rtol=1e-6)
     finally:
         md.final_units = "cps"
 

@@ -57,8 +57,8 @@ def test_bits_lets_flagged_pixels_into_the_weights(small_set, tmp_path):
     hot = _session(small_set, tmp_path / "hot", bits=16)
     hot.run(**(ALL_OFF | {"driz_separate": True}))
     # hot pixels (DQ 16) count as good with bits=16: more weight somewhere, never less
-    assert (hot.single_wht[0] >= plain.single_wht[0]).all()
-    assert (hot.single_wht[0] > plain.single_wht[0]).any()
+    assert (hot.singles_on_grid("wht")[0] >= plain.singles_on_grid("wht")[0]).all()
+    assert (hot.singles_on_grid("wht")[0] > plain.singles_on_grid("wht")[0]).any()
 
 
 @pytest.mark.parametrize("resetbits, expected", [("4096+16", 0), ("~16", 16), (0, 4096 + 16)])

@@ -68,7 +68,8 @@ def test_every_settings_field_is_a_parameter_and_no_parameter_is_unused():
         "overwrite", "clean", "rules_file", "bits", "ra", "dec", "shiftfile", "gain",
         "gainkeyword", "gnkeyword", "rdnoise", "rnkeyword", "exptime", "expkeyword",
         "static", "skysub", "driz_separate", "median", "blot", "driz_cr", "driz_combine",
-        "driz_cr_corr", "driz_sep_compress", "final_units", "driz_sep_bits", "staticfile"}
+        "driz_cr_corr", "driz_sep_compress", "final_units", "driz_sep_bits", "staticfile",
+        "memory_limit", "tile_size", "scheduler", "driz_sep_fillval"}
     grid = {name for name in names if name.startswith(("driz_sep_", "final_"))
             and name.split("_")[-1] in ("wcs", "refimage", "outnx", "outny", "scale", "rot",
                                         "ra", "dec", "crpix1", "crpix2")}

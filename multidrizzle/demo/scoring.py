@@ -267,7 +267,7 @@ def score_run(md, truth: DemoDataset, *, threshold: float = 30.0,
     coverage_needed = min(min_coverage, len(md.exposures))
     recall = false_flags = flagged = None
     if md.cr_masks is not None:
-        coverage = (exposure_coverage(chips, md.separate_pixel_maps, md.single_wht)
+        coverage = (exposure_coverage(chips, md.separate_pixel_maps, md.singles_on_grid("wht"))
                     if md.single_drizzles is not None else None)
         flags = {(c.filename.name, c.extver): md.cr_masks[c.name] for c in chips}
         good = {(c.filename.name, c.extver): good_pixel_mask(c.read_dq(), 0) for c in chips}

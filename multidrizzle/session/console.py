@@ -39,7 +39,8 @@ __all__ = ["Console", "ALWAYS", "tqdm_disable"]
 ALWAYS = "always"
 
 #: Units of the per-step bars (the units a step reports in); "chip" otherwise.
-_STEP_UNITS = {"median": "band", "sky": "measurement", "inputs": "exposure"}
+_STEP_UNITS = {"median": "tile", "sky": "measurement", "inputs": "exposure",
+               "driz_separate": "exposure", "driz_combine": "strip"}
 
 #: Format of the messages printed by a console.
 MESSAGE_FORMAT = "%(levelname)s: %(message)s"

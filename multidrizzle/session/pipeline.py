@@ -125,12 +125,15 @@ def _sky_inputs(md: "Multidrizzle") -> SkyInputs:
 def _separate_inputs(md: "Multidrizzle") -> SeparateDrizzleInputs:
     return SeparateDrizzleInputs(tuple(md.exposures), md.separate_pixel_maps,
                                  md.separate_grid, settings_of(md, SeparateDrizzleSettings),
-                                 md.sky, md.static_masks)
+                                 md.sky, md.static_masks)  # whole-grid images
 
 
 def _median_inputs(md: "Multidrizzle") -> MedianInputs:
+    fill = md.driz_sep_fillval
     return MedianInputs(tuple(md.exposures), tuple(md.single_drizzles),
-                        settings_of(md, MedianSettings), md.sky)
+                        settings_of(md, MedianSettings), md.sky,
+                        grid_shape=md.separate_grid.shape,
+                        single_fill=0.0 if fill is None else float(fill))
 
 
 def _blot_inputs(md: "Multidrizzle") -> BlotInputs:
@@ -248,14 +251,17 @@ class Kept:
     """What a step leaves on the session: its result as kept, and the files written.
 
     ``intermediates`` are removed by ``clean=True``; ``products`` are kept.
-    ``in_files`` says the result is read from its intermediate files (so it
-    goes when they are removed).
+    ``in_files`` says the result is read from its files (the intermediates,
+    so it goes when they are removed; the final product for the final
+    drizzle, whose science is then in ``units``, the ``final_units`` it was
+    written in).
     """
 
     result: Any
     intermediates: list[Path] = dataclasses.field(default_factory=list)
     products: list[Path] = dataclasses.field(default_factory=list)
     in_files: bool = False
+    units: str = ""
 
 
 def _stored(images: Iterable[Any]) -> list[Path]:
@@ -416,7 +422,7 @@ def _keep_final(md: "Multidrizzle", result: DrizzledImage) -> Kept:
     stored = products.stored_product_images(written)
     return Kept(dataclasses.replace(result, sci=stored["SCI"], wht=stored["WHT"],
                                     ctx=stored.get("CTX")),
-                products=written, in_files=True)
+                products=written, in_files=True, units=md.final_units)
 
 
 # --------------------------------------------------------------------------
@@ -474,10 +480,7 @@ def _split_separate(md: "Multidrizzle", inputs: SeparateDrizzleInputs,
 
 
 def _split_median(md: "Multidrizzle", inputs: MedianInputs, plan: RunPlan) -> Split:
-    fill = md.driz_sep_fillval
-    whole = dataclasses.replace(inputs, grid_shape=plan.separate_shape,
-                                single_fill=0.0 if fill is None else float(fill))
-    whole = dataclasses.replace(whole, thresholds=median_thresholds(whole))
+    whole = dataclasses.replace(inputs, thresholds=median_thresholds(inputs))
     tiles = plan.median_tiles
     arguments = [(dataclasses.replace(whole, region=tile),) for tile in tiles]
     keys = [f"median tile {tile}" for tile in tiles]

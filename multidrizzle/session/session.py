@@ -32,7 +32,7 @@ from traitlets import All, observe
 from multidrizzle import __version__
 from multidrizzle.session import pipeline
 from multidrizzle.session.execution import Executor, make_executor, prepare_worker
-from multidrizzle.session.tasks import make_run_plan
+from multidrizzle.session.tasks import estimate_run, make_run_plan, tile_size_for
 from multidrizzle.model.plan import RunPlan
 from multidrizzle.session.console import Console
 from multidrizzle.errors import (
@@ -287,13 +287,14 @@ class Multidrizzle(DrizzleParameters):
         wcs_seconds = sum(m.wcs_seconds for m in pixel_maps.values())
         if separate_maps is not pixel_maps:
             wcs_seconds += sum(m.wcs_seconds for m in separate_maps.values())
+        plan_lines = self._plan_lines()
         self.build_summary = BuildSummary(
             inputs=[str(p) for p in inputs.files], n_chips=len(chips),
             output_shape=output_grid.shape, scale=output_grid.scale,
             rotation=output_grid.rotation, separate_shape=separate_grid.shape,
             separate_is_final=separate_grid is output_grid, estimated_bytes=estimated,
             seconds=time.perf_counter() - started, pixel_map_wcs_seconds=wcs_seconds,
-            notes=notes)
+            notes=plan_lines + notes)
         record = self.step_records["build"]
         record.status, record.seconds, record.reason = "done", self.build_summary.seconds, ""
         log.info("build summary:\n%s", self.build_summary)
@@ -574,7 +575,7 @@ class Multidrizzle(DrizzleParameters):
                 meta[card.keyword] = (card.value, card.comment)
         return CCDData(self._final_science(), wcs=self.output_grid.wcs.deepcopy(),
                        unit=products.bunit_unit(headers.science["BUNIT"]),
-                       mask=self.final.wht == 0, meta=meta)
+                       mask=self.final_wht == 0, meta=meta)
 
     @property
     def sky_table(self) -> Table | None:
@@ -600,14 +601,26 @@ class Multidrizzle(DrizzleParameters):
     def single_sci(self) -> list[np.ndarray]:
         """The separately drizzled images (count rates), one per exposure.
 
-        With ``in_memory=False`` they are read from their ``_single_sci``
-        files at each access.
+        Each is the cutout of the separate grid that its exposure reaches,
+        ``md.single_drizzles[i].box`` (its ``_single_sci`` file carries the
+        cutout's WCS); ``md.single_drizzles[i].on_grid(md.separate_grid.shape)``
+        gives it on the whole grid.  With ``in_memory=False`` they are read
+        from their files at each access.
         """
         return [loaded(s.sci) for s in self.single_drizzles or []]
 
     @property
     def single_wht(self) -> list[np.ndarray]:
+        """The weights of the separate drizzles, cutouts as :attr:`single_sci`."""
         return [loaded(s.wht) for s in self.single_drizzles or []]
+
+    def singles_on_grid(self, image: str = "sci") -> list[np.ndarray]:
+        """The separate drizzles (``'sci'``) or their weights (``'wht'``) on the whole
+        separate grid, one array each: for small grids (a mosaic's would not fit)."""
+        fill = 0.0 if image == "wht" or self.driz_sep_fillval is None else \
+            float(self.driz_sep_fillval)
+        return [single.on_grid(self.separate_grid.shape, image, fill)
+                for single in self.single_drizzles or []]
 
     @property
     def median_image(self) -> np.ndarray | None:
@@ -724,9 +737,14 @@ class Multidrizzle(DrizzleParameters):
         return store_image(path, data, make_header(), compress=compress)
 
     def _final_science(self) -> np.ndarray:
-        if self._kept["driz_combine"].in_files:  # the product's SCI: in final_units
-            return loaded(self.final.sci)
-        return self._science_of(self.final)
+        kept = self._kept["driz_combine"]
+        if not kept.in_files:
+            return self._science_of(self.final)
+        science = loaded(self.final.sci)  # the product's, in the units it was written in
+        if kept.units == self.final_units:
+            return science
+        exptime = np.float32(self.final.exptime)
+        return science * exptime if self.final_units == "counts" else science / exptime
 
     def _science_of(self, final: DrizzledImage) -> np.ndarray | ScaledImage:
         """The final science image in ``final_units`` (a file's is scaled as it is read)."""
@@ -985,22 +1003,36 @@ class Multidrizzle(DrizzleParameters):
 
     def _estimate_memory(self, exposures: list[Exposure], grid: OutputGrid,
                          separate: OutputGrid) -> int:
-        """Bytes of the largest set of arrays held at once during a run.
+        """Bytes a run holds at once, before the footprints are known (checked in build()).
 
-        With ``in_memory=False`` the separate drizzles and blots live in files
-        and one exposure's worth is in memory at a time; with True all of them
-        stay.
+        The largest chip's arrays and dense pixel map, a tile (a strip of the
+        final image of ``tile_size`` rows, science, weight and context), and,
+        with ``in_memory=True``, the whole final image, the median and the
+        blotted images, which then stay in memory.
         """
         n_inputs = len(exposures)
         context_planes = (n_inputs + 31) // 32 if self.context else 0
-        final_bytes = grid.nx * grid.ny * (2 * _FLOAT32 + _FLOAT32 * context_planes)
-        kept_singles = n_inputs if self.in_memory else 1
-        separate_bytes = separate.nx * separate.ny * 2 * _FLOAT32 * kept_singles
-        median_bytes = separate.nx * separate.ny * _FLOAT32
+        final_pixel = 2 * _FLOAT32 + _FLOAT32 * context_planes
         chip_sizes = [c.shape[0] * c.shape[1] for e in exposures for c in e.chips]
-        blot_bytes = _FLOAT32 * (sum(chip_sizes) if self.in_memory else max(chip_sizes))
+        tile = int(self.tile_size) if self.tile_size else tile_size_for(self.memory_limit)
+        strip = min(tile, grid.ny) * grid.nx * final_pixel * 2
         chip_bytes = max(chip_sizes) * (_PIXMAP_BYTES_PER_PIXEL + 4 * _FLOAT32)
-        return int(final_bytes + separate_bytes + median_bytes + blot_bytes + chip_bytes)
+        kept = 0
+        if self.in_memory:
+            kept = (grid.nx * grid.ny * final_pixel + separate.nx * separate.ny * _FLOAT32
+                    + _FLOAT32 * sum(chip_sizes))
+        return int(chip_bytes + strip + kept)
+
+    @property
+    def run_plan(self) -> RunPlan:
+        """How a run on the present parameters splits into tasks (see
+        :class:`~multidrizzle.model.plan.RunPlan`); needs ``build()``."""
+        self._require_build()
+        return make_run_plan(self)
+
+    def _plan_lines(self) -> list[str]:
+        plan = make_run_plan(self)
+        return [plan.summary(), *estimate_run(self, plan).lines()]
 
     def _mark_stale_after(self, step: str, reason: str, include: bool = False) -> None:
         index = STEPS.index(step)

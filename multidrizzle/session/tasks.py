@@ -39,7 +39,7 @@ from multidrizzle.steps.median import MedianInputs, MedianResult, run_median
 if TYPE_CHECKING:  # pragma: no cover
     from multidrizzle.session.session import Multidrizzle
 
-__all__ = ["make_run_plan", "tile_size_for", "Split", "separate_task", "median_task",
+__all__ = ["make_run_plan", "tile_size_for", "estimate_run", "RunEstimate", "Split", "separate_task", "median_task",
            "blot_task", "cosmic_ray_task", "final_task", "DEFAULT_MEMORY_SHARE"]
 
 #: Share of the memory available at the start of a run that a task may use
@@ -124,6 +124,51 @@ def make_run_plan(md: "Multidrizzle") -> RunPlan:
                    cutouts=cutouts, median_tiles=tuple(split_into_tiles(separate.shape, tile)),
                    blot_windows=windows, final_strips=strips,
                    strip_inputs=tuple(strip_inputs))
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """What a run is expected to need, from its plan (bytes)."""
+
+    peak_memory: int
+    temporary_disk: int
+    product_disk: int
+
+    def lines(self) -> list[str]:
+        return [f"estimated peak memory: {self.peak_memory / 2**20:.0f} MiB (the largest "
+                "task and what the session holds)",
+                f"estimated temporary disk: {self.temporary_disk / 2**20:.0f} MiB "
+                f"(intermediates), product {self.product_disk / 2**20:.0f} MiB"]
+
+
+#: Bytes per input pixel a chip costs while a task works on it: the dense
+#: pixel map (float64 x 2), data, weights, DQ and masks.
+_CHIP_BYTES_PER_PIXEL = 16 + 4 + 4 + 4 + 2
+_FLOAT32 = 4
+
+
+def estimate_run(md: "Multidrizzle", plan: RunPlan) -> RunEstimate:
+    """Peak memory of the largest task plus what the session keeps; disk of the files."""
+    chips = [chip for exposure in md.exposures for chip in exposure.chips]
+    chip_pixels = [chip.shape[0] * chip.shape[1] for chip in chips]
+    planes = ((len(md.exposures) - 1) // 32 + 1) if md.context else 0
+    final_pixel = 2 * _FLOAT32 + _FLOAT32 * planes
+    ny, nx = plan.final_shape
+    _, depth = plan.deepest_tile
+    tile = plan.tile_size
+    strip = min(tile, ny) * nx * final_pixel * 2      # the strip and its frame rows
+    median_tile = (tile + 2 * int(md.combine_grow)) ** 2 * max(depth, 1) * 9 + tile ** 2 * 6
+    task = max(chip_pixels) * _CHIP_BYTES_PER_PIXEL + max(strip, median_tile)
+    cutouts = sum(box.size for box in plan.cutouts.values() if box is not None)
+    separate_area = plan.separate_shape[0] * plan.separate_shape[1]
+    kept = separate_area * 2 + sum(chip_pixels) * 1   # median counts, cosmic-ray masks
+    if md.in_memory:
+        kept += (cutouts * 2 * _FLOAT32 + separate_area * _FLOAT32
+                 + sum(chip_pixels) * (_FLOAT32 + 1) + ny * nx * final_pixel)
+    disk = 0 if md.in_memory else (cutouts * 2 * _FLOAT32 + separate_area * _FLOAT32
+                                   + sum(chip_pixels) * (_FLOAT32 + 1) + ny * nx * final_pixel)
+    return RunEstimate(peak_memory=int(task + kept), temporary_disk=int(disk),
+                       product_disk=int(ny * nx * final_pixel))
 
 
 @dataclass

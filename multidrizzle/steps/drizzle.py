@@ -130,6 +130,23 @@ class DrizzledImage:
     n_images: int = 0
     box: Box | None = None
 
+    def on_grid(self, shape: tuple[int, int], image: str = "sci",
+                fill: float = 0.0) -> np.ndarray:
+        """``sci`` or ``wht`` as an image of the whole grid of ``shape``.
+
+        A cutout is placed at its box, the rest holds ``fill`` (0: what a
+        separate drizzle holds where it has no weight, unless
+        ``driz_sep_fillval`` says otherwise); the image of a whole grid is
+        returned as it is.
+        """
+        values = self.sci if image == "sci" else self.wht
+        if self.box is None:
+            return np.asarray(values)
+        whole = np.full(shape, fill, dtype=np.float32)
+        if not self.box.is_empty():
+            whole[self.box.slices] = np.asarray(values)
+        return whole
+
 
 def weight_scale(wt_scl: str | float, exptime: float) -> float:
     """AstroDrizzle's ``wt_scl``: ``'exptime'``, ``'expsq'`` or a number."""

@@ -131,7 +131,7 @@ def run_astrodrizzle(inputs: list[Path], folder: Path, parameters: dict,
 
 def coverage_of(md: Multidrizzle) -> dict[tuple[str, int], np.ndarray]:
     """Exposures covering each chip pixel, from the separate drizzles' weights."""
-    return exposure_coverage(md._all_chips(), md.separate_pixel_maps, md.single_wht)
+    return exposure_coverage(md._all_chips(), md.separate_pixel_maps, md.singles_on_grid("wht"))
 
 
 @pytest.fixture(scope="session")

@@ -190,7 +190,7 @@ def test_single_drizzles_match(ours_on_astrodrizzle_grid, astrodrizzle_run):
     0.07 sigma, 4e-4 relative, 8e-4 x exptime, 4e-5).
     """
     md = ours_on_astrodrizzle_grid
-    for exposure, sci, wht in zip(md.exposures, md.single_sci, md.single_wht):
+    for exposure, sci, wht in zip(md.exposures, md.singles_on_grid("sci"), md.singles_on_grid("wht")):
         theirs_sci, theirs_wht = astrodrizzle_run.single(_rootname(exposure.chips[0]))
         np.testing.assert_array_equal(wht > 0, theirs_wht > 0)
         covered = theirs_wht > 0

@@ -341,7 +341,7 @@ def test_replaced_static_mask_removes_its_pixels_from_the_drizzles(demo, tmp_pat
     md.replace_step("static", lambda s: {c.signature: _block(c.shape) for c in chips(s)})
     run_only(md, "static", "driz_separate")
     assert md.step_records["static"].reason == "user function"
-    for exposure, weight in zip(md.exposures, md.single_wht):
+    for exposure, weight in zip(md.exposures, md.singles_on_grid("wht")):
         kept = sum(int(((c.read_dq() == 0) & ~_block(c.shape)).sum())
                    for c in exposure.chips)
         assert weight.sum(dtype=np.float64) == pytest.approx(exposure.exptime * kept,

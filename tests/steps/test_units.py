@@ -91,7 +91,7 @@ def test_rate_data_processing_units(rate_runs):
 
 def test_rate_data_native_and_electrons_give_the_same_product(rate_runs):
     native, electrons = rate_runs
-    for one, other in zip(native.single_sci, electrons.single_sci):
+    for one, other in zip(native.singles_on_grid("sci"), electrons.singles_on_grid("sci")):
         _assert_same_rates(other, one)
     _assert_same_rates(electrons.median_image, native.median_image)
     for chip in native._all_chips():  # blotted medians in each run's processing units
