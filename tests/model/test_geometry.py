@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from hst_files import ACS_LOOKUP, UVIS_FLC_SHORT, full_size_copy
 from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
 from multidrizzle.model.geometry import (
     GridRequest, available_memory, check_memory, compute_pixel_map, make_output_grid,
     native_orientation, native_scale, read_reference_wcs, reference_grid,
 )
 from multidrizzle.model import ReadOptions, read_exposure
+
+from support.hst_files import ACS_LOOKUP
 
 
 @pytest.fixture(scope="module")
@@ -163,9 +164,8 @@ def test_crpix_moves_the_centre_and_keeps_the_size(uvis_chips, default_grid):
     assert (x[0], y[0]) == pytest.approx((0.0, 0.0), abs=1e-6)
 
 
-def test_union_of_dithered_exposures(uvis_chips, tmp_path):
-    other = read_exposure(full_size_copy(UVIS_FLC_SHORT, tmp_path / "ib4606c5q_flc.fits"),
-                          ReadOptions()).chips
+def test_union_of_dithered_exposures(uvis_chips, uvis_short_full):
+    other = read_exposure(uvis_short_full, ReadOptions()).chips
     chips = list(uvis_chips) + list(other)
     grid = make_output_grid(chips, GridRequest())
     ny, nx = grid.shape
