@@ -1,8 +1,12 @@
-"""A tangent-plane WCS and synthetic pixel maps for the tests."""
+"""Tangent-plane WCSs, reference images and synthetic pixel maps for the tests."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import numpy as np
+from astropy.io import fits
 from astropy.wcs import WCS
 
 
@@ -15,6 +19,24 @@ def tan_wcs(scale_arcsec: float) -> WCS:
     wcs.wcs.cd = [[-scale_arcsec / 3600.0, 0.0], [0.0, scale_arcsec / 3600.0]]
     wcs.wcs.set()
     return wcs
+
+
+def write_reference_image(path: Path, scale: float = 0.1, rotation: float = 30.0,
+                          shape: tuple[int, int] = (50, 60)) -> Path:
+    """A reference image: one SCI extension of ``shape`` zeros whose tangent-plane WCS
+    puts (150, 2) deg at pixel (30, 25), pixels of ``scale`` arcsec turned by
+    ``rotation`` degrees."""
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [30.0, 25.0]
+    theta, degrees = math.radians(rotation), scale / 3600.0
+    wcs.wcs.cd = [[-degrees * math.cos(theta), degrees * math.sin(theta)],
+                  [degrees * math.sin(theta), degrees * math.cos(theta)]]
+    fits.HDUList([fits.PrimaryHDU(),
+                  fits.ImageHDU(np.zeros(shape, np.float32), header=wcs.to_header(),
+                                name="SCI", ver=1)]).writeto(path)
+    return path
 
 
 def frame_map(pixmap: np.ndarray, margin: float = 3.0):
