@@ -1,7 +1,7 @@
 """Tests of the blot interpolants in :mod:`multidrizzle.kernels.blot`.
 
 References: ``drizzle.resample.blot_image`` (the C code AstroDrizzle uses),
-the slow versions in ``reference_blot.py``, and exact properties of each
+the slow versions in ``support.references.blot``, and exact properties of each
 interpolant (polynomials reproduced, constants kept, band-limited signals
 recovered).
 """
