@@ -25,11 +25,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 import numba
+from numba import njit
 
-__all__ = ["run_parts", "thread_count"]
+__all__ = ["part_range", "run_parts", "thread_count"]
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+@njit(cache=True, inline="always")
+def part_range(part: int, n_parts: int, n_items: int):
+    """``(start, stop)`` of part ``part`` when ``n_items`` are cut into ``n_parts`` blocks."""
+    return part * n_items // n_parts, (part + 1) * n_items // n_parts
 
 
 def thread_count() -> int:

@@ -72,7 +72,7 @@ from multidrizzle.kernels._geometry import (
     pixmap_steps,
     quadrilateral_area,
 )
-from multidrizzle.kernels._parallel import run_parts, thread_count
+from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
 
 __all__ = [
     "DRIZZLE_KERNELS",
@@ -139,12 +139,6 @@ def _merged(old_sci: float, old_w: float, added_w: float, added_wv: float):
         return old_sci, new_w
     old_sum = old_sci * old_w if old_w != 0.0 else 0.0
     return (old_sum + added_wv) / new_w, new_w
-
-
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
-def _row_chunk(chunk: int, n_chunks: int, n_rows: int):
-    """Rows ``lo..hi-1`` of chunk ``chunk`` when ``n_rows`` are cut into ``n_chunks``."""
-    return chunk * n_rows // n_chunks, (chunk + 1) * n_rows // n_chunks
 
 
 def _count_skips(missed_per_row: np.ndarray, idle_per_row: np.ndarray,
@@ -235,7 +229,7 @@ def _square_register_rows(part, n_parts, data, weights, weight_mask, pixmap, hal
     or a degenerate drop (next to an undefined centre), is counted by the
     second pass (`_run_coefficients`), which reads them anyway.
     """
-    row_lo, row_hi = _row_chunk(part, n_parts, first.shape[1])
+    row_lo, row_hi = part_range(part, n_parts, first.shape[1])
     for box_row in range(row_lo, row_hi):
         row = y_first + box_row
         missed = 0
@@ -575,7 +569,7 @@ def _square_reach_part(part, n_parts, pixmap, x_first, x_last, y_first, y_last, 
     n_rows_in, n_cols_in = pixmap.shape[:2]
     row_lo = max(y_first - 1, 0)
     n_rows = min(y_last + 1, n_rows_in - 1) - row_lo + 1
-    lo, hi = _row_chunk(part, n_parts, n_rows)
+    lo, hi = part_range(part, n_parts, n_rows)
     x_along_x, y_along_x, x_along_y, y_along_y = pixmap_steps(
         pixmap, row_lo + lo, min(row_lo + hi, row_lo + n_rows - 1), max(x_first - 1, 0),
         min(x_last + 1, n_cols_in - 1))
@@ -721,7 +715,7 @@ def _centred_register_rows(part, n_parts, data, weights, weight_mask, pixmap, ke
                            y_first, x_first, x_last, n_rows_out, n_cols_out, first, last,
                            missed_per_row, idle_per_row) -> None:
     """First pass of a centred kernel over part ``part`` of ``n_parts`` of the box rows."""
-    row_lo, row_hi = _row_chunk(part, n_parts, first.shape[1])
+    row_lo, row_hi = part_range(part, n_parts, first.shape[1])
     for box_row in range(row_lo, row_hi):
         row = y_first + box_row
         missed = 0

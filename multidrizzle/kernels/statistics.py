@@ -20,9 +20,10 @@ of accepted pixel values:
 Non-finite values never enter a window.  The kernels work on 1-D arrays of
 candidate pixels; callers select the pixels (masks) with numpy first.
 
-The passes over the values run in parallel over a fixed number of chunks
-(``_N_CHUNKS``, whatever the number of threads) whose partial results are
-combined in chunk order, so results do not depend on the thread count.
+The passes over the values run in parallel (`multidrizzle.kernels._parallel`)
+over a fixed number of chunks (``_N_CHUNKS``, whatever the number of threads)
+whose partial results are combined in chunk order, so results do not depend
+on the thread count.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from multidrizzle.kernels._parallel import run_parts, thread_count
 
 __all__ = [
     "SKY_STATISTICS",
@@ -104,20 +107,11 @@ def _chunk_bounds(chunk: int, n_values: int):
     return chunk * n_values // _N_CHUNKS, (chunk + 1) * n_values // _N_CHUNKS
 
 
-@njit(cache=True, parallel=True)
-def _window_moments(values, low, high, shift):
-    """Count, mean, stddev (ddof=1), min and max of finite values in [low, high].
-
-    Sums are of ``v - shift`` with ``shift`` close to the mean, so that one
-    pass keeps the precision of a two-pass variance even when the sky is
-    large compared with its noise.
-    """
-    counts = np.zeros(_N_CHUNKS, dtype=np.int64)
-    totals = np.zeros(_N_CHUNKS)
-    squares_of = np.zeros(_N_CHUNKS)
-    smallest_of = np.full(_N_CHUNKS, np.inf)
-    largest_of = np.full(_N_CHUNKS, -np.inf)
-    for chunk in prange(_N_CHUNKS):
+@njit(cache=True, nogil=True)
+def _chunk_moments(part, n_parts, values, low, high, shift, counts, totals, squares_of,
+                   smallest_of, largest_of):
+    """Partial sums of chunks ``part, part + n_parts, ...`` for `_window_moments`."""
+    for chunk in range(part, _N_CHUNKS, n_parts):
         start, stop = _chunk_bounds(chunk, values.size)
         count = 0
         total = 0.0
@@ -139,6 +133,11 @@ def _window_moments(values, low, high, shift):
         squares_of[chunk] = squares
         smallest_of[chunk] = smallest
         largest_of[chunk] = largest
+
+
+@njit(cache=True)
+def _combined_moments(counts, totals, squares_of, smallest_of, largest_of, shift):
+    """The chunks' partial sums added in chunk order: count, mean, stddev, min, max."""
     count = 0
     total = 0.0
     squares = 0.0
@@ -159,10 +158,26 @@ def _window_moments(values, low, high, shift):
     return count, shift + mean_offset, stddev, smallest, largest
 
 
+def _window_moments(values, low, high, shift):
+    """Count, mean, stddev (ddof=1), min and max of finite values in [low, high].
+
+    Sums are of ``v - shift`` with ``shift`` close to the mean, so that one
+    pass keeps the precision of a two-pass variance even when the sky is
+    large compared with its noise.
+    """
+    counts = np.zeros(_N_CHUNKS, dtype=np.int64)
+    totals = np.zeros(_N_CHUNKS)
+    squares_of = np.zeros(_N_CHUNKS)
+    smallest_of = np.full(_N_CHUNKS, np.inf)
+    largest_of = np.full(_N_CHUNKS, -np.inf)
+    low, high, shift = float(low), float(high), float(shift)
+    run_parts(_chunk_moments, min(thread_count(), _N_CHUNKS), values, low, high, shift, counts,
+              totals, squares_of, smallest_of, largest_of)
+    return _combined_moments(counts, totals, squares_of, smallest_of, largest_of, shift)
+
+
 def _clip(values, lower, upper, nclip, lsigma, usigma):
-    """The clipping iterations.  A Python loop over the parallel passes: a
-    cached non-parallel numba function calling a parallel one can crash when
-    loaded from numba's cache (numba issue 8578)."""
+    """The clipping iterations (a Python loop over the parallel passes)."""
     low = lower
     high = upper
     shift = _first_inside(values, low, high)
