@@ -16,6 +16,12 @@ callers (``inline="always"``) are compiled as part of the caller.
 
     python benchmarks/bench_cold_start.py [--repeat 3] [--n-exposures 4] [--no-table]
     python benchmarks/bench_cold_start.py --table-only
+    python benchmarks/bench_cold_start.py --variants [--repeat 2]
+
+``--variants`` compiles each kernel variant of
+``multidrizzle.kernels.warmup`` alone on an empty cache: the figures of
+``KernelVariant.compile_seconds``, and a check that no function is compiled
+by two families (the condition for compiling families in two processes).
 
 The process environment is kept except for ``NUMBA_CACHE_DIR``; set
 ``NUMBA_NUM_THREADS`` to compare thread counts.
@@ -70,6 +76,39 @@ started = time.perf_counter()
 main(["demo", "-q", "--folder", sys.argv[1], "--n-exposures", sys.argv[2]])
 print("RESULT " + json.dumps({"run_wall": time.perf_counter() - started,
                               "compiled": compiled}))
+"""
+
+
+# Compiles one kernel variant (multidrizzle.kernels.warmup) on an empty cache
+# and prints its CPU time and the multidrizzle functions numba compiled.
+_VARIANT_SCRIPT = r"""
+import json, sys, time
+from numba.core import event
+compiled = set()
+
+class Listener(event.Listener):
+    def on_start(self, ev):
+        function = ev.data["dispatcher"].py_func
+        if function.__module__.startswith("multidrizzle."):
+            compiled.add(f"{function.__module__}.{function.__qualname__}")
+
+    def on_end(self, ev):
+        pass
+
+from multidrizzle.kernels.warmup import KERNEL_VARIANTS
+# numba's first compilation in a process sets numba itself up (about half a
+# second): paid here, once, so that it is not counted in the variant.
+from numba import njit
+started_cpu = time.process_time()
+njit(lambda x: x + 1)(1)
+first_compile_cpu = time.process_time() - started_cpu
+event.register("numba:compile", Listener())
+started_cpu, started = time.process_time(), time.perf_counter()
+KERNEL_VARIANTS[sys.argv[1]].warm_up()
+print("RESULT " + json.dumps({"cpu": time.process_time() - started_cpu,
+                              "wall": time.perf_counter() - started,
+                              "first_compile_cpu": first_compile_cpu,
+                              "compiled": sorted(compiled)}))
 """
 
 
@@ -134,6 +173,38 @@ def compile_table(n_exposures: int, scratch: Path) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
+def variant_table(scratch: Path, repeat: int) -> dict[str, dict]:
+    """Compile time of every kernel variant alone (best CPU of ``repeat``, empty caches)."""
+    from multidrizzle.kernels.warmup import KERNEL_VARIANTS
+
+    results = {}
+    for name in KERNEL_VARIANTS:
+        best = None
+        for index in range(repeat):
+            cache = scratch / f"cache_{name.replace('/', '_')}_{index}"
+            cache.mkdir()
+            _, _, output = _run_child([sys.executable, "-c", _VARIANT_SCRIPT, name],
+                                      _environment(cache))
+            line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+            result = json.loads(line[len("RESULT "):])
+            if best is None or result["cpu"] < best["cpu"]:
+                best = result
+        results[name] = best
+        print(f"  {name:28} {best['cpu']:6.2f} s CPU {best['wall']:6.2f} s wall, "
+              f"{len(best['compiled'])} functions", flush=True)
+    first = min(result["first_compile_cpu"] for result in results.values())
+    print(f"  (not counted above: numba's first compilation in a process, "
+          f"{first:.2f} s CPU)")
+    families: dict[str, set[str]] = {}
+    for name, result in results.items():
+        families.setdefault(name.split("/")[0], set()).update(result["compiled"])
+    shared = {f"{a} & {b}": sorted(families[a] & families[b])
+              for a in families for b in families if a < b and families[a] & families[b]}
+    print("  functions compiled by two families: "
+          + (json.dumps(shared) if shared else "none"))
+    return results
+
+
 def print_summary(runs: list[dict[str, float]]) -> None:
     def median(key: str) -> float:
         return statistics.median(run[key] for run in runs)
@@ -174,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the per-function compile table")
     parser.add_argument("--table-only", action="store_true",
                         help="only the per-function compile table")
+    parser.add_argument("--variants", action="store_true",
+                        help="only the compile time of each kernel variant alone "
+                             "(multidrizzle.kernels.warmup), best of --repeat")
     parser.add_argument("--json", type=Path, help="also write all figures to this file")
     arguments = parser.parse_args(argv)
 
@@ -181,13 +255,16 @@ def main(argv: list[str] | None = None) -> int:
                      "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="multidrizzle_cold_") as scratch_name:
         scratch = Path(scratch_name)
-        if not arguments.table_only:
+        if arguments.variants:
+            print("kernel variants compiled alone on an empty cache:", flush=True)
+            figures["variants"] = variant_table(scratch, arguments.repeat)
+        elif not arguments.table_only:
             print(f"demo ({arguments.n_exposures} exposures), cold then warm, "
                   f"{arguments.repeat} repeat(s):", flush=True)
             runs = cold_and_warm(arguments.repeat, arguments.n_exposures, scratch)
             print_summary(runs)
             figures["runs"] = runs
-        if not arguments.no_table:
+        if not (arguments.no_table or arguments.variants):
             table = compile_table(arguments.n_exposures, scratch)
             print_table(table)
             figures["table"] = table

@@ -29,13 +29,16 @@ step                  result
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
 from multidrizzle.errors import InputError
+from multidrizzle.geometry import PixelMap
 from multidrizzle.io.products import processing_bunit
+from multidrizzle.kernels import warmup
 from multidrizzle.model import Chip
+from multidrizzle.parameters import POINT_KERNEL_PIXFRAC
 from multidrizzle.steps.blot import BlottedChip, blot_counts, blot_median
 from multidrizzle.steps.cosmic_rays import detect_cosmic_rays, median_variance_ratio
 from multidrizzle.steps.drizzle import (
@@ -50,7 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from multidrizzle.session import Multidrizzle
 
 __all__ = ["DEFAULT_STEPS", "blot_sky", "cte_direction", "cte_direction_for_growth",
-           "processing_units"]
+           "kernel_variants", "prepare_kernels", "processing_units"]
 
 log = logging.getLogger("multidrizzle")
 
@@ -331,3 +334,87 @@ DEFAULT_STEPS = {
     "driz_cr": run_driz_cr,
     "driz_combine": run_driz_combine,
 }
+
+
+# --------------------------------------------------------------------------
+# the kernels a run compiles
+# --------------------------------------------------------------------------
+
+def _pixel_map_variants(pixel_maps: dict[str, PixelMap] | None) -> list[str]:
+    """The `interpolate_pixel_map` variants that evaluating these maps uses."""
+    variants = []
+    for pixel_map in (pixel_maps or {}).values():
+        if pixel_map.stepsize == 1 and pixel_map.node_values.shape[:2] == pixel_map.shape:
+            continue  # a copy of the nodes
+        dx_of_row = pixel_map.row_shifts[0] if pixel_map.row_shifts else None
+        dy_of_column = pixel_map.column_shifts[1] if pixel_map.column_shifts else None
+        shifted = any(shift is not None and np.any(shift)
+                      for shift in (dx_of_row, dy_of_column))
+        variants.append("pixmap/shifted" if shifted else "pixmap/axes")
+    return variants
+
+
+def _drizzle_variant(md: "Multidrizzle", prefix: str) -> str:
+    """`warmup.drizzle_variant` of a drizzle step (its kernel as `effective_kernel` picks it)."""
+    pixfrac = getattr(md, f"{prefix}_pixfrac")
+    kernel = "point" if pixfrac < POINT_KERNEL_PIXFRAC else getattr(md, f"{prefix}_kernel")
+    return warmup.drizzle_variant(kernel, pixfrac)
+
+
+def kernel_variants(md: "Multidrizzle", steps: Iterable[str]) -> list[str]:
+    """The compiled kernel variants the default functions of ``steps`` use.
+
+    Parameters
+    ----------
+    md : Multidrizzle
+        A built session (its parameters and pixel maps say which variants).
+    steps : iterable of str
+        Step names (keys of `DEFAULT_STEPS`) that will run.
+
+    Returns
+    -------
+    list of str
+        Keys of :data:`multidrizzle.kernels.warmup.KERNEL_VARIANTS`, each once,
+        in the order the steps first need them.
+    """
+    steps = set(steps)
+    variants: list[str] = []
+    if "static" in steps:
+        variants += ["statistics/moments", "statistics/mode"]
+    if "sky" in steps and not md.skyfile:
+        variants += warmup.statistic_variants(md.skystat)
+        if "match" in md.skymethod:
+            variants.append("pixmap/axes")
+    if "driz_separate" in steps:
+        variants += _pixel_map_variants(md.separate_pixel_maps)
+        variants.append(_drizzle_variant(md, "driz_sep"))
+    if "median" in steps:
+        variants.append(warmup.combine_variant(md.combine_type))
+    if "blot" in steps:
+        variants += _pixel_map_variants(md.separate_pixel_maps)
+        variants.append(warmup.blot_variant(md.blot_interp))
+        if "median" in steps or md.median_counts is not None:
+            variants.append("blot/nearest")  # blot_counts
+    if "driz_cr" in steps:
+        variants.append("cosmic_rays/flag")
+        if md.driz_cr_grow > 1:
+            variants.append("cosmic_rays/grow")
+        if md.driz_cr_ctegrow > 0:
+            variants.append("cosmic_rays/tails")
+    if "driz_combine" in steps:
+        variants += _pixel_map_variants(md.pixel_maps)
+        variants.append(_drizzle_variant(md, "final"))
+    return list(dict.fromkeys(variants))
+
+
+def prepare_kernels(md: "Multidrizzle", steps: Iterable[str]) -> warmup.PreparedKernels:
+    """Load or compile, before a run starts, the kernels of the steps it runs.
+
+    Steps replaced by a user function (``md.replace_step``) are left out:
+    nothing is known of what they call.  See
+    :func:`multidrizzle.kernels.warmup.prepare_kernels` (which announces a
+    compilation on the ``multidrizzle.kernels`` logger).
+    """
+    default = [step for step in steps
+               if md.step_functions.get(step) is DEFAULT_STEPS.get(step)]
+    return warmup.prepare_kernels(kernel_variants(md, default))

@@ -320,6 +320,7 @@ class Multidrizzle(DrizzleParameters):
         if self.runfile:
             check_runfile(self.runfile)
         with self._run_environment():
+            pipeline.prepare_kernels(self, [step for step, on in switches.items() if on])
             if self.workinplace:
                 products.archive_inputs([e.filename for e in self.exposures],
                                         preserve=self.preserve, overwrite=self.overwrite)

@@ -264,7 +264,10 @@ def _add_tails(part, n_parts, cosmic_rays, grown, length: int, direction: int, o
         else:
             first = max(row - length, 0)
             last = row - 1
-        out[row, :] = grown[row, :]
+        # Element by element: an array-to-array slice assignment would compile
+        # numba's shape-mismatch error formatting (seconds of compile time).
+        for col in range(out.shape[1]):
+            out[row, col] = grown[row, col]
         for near_row in range(first, last + 1):
             _or_row_into(out[row], cosmic_rays[near_row])
 

@@ -243,11 +243,14 @@ def _median_bin(value, low, scale, n_bins):
 
 
 @njit(cache=True)
-def _window_median(values, low, high, n_bins):
-    """Exact median of the finite values in [low, high] (the average of the middle two).
+def _window_middle(values, low, high, n_bins):
+    """The values around the median of the finite values in [low, high].
 
     A histogram over [low, high] finds the bins holding the middle order
-    statistics; only the values in those bins are sorted.
+    statistics.  Returns the values in those bins (unsorted) and the ranks,
+    among them, of the two middle order statistics; ``(empty, -1, -1)``
+    when no value is in the window.  The caller sorts them with numpy:
+    numba's sort would add a second to the first run's compile time.
     """
     counts = np.zeros(n_bins, dtype=np.int64)
     scale = n_bins / (high - low) if high > low else 0.0
@@ -257,7 +260,7 @@ def _window_median(values, low, high, n_bins):
             counts[_median_bin(v, low, scale, n_bins)] += 1
             total += 1
     if total == 0:
-        return np.nan
+        return np.empty(0, dtype=np.float64), -1, -1
     below_rank = (total - 1) // 2
     above_rank = total // 2
     first_bin = -1
@@ -284,8 +287,7 @@ def _window_median(values, low, high, n_bins):
             if index >= first_bin and index <= last_bin:
                 middle[size] = v
                 size += 1
-    middle.sort()
-    return 0.5 * (middle[below_rank - before] + middle[above_rank - before])
+    return middle, below_rank - before, above_rank - before
 
 
 # ---------------------------------------------------------------------------
@@ -384,7 +386,11 @@ def window_median(values: np.ndarray, low: float, high: float) -> float:
     low, high = float(low), float(high)
     if not (math.isfinite(low) and math.isfinite(high)) or low > high:
         raise ValueError(f"median window [{low}, {high}] must be finite and ordered")
-    return float(_window_median(_as_values(values), low, high, _MEDIAN_BINS))
+    middle, below, above = _window_middle(_as_values(values), low, high, _MEDIAN_BINS)
+    if below < 0:
+        return float("nan")
+    middle.sort()
+    return 0.5 * (float(middle[below]) + float(middle[above]))
 
 
 def clipped_statistic(values: np.ndarray, statistic: str, *, lower: float | None = None,
