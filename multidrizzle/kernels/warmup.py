@@ -59,10 +59,14 @@ __all__ = [
 
 log = logging.getLogger("multidrizzle.kernels")
 
-#: Seconds a second Python process takes to start and import the kernels
-#: before it compiles anything (measured: about 1 s on the 2-core
-#: development machine), counted against the work it is given.
-SUBPROCESS_START_SECONDS = 1.5
+#: numba sets itself up at the first compilation in a process (measured
+#: 0.44 s of CPU, ``python benchmarks/bench_cold_start.py --variants``).
+FIRST_COMPILE_SECONDS = 0.45
+
+#: Seconds before a second process starts compiling: starting Python and
+#: importing numpy, numba and the kernels (measured 0.45 s) and numba's
+#: set-up; counted against the work it is given.
+SUBPROCESS_START_SECONDS = 0.45 + FIRST_COMPILE_SECONDS
 
 #: Below this many seconds of compiling for the second process, starting it
 #: costs more than it saves.
@@ -191,28 +195,28 @@ def _variants() -> dict[str, KernelVariant]:
     # compile_seconds: see KernelVariant; measured with
     # python benchmarks/bench_cold_start.py --variants
     table = [
-        ("drizzle-square/whole", _drizzle_warm_up("square", 1.0), 7.0),
-        ("drizzle-square/shrunk", _drizzle_warm_up("square", 0.8), 6.5),
-        ("drizzle-centred/point", _drizzle_warm_up("point", 1.0), 1.8),
-        ("drizzle-centred/turbo", _drizzle_warm_up("turbo", 1.0), 2.2),
-        ("drizzle-centred/tophat", _drizzle_warm_up("tophat", 1.0), 2.3),
-        ("drizzle-centred/gaussian", _drizzle_warm_up("gaussian", 1.0), 2.8),
-        ("drizzle-centred/lanczos2", _drizzle_warm_up("lanczos2", 1.0), 2.8),
-        ("drizzle-centred/lanczos3", _drizzle_warm_up("lanczos3", 1.0), 2.8),
-        ("blot/nearest", _blot_warm_up("nearest"), 0.8),
-        ("blot/linear", _blot_warm_up("linear"), 0.8),
-        ("blot/poly3", _blot_warm_up("poly3"), 1.5),
-        ("blot/poly5", _blot_warm_up("poly5"), 1.6),
-        ("blot/sinc", _blot_warm_up("sinc"), 1.8),
-        ("combine/median", _combine_warm_up("median"), 1.2),
-        ("combine/minmed", _combine_warm_up("minmed"), 2.0),
-        ("cosmic_rays/flag", _flag_warm_up, 1.2),
-        ("cosmic_rays/grow", _grow_warm_up(3, 0), 0.8),
-        ("cosmic_rays/tails", _grow_warm_up(1, 2), 0.5),
-        ("statistics/moments", _moments_warm_up, 0.8),
-        ("statistics/mode", _mode_warm_up, 0.5),
-        ("statistics/median", _median_warm_up, 0.7),
-        ("pixmap/axes", _pixmap_warm_up(False), 0.5),
+        ("drizzle-square/whole", _drizzle_warm_up("square", 1.0), 8.0),
+        ("drizzle-square/shrunk", _drizzle_warm_up("square", 0.8), 8.3),
+        ("drizzle-centred/point", _drizzle_warm_up("point", 1.0), 2.4),
+        ("drizzle-centred/turbo", _drizzle_warm_up("turbo", 1.0), 2.7),
+        ("drizzle-centred/tophat", _drizzle_warm_up("tophat", 1.0), 3.2),
+        ("drizzle-centred/gaussian", _drizzle_warm_up("gaussian", 1.0), 3.6),
+        ("drizzle-centred/lanczos2", _drizzle_warm_up("lanczos2", 1.0), 3.5),
+        ("drizzle-centred/lanczos3", _drizzle_warm_up("lanczos3", 1.0), 3.3),
+        ("blot/nearest", _blot_warm_up("nearest"), 0.9),
+        ("blot/linear", _blot_warm_up("linear"), 0.5),
+        ("blot/poly3", _blot_warm_up("poly3"), 1.1),
+        ("blot/poly5", _blot_warm_up("poly5"), 1.2),
+        ("blot/sinc", _blot_warm_up("sinc"), 1.2),
+        ("combine/median", _combine_warm_up("median"), 1.0),
+        ("combine/minmed", _combine_warm_up("minmed"), 1.9),
+        ("cosmic_rays/flag", _flag_warm_up, 1.0),
+        ("cosmic_rays/grow", _grow_warm_up(3, 0), 0.6),
+        ("cosmic_rays/tails", _grow_warm_up(1, 2), 0.4),
+        ("statistics/moments", _moments_warm_up, 0.7),
+        ("statistics/mode", _mode_warm_up, 0.6),
+        ("statistics/median", _median_warm_up, 0.8),
+        ("pixmap/axes", _pixmap_warm_up(False), 0.7),
         ("pixmap/shifted", _pixmap_warm_up(True), 0.4),
     ]
     return {name: KernelVariant(name, name.split("/")[0], warm_up, seconds)
@@ -350,7 +354,9 @@ def _start_compiler_process(names: Sequence[str]) -> subprocess.Popen | None:
 
 
 def _estimated_seconds(here: Sequence[str], there: Sequence[str]) -> float:
-    load_here = sum(KERNEL_VARIANTS[name].compile_seconds for name in here)
+    """Wall seconds of compiling ``here`` in this process and ``there`` in another."""
+    load_here = FIRST_COMPILE_SECONDS + sum(KERNEL_VARIANTS[name].compile_seconds
+                                            for name in here)
     if not there:
         return load_here
     load_there = sum(KERNEL_VARIANTS[name].compile_seconds for name in there)
