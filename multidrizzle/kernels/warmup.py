@@ -424,17 +424,22 @@ def prepare_kernels(names: Iterable[str], *, processes: int = 2) -> PreparedKern
     helper = _start_compiler_process(there)
     if helper is None:
         here, there = list(cold), []
-    for name in here:
-        KERNEL_VARIANTS[name].warm_up()
-    if helper is not None:
-        output, _ = helper.communicate()
-        if helper.returncode != 0:
-            log.warning("the second kernel-compiling process failed (exit code %s); "
-                        "compiling its kernels here:\n%s", helper.returncode,
-                        output.strip()[-2000:])
-        # Loads what the other process put in the cache (or compiles it).
-        for name in there:
+    try:
+        for name in here:
             KERNEL_VARIANTS[name].warm_up()
+        output = helper.communicate()[0] if helper is not None else ""
+    except BaseException:
+        if helper is not None:  # interrupted: leave no process behind
+            helper.kill()
+            helper.wait()
+        raise
+    if helper is not None and helper.returncode != 0:
+        log.warning("the second kernel-compiling process failed (exit code %s); "
+                    "compiling its kernels here:\n%s", helper.returncode,
+                    output.strip()[-2000:])
+    # Loads what the other process put in the cache (or compiles it).
+    for name in there:
+        KERNEL_VARIANTS[name].warm_up()
     seconds = time.perf_counter() - started
     log.info("compiled %d kernel variant(s) in %.1f s (%s)", len(cold), seconds,
              ", ".join(cold))

@@ -207,6 +207,20 @@ def test_second_process_fills_the_cache_for_this_one(tmp_path):
     assert check.stdout.strip() == "[]"
 
 
+def test_a_failed_second_process_is_reported_and_its_kernels_compiled_here(tmp_path):
+    script = textwrap.dedent(LOGGING) + textwrap.dedent("""
+        import shutil
+        from multidrizzle.kernels import warmup
+        warmup.SUBPROCESS_MIN_SECONDS = warmup.SUBPROCESS_START_SECONDS = 0.0
+        warmup.sys.executable = shutil.which("false")  # a "Python" that fails at once
+        prepared = warmup.prepare_kernels(["pixmap/shifted", "cosmic_rays/tails"])
+        print(len(prepared.in_second_process), warmup.cold_variants(prepared.compiled))
+    """)
+    finished = run_python(script, tmp_path / "cache")
+    assert finished.stdout.split() == ["1", "[]"]
+    assert "the second kernel-compiling process failed (exit code 1)" in finished.stderr
+
+
 def test_unknown_variant_is_refused():
     with pytest.raises(KeyError):
         warmup.cold_variants(["drizzle-centred/bilinear"])
