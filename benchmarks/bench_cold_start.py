@@ -6,13 +6,16 @@ compiled), then again with the same cache in another new process and a new
 data folder (warm: the kernels load from the cache).  For both it records
 the wall time and the CPU time (user + system) of the process, so that a
 run slowed by other work on the machine can be told apart from a run that
-does more work.  The difference cold - warm is the cost of compiling.
+does more work (on Linux a process's CPU time includes the children it
+waited for: the second compiling process).  The difference cold - warm is
+the cost of compiling.
 
-Then one more cold run, in-process this time, lists every numba function
-compiled (numba's ``numba:compile`` events): the time inside its own
-compilation excluding the functions it compiled along the way (self), and
-including them (total), wall and thread CPU.  Functions inlined into their
-callers (``inline="always"``) are compiled as part of the caller.
+Then one more cold run, in-process this time and without the second
+compiling process, lists every numba function compiled (numba's
+``numba:compile`` events): the time inside its own compilation excluding the
+functions it compiled along the way (self), and including them (total), wall
+and thread CPU.  Functions inlined into their callers (``inline="always"``)
+are compiled as part of the caller.
 
     python benchmarks/bench_cold_start.py [--repeat 3] [--n-exposures 4] [--no-table]
     python benchmarks/bench_cold_start.py --table-only
@@ -61,6 +64,8 @@ class Listener(event.Listener):
         if stack:
             stack[-1][2] += wall
             stack[-1][3] += cpu
+        if getattr(ev, "_exc_details", None) is not None:
+            return  # stopped by the cache probe of multidrizzle.kernels.warmup
         dispatcher = ev.data["dispatcher"]
         compiled.append({
             "function": f"{dispatcher.py_func.__module__}.{dispatcher.py_func.__qualname__}",
@@ -71,6 +76,8 @@ class Listener(event.Listener):
         })
 
 event.register("numba:compile", Listener())
+from multidrizzle.kernels import warmup
+warmup.SUBPROCESS_MIN_SECONDS = float("inf")  # every compilation in this process, listed
 from multidrizzle.cli import main
 started = time.perf_counter()
 main(["demo", "-q", "--folder", sys.argv[1], "--n-exposures", sys.argv[2]])
