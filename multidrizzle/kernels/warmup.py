@@ -8,8 +8,8 @@ visible and shorter:
 1. For each *variant* the run needs (a compiled unit that one parameter
    choice selects: the square drizzle kernel with whole pixels, the poly5
    blot, minmed, ...), a call on tiny arrays with the dtypes the pipeline
-   uses loads it from the cache, or shows that it is not there: numba's
-   compile event is stopped before any work, so the check costs nothing.
+   uses loads it from the cache (as the run would), or shows that it is
+   not there: numba's compile event is stopped before any work.
 2. When something must be compiled, one WARNING on the logger
    ``multidrizzle.kernels`` says so, with the time it should take, from the
    compile times measured for each variant (`KernelVariant.compile_seconds`).
@@ -49,6 +49,7 @@ from multidrizzle.kernels import blot, combine, cosmic_rays, drizzle, pixmap, st
 __all__ = [
     "KERNEL_VARIANTS",
     "KernelVariant",
+    "PreparedKernels",
     "blot_variant",
     "cold_variants",
     "combine_variant",
