@@ -357,6 +357,7 @@ class Multidrizzle(DrizzleParameters):
         steps_to_run = [step for step, switched_on in switches.items() if switched_on]
         with self._showing("run", steps_to_run), self._run_environment(steps_to_run,
                                                                         written):
+            pipeline.prepare_kernels(self, steps_to_run)
             if self.workinplace:
                 products.archive_inputs([e.filename for e in self.exposures],
                                         preserve=self.preserve, overwrite=self.overwrite)
