@@ -78,7 +78,7 @@ class Listener(event.Listener):
 event.register("numba:compile", Listener())
 from multidrizzle.kernels import warmup
 warmup.SUBPROCESS_MIN_SECONDS = float("inf")  # every compilation in this process, listed
-from multidrizzle.cli import main
+from multidrizzle.session.cli import main
 started = time.perf_counter()
 main(["demo", "-q", "--folder", sys.argv[1], "--n-exposures", sys.argv[2]])
 print("RESULT " + json.dumps({"run_wall": time.perf_counter() - started,
@@ -146,7 +146,7 @@ def _run_child(command: list[str], environment: dict[str, str]) -> tuple[float, 
 
 
 def demo_command(folder: Path, n_exposures: int) -> list[str]:
-    return [sys.executable, "-c", "import sys; from multidrizzle.cli import main; "
+    return [sys.executable, "-c", "import sys; from multidrizzle.session.cli import main; "
             "sys.exit(main(sys.argv[1:]))", "demo", "-q", "--folder", str(folder),
             "--n-exposures", str(n_exposures)]
 

@@ -26,7 +26,7 @@ visible and shorter:
 
 The variant a parameter selects is named by `drizzle_variant`,
 `blot_variant`, `combine_variant` and `statistic_variants`; the session's
-pipeline lists the variants of a run (``multidrizzle.pipeline``).
+pipeline lists the variants of a run (``multidrizzle.session.pipeline``).
 """
 
 from __future__ import annotations
