@@ -1,4 +1,8 @@
-"""Shared fixtures: real HST headers with full-size synthetic pixels."""
+"""Fixtures shared by the whole suite: real HST headers with full-size pixels, demo sessions.
+
+Helpers that are not fixtures live in the :mod:`support` package beside this
+file; no test module imports another.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hst_files import UVIS_FLC, full_size_copy
+from multidrizzle.demo.datasets import make_demo_dataset
+
+from support.hst_files import UVIS_FLC, UVIS_FLC_SHORT, full_size_copy
+from support.sessions import SMALL_DEMO_CHIP_SHAPE, SMALL_DEMO_SEED, build_demo_session
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +21,30 @@ def uvis_full(tmp_path_factory) -> Path:
     """The WFC3/UVIS header (SIP + NPOL + D2IM) with full-size pixels, read-only use."""
     folder = tmp_path_factory.mktemp("uvis")
     return full_size_copy(UVIS_FLC, folder / "ib4606c6q_flc.fits")
+
+
+@pytest.fixture(scope="session")
+def uvis_short_full(tmp_path_factory) -> Path:
+    """A second, shorter WFC3/UVIS exposure of the same visit with full-size pixels,
+    read-only use."""
+    folder = tmp_path_factory.mktemp("uvis_short")
+    return full_size_copy(UVIS_FLC_SHORT, folder / "ib4606c5q_flc.fits")
+
+
+@pytest.fixture(scope="session")
+def demo_session():
+    """Factory: ``demo_session(folder, output, **params)``, a built session on the demo
+    set in ``folder`` (``inputs.lst``), products in ``output``, intermediates in
+    memory and no run log unless asked for
+    (:func:`support.sessions.build_demo_session`)."""
+    return build_demo_session
+
+
+@pytest.fixture(scope="session")
+def small_demo_set(tmp_path_factory) -> Path:
+    """A demo set of three exposures with 64 x 128 chips (``inputs.lst`` lists them),
+    read-only use: sessions on it write their products elsewhere."""
+    folder = tmp_path_factory.mktemp("small_demo")
+    make_demo_dataset(folder, n_exposures=3, chip_shape=SMALL_DEMO_CHIP_SHAPE,
+                      seed=SMALL_DEMO_SEED)
+    return folder

@@ -19,7 +19,6 @@ import pytest
 
 from multidrizzle.demo.datasets import make_demo_dataset
 
-from demo_sessions import demo_session
 
 SCRIPT = textwrap.dedent("""
     import sys
@@ -42,7 +41,7 @@ def small_set(tmp_path_factory):
 @pytest.mark.parametrize("final_kernel", ["square", "turbo"])
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_pipeline_runs_from_the_cache_in_a_new_process(small_set, tmp_path, final_kernel,
-                                                       threads):
+                                                       threads, demo_session):
     demo_session(small_set, tmp_path / "here", final_kernel=final_kernel).run()
     environment = dict(os.environ, NUMBA_NUM_THREADS=threads)
     finished = subprocess.run(

@@ -14,7 +14,6 @@ the old values back, and only reads results of the steps it re-ran itself.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import math
 import shutil
 from pathlib import Path
@@ -29,25 +28,12 @@ from multidrizzle.demo.datasets import load_demo_truth, make_demo_dataset
 from multidrizzle.model.geometry import native_orientation
 from multidrizzle.model import ReadOptions, read_exposure
 
+from support.references import blot as reference_blot
+from support.references import statistics as reference_statistics
+from support.sessions import ALL_OFF, chips_of, run_only
+
 CHIP_SHAPE = (64, 128)
-STEPS = {"static": "static", "sky": "skysub", "driz_separate": "driz_separate",
-         "median": "median", "blot": "blot", "driz_cr": "driz_cr",
-         "driz_combine": "driz_combine"}
-ALL_OFF = {switch: False for switch in STEPS.values()}
 HOT_PIXEL = 16  # demo DQ flag of hot pixels
-
-
-def _reference_module(name: str):
-    """A slow reference implementation from tests/kernels, loaded by path."""
-    path = Path(__file__).resolve().parent / "kernels" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"parameter_effects_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-reference_blot = _reference_module("reference_blot")
-reference_statistics = _reference_module("reference_statistics")
 
 
 # ---------------------------------------------------------------------------
@@ -71,10 +57,6 @@ def new_session(folder: Path, out: Path, *, listing: Path | None = None,
     return md
 
 
-def run_only(md: Multidrizzle, *steps: str) -> None:
-    md.run(**(ALL_OFF | {STEPS[step]: True for step in steps}))
-
-
 @contextlib.contextmanager
 def changed(md: Multidrizzle, **values):
     """Set parameters for the duration of a block, then put the old values back."""
@@ -84,10 +66,6 @@ def changed(md: Multidrizzle, **values):
         yield md
     finally:
         md.update(old)
-
-
-def chips(md: Multidrizzle):
-    return [chip for exposure in md.exposures for chip in exposure.chips]
 
 
 _ARRAYS: dict[tuple, np.ndarray] = {}
@@ -294,7 +272,7 @@ def test_blot_interp_nearest_and_linear_by_hand(full):
     nearest = _blotted(md, blot_interp="nearest")
     linear = _blotted(md, blot_interp="linear")
     poly5 = _blotted(md, blot_interp="poly5")
-    for chip in chips(md):
+    for chip in chips_of(md):
         positions = md.separate_pixel_maps[chip.name].evaluate()
         x, y = positions[..., 0], positions[..., 1]
         sky = md.sky_values[chip.name]
@@ -318,7 +296,7 @@ def test_blot_sinscl_sets_the_width_of_the_sinc(full):
     median = md.median_image.astype(np.float64)
     narrow = _blotted(md, blot_interp="sinc", blot_sinscl=1.0)
     wide = _blotted(md, blot_interp="sinc", blot_sinscl=2.0)
-    chip = chips(md)[0]
+    chip = chips_of(md)[0]
     positions = md.separate_pixel_maps[chip.name].evaluate()
     rng = np.random.default_rng(1)
     rows = rng.integers(0, chip.shape[0], 12)
@@ -340,7 +318,7 @@ def test_blot_addsky_and_blot_skyval(full):
     user_sky = _blotted(md, blot_addsky=False, blot_skyval=12.5)
     header_sky = _blotted(md, blot_addsky=True, blot_skyval=0.0)
     header_sky_ignoring = _blotted(md, blot_addsky=True, blot_skyval=12.5)
-    for chip in chips(md):
+    for chip in chips_of(md):
         name = chip.name
         np.testing.assert_allclose(user_sky[name] - no_sky[name], 12.5, rtol=0, atol=2e-3)
         np.testing.assert_allclose(header_sky[name] - no_sky[name], md.sky_values[name],
@@ -384,7 +362,7 @@ def test_final_kernel_point_versus_square(rotated, final_default):
 def test_final_pixfrac_small_drops_leave_holes_but_conserve_flux(rotated, final_default):
     md = rotated
     results = {1.0: final_default, 0.1: _final(md, final_pixfrac=0.1)}
-    good_weight = sum(c.exptime * int(good_pixels(md, c).sum()) for c in chips(md))
+    good_weight = sum(c.exptime * int(good_pixels(md, c).sum()) for c in chips_of(md))
     rate_flux = sum(input_flux(md, e, lambda c: good_pixels(md, c)) for e in md.exposures)
     for pixfrac, (sci, wht, _) in results.items():
         wht = wht.astype(np.float64)
@@ -434,7 +412,7 @@ def test_final_bits_let_hot_pixels_in(rotated):
     np.testing.assert_allclose(default, _final_oracle(md, 0), rtol=1e-6, atol=0)
     np.testing.assert_allclose(with_hot, _final_oracle(md, HOT_PIXEL), rtol=1e-6, atol=0)
     hot_weight = sum(c.exptime * int((good_pixels(md, c, HOT_PIXEL)
-                                      & ~good_pixels(md, c)).sum()) for c in chips(md))
+                                      & ~good_pixels(md, c)).sum()) for c in chips_of(md))
     assert hot_weight > 0
     assert with_hot.sum(dtype=np.float64) - default.sum(dtype=np.float64) == pytest.approx(
         hot_weight, rel=1e-4)
@@ -595,7 +573,7 @@ def test_context_false_gives_no_context_image_or_extension(demo, tmp_path, full)
 def _reference_static_mask(md: Multidrizzle, signature, static_sig: float) -> np.ndarray:
     """AstroDrizzle's rule with the slow imagestats reference: OR over exposures."""
     mask = None
-    for chip in chips(md):
+    for chip in chips_of(md):
         if chip.signature != signature:
             continue
         science = read_once(md, chip, "sci")
@@ -626,7 +604,7 @@ def test_static_sig_larger_flags_fewer_pixels(static_session, demo):
             expected = _reference_static_mask(md, signature, static_sig)
             assert np.count_nonzero(mask != expected) == 0, (signature, static_sig)
         assert not np.any(strict & ~loose)          # a higher limit only removes pixels
-        chip = next(c for c in chips(md) if c.signature == signature)
+        chip = next(c for c in chips_of(md) if c.signature == signature)
         bad_pixels = truth.bad_pixel_mask[chip.extver]
         assert np.all(strict[bad_pixels])           # the over-subtracted pixels stay
     total = {sig: sum(int(m.sum()) for m in by_signature.values())
@@ -873,7 +851,7 @@ def test_driz_cr_corr_writes_crmask_and_crclean(demo, tmp_path, full):
     md = new_session(demo, tmp_path, driz_cr_corr=True)
     md.run(driz_combine=False)
     flagged_total = injected_hits = cleaner = 0
-    for chip in chips(md):
+    for chip in chips_of(md):
         root = tmp_path / f"{chip.filename.name[:-len('.fits')]}_sci{chip.extver}"
         crmask_path = Path(f"{root}_crmask.fits")
         crclean_path = Path(f"{root}_crclean.fits")

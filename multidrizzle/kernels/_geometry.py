@@ -123,6 +123,15 @@ def _corner_cells(col: int, half_side: float, n_cols: int):
     return k_left, (col - half_side) - k_left, k_right, (col + half_side) - k_right
 
 
+# Rows of the x coordinate of each corner in `fill_corners`'s ``corners``.
+# numpy integers, not Python ones: numba compiles a function called with a
+# literal constant once more for every value of it.
+_BOTTOM_LEFT = np.int64(0)
+_BOTTOM_RIGHT = np.int64(2)
+_TOP_RIGHT = np.int64(4)
+_TOP_LEFT = np.int64(6)
+
+
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _fill_corner_row(pixmap, y: float, first: int, last: int, half_side: float, row_x, row_y,
                      corners, left: int, right: int) -> None:
@@ -172,15 +181,15 @@ def fill_corners(pixmap, row: int, first: int, last: int, half_side: float,
             corners[3, col] = corners[5, col]
         if first < reuse_first:
             _fill_corner_row(pixmap, row - half_side, first, reuse_first - 1, half_side,
-                             rows[0], rows[1], corners, 0, 2)
+                             rows[0], rows[1], corners, _BOTTOM_LEFT, _BOTTOM_RIGHT)
         if reuse_last < last:
             _fill_corner_row(pixmap, row - half_side, reuse_last + 1, last, half_side,
-                             rows[0], rows[1], corners, 0, 2)
+                             rows[0], rows[1], corners, _BOTTOM_LEFT, _BOTTOM_RIGHT)
     else:
         _fill_corner_row(pixmap, row - half_side, first, last, half_side, rows[0], rows[1],
-                         corners, 0, 2)
+                         corners, _BOTTOM_LEFT, _BOTTOM_RIGHT)
     _fill_corner_row(pixmap, row + half_side, first, last, half_side, rows[2], rows[3],
-                     corners, 6, 4)
+                     corners, _TOP_LEFT, _TOP_RIGHT)
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
@@ -269,7 +278,7 @@ def corner_reach(half_side: float, step_along_x: float, step_along_y: float) -> 
             + 1e-6)
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _piece_cover(x_a: float, x_b: float, dy: float):
     """Deposits of an edge piece lying in one row and at most two cells.
 
@@ -302,7 +311,7 @@ def _piece_cover(x_a: float, x_b: float, dy: float):
     return cell, in_first, -dy_first - in_first + in_second, -dy_second - in_second
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def edge_cover(x_a: float, y_a: float, x_b: float, y_b: float):
     """Deposits of the directed edge ``a -> b`` when it spans at most 2 x 2 cells.
 
@@ -341,7 +350,7 @@ def edge_cover(x_a: float, y_a: float, x_b: float, y_b: float):
     return fits, row, col, cell0, d0, d1, d2, cell1, e0, e1, e2
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def edge_route(fits: bool, row: float, col: float, row0: int, row1: int, n_cols: int) -> int:
     """How to deposit an edge whose `edge_cover` gave ``fits``, ``row``, ``col``.
 
@@ -359,7 +368,7 @@ def edge_route(fits: bool, row: float, col: float, row0: int, row1: int, n_cols:
     return FAST_EDGE
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def add_edge_cover(cover: np.ndarray, row0: int, row: float, col: float, cell0: float,
                    d0: float, d1: float, d2: float, cell1: float, e0: float, e1: float,
                    e2: float, alpha: float, beta: float) -> None:

@@ -35,8 +35,9 @@ Edges, for a drizzled image of ``n`` pixels along an axis:
   sinc-support block, reflected pixels included) is NaN, or the pixel map
   itself is NaN, the result is ``fillval``.
 
-Every input pixel is independent, so the kernels run in parallel over input
-rows and give bit-identical results for any number of threads.  Sums are
+Every input pixel is independent, so the kernels run in parallel over blocks
+of input rows (`multidrizzle.kernels._parallel`) and give bit-identical
+results for any number of threads.  Sums are
 accumulated in float64; the output is float32.
 """
 
@@ -45,9 +46,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from multidrizzle.errors import ParameterError
+from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
 
 __all__ = ["BLOT_INTERPOLANTS", "SINC_HALF_WIDTH", "blot_image"]
 
@@ -205,7 +207,8 @@ def _reflected_sum(data: np.ndarray, first_row: int, first_col: int,
     for k in range(len(row_weights)):
         row = first_row + k
         if row < 0:
-            row_sum = (2.0 * _reflected_row_dot(data, 0, first_col, col_weights)
+            # np.int64: a literal 0 would compile `_reflected_row_dot` once more.
+            row_sum = (2.0 * _reflected_row_dot(data, np.int64(0), first_col, col_weights)
                        - _reflected_row_dot(data, -row, first_col, col_weights))
         elif row > last:
             row_sum = (2.0 * _reflected_row_dot(data, last, first_col, col_weights)
@@ -346,7 +349,7 @@ def _sinc_scratch_size(sinscl: float) -> int:
 
 
 # ---------------------------------------------------------------------------
-# Parallel drivers, one per interpolant
+# Drivers, one per interpolant, each over part ``part`` of ``n_parts`` of the rows
 # ---------------------------------------------------------------------------
 # Separate loops (rather than one loop branching on the interpolant) let each
 # inner loop be compiled for its interpolant alone; the fast interpolants are
@@ -360,18 +363,19 @@ def _finished(value: float, scale: float, fillval: float) -> float:
     return value * scale
 
 
-@njit(cache=True, parallel=True)
-def _blot_nearest(data, pixmap, scale, fillval, out):
+@njit(cache=True, nogil=True)
+def _blot_nearest(part, n_parts, data, pixmap, scale, fillval, out):
     """Nearest-pixel blot of ``data`` at every ``pixmap`` position into ``out``."""
     n_rows, n_cols = data.shape
     flat_data = data.ravel()
     n_out_cols = out.shape[1]
-    for out_row in prange(out.shape[0]):
+    flat_index = np.empty(n_out_cols, dtype=np.int64)
+    row_lo, row_hi = part_range(part, n_parts, out.shape[0])
+    for out_row in range(row_lo, row_hi):
         # Two passes per row: all flat indices first, then the loads.  The
         # load loop is then short enough for the CPU to keep many of its
         # scattered loads in flight; the fused loop measured twice as slow
         # on a rotated map (AMD Zen 4).
-        flat_index = np.empty(n_out_cols, dtype=np.int64)
         for out_col in range(n_out_cols):
             x = pixmap[out_row, out_col, 0]
             y = pixmap[out_row, out_col, 1]
@@ -385,14 +389,17 @@ def _blot_nearest(data, pixmap, scale, fillval, out):
             if index < 0:
                 out[out_row, out_col] = fillval
             else:
-                out[out_row, out_col] = _finished(float(flat_data[index]), scale, fillval)
+                # As float64, like the other interpolants' values: one compiled
+                # version of `_finished`.
+                out[out_row, out_col] = _finished(np.float64(flat_data[index]), scale, fillval)
 
 
-@njit(cache=True, parallel=True)
-def _blot_linear(data, pixmap, scale, fillval, out):
+@njit(cache=True, nogil=True)
+def _blot_linear(part, n_parts, data, pixmap, scale, fillval, out):
     """Bilinear blot of ``data`` at every ``pixmap`` position into ``out``."""
     n_rows, n_cols = data.shape
-    for out_row in prange(out.shape[0]):
+    row_lo, row_hi = part_range(part, n_parts, out.shape[0])
+    for out_row in range(row_lo, row_hi):
         for out_col in range(out.shape[1]):
             x = pixmap[out_row, out_col, 0]
             y = pixmap[out_row, out_col, 1]
@@ -402,11 +409,12 @@ def _blot_linear(data, pixmap, scale, fillval, out):
                 out[out_row, out_col] = fillval
 
 
-@njit(cache=True, parallel=True)
-def _blot_poly3(data, pixmap, scale, fillval, out):
+@njit(cache=True, nogil=True)
+def _blot_poly3(part, n_parts, data, pixmap, scale, fillval, out):
     """Bicubic interior-polynomial blot of ``data`` into ``out``."""
     n_rows, n_cols = data.shape
-    for out_row in prange(out.shape[0]):
+    row_lo, row_hi = part_range(part, n_parts, out.shape[0])
+    for out_row in range(row_lo, row_hi):
         for out_col in range(out.shape[1]):
             x = pixmap[out_row, out_col, 0]
             y = pixmap[out_row, out_col, 1]
@@ -416,11 +424,12 @@ def _blot_poly3(data, pixmap, scale, fillval, out):
                 out[out_row, out_col] = fillval
 
 
-@njit(cache=True, parallel=True)
-def _blot_poly5(data, pixmap, scale, fillval, out):
+@njit(cache=True, nogil=True)
+def _blot_poly5(part, n_parts, data, pixmap, scale, fillval, out):
     """Biquintic interior-polynomial blot of ``data`` into ``out``."""
     n_rows, n_cols = data.shape
-    for out_row in prange(out.shape[0]):
+    row_lo, row_hi = part_range(part, n_parts, out.shape[0])
+    for out_row in range(row_lo, row_hi):
         for out_col in range(out.shape[1]):
             x = pixmap[out_row, out_col, 0]
             y = pixmap[out_row, out_col, 1]
@@ -430,16 +439,17 @@ def _blot_poly5(data, pixmap, scale, fillval, out):
                 out[out_row, out_col] = fillval
 
 
-@njit(cache=True, parallel=True)
-def _blot_sinc(data, pixmap, sinscl, scale, fillval, out):
+@njit(cache=True, nogil=True)
+def _blot_sinc(part, n_parts, data, pixmap, sinscl, scale, fillval, out):
     """Tapered-sinc blot of ``data`` into ``out``."""
     n_rows, n_cols = data.shape
     scratch_size = _sinc_scratch_size(sinscl)
     kernel = _sinc_kernel(sinscl)
-    for out_row in prange(out.shape[0]):
-        # Per-row scratch keeps threads apart without a per-pixel allocation.
-        col_weights = np.empty(scratch_size)
-        row_weights = np.empty(scratch_size)
+    # Scratch of this part's own: parts run on separate threads.
+    col_weights = np.empty(scratch_size)
+    row_weights = np.empty(scratch_size)
+    row_lo, row_hi = part_range(part, n_parts, out.shape[0])
+    for out_row in range(row_lo, row_hi):
         for out_col in range(out.shape[1]):
             x = pixmap[out_row, out_col, 0]
             y = pixmap[out_row, out_col, 1]
@@ -580,8 +590,11 @@ def blot_image(
         raise ParameterError(f"fillval must be a number (NaN allowed); got {fillval!r}.") from None
 
     blotted = np.empty(pixel_map.shape[:2], dtype=np.float32)
+    n_parts = max(1, min(thread_count(), blotted.shape[0]))
     if interp_code == _SINC:
-        _blot_sinc(image, pixel_map, sinc_scale, value_scale, fill_value, blotted)
+        run_parts(_blot_sinc, n_parts, image, pixel_map, sinc_scale, value_scale, fill_value,
+                  blotted)
     else:
-        _DRIVERS[interp_code](image, pixel_map, value_scale, fill_value, blotted)
+        run_parts(_DRIVERS[interp_code], n_parts, image, pixel_map, value_scale, fill_value,
+                  blotted)
     return blotted

@@ -7,8 +7,9 @@ inside the thresholds: a value ``v`` is rejected when ``v < lthresh`` or
 ``v >= hthresh`` (the rule of ``stsci.image.threshold`` used by
 ``numcombine``).  Every output pixel depends only on its own column of the
 stack (and, for minmed's grow pass, on the first-pass flags of its
-neighbours), so the kernels run in parallel over rows and give bit-identical
-results for any number of threads.  Sums are accumulated in float64, the
+neighbours), so the kernels run in parallel over blocks of rows
+(`multidrizzle.kernels._parallel`) and give bit-identical results for any
+number of threads.  Sums are accumulated in float64, the
 combined image is float32.
 
 Rejection of extremes (``nlow``, ``nhigh``) follows ``numcombine``'s C code
@@ -71,9 +72,10 @@ import math
 from typing import NamedTuple, Sequence
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from multidrizzle.errors import ParameterError
+from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
 
 __all__ = [
     "COMBINE_UNITS",
@@ -192,13 +194,17 @@ def _no_data_value(images, row: int, col: int, fill_with_last: bool, fillval: fl
 # Median and mean
 # ---------------------------------------------------------------------------
 
-@njit(cache=True, parallel=True)
-def _combine_rows(images, bad, nlow, nhigh, lthresh, hthresh, use_mean,
+@njit(cache=True, nogil=True)
+def _combine_rows(part, n_parts, images, bad, nlow, nhigh, lthresh, hthresh, use_mean,
                   fill_with_last, fillval, out, good_counts):
-    """Median (or mean) of the good values, after nlow/nhigh rejection, per pixel."""
+    """Median (or mean) of the good values, after nlow/nhigh rejection, per pixel.
+
+    Rows of part ``part`` of ``n_parts``.
+    """
     n_images, n_rows, n_cols = images.shape
-    for row in prange(n_rows):
-        values = np.empty(n_images, dtype=np.float64)
+    values = np.empty(n_images, dtype=np.float64)
+    row_lo, row_hi = part_range(part, n_parts, n_rows)
+    for row in range(row_lo, row_hi):
         for col in range(n_cols):
             count = _sorted_good_values(images, bad, row, col, lthresh, hthresh, values)
             good_counts[row, col] = count
@@ -257,15 +263,19 @@ def _sorted_good_values_and_noise(images, bad, weights, row, col, lthresh, hthre
     return count, scale, sky, read
 
 
-@njit(cache=True, parallel=True)
-def _minmed_first_pass(images, bad, weights, electrons_per_weight, sky_per_weight,
-                       read_noise_squared, nsigma1, lthresh, hthresh,
+@njit(cache=True, nogil=True)
+def _minmed_first_pass(part, n_parts, images, bad, weights, electrons_per_weight,
+                       sky_per_weight, read_noise_squared, nsigma1, lthresh, hthresh,
                        fill_with_last, fillval, n_total, median, minimum, deficit, sigma,
                        first_flag, good_counts):
-    """Median, minimum, ``(minimum - median) E``, sigma and first-pass flag per pixel."""
+    """Median, minimum, ``(minimum - median) E``, sigma and first-pass flag per pixel.
+
+    Rows of part ``part`` of ``n_parts``.
+    """
     n_images, n_rows, n_cols = images.shape
-    for row in prange(n_rows):
-        values = np.empty(n_images, dtype=np.float64)
+    values = np.empty(n_images, dtype=np.float64)
+    row_lo, row_hi = part_range(part, n_parts, n_rows)
+    for row in range(row_lo, row_hi):
         for col in range(n_cols):
             count, scale, sky, read = _sorted_good_values_and_noise(
                 images, bad, weights, row, col, lthresh, hthresh, electrons_per_weight,
@@ -301,12 +311,16 @@ def _near_flag(first_flag, row: int, col: int, grow: int) -> bool:
     return False
 
 
-@njit(cache=True, parallel=True)
-def _minmed_choose(median, minimum, deficit, sigma, first_flag, grow, nsigma1, nsigma2,
-                   out, used_minimum):
-    """Minimum where it is nsigma below the median (nsigma2 near first-pass flags)."""
+@njit(cache=True, nogil=True)
+def _minmed_choose(part, n_parts, median, minimum, deficit, sigma, first_flag, grow, nsigma1,
+                   nsigma2, out, used_minimum):
+    """Minimum where it is nsigma below the median (nsigma2 near first-pass flags).
+
+    Rows of part ``part`` of ``n_parts``.
+    """
     n_rows, n_cols = median.shape
-    for row in prange(n_rows):
+    row_lo, row_hi = part_range(part, n_parts, n_rows)
+    for row in range(row_lo, row_hi):
         for col in range(n_cols):
             nsigma = nsigma1
             if grow > 0 and _near_flag(first_flag, row, col, grow):
@@ -375,6 +389,11 @@ def _fill_value(fillval: float) -> float:
         raise ParameterError(f"fillval must be a number (NaN allowed); got {fillval!r}.") from None
 
 
+def _n_parts(n_rows: int) -> int:
+    """Parts to cut ``n_rows`` rows into: one per thread, at least one."""
+    return max(1, min(thread_count(), n_rows))
+
+
 def _combine(images, bad, nlow, nhigh, lthresh, hthresh, fill_with_last, fillval,
              use_mean) -> Combination:
     stack, mask = _as_stack(images, bad)
@@ -382,8 +401,8 @@ def _combine(images, bad, nlow, nhigh, lthresh, hthresh, fill_with_last, fillval
     low, high = _thresholds(lthresh, hthresh)
     out = np.empty(stack.shape[1:], dtype=np.float32)
     good_counts = np.empty(stack.shape[1:], dtype=np.int32)
-    _combine_rows(stack, mask, nlow, nhigh, low, high, use_mean, bool(fill_with_last),
-                  _fill_value(fillval), out, good_counts)
+    run_parts(_combine_rows, _n_parts(out.shape[0]), stack, mask, nlow, nhigh, low, high,
+              use_mean, bool(fill_with_last), _fill_value(fillval), out, good_counts)
     return Combination(out, good_counts, None)
 
 
@@ -606,12 +625,13 @@ def minmed_combine(
     sigma = np.empty(shape, dtype=np.float64)
     first_flag = np.empty(shape, dtype=np.bool_)
     good_counts = np.empty(shape, dtype=np.int32)
-    _minmed_first_pass(stack, mask, weight_stack, electrons_per_weight, sky_per_weight,
-                       read_noise_array ** 2, nsigma1, low, high, bool(fill_with_last),
-                       _fill_value(fillval), int(n_images if n_total is None else n_total),
-                       median, minimum, deficit, sigma, first_flag, good_counts)
+    n_parts = _n_parts(shape[0])
+    run_parts(_minmed_first_pass, n_parts, stack, mask, weight_stack, electrons_per_weight,
+              sky_per_weight, read_noise_array ** 2, nsigma1, low, high, bool(fill_with_last),
+              _fill_value(fillval), int(n_images if n_total is None else n_total), median,
+              minimum, deficit, sigma, first_flag, good_counts)
     out = np.empty(shape, dtype=np.float32)
     used_minimum = np.empty(shape, dtype=np.bool_)
-    _minmed_choose(median, minimum, deficit, sigma, first_flag, int(grow), nsigma1, nsigma2,
-                   out, used_minimum)
+    run_parts(_minmed_choose, n_parts, median, minimum, deficit, sigma, first_flag, int(grow),
+              nsigma1, nsigma2, out, used_minimum)
     return Combination(out, good_counts, used_minimum)

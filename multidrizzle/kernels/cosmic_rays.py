@@ -66,7 +66,8 @@ Growth (driz_cr_grow, driz_cr_ctegrow)
     ``ctegrow`` rows of the edge; that is not reproduced.)
 
 Every pass writes each output pixel from its own neighbourhood only, in
-separate parallel loops over rows, so results are bit-identical for any
+separate passes over blocks of rows run in parallel
+(`multidrizzle.kernels._parallel`), so results are bit-identical for any
 number of threads.  Arithmetic is in float64.
 """
 
@@ -76,9 +77,10 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from multidrizzle.errors import ParameterError
+from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
 
 __all__ = [
     "CTE_DIRECTIONS",
@@ -182,23 +184,25 @@ def _or_row_into(target, source):
 
 
 # ---------------------------------------------------------------------------
-# Parallel drivers
+# Drivers, each over part ``part`` of ``n_parts`` of the rows
 # ---------------------------------------------------------------------------
 
-@njit(cache=True, parallel=True)
-def _derivative_image(image, out):
+@njit(cache=True, nogil=True)
+def _derivative_image(part, n_parts, image, out):
     """Fill ``out`` with the derivative of ``image``."""
-    for row in prange(image.shape[0]):
+    row_lo, row_hi = part_range(part, n_parts, image.shape[0])
+    for row in range(row_lo, row_hi):
         for col in range(image.shape[1]):
             out[row, col] = _derivative_at(image, row, col)
 
 
-@njit(cache=True, parallel=True)
-def _test_all_pixels(science, blotted, valid, model_variance, variance_mask, to_electrons,
-                     read_noise, sky, snr_first, snr_second, scale_first, scale_second,
-                     tests):
+@njit(cache=True, nogil=True)
+def _test_all_pixels(part, n_parts, science, blotted, valid, model_variance, variance_mask,
+                     to_electrons, read_noise, sky, snr_first, snr_second, scale_first,
+                     scale_second, tests):
     """Fill ``tests`` with the per-pixel test bits."""
-    for row in prange(science.shape[0]):
+    row_lo, row_hi = part_range(part, n_parts, science.shape[0])
+    for row in range(row_lo, row_hi):
         for col in range(science.shape[1]):
             tests[row, col] = _pixel_tests(science, blotted, valid, model_variance,
                                            variance_mask, row, col, to_electrons, read_noise,
@@ -206,10 +210,11 @@ def _test_all_pixels(science, blotted, valid, model_variance, variance_mask, to_
                                            scale_second)
 
 
-@njit(cache=True, parallel=True)
-def _second_pass(tests, cosmic_rays):
+@njit(cache=True, nogil=True)
+def _second_pass(part, n_parts, tests, cosmic_rays):
     """Cosmic rays: pixels failing the second test next to a first-test failure."""
-    for row in prange(tests.shape[0]):
+    row_lo, row_hi = part_range(part, n_parts, tests.shape[0])
+    for row in range(row_lo, row_hi):
         for col in range(tests.shape[1]):
             cosmic_rays[row, col] = bool(tests[row, col] & _FAILS_SECOND) and \
                 _first_pass_nearby(tests, row, col)
@@ -219,11 +224,12 @@ def _second_pass(tests, cosmic_rays):
 # shifted rows together: branch-free loops that vectorise, where testing
 # pixel by pixel would be dominated by mispredicted branches.
 
-@njit(cache=True, parallel=True)
-def _dilate_rows(mask, before: int, after: int, out):
+@njit(cache=True, nogil=True)
+def _dilate_rows(part, n_parts, mask, before: int, after: int, out):
     """``out[y, x]``: any of ``mask[y, x-before .. x+after]`` (uint8 0/1)."""
     n_cols = mask.shape[1]
-    for row in prange(mask.shape[0]):
+    row_lo, row_hi = part_range(part, n_parts, mask.shape[0])
+    for row in range(row_lo, row_hi):
         out[row, :] = 0
         for offset in range(-before, after + 1):
             # Columns whose neighbour at ``offset`` lies inside the row.
@@ -233,21 +239,23 @@ def _dilate_rows(mask, before: int, after: int, out):
                 _or_row_into(out[row, first:last], mask[row, first + offset:last + offset])
 
 
-@njit(cache=True, parallel=True)
-def _dilate_columns(mask, before: int, after: int, out):
+@njit(cache=True, nogil=True)
+def _dilate_columns(part, n_parts, mask, before: int, after: int, out):
     """``out[y, x]``: any of ``mask[y-before .. y+after, x]`` (uint8 0/1)."""
     n_rows = mask.shape[0]
-    for row in prange(n_rows):
+    row_lo, row_hi = part_range(part, n_parts, n_rows)
+    for row in range(row_lo, row_hi):
         out[row, :] = 0
         for near_row in range(max(row - before, 0), min(row + after, n_rows - 1) + 1):
             _or_row_into(out[row], mask[near_row])
 
 
-@njit(cache=True, parallel=True)
-def _add_tails(cosmic_rays, grown, length: int, direction: int, out):
+@njit(cache=True, nogil=True)
+def _add_tails(part, n_parts, cosmic_rays, grown, length: int, direction: int, out):
     """``out = grown | tail``, the tail of ``length`` rows on the side set by ``direction``."""
     n_rows = cosmic_rays.shape[0]
-    for row in prange(n_rows):
+    row_lo, row_hi = part_range(part, n_parts, n_rows)
+    for row in range(row_lo, row_hi):
         # A pixel is in the tail of a cosmic ray lying on its amplifier side:
         # larger row indices for direction +1, smaller ones for direction -1.
         if direction > 0:
@@ -256,7 +264,10 @@ def _add_tails(cosmic_rays, grown, length: int, direction: int, out):
         else:
             first = max(row - length, 0)
             last = row - 1
-        out[row, :] = grown[row, :]
+        # Element by element: an array-to-array slice assignment would compile
+        # numba's shape-mismatch error formatting (seconds of compile time).
+        for col in range(out.shape[1]):
+            out[row, col] = grown[row, col]
         for near_row in range(first, last + 1):
             _or_row_into(out[row], cosmic_rays[near_row])
 
@@ -264,6 +275,11 @@ def _add_tails(cosmic_rays, grown, length: int, direction: int, out):
 # ---------------------------------------------------------------------------
 # Public wrappers
 # ---------------------------------------------------------------------------
+
+def _n_parts(n_rows: int) -> int:
+    """Parts to cut ``n_rows`` rows into: one per thread, at least one."""
+    return max(1, min(thread_count(), n_rows))
+
 
 def _as_real_image(array: np.ndarray, name: str) -> np.ndarray:
     """A C-contiguous float32/float64 2-D view (or copy) of ``array``."""
@@ -357,7 +373,7 @@ def blot_derivative(blotted_median: np.ndarray) -> np.ndarray:
     """
     image = _as_real_image(blotted_median, "blotted_median")
     derivative = np.empty(image.shape, dtype=np.float64)
-    _derivative_image(image, derivative)
+    run_parts(_derivative_image, _n_parts(image.shape[0]), image, derivative)
     return derivative
 
 
@@ -429,10 +445,11 @@ def flag_cosmic_rays(
     variance, variance_mask = _model_variance(model_variance, data.shape)
 
     tests = np.empty(data.shape, dtype=np.uint8)
-    _test_all_pixels(data, model, testable, variance, variance_mask, factor, noise, sky_level,
-                     snr_first, snr_second, scale_first, scale_second, tests)
+    n_parts = _n_parts(data.shape[0])
+    run_parts(_test_all_pixels, n_parts, data, model, testable, variance, variance_mask, factor,
+              noise, sky_level, snr_first, snr_second, scale_first, scale_second, tests)
     cosmic_rays = np.empty(data.shape, dtype=np.bool_)
-    _second_pass(tests, cosmic_rays)
+    run_parts(_second_pass, n_parts, tests, cosmic_rays)
     return cosmic_rays
 
 
@@ -483,14 +500,15 @@ def grow_cosmic_rays(
 
     flags = mask.view(np.uint8)
     grown = flags.copy()
+    n_parts = _n_parts(flags.shape[0])
     if box > 1:
         # A cosmic ray at p flags p - (box-1)//2 .. p + box//2, so a pixel is
         # flagged when a cosmic ray lies box//2 before to (box-1)//2 after it.
         across = np.empty_like(flags)
-        _dilate_rows(flags, box // 2, (box - 1) // 2, across)
-        _dilate_columns(across, box // 2, (box - 1) // 2, grown)
+        run_parts(_dilate_rows, n_parts, flags, box // 2, (box - 1) // 2, across)
+        run_parts(_dilate_columns, n_parts, across, box // 2, (box - 1) // 2, grown)
     if tail > 0 and cte_direction != 0:
         with_tails = np.empty_like(flags)
-        _add_tails(flags, grown, tail, int(cte_direction), with_tails)
+        run_parts(_add_tails, n_parts, flags, grown, tail, int(cte_direction), with_tails)
         grown = with_tails
     return grown.view(np.bool_)

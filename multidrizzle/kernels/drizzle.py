@@ -49,9 +49,8 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels._geometry import (
@@ -73,6 +72,7 @@ from multidrizzle.kernels._geometry import (
     pixmap_steps,
     quadrilateral_area,
 )
+from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
 
 __all__ = [
     "DRIZZLE_KERNELS",
@@ -141,25 +141,14 @@ def _merged(old_sci: float, old_w: float, added_w: float, added_wv: float):
     return (old_sum + added_wv) / new_w, new_w
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
-def _row_chunk(chunk: int, n_chunks: int, n_rows: int):
-    """Rows ``lo..hi-1`` of chunk ``chunk`` when ``n_rows`` are cut into ``n_chunks``."""
-    return chunk * n_rows // n_chunks, (chunk + 1) * n_rows // n_chunks
-
-
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
-def _count_skips(missed_per_row: np.ndarray, idle_per_row: np.ndarray, row_width: int):
-    """Total missed pixels and number of box rows in which no pixel contributed.
+def _count_skips(missed_per_row: np.ndarray, idle_per_row: np.ndarray,
+                 row_width: int) -> tuple[int, int]:
+    """Number of box rows in which no pixel contributed, and total missed pixels.
 
     ``idle_per_row`` counts the zero-weight pixels, which are not misses.
     """
-    skipped = 0
-    missed = 0
-    for box_row in range(missed_per_row.size):
-        missed += missed_per_row[box_row]
-        if missed_per_row[box_row] + idle_per_row[box_row] == row_width:
-            skipped += 1
-    return skipped, missed
+    skipped = int(np.count_nonzero(missed_per_row + idle_per_row == row_width))
+    return skipped, int(missed_per_row.sum())
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
@@ -225,11 +214,11 @@ def _switch_bands(first, last, box_row, open_lo, open_hi, last_col, band_lo, ban
     return band_lo, band_hi
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
-def _square_register_rows(data, weights, weight_mask, pixmap, half_side, reach_x, reach_y,
-                          row_lo, row_hi, y_first, x_first, x_last, n_rows_out, n_cols_out,
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
+def _square_register_rows(part, n_parts, data, weights, weight_mask, pixmap, half_side,
+                          reach_x, reach_y, y_first, x_first, x_last, n_rows_out, n_cols_out,
                           first, last, missed_per_row, idle_per_row) -> None:
-    """First pass of the square kernel over box rows ``row_lo..row_hi-1``.
+    """First pass of the square kernel over part ``part`` of ``n_parts`` of the box rows.
 
     Records, per band, the first and last pixel of each row whose drop may
     reach it, and counts the pixels that cannot reach the output.  The rows
@@ -240,14 +229,17 @@ def _square_register_rows(data, weights, weight_mask, pixmap, half_side, reach_x
     or a degenerate drop (next to an undefined centre), is counted by the
     second pass (`_run_coefficients`), which reads them anyway.
     """
+    row_lo, row_hi = part_range(part, n_parts, first.shape[1])
     for box_row in range(row_lo, row_hi):
         row = y_first + box_row
         missed = 0
         idle = 0
-        # Bands reached by the latest registered pixel, and that pixel.
-        open_lo = 1
-        open_hi = 0
-        last_col = -1
+        # Bands reached by the latest registered pixel, and that pixel.  (Typed
+        # int64 from the start: a literal would make numba compile
+        # `_switch_bands` once more for it.)
+        open_lo = np.int64(1)
+        open_hi = np.int64(0)
+        last_col = np.int64(-1)
         for col in range(x_first, x_last + 1):
             weight = float(weights[row & weight_mask, col & weight_mask])
             if weight == 0.0:
@@ -284,7 +276,8 @@ def _square_register_rows(data, weights, weight_mask, pixmap, half_side, reach_x
                 open_lo, open_hi = _switch_bands(first, last, box_row, open_lo, open_hi,
                                                  last_col, band_lo, band_hi, col)
             last_col = col
-        _switch_bands(first, last, box_row, open_lo, open_hi, last_col, 1, 0, 0)
+        _switch_bands(first, last, box_row, open_lo, open_hi, last_col, np.int64(1),
+                      np.int64(0), np.int64(0))
         missed_per_row[box_row] = missed
         idle_per_row[box_row] = idle
 
@@ -447,9 +440,11 @@ def _square_band_shared(band, first, last, y_first, data, weights, weight_mask, 
     """
     row0, row1 = _band_rows(band, n_rows_out)
     largest_weight = 0.0
-    # Columns of the previous row whose top edges are still pending.
-    top_lo = 1
-    top_hi = 0
+    # Columns of the previous row whose top edges are still pending (typed
+    # int64 from the start: literals would make numba compile the callees
+    # once more for them).
+    top_lo = np.int64(1)
+    top_hi = np.int64(0)
     previous_box_row = -2
     for box_row in range(first.shape[1]):
         col_first = first[band, box_row]
@@ -461,8 +456,8 @@ def _square_band_shared(band, first, last, y_first, data, weights, weight_mask, 
         if previous_box_row != box_row - 1:
             _deposit_top_edges(top_lo, top_hi, corners, top_alpha, top_beta, row0, row1,
                                n_cols_out, cover)
-            top_lo = 1
-            top_hi = 0
+            top_lo = np.int64(1)
+            top_hi = np.int64(0)
         else:
             _deposit_top_edges(top_lo, min(top_hi, col_first - 1), corners, top_alpha,
                                top_beta, row0, row1, n_cols_out, cover)
@@ -564,85 +559,126 @@ def _finish_square_band(row0: int, n_rows: int, cover, extent, noise: float, out
         extent[band_row, 1] = -1
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, parallel=True, error_model="numpy")
-def _square_reach(pixmap, half_side, x_first, x_last, y_first, y_last, n_chunks):
-    """`corner_reach` in x and y for the drops of the box (parallel over row chunks).
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
+def _square_reach_part(part, n_parts, pixmap, x_first, x_last, y_first, y_last, steps) -> None:
+    """`pixmap_steps` over part ``part`` of ``n_parts`` of the rows, into ``steps[part]``.
 
     The corners of the box's drops use the centres one pixel around it.
+    Parts overlap by one row so that every vertical pair is seen.
     """
     n_rows_in, n_cols_in = pixmap.shape[:2]
     row_lo = max(y_first - 1, 0)
     n_rows = min(y_last + 1, n_rows_in - 1) - row_lo + 1
-    steps = np.zeros((n_chunks, 4))
-    for chunk in prange(n_chunks):
-        lo, hi = _row_chunk(chunk, n_chunks, n_rows)
-        # Chunks overlap by one row so that every vertical pair is seen.
-        steps[chunk] = pixmap_steps(pixmap, row_lo + lo, min(row_lo + hi, row_lo + n_rows - 1),
-                                    max(x_first - 1, 0), min(x_last + 1, n_cols_in - 1))
+    lo, hi = part_range(part, n_parts, n_rows)
+    x_along_x, y_along_x, x_along_y, y_along_y = pixmap_steps(
+        pixmap, row_lo + lo, min(row_lo + hi, row_lo + n_rows - 1), max(x_first - 1, 0),
+        min(x_last + 1, n_cols_in - 1))
+    # Element by element: assigning the tuple to a row would compile numba's
+    # shape-mismatch error formatting (a second or two of compile time).
+    steps[part, 0] = x_along_x
+    steps[part, 1] = y_along_x
+    steps[part, 2] = x_along_y
+    steps[part, 3] = y_along_y
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
+def _square_reach(steps, half_side):
+    """`corner_reach` in x and y from the largest steps of all parts."""
     largest = np.zeros(4)
-    for chunk in range(n_chunks):
+    for part in range(steps.shape[0]):
         for k in range(4):
-            largest[k] = max(largest[k], steps[chunk, k])
+            largest[k] = max(largest[k], steps[part, k])
     return (corner_reach(half_side, largest[0], largest[2]),
             corner_reach(half_side, largest[1], largest[3]))
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, parallel=True, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
+def _square_bands_shared(part, n_parts, first, last, y_first, data, weights, weight_mask,
+                         value_scale, weight_scale, pixmap, reach_x, reach_y, out_sci, out_wht,
+                         ctx_plane, has_ctx, bit, missed_in_band) -> None:
+    """Second pass of the square kernel with whole pixels, bands ``part::n_parts``."""
+    n_rows_out, n_cols_out = out_sci.shape
+    n_cols_in = data.shape[1]
+    # A spare row on each side of the band and spare columns on the right
+    # catch the deposits of short edges that leave the band or the grid.
+    cover = np.zeros((BAND_HEIGHT + 2, n_cols_out + 4, 2))
+    extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
+    extent[:, 0] = n_cols_out
+    extent[:, 1] = -1
+    rows = np.empty((4, n_cols_in))
+    corners = np.empty((8, n_cols_in))
+    alpha = np.empty(n_cols_in)
+    beta = np.empty(n_cols_in)
+    top_alpha = np.empty(n_cols_in)
+    top_beta = np.empty(n_cols_in)
+    # Bands are dealt round-robin: neighbouring bands carry similar loads.
+    for band in range(part, first.shape[0], n_parts):
+        largest_weight = _square_band_shared(
+            band, first, last, y_first, data, weights, weight_mask, value_scale, weight_scale,
+            pixmap, reach_x, reach_y, n_rows_out, n_cols_out, cover, extent, rows, corners,
+            alpha, beta, top_alpha, top_beta, missed_in_band)
+        row0 = band * BAND_HEIGHT
+        _finish_square_band(row0, min(BAND_HEIGHT, n_rows_out - row0), cover, extent,
+                            WEIGHT_NOISE_FRACTION * largest_weight, out_sci, out_wht, ctx_plane,
+                            has_ctx, bit)
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
+def _square_bands_separate(part, n_parts, first, last, y_first, data, weights, weight_mask,
+                           value_scale, weight_scale, pixmap, half_side, reach_x, reach_y,
+                           out_sci, out_wht, ctx_plane, has_ctx, bit, missed_in_band) -> None:
+    """Second pass of the square kernel with shrunken drops, bands ``part::n_parts``."""
+    n_rows_out, n_cols_out = out_sci.shape
+    n_cols_in = data.shape[1]
+    cover = np.zeros((BAND_HEIGHT + 2, n_cols_out + 4, 2))
+    extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
+    extent[:, 0] = n_cols_out
+    extent[:, 1] = -1
+    rows = np.empty((4, n_cols_in))
+    corners = np.empty((8, n_cols_in))
+    alpha = np.empty(n_cols_in)
+    beta = np.empty(n_cols_in)
+    for band in range(part, first.shape[0], n_parts):
+        largest_weight = _square_band_separate(
+            band, first, last, y_first, data, weights, weight_mask, value_scale, weight_scale,
+            pixmap, half_side, reach_x, reach_y, n_rows_out, n_cols_out, cover, extent, rows,
+            corners, alpha, beta, missed_in_band)
+        row0 = band * BAND_HEIGHT
+        _finish_square_band(row0, min(BAND_HEIGHT, n_rows_out - row0), cover, extent,
+                            WEIGHT_NOISE_FRACTION * largest_weight, out_sci, out_wht, ctx_plane,
+                            has_ctx, bit)
+
+
 def _drizzle_square(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
-                    bit, value_scale, weight_scale, half_side, x_first, x_last, y_first, y_last,
-                    n_threads):
+                    bit, value_scale, weight_scale, half_side, x_first, x_last, y_first,
+                    y_last) -> tuple[int, int]:
     """Square kernel driver; returns ``(n_skipped_lines, n_missed_pixels)``."""
     n_rows_out, n_cols_out = out_sci.shape
-    n_rows_in, n_cols_in = data.shape
     n_bands = (n_rows_out + BAND_HEIGHT - 1) // BAND_HEIGHT
     n_box_rows = y_last - y_first + 1
-    n_chunks = min(n_box_rows, 4 * n_threads)
-    reach_x, reach_y = _square_reach(pixmap, half_side, x_first, x_last, y_first, y_last,
-                                     n_chunks)
-    first = np.full((n_bands, n_box_rows), -1, dtype=np.int32)
-    last = np.full((n_bands, n_box_rows), -1, dtype=np.int32)
+    n_threads = thread_count()
+    n_parts = min(n_box_rows, n_threads)
+    steps = np.zeros((n_parts, 4))
+    run_parts(_square_reach_part, n_parts, pixmap, x_first, x_last, y_first, y_last, steps)
+    reach_x, reach_y = _square_reach(steps, half_side)
+    first = np.full((n_bands, n_box_rows), -1, dtype=np.int64)
+    last = np.full((n_bands, n_box_rows), -1, dtype=np.int64)
     missed_per_row = np.zeros(n_box_rows, dtype=np.int64)
     idle_per_row = np.zeros(n_box_rows, dtype=np.int64)
-    missed_in_band = np.zeros((n_bands, n_box_rows), dtype=np.int32)
-    for chunk in prange(n_chunks):
-        row_lo, row_hi = _row_chunk(chunk, n_chunks, n_box_rows)
-        _square_register_rows(data, weights, weight_mask, pixmap, half_side, reach_x, reach_y,
-                              row_lo, row_hi, y_first, x_first, x_last, n_rows_out, n_cols_out,
-                              first, last, missed_per_row, idle_per_row)
-
+    missed_in_band = np.zeros((n_bands, n_box_rows), dtype=np.int64)
+    run_parts(_square_register_rows, n_parts, data, weights, weight_mask, pixmap, half_side,
+              reach_x, reach_y, y_first, x_first, x_last, n_rows_out, n_cols_out, first, last,
+              missed_per_row, idle_per_row)
     n_workers = min(n_threads, n_bands)
-    for worker in prange(n_workers):
-        # A spare row on each side of the band and spare columns on the right
-        # catch the deposits of short edges that leave the band or the grid.
-        cover = np.zeros((BAND_HEIGHT + 2, n_cols_out + 4, 2))
-        extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
-        extent[:, 0] = n_cols_out
-        extent[:, 1] = -1
-        rows = np.empty((4, n_cols_in))
-        corners = np.empty((8, n_cols_in))
-        alpha = np.empty(n_cols_in)
-        beta = np.empty(n_cols_in)
-        top_alpha = np.empty(n_cols_in)
-        top_beta = np.empty(n_cols_in)
-        # Bands are dealt round-robin: neighbouring bands carry similar loads.
-        for band in range(worker, n_bands, n_workers):
-            if half_side == 0.5:
-                largest_weight = _square_band_shared(
-                    band, first, last, y_first, data, weights, weight_mask, value_scale,
-                    weight_scale, pixmap, reach_x, reach_y, n_rows_out, n_cols_out, cover,
-                    extent, rows, corners, alpha, beta, top_alpha, top_beta, missed_in_band)
-            else:
-                largest_weight = _square_band_separate(
-                    band, first, last, y_first, data, weights, weight_mask, value_scale,
-                    weight_scale, pixmap, half_side, reach_x, reach_y, n_rows_out, n_cols_out,
-                    cover, extent, rows, corners, alpha, beta, missed_in_band)
-            row0 = band * BAND_HEIGHT
-            _finish_square_band(row0, min(BAND_HEIGHT, n_rows_out - row0), cover, extent,
-                                WEIGHT_NOISE_FRACTION * largest_weight, out_sci, out_wht,
-                                ctx_plane, has_ctx, bit)
-    for box_row in range(n_box_rows):
-        for band in range(n_bands):
-            missed_per_row[box_row] += missed_in_band[band, box_row]
+    if half_side == 0.5:
+        run_parts(_square_bands_shared, n_workers, first, last, y_first, data, weights,
+                  weight_mask, value_scale, weight_scale, pixmap, reach_x, reach_y, out_sci,
+                  out_wht, ctx_plane, has_ctx, bit, missed_in_band)
+    else:
+        run_parts(_square_bands_separate, n_workers, first, last, y_first, data, weights,
+                  weight_mask, value_scale, weight_scale, pixmap, half_side, reach_x, reach_y,
+                  out_sci, out_wht, ctx_plane, has_ctx, bit, missed_in_band)
+    missed_per_row += missed_in_band.sum(axis=0)
     return _count_skips(missed_per_row, idle_per_row, x_last - x_first + 1)
 
 
@@ -674,11 +710,12 @@ def _clipped_window(lo: float, hi: float, limit_lo: int, limit_hi: int):
     return int(first), int(last)
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
-def _centred_register_rows(data, weights, weight_mask, pixmap, kernel, radius, row_lo, row_hi,
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
+def _centred_register_rows(part, n_parts, data, weights, weight_mask, pixmap, kernel, radius,
                            y_first, x_first, x_last, n_rows_out, n_cols_out, first, last,
                            missed_per_row, idle_per_row) -> None:
-    """First pass of a centred kernel over box rows ``row_lo..row_hi-1``."""
+    """First pass of a centred kernel over part ``part`` of ``n_parts`` of the box rows."""
+    row_lo, row_hi = part_range(part, n_parts, first.shape[1])
     for box_row in range(row_lo, row_hi):
         row = y_first + box_row
         missed = 0
@@ -710,269 +747,290 @@ def _centred_register_rows(data, weights, weight_mask, pixmap, kernel, radius, r
         idle_per_row[box_row] = idle
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
-def _point_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
-                weight_scale, pixmap, n_rows_out, n_cols_out, acc_w, acc_wv, extent) -> None:
-    """Point kernel over one band: all weight to the pixel holding the mapped centre."""
-    row0, row1 = _band_rows(band, n_rows_out)
-    for box_row in range(first.shape[1]):
-        col_first = first[band, box_row]
-        if col_first < 0:
-            continue
-        row = y_first + box_row
-        for col in range(col_first, last[band, box_row] + 1):
-            value = float(data[row, col])
-            weight = float(weights[row & weight_mask, col & weight_mask])
-            x_out = pixmap[row, col, 0]
-            y_out = pixmap[row, col, 1]
-            if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
-                    and math.isfinite(x_out) and math.isfinite(y_out)):
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
+def _point_bands(part, n_parts, first, last, y_first, data, weights, weight_mask, value_scale,
+                 weight_scale, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit) -> None:
+    """Point kernel over bands ``part::n_parts``: all weight to the pixel holding the centre."""
+    n_rows_out, n_cols_out = out_sci.shape
+    acc_w, acc_wv, extent = _band_accumulators(n_cols_out)
+    # Bands are dealt round-robin: neighbouring bands carry similar loads.
+    for band in range(part, first.shape[0], n_parts):
+        row0, row1 = _band_rows(band, n_rows_out)
+        for box_row in range(first.shape[1]):
+            col_first = first[band, box_row]
+            if col_first < 0:
                 continue
-            out_row = c_round(y_out)
-            out_col = c_round(x_out)
-            if row0 <= out_row <= row1 and 0.0 <= out_col < n_cols_out:
-                band_row = int(out_row) - row0
-                cell = int(out_col)
-                dow = weight * weight_scale
-                acc_w[band_row, cell] += dow
-                acc_wv[band_row, cell] += dow * (value * value_scale)
-                extent[band_row, 0] = min(extent[band_row, 0], cell)
-                extent[band_row, 1] = max(extent[band_row, 1], cell)
-
-
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
-def _turbo_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
-                weight_scale, pixmap, radius, n_rows_out, n_cols_out, acc_w, acc_wv,
-                extent) -> None:
-    """Turbo kernel over one band: an axis-aligned square drop, exact overlaps."""
-    row0, row1 = _band_rows(band, n_rows_out)
-    per_area = 1.0 / (4.0 * radius * radius)
-    for box_row in range(first.shape[1]):
-        col_first = first[band, box_row]
-        if col_first < 0:
-            continue
-        row = y_first + box_row
-        for col in range(col_first, last[band, box_row] + 1):
-            value = float(data[row, col])
-            weight = float(weights[row & weight_mask, col & weight_mask])
-            x_out = pixmap[row, col, 0]
-            y_out = pixmap[row, col, 1]
-            if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
-                    and math.isfinite(x_out) and math.isfinite(y_out)):
-                continue
-            x_lo = x_out - radius
-            x_hi = x_out + radius
-            y_lo = y_out - radius
-            y_hi = y_out + radius
-            r_first, r_last = _clipped_window(c_round(y_lo), c_round(y_hi), row0, row1)
-            c_first, c_last = _clipped_window(c_round(x_lo), c_round(x_hi), 0, n_cols_out - 1)
-            if r_first > r_last or c_first > c_last:
-                continue
-            scale = weight * weight_scale * per_area
-            value *= value_scale
-            for out_row in range(r_first, r_last + 1):
-                height = min(y_hi, out_row + 0.5) - max(y_lo, out_row - 0.5)
-                if height <= 0.0:
+            row = y_first + box_row
+            for col in range(col_first, last[band, box_row] + 1):
+                value = float(data[row, col])
+                weight = float(weights[row & weight_mask, col & weight_mask])
+                x_out = pixmap[row, col, 0]
+                y_out = pixmap[row, col, 1]
+                if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
+                        and math.isfinite(x_out) and math.isfinite(y_out)):
                     continue
-                band_row = out_row - row0
-                for out_col in range(c_first, c_last + 1):
-                    width = min(x_hi, out_col + 0.5) - max(x_lo, out_col - 0.5)
-                    if width > 0.0:
-                        dow = width * height * scale
-                        acc_w[band_row, out_col] += dow
-                        acc_wv[band_row, out_col] += dow * value
-                extent[band_row, 0] = min(extent[band_row, 0], c_first)
-                extent[band_row, 1] = max(extent[band_row, 1], c_last)
+                out_row = c_round(y_out)
+                out_col = c_round(x_out)
+                if row0 <= out_row <= row1 and 0.0 <= out_col < n_cols_out:
+                    band_row = int(out_row) - row0
+                    cell = int(out_col)
+                    dow = weight * weight_scale
+                    acc_w[band_row, cell] += dow
+                    acc_wv[band_row, cell] += dow * (value * value_scale)
+                    extent[band_row, 0] = min(extent[band_row, 0], cell)
+                    extent[band_row, 1] = max(extent[band_row, 1], cell)
+        _write_back_band(row0, row1 - row0 + 1, out_sci, out_wht, ctx_plane, has_ctx, bit,
+                         acc_w, acc_wv, extent)
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
-def _separable_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
-                    weight_scale, pixmap, kernel, radius, shape, n_rows_out, n_cols_out, acc_w,
-                    acc_wv, extent, profile_x, profile_y, steps) -> None:
-    """Gaussian or Lanczos kernel over one band, normalised over the whole window.
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
+def _turbo_bands(part, n_parts, first, last, y_first, data, weights, weight_mask, value_scale,
+                 weight_scale, pixmap, radius, out_sci, out_wht, ctx_plane, has_ctx, bit) -> None:
+    """Turbo kernel over bands ``part::n_parts``: an axis-aligned square drop, exact overlaps."""
+    n_rows_out, n_cols_out = out_sci.shape
+    acc_w, acc_wv, extent = _band_accumulators(n_cols_out)
+    # Bands are dealt round-robin: neighbouring bands carry similar loads.
+    for band in range(part, first.shape[0], n_parts):
+        row0, row1 = _band_rows(band, n_rows_out)
+        per_area = 1.0 / (4.0 * radius * radius)
+        for box_row in range(first.shape[1]):
+            col_first = first[band, box_row]
+            if col_first < 0:
+                continue
+            row = y_first + box_row
+            for col in range(col_first, last[band, box_row] + 1):
+                value = float(data[row, col])
+                weight = float(weights[row & weight_mask, col & weight_mask])
+                x_out = pixmap[row, col, 0]
+                y_out = pixmap[row, col, 1]
+                if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
+                        and math.isfinite(x_out) and math.isfinite(y_out)):
+                    continue
+                x_lo = x_out - radius
+                x_hi = x_out + radius
+                y_lo = y_out - radius
+                y_hi = y_out + radius
+                r_first, r_last = _clipped_window(c_round(y_lo), c_round(y_hi), row0, row1)
+                c_first, c_last = _clipped_window(c_round(x_lo), c_round(x_hi), 0, n_cols_out - 1)
+                if r_first > r_last or c_first > c_last:
+                    continue
+                scale = weight * weight_scale * per_area
+                value *= value_scale
+                for out_row in range(r_first, r_last + 1):
+                    height = min(y_hi, out_row + 0.5) - max(y_lo, out_row - 0.5)
+                    if height <= 0.0:
+                        continue
+                    band_row = out_row - row0
+                    for out_col in range(c_first, c_last + 1):
+                        width = min(x_hi, out_col + 0.5) - max(x_lo, out_col - 0.5)
+                        if width > 0.0:
+                            dow = width * height * scale
+                            acc_w[band_row, out_col] += dow
+                            acc_wv[band_row, out_col] += dow * value
+                    extent[band_row, 0] = min(extent[band_row, 0], c_first)
+                    extent[band_row, 1] = max(extent[band_row, 1], c_last)
+        _write_back_band(row0, row1 - row0 + 1, out_sci, out_wht, ctx_plane, has_ctx, bit,
+                         acc_w, acc_wv, extent)
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
+def _separable_bands(part, n_parts, first, last, y_first, data, weights, weight_mask,
+                     value_scale, weight_scale, pixmap, kernel, radius, shape, out_sci,
+                     out_wht, ctx_plane, has_ctx, bit) -> None:
+    """Gaussian or Lanczos kernel over bands ``part::n_parts``, normalised per window.
 
     ``shape`` is the Gaussian's ``1 / (2 sigma^2)`` or the Lanczos sample
-    spacing in input pixels; ``steps`` the `lanczos_step_table` for the
-    latter.
+    spacing in input pixels (the sines of the samples come from
+    `lanczos_step_table`).
     """
-    row0, row1 = _band_rows(band, n_rows_out)
-    order = 2.0 if kernel == _LANCZOS2 else 3.0
-    for box_row in range(first.shape[1]):
-        col_first = first[band, box_row]
-        if col_first < 0:
-            continue
-        row = y_first + box_row
-        for col in range(col_first, last[band, box_row] + 1):
-            value = float(data[row, col])
-            weight = float(weights[row & weight_mask, col & weight_mask])
-            x_out = pixmap[row, col, 0]
-            y_out = pixmap[row, col, 1]
-            if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
-                    and math.isfinite(x_out) and math.isfinite(y_out)):
+    n_rows_out, n_cols_out = out_sci.shape
+    acc_w, acc_wv, extent = _band_accumulators(n_cols_out)
+    window_length = int(2.0 * radius) + 3
+    profile_x = np.empty(window_length)
+    profile_y = np.empty(window_length)
+    steps = lanczos_step_table(shape, 2.0 if kernel == _LANCZOS2 else 3.0, window_length)
+    # Bands are dealt round-robin: neighbouring bands carry similar loads.
+    for band in range(part, first.shape[0], n_parts):
+        row0, row1 = _band_rows(band, n_rows_out)
+        order = 2.0 if kernel == _LANCZOS2 else 3.0
+        for box_row in range(first.shape[1]):
+            col_first = first[band, box_row]
+            if col_first < 0:
                 continue
-            bottom, top = _window(kernel, y_out, radius)
-            left, right = _window(kernel, x_out, radius)
-            r_first, r_last = _clipped_window(bottom, top, row0, row1)
-            c_first, c_last = _clipped_window(left, right, 0, n_cols_out - 1)
-            if r_first > r_last or c_first > c_last:
-                continue
-            # Normalised over the whole window, including any part off the
-            # output, so that each drop carries exactly its weight.
-            sum_x = 0.0
-            sum_y = 0.0
-            if kernel == _GAUSSIAN:
-                for k in range(int(right - left) + 1):
-                    offset = left + k - x_out
-                    profile_x[k] = math.exp(-offset * offset * shape)
-                    sum_x += profile_x[k]
-                for k in range(int(top - bottom) + 1):
-                    offset = bottom + k - y_out
-                    profile_y[k] = math.exp(-offset * offset * shape)
-                    sum_y += profile_y[k]
-            else:
-                u0 = (left - x_out) * shape
-                s_u = math.sin(math.pi * u0)
-                c_u = math.cos(math.pi * u0)
-                s_v = math.sin(math.pi * u0 / order)
-                c_v = math.cos(math.pi * u0 / order)
-                for k in range(int(right - left) + 1):
-                    profile_x[k] = lanczos_from_sines(
-                        u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
-                        s_v * steps[2, k] + c_v * steps[3, k], order)
-                    sum_x += profile_x[k]
-                u0 = (bottom - y_out) * shape
-                s_u = math.sin(math.pi * u0)
-                c_u = math.cos(math.pi * u0)
-                s_v = math.sin(math.pi * u0 / order)
-                c_v = math.cos(math.pi * u0 / order)
-                for k in range(int(top - bottom) + 1):
-                    profile_y[k] = lanczos_from_sines(
-                        u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
-                        s_v * steps[2, k] + c_v * steps[3, k], order)
-                    sum_y += profile_y[k]
-            norm = sum_x * sum_y
-            if not (norm > 0.0 and math.isfinite(norm)):
-                continue
-            scale = weight * weight_scale / norm
-            value *= value_scale
-            x_base = int(left)
-            y_base = int(bottom)
-            for out_row in range(r_first, r_last + 1):
-                py = profile_y[out_row - y_base] * scale
-                if py == 0.0:
+            row = y_first + box_row
+            for col in range(col_first, last[band, box_row] + 1):
+                value = float(data[row, col])
+                weight = float(weights[row & weight_mask, col & weight_mask])
+                x_out = pixmap[row, col, 0]
+                y_out = pixmap[row, col, 1]
+                if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
+                        and math.isfinite(x_out) and math.isfinite(y_out)):
                     continue
-                band_row = out_row - row0
-                for out_col in range(c_first, c_last + 1):
-                    dow = profile_x[out_col - x_base] * py
-                    acc_w[band_row, out_col] += dow
-                    acc_wv[band_row, out_col] += dow * value
-                extent[band_row, 0] = min(extent[band_row, 0], c_first)
-                extent[band_row, 1] = max(extent[band_row, 1], c_last)
+                bottom, top = _window(kernel, y_out, radius)
+                left, right = _window(kernel, x_out, radius)
+                r_first, r_last = _clipped_window(bottom, top, row0, row1)
+                c_first, c_last = _clipped_window(left, right, 0, n_cols_out - 1)
+                if r_first > r_last or c_first > c_last:
+                    continue
+                # Normalised over the whole window, including any part off the
+                # output, so that each drop carries exactly its weight.
+                sum_x = 0.0
+                sum_y = 0.0
+                if kernel == _GAUSSIAN:
+                    for k in range(int(right - left) + 1):
+                        offset = left + k - x_out
+                        profile_x[k] = math.exp(-offset * offset * shape)
+                        sum_x += profile_x[k]
+                    for k in range(int(top - bottom) + 1):
+                        offset = bottom + k - y_out
+                        profile_y[k] = math.exp(-offset * offset * shape)
+                        sum_y += profile_y[k]
+                else:
+                    u0 = (left - x_out) * shape
+                    s_u = math.sin(math.pi * u0)
+                    c_u = math.cos(math.pi * u0)
+                    s_v = math.sin(math.pi * u0 / order)
+                    c_v = math.cos(math.pi * u0 / order)
+                    for k in range(int(right - left) + 1):
+                        profile_x[k] = lanczos_from_sines(
+                            u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
+                            s_v * steps[2, k] + c_v * steps[3, k], order)
+                        sum_x += profile_x[k]
+                    u0 = (bottom - y_out) * shape
+                    s_u = math.sin(math.pi * u0)
+                    c_u = math.cos(math.pi * u0)
+                    s_v = math.sin(math.pi * u0 / order)
+                    c_v = math.cos(math.pi * u0 / order)
+                    for k in range(int(top - bottom) + 1):
+                        profile_y[k] = lanczos_from_sines(
+                            u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
+                            s_v * steps[2, k] + c_v * steps[3, k], order)
+                        sum_y += profile_y[k]
+                norm = sum_x * sum_y
+                if not (norm > 0.0 and math.isfinite(norm)):
+                    continue
+                scale = weight * weight_scale / norm
+                value *= value_scale
+                x_base = int(left)
+                y_base = int(bottom)
+                for out_row in range(r_first, r_last + 1):
+                    py = profile_y[out_row - y_base] * scale
+                    if py == 0.0:
+                        continue
+                    band_row = out_row - row0
+                    for out_col in range(c_first, c_last + 1):
+                        dow = profile_x[out_col - x_base] * py
+                        acc_w[band_row, out_col] += dow
+                        acc_wv[band_row, out_col] += dow * value
+                    extent[band_row, 0] = min(extent[band_row, 0], c_first)
+                    extent[band_row, 1] = max(extent[band_row, 1], c_last)
+        _write_back_band(row0, row1 - row0 + 1, out_sci, out_wht, ctx_plane, has_ctx, bit,
+                         acc_w, acc_wv, extent)
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
+def _tophat_bands(part, n_parts, first, last, y_first, data, weights, weight_mask,
+                  value_scale, weight_scale, pixmap, radius, out_sci, out_wht, ctx_plane,
+                  has_ctx, bit) -> None:
+    """Top-hat kernel over bands ``part::n_parts``.
+
+    Equal shares to the output pixels whose centres lie within ``radius`` of
+    the mapped centre.
+    """
+    n_rows_out, n_cols_out = out_sci.shape
+    acc_w, acc_wv, extent = _band_accumulators(n_cols_out)
+    # Bands are dealt round-robin: neighbouring bands carry similar loads.
+    for band in range(part, first.shape[0], n_parts):
+        row0, row1 = _band_rows(band, n_rows_out)
+        radius2 = radius * radius
+        for box_row in range(first.shape[1]):
+            col_first = first[band, box_row]
+            if col_first < 0:
+                continue
+            row = y_first + box_row
+            for col in range(col_first, last[band, box_row] + 1):
+                value = float(data[row, col])
+                weight = float(weights[row & weight_mask, col & weight_mask])
+                x_out = pixmap[row, col, 0]
+                y_out = pixmap[row, col, 1]
+                if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
+                        and math.isfinite(x_out) and math.isfinite(y_out)):
+                    continue
+                bottom, top = _window(_TOPHAT, y_out, radius)
+                left, right = _window(_TOPHAT, x_out, radius)
+                r_first, r_last = _clipped_window(bottom, top, row0, row1)
+                c_first, c_last = _clipped_window(left, right, 0, n_cols_out - 1)
+                if r_first > r_last or c_first > c_last:
+                    continue
+                # Shares are counted over the whole window, including any part
+                # off the output, so that each drop carries exactly its weight.
+                n_inside = 0
+                for k in range(int(top - bottom) + 1):
+                    dy = bottom + k - y_out
+                    for m in range(int(right - left) + 1):
+                        dx = left + m - x_out
+                        if dx * dx + dy * dy <= radius2:
+                            n_inside += 1
+                if n_inside == 0:
+                    continue
+                share = weight * weight_scale / n_inside
+                value *= value_scale
+                for out_row in range(r_first, r_last + 1):
+                    dy = out_row - y_out
+                    band_row = out_row - row0
+                    for out_col in range(c_first, c_last + 1):
+                        dx = out_col - x_out
+                        if dx * dx + dy * dy <= radius2:
+                            acc_w[band_row, out_col] += share
+                            acc_wv[band_row, out_col] += share * value
+                    extent[band_row, 0] = min(extent[band_row, 0], c_first)
+                    extent[band_row, 1] = max(extent[band_row, 1], c_last)
+        _write_back_band(row0, row1 - row0 + 1, out_sci, out_wht, ctx_plane, has_ctx, bit,
+                         acc_w, acc_wv, extent)
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
-def _tophat_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
-                 weight_scale, pixmap, radius, n_rows_out, n_cols_out, acc_w, acc_wv,
-                 extent) -> None:
-    """Top-hat kernel over one band: equal shares to pixels centred within ``radius``."""
-    row0, row1 = _band_rows(band, n_rows_out)
-    radius2 = radius * radius
-    for box_row in range(first.shape[1]):
-        col_first = first[band, box_row]
-        if col_first < 0:
-            continue
-        row = y_first + box_row
-        for col in range(col_first, last[band, box_row] + 1):
-            value = float(data[row, col])
-            weight = float(weights[row & weight_mask, col & weight_mask])
-            x_out = pixmap[row, col, 0]
-            y_out = pixmap[row, col, 1]
-            if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
-                    and math.isfinite(x_out) and math.isfinite(y_out)):
-                continue
-            bottom, top = _window(_TOPHAT, y_out, radius)
-            left, right = _window(_TOPHAT, x_out, radius)
-            r_first, r_last = _clipped_window(bottom, top, row0, row1)
-            c_first, c_last = _clipped_window(left, right, 0, n_cols_out - 1)
-            if r_first > r_last or c_first > c_last:
-                continue
-            # Shares are counted over the whole window, including any part
-            # off the output, so that each drop carries exactly its weight.
-            n_inside = 0
-            for k in range(int(top - bottom) + 1):
-                dy = bottom + k - y_out
-                for m in range(int(right - left) + 1):
-                    dx = left + m - x_out
-                    if dx * dx + dy * dy <= radius2:
-                        n_inside += 1
-            if n_inside == 0:
-                continue
-            share = weight * weight_scale / n_inside
-            value *= value_scale
-            for out_row in range(r_first, r_last + 1):
-                dy = out_row - y_out
-                band_row = out_row - row0
-                for out_col in range(c_first, c_last + 1):
-                    dx = out_col - x_out
-                    if dx * dx + dy * dy <= radius2:
-                        acc_w[band_row, out_col] += share
-                        acc_wv[band_row, out_col] += share * value
-                extent[band_row, 0] = min(extent[band_row, 0], c_first)
-                extent[band_row, 1] = max(extent[band_row, 1], c_last)
+def _band_accumulators(n_cols_out):
+    """Zeroed float64 sums of weight and weighted value for one band, and its empty extent."""
+    acc_w = np.zeros((BAND_HEIGHT, n_cols_out))
+    acc_wv = np.zeros((BAND_HEIGHT, n_cols_out))
+    extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
+    extent[:, 0] = n_cols_out
+    extent[:, 1] = -1
+    return acc_w, acc_wv, extent
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, parallel=True, error_model="numpy")
 def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
                      bit, value_scale, weight_scale, kernel, radius, shape, x_first, x_last,
-                     y_first, y_last, n_threads):
-    """Driver of the kernels centred on the mapped pixel centre."""
+                     y_first, y_last) -> tuple[int, int]:
+    """Driver of the kernels centred on the mapped pixel centre.
+
+    Each kernel has its own second pass, so a run compiles only the kernel
+    it uses; the first pass is common to all.
+    """
     n_rows_out, n_cols_out = out_sci.shape
     n_bands = (n_rows_out + BAND_HEIGHT - 1) // BAND_HEIGHT
     n_box_rows = y_last - y_first + 1
-    first = np.full((n_bands, n_box_rows), -1, dtype=np.int32)
-    last = np.full((n_bands, n_box_rows), -1, dtype=np.int32)
+    first = np.full((n_bands, n_box_rows), -1, dtype=np.int64)
+    last = np.full((n_bands, n_box_rows), -1, dtype=np.int64)
     missed_per_row = np.zeros(n_box_rows, dtype=np.int64)
     idle_per_row = np.zeros(n_box_rows, dtype=np.int64)
-    n_chunks = min(n_box_rows, 4 * n_threads)
-    for chunk in prange(n_chunks):
-        row_lo, row_hi = _row_chunk(chunk, n_chunks, n_box_rows)
-        _centred_register_rows(data, weights, weight_mask, pixmap, kernel, radius, row_lo,
-                               row_hi, y_first, x_first, x_last, n_rows_out, n_cols_out, first,
-                               last, missed_per_row, idle_per_row)
-
-    window_length = int(2.0 * radius) + 3
-    order = 2.0 if kernel == _LANCZOS2 else 3.0
-    steps = lanczos_step_table(shape, order, window_length)
+    n_threads = thread_count()
+    run_parts(_centred_register_rows, min(n_box_rows, n_threads), data, weights, weight_mask,
+              pixmap, kernel, radius, y_first, x_first, x_last, n_rows_out, n_cols_out, first,
+              last, missed_per_row, idle_per_row)
+    band_pass = (first, last, y_first, data, weights, weight_mask, value_scale, weight_scale,
+                 pixmap)
+    outputs = (out_sci, out_wht, ctx_plane, has_ctx, bit)
     n_workers = min(n_threads, n_bands)
-    for worker in prange(n_workers):
-        acc_w = np.zeros((BAND_HEIGHT, n_cols_out))
-        acc_wv = np.zeros((BAND_HEIGHT, n_cols_out))
-        extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
-        extent[:, 0] = n_cols_out
-        extent[:, 1] = -1
-        profile_x = np.empty(window_length)
-        profile_y = np.empty(window_length)
-        # Bands are dealt round-robin: neighbouring bands carry similar loads.
-        for band in range(worker, n_bands, n_workers):
-            if kernel == _POINT:
-                _point_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
-                            weight_scale, pixmap, n_rows_out, n_cols_out, acc_w, acc_wv, extent)
-            elif kernel == _TURBO:
-                _turbo_band(band, first, last, y_first, data, weights, weight_mask, value_scale,
-                            weight_scale, pixmap, radius, n_rows_out, n_cols_out, acc_w, acc_wv,
-                            extent)
-            elif kernel == _TOPHAT:
-                _tophat_band(band, first, last, y_first, data, weights, weight_mask,
-                             value_scale, weight_scale, pixmap, radius, n_rows_out, n_cols_out,
-                             acc_w, acc_wv, extent)
-            else:
-                _separable_band(band, first, last, y_first, data, weights, weight_mask,
-                                value_scale, weight_scale, pixmap, kernel, radius, shape,
-                                n_rows_out, n_cols_out, acc_w, acc_wv, extent, profile_x,
-                                profile_y, steps)
-            row0 = band * BAND_HEIGHT
-            _write_back_band(row0, min(BAND_HEIGHT, n_rows_out - row0), out_sci, out_wht,
-                             ctx_plane, has_ctx, bit, acc_w, acc_wv, extent)
+    if kernel == _POINT:
+        run_parts(_point_bands, n_workers, *band_pass, *outputs)
+    elif kernel == _TURBO:
+        run_parts(_turbo_bands, n_workers, *band_pass, radius, *outputs)
+    elif kernel == _TOPHAT:
+        run_parts(_tophat_bands, n_workers, *band_pass, radius, *outputs)
+    else:
+        run_parts(_separable_bands, n_workers, *band_pass, kernel, radius, shape, *outputs)
     return _count_skips(missed_per_row, idle_per_row, x_last - x_first + 1)
 
 
@@ -1178,13 +1236,13 @@ def drizzle_add_image(
         n_skipped, n_missed = _drizzle_square(
             data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit,
             value_scale, wt_scl, 0.5 * pixfrac, x_first, x_last, y_first, y_last,
-            numba.get_num_threads())
+)
     else:
         radius, shape = _centred_kernel_size(kernel_code, pixfrac, pixel_scale_ratio)
         n_skipped, n_missed = _drizzle_centred(
             data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit,
             value_scale, wt_scl, kernel_code, radius, shape, x_first, x_last, y_first, y_last,
-            numba.get_num_threads())
+)
     finalize_fill(out_sci, out_wht, fillval)
     return int(n_skipped), int(n_missed)
 

@@ -11,7 +11,9 @@ interpolated.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
 
 __all__ = ["interpolate_pixel_map"]
 
@@ -28,15 +30,17 @@ def _cell(position: float, origin: float, step: float, n_nodes: int):
     return index, scaled - index
 
 
-@njit(parallel=True, cache=True)
-def _interpolate_separable(node_values, x_origin, y_origin, step,
+@njit(cache=True, nogil=True)
+def _interpolate_separable(part, n_parts, node_values, x_origin, y_origin, step,
                            dx_of_column, dx_of_row, dy_of_column, dy_of_row, x_first, y_first,
                            out):
+    """Fill rows of part ``part`` of ``n_parts`` for any separable shifts."""
     ny = out.shape[0]
     nx = out.shape[1]
     n_node_y = node_values.shape[0]
     n_node_x = node_values.shape[1]
-    for j in prange(ny):
+    row_lo, row_hi = part_range(part, n_parts, ny)
+    for j in range(row_lo, row_hi):
         for i in range(nx):
             qx = (i + x_first) + dx_of_column[i] + dx_of_row[j]
             qy = (j + y_first) + dy_of_column[i] + dy_of_row[j]
@@ -58,13 +62,15 @@ def _axis_cells(n: int, first: int, shifts, origin: float, step: float, n_nodes:
     return index, fraction
 
 
-@njit(parallel=True, cache=True)
-def _interpolate_axis_separable(node_values, column_index, column_fraction, row_index,
-                                row_fraction, out):
-    """Fill when x depends on the column only and y on the row only."""
+@njit(cache=True, nogil=True)
+def _interpolate_axis_separable(part, n_parts, node_values, column_index, column_fraction,
+                                row_index, row_fraction, out):
+    """Fill rows of part ``part`` of ``n_parts`` when x depends on the column only and y on
+    the row only."""
     ny = out.shape[0]
+    row_lo, row_hi = part_range(part, n_parts, ny)
     nx = out.shape[1]
-    for j in prange(ny):
+    for j in range(row_lo, row_hi):
         iy = row_index[j]
         ty = row_fraction[j]
         for i in range(nx):
@@ -126,17 +132,18 @@ def interpolate_pixel_map(node_values: np.ndarray, origin: tuple[float, float],
     out = np.empty((ny, nx, 2), dtype=np.float64)
     x_origin, y_origin, step = float(origin[0]), float(origin[1]), float(step)
     y_first, x_first = (int(n) for n in first)
+    n_parts = max(1, min(thread_count(), ny))
     if not rows.any() and not y_columns.any():
         # the usual case: cells can be found once per column and once per row
         column_index, column_fraction = _axis_cells(nx, x_first, columns, x_origin, step,
                                                     node_values.shape[1])
         row_index, row_fraction = _axis_cells(ny, y_first, y_rows, y_origin, step,
                                               node_values.shape[0])
-        _interpolate_axis_separable(node_values, column_index, column_fraction,
-                                    row_index, row_fraction, out)
+        run_parts(_interpolate_axis_separable, n_parts, node_values, column_index,
+                  column_fraction, row_index, row_fraction, out)
     else:
-        _interpolate_separable(node_values, x_origin, y_origin, step, columns, rows,
-                               y_columns, y_rows, x_first, y_first, out)
+        run_parts(_interpolate_separable, n_parts, node_values, x_origin, y_origin, step,
+                  columns, rows, y_columns, y_rows, x_first, y_first, out)
     return out
 
 

@@ -20,9 +20,10 @@ of accepted pixel values:
 Non-finite values never enter a window.  The kernels work on 1-D arrays of
 candidate pixels; callers select the pixels (masks) with numpy first.
 
-The passes over the values run in parallel over a fixed number of chunks
-(``_N_CHUNKS``, whatever the number of threads) whose partial results are
-combined in chunk order, so results do not depend on the thread count.
+The passes over the values run in parallel (`multidrizzle.kernels._parallel`)
+over a fixed number of chunks (``_N_CHUNKS``, whatever the number of threads)
+whose partial results are combined in chunk order, so results do not depend
+on the thread count.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from multidrizzle.kernels._parallel import run_parts, thread_count
 
 __all__ = [
     "SKY_STATISTICS",
@@ -104,20 +107,11 @@ def _chunk_bounds(chunk: int, n_values: int):
     return chunk * n_values // _N_CHUNKS, (chunk + 1) * n_values // _N_CHUNKS
 
 
-@njit(cache=True, parallel=True)
-def _window_moments(values, low, high, shift):
-    """Count, mean, stddev (ddof=1), min and max of finite values in [low, high].
-
-    Sums are of ``v - shift`` with ``shift`` close to the mean, so that one
-    pass keeps the precision of a two-pass variance even when the sky is
-    large compared with its noise.
-    """
-    counts = np.zeros(_N_CHUNKS, dtype=np.int64)
-    totals = np.zeros(_N_CHUNKS)
-    squares_of = np.zeros(_N_CHUNKS)
-    smallest_of = np.full(_N_CHUNKS, np.inf)
-    largest_of = np.full(_N_CHUNKS, -np.inf)
-    for chunk in prange(_N_CHUNKS):
+@njit(cache=True, nogil=True)
+def _chunk_moments(part, n_parts, values, low, high, shift, counts, totals, squares_of,
+                   smallest_of, largest_of):
+    """Partial sums of chunks ``part, part + n_parts, ...`` for `_window_moments`."""
+    for chunk in range(part, _N_CHUNKS, n_parts):
         start, stop = _chunk_bounds(chunk, values.size)
         count = 0
         total = 0.0
@@ -139,6 +133,11 @@ def _window_moments(values, low, high, shift):
         squares_of[chunk] = squares
         smallest_of[chunk] = smallest
         largest_of[chunk] = largest
+
+
+@njit(cache=True)
+def _combined_moments(counts, totals, squares_of, smallest_of, largest_of, shift):
+    """The chunks' partial sums added in chunk order: count, mean, stddev, min, max."""
     count = 0
     total = 0.0
     squares = 0.0
@@ -159,10 +158,26 @@ def _window_moments(values, low, high, shift):
     return count, shift + mean_offset, stddev, smallest, largest
 
 
+def _window_moments(values, low, high, shift):
+    """Count, mean, stddev (ddof=1), min and max of finite values in [low, high].
+
+    Sums are of ``v - shift`` with ``shift`` close to the mean, so that one
+    pass keeps the precision of a two-pass variance even when the sky is
+    large compared with its noise.
+    """
+    counts = np.zeros(_N_CHUNKS, dtype=np.int64)
+    totals = np.zeros(_N_CHUNKS)
+    squares_of = np.zeros(_N_CHUNKS)
+    smallest_of = np.full(_N_CHUNKS, np.inf)
+    largest_of = np.full(_N_CHUNKS, -np.inf)
+    low, high, shift = float(low), float(high), float(shift)
+    run_parts(_chunk_moments, min(thread_count(), _N_CHUNKS), values, low, high, shift, counts,
+              totals, squares_of, smallest_of, largest_of)
+    return _combined_moments(counts, totals, squares_of, smallest_of, largest_of, shift)
+
+
 def _clip(values, lower, upper, nclip, lsigma, usigma):
-    """The clipping iterations.  A Python loop over the parallel passes: a
-    cached non-parallel numba function calling a parallel one can crash when
-    loaded from numba's cache (numba issue 8578)."""
+    """The clipping iterations (a Python loop over the parallel passes)."""
     low = lower
     high = upper
     shift = _first_inside(values, low, high)
@@ -228,11 +243,14 @@ def _median_bin(value, low, scale, n_bins):
 
 
 @njit(cache=True)
-def _window_median(values, low, high, n_bins):
-    """Exact median of the finite values in [low, high] (the average of the middle two).
+def _window_middle(values, low, high, n_bins):
+    """The values around the median of the finite values in [low, high].
 
     A histogram over [low, high] finds the bins holding the middle order
-    statistics; only the values in those bins are sorted.
+    statistics.  Returns the values in those bins (unsorted) and the ranks,
+    among them, of the two middle order statistics; ``(empty, -1, -1)``
+    when no value is in the window.  The caller sorts them with numpy:
+    numba's sort would add a second to the first run's compile time.
     """
     counts = np.zeros(n_bins, dtype=np.int64)
     scale = n_bins / (high - low) if high > low else 0.0
@@ -242,7 +260,7 @@ def _window_median(values, low, high, n_bins):
             counts[_median_bin(v, low, scale, n_bins)] += 1
             total += 1
     if total == 0:
-        return np.nan
+        return np.empty(0, dtype=np.float64), -1, -1
     below_rank = (total - 1) // 2
     above_rank = total // 2
     first_bin = -1
@@ -269,8 +287,7 @@ def _window_median(values, low, high, n_bins):
             if index >= first_bin and index <= last_bin:
                 middle[size] = v
                 size += 1
-    middle.sort()
-    return 0.5 * (middle[below_rank - before] + middle[above_rank - before])
+    return middle, below_rank - before, above_rank - before
 
 
 # ---------------------------------------------------------------------------
@@ -369,7 +386,11 @@ def window_median(values: np.ndarray, low: float, high: float) -> float:
     low, high = float(low), float(high)
     if not (math.isfinite(low) and math.isfinite(high)) or low > high:
         raise ValueError(f"median window [{low}, {high}] must be finite and ordered")
-    return float(_window_median(_as_values(values), low, high, _MEDIAN_BINS))
+    middle, below, above = _window_middle(_as_values(values), low, high, _MEDIAN_BINS)
+    if below < 0:
+        return float("nan")
+    middle.sort()
+    return 0.5 * (float(middle[below]) + float(middle[above]))
 
 
 def clipped_statistic(values: np.ndarray, statistic: str, *, lower: float | None = None,

@@ -47,20 +47,23 @@ class TaskError(MultidrizzleError, RuntimeError):
     chip or strip) and the error."""
 
 
-def prepare_worker() -> int:
+def prepare_worker(variants: Sequence[str] = ()) -> int:
     """Run on every Dask worker before the first task: one numba thread, kernels loaded.
 
     Workers started by the run already have ``NUMBA_NUM_THREADS=1``; workers
     started by hand may not, so the thread count is set here too (the
-    workers are the parallelism).  Importing the kernel modules loads the
-    compiled kernels from numba's cache (or compiles them, once per worker,
-    before any task waits on them).  Returns the process id (for tests).
+    workers are the parallelism).  The kernel ``variants`` the run needs
+    (:mod:`multidrizzle.kernels.warmup`) are loaded from numba's cache, or
+    compiled, once per worker before any task waits on them; numba writes
+    its cache files atomically, so workers compiling at once do not harm
+    each other.  Returns the process id (for tests).
     """
     import numba
 
-    from multidrizzle.kernels import blot, combine, cosmic_rays, drizzle, pixmap, statistics  # noqa: F401
+    from multidrizzle.kernels import warmup
 
     numba.set_num_threads(1)
+    warmup.prepare_kernels(list(variants), processes=1)
     return os.getpid()
 
 

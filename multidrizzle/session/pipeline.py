@@ -63,19 +63,21 @@ from multidrizzle.session.tasks import (
     ImageStore, Split, blot_task, cosmic_ray_task, final_task, joined_median, median_task,
     separate_task,
 )
+from multidrizzle.kernels import warmup
 from multidrizzle.model import Chip
+from multidrizzle.model.geometry import PixelMap
 from multidrizzle.steps.blot import BlotInputs, BlotSettings, BlottedChip, blot_sky, run_blot
 from multidrizzle.steps.cosmic_rays import (
     CosmicRayInputs, CosmicRaySettings, cosmic_ray_clean, run_driz_cr, update_dq,
 )
 from multidrizzle.steps.drizzle import (
     DrizzledImage, FinalDrizzleInputs, FinalDrizzleSettings, SeparateDrizzleInputs,
-    SeparateDrizzleSettings, run_driz_combine, run_driz_separate,
+    SeparateDrizzleSettings, effective_kernel, run_driz_combine, run_driz_separate,
 )
 from multidrizzle.steps.median import (
     COMBINE_TYPES, MedianInputs, MedianResult, MedianSettings, median_thresholds, run_median,
 )
-from multidrizzle.steps.sky import SkyInputs, SkyResult, SkySettings, run_sky
+from multidrizzle.steps.sky import SKY_METHODS, SkyInputs, SkyResult, SkySettings, run_sky
 from multidrizzle.steps.static_mask import StaticInputs, StaticSettings, run_static
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -805,3 +807,90 @@ def call_step(function: Callable[..., Any], inputs: Any, progress: Any) -> Any:
     takes_progress = "progress" in parameters or any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     return function(inputs, progress=progress) if takes_progress else function(inputs)
+
+
+# --------------------------------------------------------------------------
+# the kernels a run compiles
+
+
+def _pixel_map_variants(pixel_maps: Mapping[str, PixelMap] | None) -> list[str]:
+    """The `interpolate_pixel_map` variants that evaluating these maps uses."""
+    variants = []
+    for pixel_map in (pixel_maps or {}).values():
+        if pixel_map.stepsize == 1 and pixel_map.node_values.shape[:2] == pixel_map.shape:
+            continue  # a copy of the nodes
+        dx_of_row = pixel_map.row_shifts[0] if pixel_map.row_shifts else None
+        dy_of_column = pixel_map.column_shifts[1] if pixel_map.column_shifts else None
+        shifted = any(shift is not None and np.any(shift)
+                      for shift in (dx_of_row, dy_of_column))
+        variants.append("pixmap/shifted" if shifted else "pixmap/axes")
+    return variants
+
+
+def _drizzle_variant(md: "Multidrizzle", prefix: str) -> str:
+    """`warmup.drizzle_variant` of a drizzle step (its kernel as `effective_kernel` picks it)."""
+    pixfrac = getattr(md, f"{prefix}_pixfrac")
+    kernel = effective_kernel(getattr(md, f"{prefix}_kernel"), pixfrac)
+    return warmup.drizzle_variant(kernel, pixfrac)
+
+
+def kernel_variants(md: "Multidrizzle", steps: Iterable[str]) -> list[str]:
+    """The compiled kernel variants the default functions of ``steps`` use.
+
+    Parameters
+    ----------
+    md : Multidrizzle
+        A built session (its parameters and pixel maps say which variants).
+    steps : iterable of str
+        Step names (keys of :data:`STEPS`) that will run.
+
+    Returns
+    -------
+    list of str
+        Keys of :data:`multidrizzle.kernels.warmup.KERNEL_VARIANTS`, each once,
+        in the order the steps first need them.
+    """
+    steps = set(steps)
+    variants: list[str] = []
+    if "static" in steps:
+        variants += ["statistics/moments", "statistics/mode"]
+    if "sky" in steps and not md.skyfile:
+        variants += warmup.statistic_variants(md.skystat)
+        if SKY_METHODS[md.skymethod].matches_overlaps:
+            variants.append("pixmap/axes")
+    if "driz_separate" in steps:
+        variants += _pixel_map_variants(md.separate_pixel_maps)
+        variants.append(_drizzle_variant(md, "driz_sep"))
+    if "median" in steps:
+        variants.append(warmup.combine_variant(md.combine_type))
+    if "blot" in steps:
+        variants += _pixel_map_variants(md.separate_pixel_maps)
+        variants.append(warmup.blot_variant(md.blot_interp))
+        if "median" in steps or md.median_counts is not None:
+            variants.append("blot/nearest")  # blot_counts
+    if "driz_cr" in steps:
+        variants.append("cosmic_rays/flag")
+        if md.driz_cr_grow > 1:
+            variants.append("cosmic_rays/grow")
+        if md.driz_cr_ctegrow > 0:
+            variants.append("cosmic_rays/tails")
+    if "driz_combine" in steps:
+        variants += _pixel_map_variants(md.pixel_maps)
+        variants.append(_drizzle_variant(md, "final"))
+    return list(dict.fromkeys(variants))
+
+
+def prepare_kernels(md: "Multidrizzle", steps: Iterable[str]) -> warmup.PreparedKernels:
+    """Load or compile, before a run starts, the kernels of the steps it runs.
+
+    Steps replaced by a user function (``md.replace_step``) are left out:
+    nothing is known of what they call.  See
+    :func:`multidrizzle.kernels.warmup.prepare_kernels` (which announces a
+    compilation on the ``multidrizzle.kernels`` logger).
+    """
+    return warmup.prepare_kernels(kernel_variants(md, default_steps_of(md, steps)))
+
+
+def default_steps_of(md: "Multidrizzle", steps: Iterable[str]) -> list[str]:
+    """The steps among ``steps`` that run their built-in function."""
+    return [step for step in steps if md.step_functions.get(step) is DEFAULT_STEPS.get(step)]

@@ -9,6 +9,7 @@ of every step, and marks steps stale when a parameter they depend on changes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import datetime
 import html
 import logging
@@ -376,8 +377,12 @@ class Multidrizzle(DrizzleParameters):
         with self._showing("run", steps_to_run), self._run_environment(steps_to_run,
                                                                         written), \
                 make_executor(self.scheduler, self.num_cores, client,
-                              prepare=prepare_worker) as executor:
+                              prepare=functools.partial(
+                                  prepare_worker, pipeline.kernel_variants(
+                                      self, pipeline.default_steps_of(self, steps_to_run)))
+                              ) as executor:
             self.executor_is_remote = executor.remote
+            pipeline.prepare_kernels(self, steps_to_run)
             if self.workinplace:
                 products.archive_inputs([e.filename for e in self.exposures],
                                         preserve=self.preserve, overwrite=self.overwrite)

@@ -19,12 +19,13 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 import multidrizzle
-from demo_sessions import tan_wcs
-from hst_files import ACS_FLT, UVIS_FLC, UVIS_FLC_SHORT
 from multidrizzle import Multidrizzle
 from multidrizzle.model.geometry import OutputGrid
 from multidrizzle.io import products
 from multidrizzle.model import ReadOptions, read_exposure
+
+from support.geometry import tan_wcs
+from support.hst_files import ACS_FLT, UVIS_FLC, UVIS_FLC_SHORT
 
 #: Only the final drizzle: the inputs' 10x10 stand-in pixels are enough for it.
 FINAL_ONLY = dict(static=False, skysub=False, driz_separate=False, median=False, blot=False,

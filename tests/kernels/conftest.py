@@ -2,35 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-UVIS_HEADER = Path(__file__).resolve().parents[1] / "data" / "wfc3_uvis_ib4606c6q_flc.fits"
-
-
-def frame_map(pixmap: np.ndarray, margin: float = 3.0):
-    """Shift ``pixmap`` so that it starts ``margin`` output pixels inside a frame.
-
-    Returns the shifted map and the shape ``(ny, nx)`` of a frame that holds
-    all of it with the same margin on the far sides.
-    """
-    shifted = pixmap.copy()
-    shifted[..., 0] += margin - np.nanmin(pixmap[..., 0])
-    shifted[..., 1] += margin - np.nanmin(pixmap[..., 1])
-    shape = (int(np.ceil(np.nanmax(shifted[..., 1]) + margin)),
-             int(np.ceil(np.nanmax(shifted[..., 0]) + margin)))
-    return shifted, shape
-
-
-def affine_map(shape, *, angle_deg=0.0, scale=1.0, shift=(0.0, 0.0), quadratic=0.0):
-    """``pixmap`` of a rotation, a scale, a shift and an optional smooth distortion."""
-    y, x = np.indices(shape, dtype=np.float64)
-    c, s = np.cos(np.deg2rad(angle_deg)), np.sin(np.deg2rad(angle_deg))
-    x_out = scale * (c * x - s * y) + shift[0] + quadratic * (x * x - 0.5 * x * y)
-    y_out = scale * (s * x + c * y) + shift[1] + quadratic * (0.7 * y * y + 0.3 * x * y)
-    return np.dstack([x_out, y_out])
+from support.hst_files import UVIS_FLC
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +19,7 @@ def uvis_sip_map():
     from astropy.io import fits
     from astropy.wcs import WCS
 
-    with fits.open(UVIS_HEADER) as hdul:
+    with fits.open(UVIS_FLC) as hdul:
         chip = WCS(hdul["SCI", 1].header, fobj=hdul)
     scale = 0.0396 / 3600.0
 

@@ -1,7 +1,7 @@
 """Tests of the blot interpolants in :mod:`multidrizzle.kernels.blot`.
 
 References: ``drizzle.resample.blot_image`` (the C code AstroDrizzle uses),
-the slow versions in ``reference_blot.py``, and exact properties of each
+the slow versions in ``support.references.blot``, and exact properties of each
 interpolant (polynomials reproduced, constants kept, band-limited signals
 recovered).
 """
@@ -15,10 +15,11 @@ import numba
 import numpy as np
 import pytest
 from drizzle.resample import blot_image as drizzle_blot_image
-from reference_blot import POLY_NODES, reference_blot
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels.blot import BLOT_INTERPOLANTS, SINC_HALF_WIDTH, blot_image
+
+from support.references.blot import POLY_NODES, reference_blot
 
 DATA_SHAPE = (37, 45)  # (rows, columns): not square, so x and y cannot be swapped unnoticed
 CHIP_SHAPE = (33, 41)

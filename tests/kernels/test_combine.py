@@ -8,7 +8,8 @@ import pytest
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels.combine import mean_combine, median_combine, minmed_combine
-from reference_combine import reference_combine, reference_minmed
+
+from support.references.combine import reference_combine, reference_minmed
 
 
 def column_stack(*pixel_stacks):

@@ -12,7 +12,8 @@ from multidrizzle.kernels.cosmic_rays import (
     flag_cosmic_rays,
     grow_cosmic_rays,
 )
-from reference_cosmic_rays import (
+
+from support.references.cosmic_rays import (
     astrodrizzle_style_mask,
     derivative_reference,
     flag_reference,

@@ -7,9 +7,7 @@ import warnings
 import numba
 import numpy as np
 import pytest
-from conftest import affine_map, frame_map
 from drizzle.resample import Drizzle
-from reference_drizzle import merge, reference_contributions
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels.drizzle import (
@@ -19,6 +17,9 @@ from multidrizzle.kernels.drizzle import (
     finalize_fill,
     new_context,
 )
+
+from support.geometry import affine_map, frame_map
+from support.references.drizzle import merge, reference_contributions
 
 RTOL = 1e-5  # the tolerance against the reference
 FLUX_CONSERVING = DRIZZLE_KERNELS  # gaussian, lanczos and tophat are normalised here

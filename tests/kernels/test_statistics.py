@@ -12,7 +12,8 @@ from multidrizzle.kernels.statistics import (
     histogram_mode,
     window_median,
 )
-from reference_statistics import (
+
+from support.references.statistics import (
     reference_clipped_moments,
     reference_histogram_mode,
     reference_median,

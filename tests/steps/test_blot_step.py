@@ -18,7 +18,7 @@ from multidrizzle.model.geometry import OutputGrid, PixelMap
 from multidrizzle.model import Chip
 from multidrizzle.steps.blot import blot_median
 
-from demo_sessions import tan_wcs
+from support.geometry import tan_wcs
 
 CHIP_SHAPE = (12, 16)
 GRID_SHAPE = (30, 40)

@@ -3,17 +3,20 @@
 Chips, grids and pixel maps are built in memory.  With an identity pixel map
 and equal pixel scales each input pixel lands exactly on one output pixel,
 so the drizzled values and weights can be written down directly; shifted and
-scaled maps split or merge pixels in known proportions.
+scaled maps split or merge pixels in known proportions.  The final weights of
+each weighting scheme are also worked out by hand through a whole session.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
+from multidrizzle import Multidrizzle
 from multidrizzle.errors import InputError
 from multidrizzle.model.geometry import OutputGrid, PixelMap
 from multidrizzle.model import Chip, Exposure
@@ -22,7 +25,8 @@ from multidrizzle.steps.drizzle import (
     weight_scale,
 )
 
-from demo_sessions import tan_wcs
+from support.geometry import tan_wcs
+from support.sessions import chips_of, run_only
 
 SHAPE = (6, 8)
 SCALE = 0.04
@@ -284,3 +288,94 @@ def test_rate_data_are_not_divided_by_the_exposure_time():
         weights_of=lambda c: np.ones(SHAPE, np.float32), separate=True)
     np.testing.assert_allclose(result.sci, 3.5, rtol=1e-6)
     np.testing.assert_allclose(result.wht, 250.0, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# ERR and IVM final weights through the session: with the point kernel every
+# output weight is the sum of ``exptime * good / ERR**2`` (or ``* IVM``) over
+# the input pixels whose centres land in it, computed here pixel by pixel;
+# with the square kernel the total is conserved
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(small_demo_set, tmp_path_factory, demo_session) -> Multidrizzle:
+    md = demo_session(small_demo_set, tmp_path_factory.mktemp("weights") / "final")
+    md.run()
+    return md
+
+
+def _good(md: Multidrizzle, chip) -> np.ndarray:
+    return ((chip.read_dq() == 0) & ~md.static_masks[chip.signature]
+            & ~md.cr_masks[chip.name])
+
+
+def _input_weights(md: Multidrizzle, wht_type: str) -> dict[str, np.ndarray]:
+    """Per input pixel: exptime x good x (1 / ERR**2, IVM or 1)."""
+    weights = {}
+    for chip in chips_of(md):
+        good = _good(md, chip).astype(np.float64)
+        if wht_type == "ERR":
+            error = chip.read_error().astype(np.float64)
+            usable = np.isfinite(error) & (error > 0)
+            scheme = np.where(usable, 1.0 / np.where(usable, error, 1.0) ** 2, 0.0)
+        elif wht_type == "IVM":
+            # no IVM file: background only, 1 / (sky + read noise**2) in e-
+            scheme = 1.0 / (max(md.sky_values[chip.name], 0.0) + chip.read_noise ** 2)
+        else:
+            scheme = 1.0
+        weights[chip.name] = chip.exptime * good * scheme
+    return weights
+
+
+def _point_weights(md: Multidrizzle, weights: dict[str, np.ndarray]) -> np.ndarray:
+    shape = md.output_grid.shape
+    total = np.zeros(shape)
+    for chip in chips_of(md):
+        positions = md.pixel_maps[chip.name].evaluate()
+        cols = np.floor(positions[..., 0] + 0.5).astype(np.int64)
+        rows = np.floor(positions[..., 1] + 0.5).astype(np.int64)
+        inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+        np.add.at(total, (rows[inside], cols[inside]), weights[chip.name][inside])
+    return total
+
+
+@pytest.mark.parametrize("wht_type", ["EXP", "ERR", "IVM"])
+def test_final_weights_follow_the_weighting_scheme(pipeline_run, wht_type):
+    md = pipeline_run
+    weights = _input_weights(md, wht_type)
+    try:
+        md.final_wht_type, md.final_kernel = wht_type, "point"
+        run_only(md, "driz_combine")
+        point = md.final_wht.astype(np.float64)
+        md.final_kernel = "square"
+        run_only(md, "driz_combine")
+        square = md.final_wht.astype(np.float64)
+    finally:
+        md.final_wht_type, md.final_kernel = "EXP", "square"
+    expected = _point_weights(md, weights)
+    np.testing.assert_allclose(point, expected, rtol=2e-6, atol=0)
+    # the square kernel moves weight between pixels but keeps the total
+    total = sum(w.sum() for w in weights.values())
+    assert square.sum() == pytest.approx(total, rel=1e-5)
+    # a few pixels by name: the first chip's first good pixel lands where expected
+    chip = chips_of(md)[0]
+    positions = md.pixel_maps[chip.name].evaluate()
+    row, col = np.argwhere(weights[chip.name] > 0)[100]
+    x_out, y_out = positions[row, col]
+    target = (int(math.floor(y_out + 0.5)), int(math.floor(x_out + 0.5)))
+    assert point[target] >= weights[chip.name][row, col] * (1 - 1e-6)
+
+
+def test_err_and_ivm_weights_differ_from_exp_as_expected(pipeline_run):
+    """ERR weights are 1/ERR**2 per pixel: bright sources get less weight than sky."""
+    md = pipeline_run
+    chip = chips_of(md)[0]
+    error = chip.read_error().astype(np.float64)
+    good = _good(md, chip) & (error > 0)
+    weights = _input_weights(md, "ERR")[chip.name]
+    science = chip.read_science()
+    bright = good & (science > np.percentile(science[good], 99))
+    faint = good & (science < np.percentile(science[good], 50))
+    assert weights[bright].mean() < 0.5 * weights[faint].mean()
+    ivm = _input_weights(md, "IVM")[chip.name]
+    assert np.unique(ivm[good]).size == 1          # a constant background IVM per chip

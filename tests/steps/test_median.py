@@ -1,13 +1,20 @@
-"""Step 4, create_median: weight masks, combine types, sections, memmaps."""
+"""Step 4, create_median: weight masks, combine types, sections, memmaps, and
+minmed through the session on a designed stack."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 
+from multidrizzle import Multidrizzle
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels.combine import mean_combine, median_combine, minmed_combine
+from multidrizzle.steps.drizzle import DrizzledImage
 from multidrizzle.steps.median import COMBINE_TYPES, create_median, weight_mask_thresholds
+
+from support.sessions import chips_of, run_only
 
 NOISE_INPUTS = ("exptimes", "sky_values_electrons", "read_noises")
 
@@ -248,3 +255,129 @@ def test_step_parameter_errors():
     with pytest.raises(ParameterError, match="nhigh"):
         create_median(images, weights, combine_type="median", combine_nlow=1,
                       combine_nhigh=1)
+
+
+# ---------------------------------------------------------------------------
+# minmed and iminmed through the session on a designed stack of separate
+# drizzles: every pixel's answer worked out from drizzlepac's minmed rules
+# (see ``multidrizzle.kernels.combine``)
+# ---------------------------------------------------------------------------
+
+BASE = 5.0           # e-/s everywhere but the designed pixels
+CR = (10, 10)        # (5, 80, 5): a cosmic ray in one image -> 5
+LOW = (20, 20)       # (1, 30, 31): minimum far below the median -> 1
+GROWN = (20, 21)     # 3.5 sigma low, next to LOW: grow pass (3 sigma) -> minimum
+LONE = (40, 40)      # the same values away from any flag: 4 sigma needed -> median
+MASKED = (30, 30)    # third image has zero weight and a wild value -> ignored
+EMPTY = (50, 50)     # no image has weight: minmed 0, iminmed the last image's value
+PAIR = (60, 60)      # (6.0, 6.2, 50): minmed's median averages the two lowest -> 6.1
+
+
+def _noise_terms(md: Multidrizzle, sky_of_exposure) -> tuple[float, float, float]:
+    """E, B, R of minmed's sigma**2 = median E + B + R where every weight is t_i.
+
+    E = sum of weights (rates), B = sum of w_i S_i / t_i (S_i the image's sky
+    in electrons), R = sum of r_i**2 (r_i the RMS read noise of its chips).
+    """
+    exptimes = [e.exptime for e in md.exposures]
+    electron_scale = float(sum(exptimes))
+    sky = float(sum(sky_of_exposure(e) for e in md.exposures))
+    read = float(sum(np.mean([c.read_noise ** 2 for c in e.chips]) for e in md.exposures))
+    return electron_scale, sky, read
+
+
+def _sigma(median: float, terms) -> float:
+    electron_scale, sky, read = terms
+    return math.sqrt(median * electron_scale + sky + read)
+
+
+def _designed_stack(md: Multidrizzle, terms, extra=()) -> list[DrizzledImage]:
+    shape = md.separate_grid.shape
+    images = [np.full(shape, BASE, np.float32) for _ in md.exposures]
+    weights = [np.full(shape, e.exptime, np.float32) for e in md.exposures]
+
+    def put(pixel, values):
+        for image, value in zip(images, values):
+            image[pixel] = value
+
+    put(CR, (5.0, 80.0, 5.0))
+    put(LOW, (1.0, 30.0, 31.0))
+    middle = 12.0
+    offset = 3.5 * _sigma(middle, terms) / terms[0]   # deficit = offset * E = 3.5 sigma
+    for pixel in (GROWN, LONE):
+        put(pixel, (middle - offset, middle + offset, middle + 10.0))
+    put(MASKED, (7.0, 5.5, -100.0))
+    weights[2][MASKED] = 0.0
+    put(EMPTY, (3.0, 4.0, 9.0))
+    for weight in weights:
+        weight[EMPTY] = 0.0
+    put(PAIR, (6.2, 50.0, 6.0))
+    for pixel, values in extra:
+        put(pixel, values)
+    return [DrizzledImage(sci=s, wht=w, exptime=e.exptime, n_images=1)
+            for s, w, e in zip(images, weights, md.exposures)]
+
+
+@pytest.fixture
+def designed(small_demo_set, tmp_path, demo_session):
+    md = demo_session(small_demo_set, tmp_path / "final", combine_nsigma=(4.0, 3.0),
+                      combine_grow=1)
+    skies = {e.filename.name: 20.0 + 10.0 * k for k, e in enumerate(md.exposures)}
+    md.replace_step("sky", lambda s: {c.name: skies[c.filename.name] for c in chips_of(s)})
+    terms = _noise_terms(md, lambda e: skies[e.filename.name])
+    md.replace_step("driz_separate", lambda s: _designed_stack(s, terms))
+    return md, terms
+
+
+@pytest.mark.parametrize("combine_type", ["minmed", "iminmed"])
+def test_minmed_on_a_designed_stack(designed, combine_type):
+    md, terms = designed
+    md.combine_type = combine_type
+    run_only(md, "sky", "driz_separate", "median")
+    median = md.median_image
+    middle = 12.0
+    offset = 3.5 * _sigma(middle, terms) / terms[0]
+    expected = np.full(md.separate_grid.shape, BASE, np.float32)
+    expected[CR] = 5.0
+    expected[LOW] = 1.0
+    expected[GROWN] = middle - offset
+    expected[LONE] = middle
+    expected[MASKED] = 5.5
+    expected[EMPTY] = 9.0 if combine_type == "iminmed" else 0.0
+    expected[PAIR] = 6.1
+    np.testing.assert_allclose(median, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_minmed_nsigma_and_grow_change_the_choice(designed):
+    md, terms = designed
+    md.combine_type = "minmed"
+    md.combine_nsigma = (3.0, 3.0)        # 3.5 sigma now enough everywhere
+    run_only(md, "sky", "driz_separate", "median")
+    middle = 12.0
+    offset = 3.5 * _sigma(middle, terms) / terms[0]
+    assert md.median_image[LONE] == pytest.approx(middle - offset, rel=1e-6)
+    md.combine_grow = 0
+    md.combine_nsigma = (4.0, 3.0)        # no grow pass: 4 sigma everywhere
+    run_only(md, "median")
+    assert md.median_image[GROWN] == pytest.approx(middle, rel=1e-6)
+    assert md.median_image[LOW] == pytest.approx(1.0)
+
+
+def test_minmed_sky_term_is_the_lowest_chip_sky(small_demo_set, tmp_path, demo_session):
+    """AstroDrizzle's createMedian: per image the lowest chip sky and RMS read noise."""
+    md = demo_session(small_demo_set, tmp_path / "final", combine_type="minmed",
+                      combine_nsigma=(4.0, 3.0), combine_grow=0)
+    chip_skies = {1: 10.0, 2: 5000.0}
+    md.replace_step("sky", lambda s: {c.name: chip_skies[c.extver] for c in chips_of(s)})
+    lowest = _noise_terms(md, lambda e: 10.0)
+    mean = _noise_terms(md, lambda e: 2505.0)
+    middle = 1.0                          # faint: the sky term matters
+    offset = 4.3 * _sigma(middle, lowest) / lowest[0]     # 4.3 sigma with the lowest sky
+    # with the mean sky the same deficit is below 4 sigma: the test tells them apart
+    assert offset * mean[0] < 4.0 * _sigma(middle, mean)
+    probe = (25, 60)
+    values = (middle + offset, middle - offset, middle + 10.0)
+    md.replace_step("driz_separate",
+                    lambda s: _designed_stack(s, lowest, extra=[(probe, values)]))
+    run_only(md, "sky", "driz_separate", "median")
+    assert md.median_image[probe] == pytest.approx(middle - offset, rel=1e-6)

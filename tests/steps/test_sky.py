@@ -9,11 +9,15 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from multidrizzle import Multidrizzle
 from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.kernels.statistics import clipped_statistic
 from multidrizzle.model import ReadOptions, read_exposure
 from multidrizzle.model.overlap import chip_overlap
 from multidrizzle.steps.sky import compute_sky, pixel_area
+
+from support.references import statistics as reference_statistics
+from support.sessions import chips_of, run_only
 
 SHAPE = (100, 120)
 GAP = 10  # rows between the two chips of an exposure on the sky
@@ -497,3 +501,52 @@ def test_unknown_method_and_statistic_and_log_table(tmp_path, caplog):
         result = compute_sky([chips], **_kwargs())
     assert chips[0].name in caplog.text and "MDRIZSKY" in caplog.text
     assert f"{result.values[chips[0].name]:.6g}" in caplog.text
+
+
+# --------------------------------------------------------------------------
+# localmin and globalmin through the session against per-chip skies from the
+# slow imagestats reference (``support.references.statistics``)
+
+
+@pytest.fixture(scope="module")
+def sky_run(small_demo_set, tmp_path_factory, demo_session) -> Multidrizzle:
+    md = demo_session(small_demo_set, tmp_path_factory.mktemp("sky") / "final")
+    run_only(md, "static")
+    return md
+
+
+def _reference_chip_sky(md: Multidrizzle, chip) -> float:
+    """imagestats median after 5 clipping passes at 4 sigma, good pixels only."""
+    good = (chip.read_dq() == 0) & ~md.static_masks[chip.signature]
+    values = chip.read_science()[good]
+    npix, _, _, low, high, _, _ = reference_statistics.reference_clipped_moments(
+        values, nclip=5, lsigma=4.0, usigma=4.0)
+    assert npix > 1000
+    return float(reference_statistics.reference_median(values, low, high))
+
+
+def test_localmin_is_the_lowest_chip_sky_of_each_exposure(sky_run):
+    md = sky_run
+    md.skymethod = "localmin"
+    run_only(md, "sky")
+    lows = []
+    for exposure in md.exposures:
+        skies = [_reference_chip_sky(md, c) for c in exposure.chips]
+        assert max(skies) - min(skies) > 0.1        # the chips' skies do differ
+        for chip in exposure.chips:
+            assert md.sky_values[chip.name] == pytest.approx(min(skies), rel=1e-6)
+        lows.append(min(skies))
+    assert len({round(v, 3) for v in lows}) == len(lows)   # one value per exposure
+
+
+def test_globalmin_is_the_lowest_sky_rate_of_all_chips(sky_run):
+    md = sky_run
+    md.skymethod = "globalmin"
+    try:
+        run_only(md, "sky")
+        values = dict(md.sky_values)
+    finally:
+        md.skymethod = "localmin"
+    lowest_rate = min(_reference_chip_sky(md, c) / c.exptime for c in chips_of(md))
+    for chip in chips_of(md):
+        assert values[chip.name] == pytest.approx(lowest_rate * chip.exptime, rel=1e-6)

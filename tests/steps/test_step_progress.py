@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from demo_sessions import demo_session
 from multidrizzle.session import pipeline
 from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.io.products import processing_bunit
@@ -18,7 +17,7 @@ from multidrizzle.steps.static_mask import build_static_masks
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory):
+def session(tmp_path_factory, demo_session):
     folder = tmp_path_factory.mktemp("progress")
     make_demo_dataset(folder, n_exposures=3, chip_shape=(96, 128), seed=3)
     md = demo_session(folder, folder / "out" / "final")

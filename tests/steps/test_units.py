@@ -17,7 +17,7 @@ from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.io.products import processing_bunit, product_bunit
 from multidrizzle.steps.median import create_median
 
-from demo_sessions import demo_session
+from support.sessions import build_demo_session
 
 SMALL_CHIP = (96, 192)
 GAIN = 2.0  # e-/DN of the DN copies (given as the 'gain' parameter)
@@ -49,7 +49,7 @@ def demo_electrons(tmp_path_factory):
 
 
 def _run(folder, output, **params):
-    md = demo_session(folder, output, **params)
+    md = build_demo_session(folder, output, **params)
     md.run()
     return md
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from hst_files import ACS_FLT, IR_FLT, UVIS_FLC, full_size_copy
 from multidrizzle.errors import InputError
 from multidrizzle.model import ReadOptions, read_exposure
+
+from support.hst_files import ACS_FLT, IR_FLT, UVIS_FLC, full_size_copy
 
 
 def test_uvis_chips_gain_noise_signature(uvis_full):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-HEADERS = Path(__file__).resolve().parent / "data"
+HEADERS = Path(__file__).resolve().parents[1] / "data"
 UVIS_FLC = HEADERS / "wfc3_uvis_ib4606c6q_flc.fits"
 UVIS_FLC_SHORT = HEADERS / "wfc3_uvis_ib4606c5q_flc.fits"
 IR_FLT = HEADERS / "wfc3_ir_ib4606cpq_flt.fits"

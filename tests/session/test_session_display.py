@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-from demo_sessions import demo_session
 from multidrizzle import Multidrizzle, __version__
 from multidrizzle.demo.datasets import make_demo_dataset
+
+from support.sessions import build_demo_session
 
 ALL_OFF = dict(static=False, skysub=False, driz_separate=False, median=False, blot=False,
                driz_cr=False, driz_combine=False)
@@ -39,7 +40,7 @@ class _Terminal(io.StringIO):
 # ------------------------------------------------------------------ progress
 
 
-def test_progress_forced_on_is_written_to_stderr(demo_set, tmp_path, capsys):
+def test_progress_forced_on_is_written_to_stderr(demo_set, tmp_path, capsys, demo_session):
     md = demo_session(demo_set, tmp_path / "final", verbose="always")
     md.run()
     err = capsys.readouterr().err
@@ -52,14 +53,14 @@ def test_progress_forced_on_is_written_to_stderr(demo_set, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("verbose", [True, False])
-def test_no_progress_when_off_or_not_a_terminal(demo_set, tmp_path, capsys, verbose):
+def test_no_progress_when_off_or_not_a_terminal(demo_set, tmp_path, capsys, verbose, demo_session):
     md = demo_session(demo_set, tmp_path / "final", verbose=verbose)
     md.run(**(ALL_OFF | {"static": True, "skysub": True}))
     assert "%|" not in capsys.readouterr().err
 
 
 def test_progress_on_a_terminal_by_default_and_off_with_verbose_false(demo_set, tmp_path,
-                                                                       monkeypatch):
+                                                                       monkeypatch, demo_session):
     for verbose, shown in ((True, True), (False, False)):
         terminal = _Terminal()
         monkeypatch.setattr(sys, "stderr", terminal)
@@ -113,7 +114,7 @@ def test_warnings_reach_stderr_without_any_logging_set_up(demo_set, tmp_path):
 
 
 def test_a_run_changes_no_logger_and_passes_no_info_to_user_handlers(demo_set, tmp_path,
-                                                                      capsys):
+                                                                      capsys, demo_session):
     root, package = logging.getLogger(), logging.getLogger("multidrizzle")
     received = []
     user_handler = logging.Handler()  # NOTSET: whatever reaches the root logger
@@ -144,7 +145,7 @@ def test_a_run_changes_no_logger_and_passes_no_info_to_user_handlers(demo_set, t
 
 
 def _run_log_session(demo_set, tmp_path, **params):
-    return demo_session(demo_set, tmp_path / "out" / "final",
+    return build_demo_session(demo_set, tmp_path / "out" / "final",
                         runfile=str(tmp_path / "run.log"), **params)
 
 

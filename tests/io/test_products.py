@@ -10,12 +10,13 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from hst_files import UVIS_FLC
 from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.model.geometry import GridRequest, make_output_grid, native_scale
 from multidrizzle.io import products
 from multidrizzle.model import ReadOptions, read_exposure
+
+from support.hst_files import UVIS_FLC
 
 SMALL_CHIP = (64, 128)
 

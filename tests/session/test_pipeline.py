@@ -18,8 +18,6 @@ from multidrizzle.session.parameters import DrizzleParameters
 from multidrizzle.steps.sky import SkyInputs, SkyResult, run_sky
 from multidrizzle.steps.static_mask import run_static
 
-from demo_sessions import demo_session
-
 ALL_OFF = {step.switch: False for step in pipeline.STEPS.values()}
 
 
@@ -31,7 +29,7 @@ def demo_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ran(demo_folder, tmp_path_factory):
+def ran(demo_folder, tmp_path_factory, demo_session):
     """A session run with its intermediates in files (as a distributed run keeps them)."""
     md = demo_session(demo_folder, tmp_path_factory.mktemp("ran") / "out", in_memory=False)
     md.run()
@@ -129,7 +127,7 @@ def test_run_only_switches_the_other_steps_off_for_the_call(ran):
         ran.run(only="median", blot=True)
 
 
-def test_user_step_of_the_new_form_gets_the_inputs(demo_folder, tmp_path):
+def test_user_step_of_the_new_form_gets_the_inputs(demo_folder, tmp_path, demo_session):
     md = demo_session(demo_folder, tmp_path / "out")
     seen = []
 
@@ -153,7 +151,7 @@ def test_user_step_of_the_new_form_gets_the_inputs(demo_folder, tmp_path):
 
 
 def test_user_step_of_the_old_form_still_runs_with_a_deprecation_warning(demo_folder,
-                                                                          tmp_path):
+                                                                          tmp_path, demo_session):
     md = demo_session(demo_folder, tmp_path / "out")
     with pytest.warns(DeprecationWarning, match="takes the session"):
         md.replace_step("sky", lambda md: {c.name: 3.0 for c in md._all_chips()})
@@ -164,7 +162,7 @@ def test_user_step_of_the_old_form_still_runs_with_a_deprecation_warning(demo_fo
         md.run(**ALL_OFF | {"static": True})
 
 
-def test_replace_step_refuses_unknown_steps_and_forms(demo_folder, tmp_path):
+def test_replace_step_refuses_unknown_steps_and_forms(demo_folder, tmp_path, demo_session):
     md = demo_session(demo_folder, tmp_path / "out")
     with pytest.raises(ParameterError, match="not a step"):
         md.replace_step("skies", run_sky)

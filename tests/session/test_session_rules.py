@@ -14,9 +14,8 @@ from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.errors import ParameterError, StepResultError
 from multidrizzle.session.parameters import DrizzleParameters
 
-from demo_sessions import demo_session
-
-from test_mdriztab import write_mdriztab
+from support.mdriztab_files import write_mdriztab
+from support.sessions import build_demo_session
 
 SMALL_CHIP = (64, 128)
 ALL_OFF = dict(static=False, skysub=False, driz_separate=False, median=False, blot=False,
@@ -31,7 +30,7 @@ def small_set(tmp_path_factory):
 
 
 def _session(folder, tmp_path, **params):
-    return demo_session(folder, tmp_path / "out", **params)
+    return build_demo_session(folder, tmp_path / "out", **params)
 
 
 # ----------------------------------------------------------- bits, resetbits

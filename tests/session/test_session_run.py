@@ -12,7 +12,7 @@ from multidrizzle import Multidrizzle
 from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.errors import ParameterError, StepOrderError
 
-from demo_sessions import demo_session
+from support.sessions import SMALL_DEMO_CHIP_SHAPE, build_demo_session, chips_of, run_only
 
 SMALL_CHIP = (96, 192)
 ALL_OFF = dict(static=False, skysub=False, driz_separate=False, median=False, blot=False,
@@ -27,7 +27,7 @@ def small_set(tmp_path_factory):
 
 
 def _session(folder, tmp_path, **params):
-    return demo_session(folder, tmp_path / "out", **params)
+    return build_demo_session(folder, tmp_path / "out", **params)
 
 
 @pytest.fixture(scope="module")
@@ -369,3 +369,58 @@ def test_blot_adds_the_sky_it_reports(full_run):
     inputs = pipeline.STEPS["blot"].make_inputs(md)
     blotted = {item.name: item.image for item in run_blot(inputs)}
     np.testing.assert_allclose(blotted[chip.name], bare + np.float32(sky), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# replace_step for static, median and driz_cr: the user's result shows up,
+# exactly, in the later steps
+
+
+def _block(shape) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    mask[10:20, 30:60] = True
+    return mask
+
+
+def test_replaced_static_mask_removes_its_pixels_from_the_drizzles(small_demo_set, tmp_path,
+                                                                   demo_session):
+    md = demo_session(small_demo_set, tmp_path / "final", skysub=False)
+    md.replace_step("static", lambda s: {c.signature: _block(c.shape) for c in chips_of(s)})
+    run_only(md, "static", "driz_separate")
+    assert md.step_records["static"].reason == "user function"
+    for exposure, weight in zip(md.exposures, md.singles_on_grid("wht")):
+        kept = sum(int(((c.read_dq() == 0) & ~_block(c.shape)).sum())
+                   for c in exposure.chips)
+        assert weight.sum(dtype=np.float64) == pytest.approx(exposure.exptime * kept,
+                                                             rel=1e-6)
+    assert all(np.array_equal(m, _block(SMALL_DEMO_CHIP_SHAPE))
+               for m in md.static_masks.values())
+
+
+def test_replaced_median_is_what_blot_resamples(small_demo_set, tmp_path, demo_session):
+    md = demo_session(small_demo_set, tmp_path / "final")
+    md.replace_step("median", lambda s: np.full(s.separate_grid.shape, 3.0, np.float32))
+    run_only(md, "sky", "driz_separate", "median", "blot")
+    assert md.step_records["median"].reason == "user function"
+    for chip in chips_of(md):
+        # a constant rate of 3 e-/s per pixel, times exptime, plus the sky put back
+        expected = 3.0 * chip.exptime + md.sky_values[chip.name]
+        np.testing.assert_allclose(md.blotted_images[chip.name], expected, rtol=1e-6)
+
+
+def test_replaced_cosmic_ray_masks_are_weighted_out_of_the_final_image(small_demo_set, tmp_path,
+                                                                       demo_session):
+    md = demo_session(small_demo_set, tmp_path / "final")
+    md.replace_step("driz_cr", lambda s: {c.name: _block(c.shape) for c in chips_of(s)})
+    md.run()
+    assert md.step_records["driz_cr"].reason == "user function"
+    assert all(np.array_equal(m, _block(SMALL_DEMO_CHIP_SHAPE)) for m in md.cr_masks.values())
+    kept = sum(c.exptime * int(((c.read_dq() == 0) & ~md.static_masks[c.signature]
+                                & ~_block(c.shape)).sum()) for c in chips_of(md))
+    assert md.final_wht.sum(dtype=np.float64) == pytest.approx(kept, rel=1e-5)
+    # and nothing of the block reaches the output: drizzle the block alone
+    md.replace_step("driz_cr", lambda s: {c.name: ~_block(c.shape) for c in chips_of(s)})
+    md.run(**(ALL_OFF | {"driz_cr": True, "driz_combine": True}))
+    block_only = sum(c.exptime * int(((c.read_dq() == 0) & ~md.static_masks[c.signature]
+                                      & _block(c.shape)).sum()) for c in chips_of(md))
+    assert md.final_wht.sum(dtype=np.float64) == pytest.approx(block_only, rel=1e-5)

@@ -7,14 +7,17 @@ import math
 import numpy as np
 import pytest
 from astropy.io import fits
+from astropy.wcs import WCS
 
-from hst_files import ACS_LOOKUP, UVIS_FLC_SHORT, full_size_copy
 from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
 from multidrizzle.model.geometry import (
     GridRequest, available_memory, check_memory, compute_pixel_map, make_output_grid,
     native_orientation, native_scale, read_reference_wcs, reference_grid,
 )
 from multidrizzle.model import ReadOptions, read_exposure
+
+from support.geometry import write_reference_image
+from support.hst_files import ACS_LOOKUP
 
 
 @pytest.fixture(scope="module")
@@ -163,9 +166,8 @@ def test_crpix_moves_the_centre_and_keeps_the_size(uvis_chips, default_grid):
     assert (x[0], y[0]) == pytest.approx((0.0, 0.0), abs=1e-6)
 
 
-def test_union_of_dithered_exposures(uvis_chips, tmp_path):
-    other = read_exposure(full_size_copy(UVIS_FLC_SHORT, tmp_path / "ib4606c5q_flc.fits"),
-                          ReadOptions()).chips
+def test_union_of_dithered_exposures(uvis_chips, uvis_short_full):
+    other = read_exposure(uvis_short_full, ReadOptions()).chips
     chips = list(uvis_chips) + list(other)
     grid = make_output_grid(chips, GridRequest())
     ny, nx = grid.shape
@@ -232,3 +234,52 @@ def test_native_scale_without_idcscale(uvis_chips):
         header["IDCSCALE"] = saved
     assert scale == pytest.approx(math.sqrt(abs(np.linalg.det(chip.wcs.pixel_scale_matrix)))
                                   * 3600)
+
+
+# -------------------------------------------------------- reference images
+
+
+def test_reference_image_not_fits(tmp_path):
+    bad = tmp_path / "ref.txt"
+    bad.write_text("a text file")
+    with pytest.raises(InputError, match=r"reference image '.*ref.txt' \(parameter "
+                                         r"'refimage', 'final_refimage' or "
+                                         r"'driz_sep_refimage'\).*cannot be read as FITS"):
+        read_reference_wcs(str(bad))
+
+
+@pytest.mark.parametrize("extension", ["foo,x", "sci,1,2", "1.5", ","])
+def test_reference_image_bad_extension_is_a_parameter_error(tmp_path, extension):
+    ref = write_reference_image(tmp_path / "ref.fits")
+    with pytest.raises(ParameterError, match=rf"ref.fits\[{extension}\]'.*extension "
+                                             rf"\[{extension}\] is not understood; expected "
+                                             r"\[number\], \[name\] or \[name,version\]"):
+        read_reference_wcs(f"{ref}[{extension}]")
+
+
+@pytest.mark.parametrize("extension", ["sci,1", "SCI", "1", "'sci',1"])
+def test_reference_image_extension_forms(tmp_path, extension):
+    ref = write_reference_image(tmp_path / "ref.fits")
+    wcs, shape = read_reference_wcs(f"{ref}[{extension}]")
+    assert shape == (50, 60) and wcs.pixel_shape == (60, 50)
+
+
+def test_reference_image_missing_extension_and_not_an_image(tmp_path):
+    ref = write_reference_image(tmp_path / "ref.fits")
+    with pytest.raises(InputError, match=r"has no extension \[sci,2\]; it has \[0\] PRIMARY"):
+        read_reference_wcs(f"{ref}[sci,2]")
+    with pytest.raises(InputError, match=r"extension \[0\] is not a 2-D image"):
+        read_reference_wcs(f"{ref}[0]")
+    with pytest.raises(InputError, match=r"gone.fits does not exist"):
+        read_reference_wcs(str(tmp_path / "gone.fits"), source="parameter 'final_refimage'")
+
+
+def test_reference_wcs_extension_without_data(tmp_path):
+    """TweakReg's tweak_wcs.fits[wcs]: a header-only HDU sized by NPIX1/NPIX2."""
+    header = WCS(fits.getheader(write_reference_image(tmp_path / "ref.fits"), 1)).to_header()
+    header["NPIX1"], header["NPIX2"] = 60, 50
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(header=header, name="WCS")]).writeto(
+        tmp_path / "tweak_wcs.fits")
+    wcs, shape = read_reference_wcs(f"{tmp_path / 'tweak_wcs.fits'}[wcs]")
+    assert shape == (50, 60)
+    assert wcs.wcs.crval[0] == pytest.approx(150.0)

@@ -7,16 +7,13 @@ import logging
 import numpy as np
 import pytest
 
-from hst_files import UVIS_FLC_SHORT, full_size_copy
 from multidrizzle import Multidrizzle
 from multidrizzle.errors import GridTooLargeError, InputError, ParameterError, StepOrderError
 
 
 @pytest.fixture(scope="module")
-def two_exposures(uvis_full, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pair")
-    other = full_size_copy(UVIS_FLC_SHORT, folder / "ib4606c5q_flc.fits")
-    return [uvis_full, other]
+def two_exposures(uvis_full, uvis_short_full):
+    return [uvis_full, uvis_short_full]
 
 
 def test_build_summary_and_state(two_exposures):

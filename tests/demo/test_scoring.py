@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from demo_sessions import demo_session
 from multidrizzle.demo.datasets import load_demo_truth, make_demo_dataset
 from multidrizzle.errors import InputError
 from multidrizzle.demo.scoring import score_run
 
 
-def test_demo_score_follows_the_run(tmp_path):
+def test_demo_score_follows_the_run(tmp_path, demo_session):
     """The demo's comparison is computed, not written: a run without cosmic-ray
     detection or sky subtraction says so, and one whose masks are empty finds none."""
     make_demo_dataset(tmp_path, n_exposures=3, chip_shape=(64, 128), seed=3)
@@ -33,7 +32,7 @@ def test_demo_score_follows_the_run(tmp_path):
     assert abs(score.sky_relative_error) < 0.05   # 64 x 128 chips: a few per cent
 
 
-def test_score_refuses_a_run_on_other_data(tmp_path):
+def test_score_refuses_a_run_on_other_data(tmp_path, demo_session):
     make_demo_dataset(tmp_path, n_exposures=2, chip_shape=(64, 128), seed=1)
     md = demo_session(tmp_path, tmp_path / "out" / "final")
     other = load_demo_truth(tmp_path)

@@ -9,7 +9,6 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 from astropy.table import Table
 
-from demo_sessions import demo_session
 from multidrizzle.demo.datasets import make_demo_dataset
 
 
@@ -21,7 +20,7 @@ def demo(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def files_run(demo, tmp_path_factory):
+def files_run(demo, tmp_path_factory, demo_session):
     """Every step with default parameters, intermediates as files (in_memory=False)."""
     output = tmp_path_factory.mktemp("files")
     md = demo_session(demo, output / "final", in_memory=False)
@@ -100,7 +99,7 @@ def test_sky_table_has_one_row_per_chip(files_run):
         assert row["subtracted"]
 
 
-def test_sky_table_says_when_the_sky_was_not_subtracted(demo, tmp_path):
+def test_sky_table_says_when_the_sky_was_not_subtracted(demo, tmp_path, demo_session):
     md = demo_session(demo, tmp_path / "final", skysub=False)
     md.run(driz_separate=False, median=False, blot=False, driz_cr=False, driz_combine=False)
     table = md.sky_table
@@ -123,14 +122,14 @@ def test_cosmic_ray_masks_written_by_default(files_run):
             assert md.cr_masks[chip.name].any()
 
 
-def test_clean_removes_the_cosmic_ray_masks(demo, tmp_path):
+def test_clean_removes_the_cosmic_ray_masks(demo, tmp_path, demo_session):
     md = demo_session(demo, tmp_path / "final", in_memory=False, clean=True)
     md.run()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["final_drc.fits"]
     assert md.cr_masks is not None           # the masks stay on the session
 
 
-def test_in_memory_writes_no_cosmic_ray_mask(demo, tmp_path):
+def test_in_memory_writes_no_cosmic_ray_mask(demo, tmp_path, demo_session):
     md = demo_session(demo, tmp_path / "final", in_memory=True)
     md.run()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["final_drc.fits"]
