@@ -15,7 +15,8 @@ from pathlib import Path
 import re
 
 from multidrizzle.parameters import (
-    NAME_ALIASES, STEP_TITLES, DrizzleParameters, _first_sentence, format_parameter_value,
+    NAME_ALIASES, ORIGIN_TEXT, STEP_TITLES, DrizzleParameters, _first_sentence,
+    format_parameter_value,
 )
 
 OUTPUT = Path(__file__).with_name("parameters.md")
@@ -107,8 +108,7 @@ def render() -> str:
 # reStructuredText for the Sphinx site
 # --------------------------------------------------------------------------
 
-_ORIGIN_TEXT = {"both": "AstroDrizzle and MultiDrizzle", "astrodrizzle": "AstroDrizzle only",
-                "multidrizzle": "MultiDrizzle only"}
+_ORIGIN_TEXT = ORIGIN_TEXT
 
 
 def _rst_text(text: str) -> str:
@@ -209,10 +209,10 @@ def render_rst_behaviours() -> str:
 
 
 def render_rst_origins() -> str:
-    """The parameters documented by only one of the two programs."""
+    """The parameters documented by only one of the two programs, and this package's own."""
     traits = DrizzleParameters.parameter_traits()
     lines = []
-    for origin in ("multidrizzle", "astrodrizzle"):
+    for origin in ("multidrizzle", "astrodrizzle", "package"):
         names = [f":ref:`{name} <parameter-{name}>`" for name, trait in traits.items()
                  if trait.metadata.get("origin") == origin]
         lines += [f"{_ORIGIN_TEXT[origin]} ({len(names)})", "   " + ", ".join(names), ""]

@@ -8,7 +8,7 @@ the MultiDrizzle user guide (Table 2).  Each trait carries metadata:
     The processing step it belongs to, one of :data:`STEPS`.
 ``origin``
     ``'both'``, ``'astrodrizzle'`` or ``'multidrizzle'``: which of the two
-    programs documents it.
+    programs documents it; ``'package'`` for this package's own (``verbose``).
 ``multidrizzle_default``
     Present only where MultiDrizzle's Table 2 documents a different default.
 ``alias_of``
@@ -128,6 +128,12 @@ CUSTOM_WCS_PARAMETERS: dict[str, tuple[str, ...]] = {
                   "final_outny", "final_ra", "final_dec"),
     "driz_sep_wcs": ("driz_sep_refimage", "driz_sep_rot", "driz_sep_scale",
                      "driz_sep_outnx", "driz_sep_outny", "driz_sep_ra", "driz_sep_dec"),
+}
+
+#: What each ``origin`` tag means: which program documents the parameter.
+ORIGIN_TEXT: dict[str, str] = {
+    "both": "AstroDrizzle and MultiDrizzle", "astrodrizzle": "AstroDrizzle only",
+    "multidrizzle": "MultiDrizzle only", "package": "this package only",
 }
 
 # Text that stands for "no value" in IRAF/AstroDrizzle parameter files.
@@ -1032,6 +1038,21 @@ class DrizzleParameters(HasTraits):
                                          help=(
         "Scale factors applied to the derivative of the blotted median when detecting "
         "cosmic rays: first for the initial detection, second for neighbours.")), "driz_cr")
+    driz_cr_sharpness = _parameter(BoundedFloat(2.5, minimum=0, help=(
+        "Sharpness test for cosmic rays on the slopes of stars and galaxies, where the "
+        "derivative allowance (driz_cr_scale) hides them: a pixel whose excess over the "
+        "blotted median passes the noise threshold is a cosmic ray when its contrast "
+        "with its neighbours exceeds this many times the blotted median's contrast, by "
+        "driz_cr_snr sigma. Larger values find fewer; 0 switches the test off "
+        "(AstroDrizzle's behaviour). Not used at local maxima of the blotted median "
+        "(see driz_cr_peak_ratio).")), "driz_cr", origin="package")
+    driz_cr_peak_ratio = _parameter(BoundedFloat(1.0, minimum=0, help=(
+        "Star cores spared: at a local maximum of the blotted median that stands out of "
+        "the sky (a source's core), a pixel is only a cosmic ray when its excess over the "
+        "blotted median exceeds this fraction of the source's level there (the median "
+        "of drizzled images is smoother and, with few exposures, lower than a sharp "
+        "core). 0 switches the protection off (AstroDrizzle's behaviour).")),
+        "driz_cr", origin="package")
 
     # --------------------------------------------------------------- final
     driz_combine = _parameter(Flag(True, help=(
@@ -1675,8 +1696,7 @@ def describe(name: str, parameters_class: type[DrizzleParameters] = DrizzleParam
     """Full help for one parameter: type, defaults, allowed values, help text."""
     name = canonical_name(name)
     trait = parameters_class.parameter_trait(name)
-    origin = {"both": "AstroDrizzle and MultiDrizzle", "astrodrizzle": "AstroDrizzle only",
-              "multidrizzle": "MultiDrizzle only"}[trait.metadata["origin"]]
+    origin = ORIGIN_TEXT[trait.metadata["origin"]]
     lines = [
         f"{name}  [{trait.metadata['step']}: {STEP_TITLES[trait.metadata['step']]}]",
         f"  type:     {trait.type_label}",

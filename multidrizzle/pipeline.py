@@ -36,7 +36,9 @@ import numpy as np
 from multidrizzle.errors import InputError
 from multidrizzle.io.products import processing_bunit
 from multidrizzle.model import Chip
-from multidrizzle.steps.blot import BlottedChip, blot_counts, blot_median
+from multidrizzle.steps.blot import (
+    BlottedChip, blot_counts, blot_median, footprint_minimum, interpolation_reach,
+)
 from multidrizzle.steps.cosmic_rays import detect_cosmic_rays, median_variance_ratio
 from multidrizzle.steps.drizzle import (
     DrizzledImage, DrizzleSettings, background_ivm, chip_weight_map, drizzle_exposures,
@@ -218,10 +220,14 @@ def run_blot(md: "Multidrizzle") -> Iterator[BlottedChip]:
     """The median blotted onto every chip, one chip at a time.
 
     The number of exposures behind each median pixel is blotted too (when
-    the median step gave it), through the same pixel map.
+    the median step gave it), through the same pixel map: at each chip pixel
+    the fewest among the median pixels the interpolation read, so that 0
+    marks blotted values interpolated from pixels without data.
     """
     median = md.median_image  # read once (a file when in_memory=False)
-    counts = None if md.median_counts is None else md.median_counts.astype(np.float32)
+    # per chip pixel: the fewest exposures behind the median pixels its blot read
+    counts = None if md.median_counts is None else footprint_minimum(
+        md.median_counts, interpolation_reach(md.blot_interp, md.blot_sinscl))
     for chip in _chips(md):
         pixmap = md.separate_pixel_maps[chip.name].evaluate()
         image = blot_median(median, chip, pixmap, md.separate_grid, interp=md.blot_interp,
@@ -273,7 +279,9 @@ def run_driz_cr(md: "Multidrizzle") -> dict[str, np.ndarray]:
             driz_cr_snr=md.driz_cr_snr, driz_cr_scale=md.driz_cr_scale,
             driz_cr_grow=md.driz_cr_grow, driz_cr_ctegrow=md.driz_cr_ctegrow,
             cte_direction=cte_direction_for_growth(chip, md.driz_cr_ctegrow),
-            model_variance=_model_variance(md, chip))
+            model_variance=_model_variance(md, chip), blot_sky=blot_sky(md, chip),
+            driz_cr_sharpness=md.driz_cr_sharpness, driz_cr_peak_ratio=md.driz_cr_peak_ratio,
+            blotted_counts=md.blotted_counts.get(chip.name) if md.blotted_counts else None)
     return masks
 
 

@@ -282,15 +282,38 @@ def test_electrons_per_unit():
     assert electrons_per_unit("electrons", gain=0.0, exptime=0.0) == 1.0
 
 
+def _threshold(snr, poisson, read_noise, ratio=0.0):
+    """snr sigma of a Poisson count plus read noise (electrons), skewness included."""
+    variance = poisson + read_noise ** 2
+    return snr * math.sqrt(variance * (1 + ratio)) + (snr ** 2 - 1) / 6 * poisson / variance
+
+
 def test_sky_term_enters_the_noise():
-    # With a flat median the threshold is snr1 * sqrt(B + sky + rn^2).
+    # With a flat median the threshold is snr1 sigma of a count of B + sky.
     blotted = np.full((5, 5), 40.0)
     science = blotted.copy()
-    science[2, 2] += 3.5 * math.sqrt(40.0 + 9.0) + 0.5
+    science[2, 2] += _threshold(3.5, 40.0, 3.0) + 0.5
     common = dict(good_mask=None, static_mask=None, gain=1.0, read_noise=3.0, exptime=1.0,
                   units="electrons")
     assert detect_cosmic_rays(science, blotted, sky=0.0, **common)[2, 2]
     assert not detect_cosmic_rays(science, blotted, sky=40.0, **common)[2, 2]
+    # the sky the blot holds counts again in the first test
+    assert not detect_cosmic_rays(science, blotted, sky=0.0, blot_sky=40.0, **common)[2, 2]
+
+
+def test_pixels_without_median_data_are_not_tested():
+    """blotted_counts 0: the blot interpolated pixels without data there."""
+    blotted = np.full((5, 5), 40.0)
+    science = blotted.copy()
+    science[2, 2] += 500.0
+    counts = np.full((5, 5), 4, dtype=np.uint8)
+    common = dict(good_mask=None, static_mask=None, gain=1.0, read_noise=3.0, exptime=1.0,
+                  sky=0.0, units="electrons")
+    assert detect_cosmic_rays(science, blotted, blotted_counts=counts, **common)[2, 2]
+    counts[2, 2] = 0
+    assert not detect_cosmic_rays(science, blotted, blotted_counts=counts, **common).any()
+    with pytest.raises(ValueError, match="blotted_counts"):
+        detect_cosmic_rays(science, blotted, blotted_counts=counts[:4], **common)
 
 
 # --------------------------------------------------------------- DQ and cleaned image
@@ -428,7 +451,7 @@ def test_median_variance_raises_the_threshold_of_detect_cosmic_rays():
     # electrons, sky already in the blot: sigma = sqrt((1 + v)(B + r^2))
     blotted = np.full((5, 5), 100.0)
     science = blotted.copy()
-    science[2, 2] += 3.6 * np.sqrt(100.0 + 25.0)  # 3.6 sigma of the data alone
+    science[2, 2] += 3.8 * np.sqrt(100.0 + 25.0)  # 3.8 sigma of the data alone
     common = dict(good_mask=None, static_mask=None, gain=1.0, read_noise=5.0, exptime=1.0,
                   sky=0.0, units="electrons")
     assert detect_cosmic_rays(science, blotted, **common)[2, 2]
