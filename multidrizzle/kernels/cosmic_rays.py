@@ -67,8 +67,10 @@ Sharpness test (``sharpness = k > 0``)
         c(D) - k * |c(B)| > T(snr_i, P_c)   (v = 0)
 
     with ``P_c`` the Poisson mean of ``c(D)``: the pixel's plus a quarter of
-    each pair pixel's (read variance ``1.5 r**2``).  The test is not made at
-    local maxima of ``B`` (next section).
+    each pair pixel's (read variance ``1.5 r**2``).  The test is not made in
+    a source's core: where a pixel of the 3 x 3 box is a local maximum of
+    ``B`` (next section) standing ``T_1`` above the sky ``b`` (a median of
+    two or three exposures can be far smoother there than one exposure).
 
 Core test (``peak_ratio = p > 0``)
     The median of drizzled images is smoother than one exposure and, from
@@ -220,6 +222,18 @@ def _is_model_peak(blotted, row: int, col: int) -> bool:
 
 
 @njit(cache=True, inline="always")
+def _near_source_peak(blotted, row: int, col: int, floor: float, level: float) -> bool:
+    """A local maximum of the blotted median above ``level + floor`` in the 3 x 3 box."""
+    n_rows, n_cols = blotted.shape
+    for near_row in range(max(row - 1, 0), min(row + 2, n_rows)):
+        for near_col in range(max(col - 1, 0), min(col + 2, n_cols)):
+            value = np.float64(blotted[near_row, near_col])
+            if value - level > floor and _is_model_peak(blotted, near_row, near_col):
+                return True
+    return False
+
+
+@njit(cache=True, inline="always")
 def _pair_contrast(image, valid, row: int, col: int):
     """``image`` at the pixel minus the lower mean of its opposite 4-neighbour pairs.
 
@@ -272,18 +286,21 @@ def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, co
     second = _noise_threshold(snr_second, poisson, read_variance, to_electrons, ratio, skew)
 
     source = model - blot_sky
-    is_peak = (peak_ratio > 0.0 or sharpness > 0.0) and _is_model_peak(blotted, row, col)
-    if peak_ratio > 0.0 and is_peak and source > first and residual < peak_ratio * source:
+    if (peak_ratio > 0.0 and source > first and residual < peak_ratio * source
+            and _is_model_peak(blotted, row, col)):
         return np.uint8(0)  # a source's core: the median's smoothing, not a cosmic ray
 
     fails_first = residual > scale_first * slope + first
     fails_second = residual > scale_second * slope + second
-    if sharpness > 0.0 and not is_peak and not (fails_first and fails_second):
+    if sharpness > 0.0 and not (fails_first and fails_second):
         # Where the derivative allowance hides the pixel (source slopes): its
         # excess over its neighbours must be sharper than the model's.
         gated_first = scale_first * slope > first and residual > first
         gated_second = scale_second * slope > second and residual > second
-        if gated_first or gated_second:
+        # not in a source's core, where a median of few exposures can be
+        # much smoother than one exposure
+        if (gated_first or gated_second) and not _near_source_peak(blotted, row, col, first,
+                                                                    blot_sky):
             data_contrast, d_row, d_col = _pair_contrast(science, valid, row, col)
             model_contrast, _, _ = _pair_contrast(blotted, valid, row, col)
             if math.isfinite(data_contrast) and math.isfinite(model_contrast):

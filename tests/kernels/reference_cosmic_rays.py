@@ -115,9 +115,16 @@ def flag_reference(science, blotted, valid, *, to_electrons, read_noise, sky, sn
                     pair_poisson += np.where(chosen, to_electrons * np.abs(neighbour + sky), 0.0)
             contrast_poisson = poisson + 0.25 * pair_poisson
             excess = data_contrast - sharpness * np.abs(model_contrast)
+            source_peak = peak & (model - blot_sky > 0)
+            core = np.zeros(data.shape, dtype=bool)
+            for d_row in (-1, 0, 1):
+                for d_col in (-1, 0, 1):
+                    neighbour = shifted(model, d_row, d_col, np.nan)
+                    core |= (shifted(source_peak, d_row, d_col, False)
+                             & (neighbour - blot_sky > first))
             for threshold, test_snr, test_scale, fails in ((first, snr[0], scale[0], fails_first),
                                                           (second, snr[1], scale[1], fails_second)):
-                gated = (test_scale * slope > threshold) & (residual > threshold) & ~peak
+                gated = (test_scale * slope > threshold) & (residual > threshold) & ~core
                 sharp = excess > _threshold(test_snr, contrast_poisson, 1.5 * read_variance,
                                             to_electrons, 0.0, skew_correction)
                 fails |= gated & np.isfinite(excess) & sharp
