@@ -268,13 +268,15 @@ def test_cosmic_rays_against_truth(ours_on_astrodrizzle_grid, astrodrizzle_run, 
       too; we do not, since the static mask already removes them.  So a
       smaller share of our flags is not a cosmic ray.
     * AstroDrizzle adds the sky's noise to the blotted median, which already
-      holds the sky: its thresholds are ~sqrt(2) too high in the sky and it
-      misses faint cosmic rays.  Our recall is at least as high at every
-      threshold, counted on the pixels that reach the final drizzle (good
-      DQ, not static-masked: we do not look for cosmic rays on pixels the
-      drizzle ignores anyway).  The price is noise peaks at the 3.5 sigma
-      the parameters ask for: false positives on clean pixels stay under
-      0.2% (observed 2e-4, AstroDrizzle 2e-5), the end-to-end bound.
+      holds the sky, in both tests: its second test (the extent of a cosmic
+      ray) misses faint pixels.  Ours counts the sky twice in the first test
+      only (see multidrizzle.steps.cosmic_rays), and finds bright cosmic rays
+      on star slopes that AstroDrizzle's test hides.  Our recall is at least
+      as high at every threshold, counted on the pixels that reach the final
+      drizzle (good DQ, not static-masked: we do not look for cosmic rays on
+      pixels the drizzle ignores anyway; test_cosmic_ray_parity.py counts
+      every pixel), and false positives on clean pixels stay under 2e-5
+      (observed 6e-6, AstroDrizzle 2e-5).
     """
     md = ours_on_astrodrizzle_grid
     chips = md._all_chips()
@@ -293,7 +295,7 @@ def test_cosmic_rays_against_truth(ours_on_astrodrizzle_grid, astrodrizzle_run, 
     ours_score = score_cosmic_rays(ours, demo_data, coverage, good)
     theirs_score = score_cosmic_rays(theirs, demo_data, coverage, good)
     assert ours_score.not_cosmic_ray_fraction < theirs_score.not_cosmic_ray_fraction
-    assert ours_score.false_positive_fraction < 0.002
+    assert ours_score.false_positive_fraction < 2e-5
 
     usable_coverage = {k: np.where(usable[k], coverage[k], 0) for k in coverage}
     ours_usable = score_cosmic_rays(ours, demo_data, usable_coverage, good)
