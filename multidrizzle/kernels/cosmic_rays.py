@@ -64,23 +64,29 @@ Sharpness test (``sharpness = k > 0``)
     threshold (``scale_i * dB > T_i``, i.e. on a source's gradient, not in
     the sky) and ``D - B > T_i``, the pixel also fails test ``i`` when::
 
-        c(D) - k * |c(B)| > T(snr_i, P_c)   (v = 0)
+        c(D) - k * |c(B)| - s * dc(B) > T(snr_i, P_c)   (v = 0)
 
-    with ``P_c`` the Poisson mean of ``c(D)``: the pixel's plus a quarter of
-    each pair pixel's (read variance ``1.5 r**2``).  The test is not made in
-    a source's core: where a pixel of the 3 x 3 box is a local maximum of
-    ``B`` (next section) standing ``T_1`` above the sky ``b`` (a median of
-    two or three exposures can be far smoother there than one exposure).
+    with ``dc(B)`` the largest change of ``c(B)`` to a 4-neighbour and ``s``
+    = :data:`SHARPNESS_SHIFT_PIXELS` (the contrast a slightly misregistered
+    model has there), and ``P_c`` the Poisson mean of ``c(D)``: the pixel's
+    plus a quarter of each pair pixel's (read variance ``1.5 r**2``).  The
+    test is not made in a source's core: where a pixel of the 3 x 3 box is a
+    local maximum of ``B`` (at least its finite in-image 4-neighbours)
+    standing more than ``T_1`` above its local background ``L`` (the lowest
+    ``B`` within :data:`BACKGROUND_RADIUS` pixels; a median of two or three
+    exposures can be far smoother there than one exposure).
 
 Core test (``peak_ratio = p > 0``)
     The median of drizzled images is smoother than one exposure and, from
     few exposures (minmed takes their minimum), lower at a sharp core: a
-    star's core pixel exceeds its blotted median by a fraction of the star,
-    which the derivative allowance does not always cover.  At a local
-    maximum of ``B`` (at least its finite in-image 4-neighbours) that stands
-    out of the sky (``B - b > T_1``), a pixel fails neither test unless
-    ``D - B >= p * (B - b)``: a cosmic ray on a core must raise it by at
-    least that fraction.
+    star's core pixels exceed their blotted median by a fraction of the
+    star, which the derivative allowance does not always cover.  In a
+    source's core (the same 3 x 3 box about a local maximum of ``B`` standing
+    ``T_1`` above its local background), a pixel that itself stands out of
+    its local background (``B - L > T_1``) fails neither test unless
+    ``D - B >= p * (B - L)``: a cosmic ray on a core must raise it by at
+    least that fraction.  (The local background, not the subtracted sky,
+    so that data whose sky was never subtracted are treated alike.)
 
 Growth (driz_cr_grow, driz_cr_ctegrow)
     The cosmic-ray mask is then dilated by a ``grow`` x ``grow`` box (as
@@ -120,6 +126,8 @@ from multidrizzle.errors import ParameterError
 __all__ = [
     "CTE_DIRECTIONS",
     "SECOND_PASS_RADIUS",
+    "SHARPNESS_SHIFT_PIXELS",
+    "BACKGROUND_RADIUS",
     "blot_derivative",
     "flag_cosmic_rays",
     "grow_cosmic_rays",
@@ -129,6 +137,17 @@ __all__ = [
 #: second-pass threshold apply: AstroDrizzle convolves the first-pass mask
 #: with a 3 x 3 kernel of ones.
 SECOND_PASS_RADIUS = 1
+
+#: Misregistration (pixels) between an exposure and its blotted median that
+#: the sharpness test allows for: the model's contrast may be off by this
+#: fraction of its largest change to a 4-neighbour.  (A 0.2-pixel shift of a
+#: bright, undersampled star makes its wings' contrast look sharp.)
+SHARPNESS_SHIFT_PIXELS = 0.15
+
+#: Radius (pixels) of the box whose lowest blotted-median value is a source's
+#: local background for the core test: a star's wings 2 pixels out are a few
+#: per cent of its peak.
+BACKGROUND_RADIUS = 2
 
 #: Accepted readout directions (drizzlepac ``cte_dir``).
 CTE_DIRECTIONS: tuple[int, ...] = (-1, 0, 1)
@@ -222,13 +241,31 @@ def _is_model_peak(blotted, row: int, col: int) -> bool:
 
 
 @njit(cache=True, inline="always")
-def _near_source_peak(blotted, row: int, col: int, floor: float, level: float) -> bool:
-    """A local maximum of the blotted median above ``level + floor`` in the 3 x 3 box."""
+def _local_background(blotted, row: int, col: int) -> float:
+    """The lowest finite blotted-median value in the box of radius
+    ``BACKGROUND_RADIUS`` (the pixel's own value if none other is finite)."""
+    n_rows, n_cols = blotted.shape
+    lowest = np.float64(blotted[row, col])
+    for near_row in range(max(row - BACKGROUND_RADIUS, 0),
+                          min(row + BACKGROUND_RADIUS + 1, n_rows)):
+        for near_col in range(max(col - BACKGROUND_RADIUS, 0),
+                              min(col + BACKGROUND_RADIUS + 1, n_cols)):
+            value = np.float64(blotted[near_row, near_col])
+            if value < lowest:  # False for NaN
+                lowest = value
+    return lowest
+
+
+@njit(cache=True, inline="always")
+def _in_source_core(blotted, row: int, col: int, floor: float) -> bool:
+    """A local maximum of the blotted median in the 3 x 3 box that stands more
+    than ``floor`` above its local background: the pixel is in a source's core."""
     n_rows, n_cols = blotted.shape
     for near_row in range(max(row - 1, 0), min(row + 2, n_rows)):
         for near_col in range(max(col - 1, 0), min(col + 2, n_cols)):
-            value = np.float64(blotted[near_row, near_col])
-            if value - level > floor and _is_model_peak(blotted, near_row, near_col):
+            if (_is_model_peak(blotted, near_row, near_col)
+                    and np.float64(blotted[near_row, near_col])
+                    - _local_background(blotted, near_row, near_col) > floor):
                 return True
     return False
 
@@ -262,6 +299,26 @@ def _pair_contrast(image, valid, row: int, col: int):
 
 
 @njit(cache=True, inline="always")
+def _model_contrast_allowance(blotted, valid, row: int, col: int, sharpness: float,
+                              shift: float) -> float:
+    """``k |c(B)| + shift * (largest change of c(B) to a 4-neighbour)``; NaN if none."""
+    centre, _, _ = _pair_contrast(blotted, valid, row, col)
+    if not math.isfinite(centre):
+        return math.nan
+    n_rows, n_cols = blotted.shape
+    change = 0.0
+    for d_row, d_col in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+        near_row = row + d_row
+        near_col = col + d_col
+        if near_row < 0 or near_col < 0 or near_row >= n_rows or near_col >= n_cols:
+            continue
+        contrast, _, _ = _pair_contrast(blotted, valid, near_row, near_col)
+        if math.isfinite(contrast) and abs(contrast - centre) > change:
+            change = abs(contrast - centre)
+    return sharpness * abs(centre) + shift * change
+
+
+@njit(cache=True, inline="always")
 def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, col,
                  to_electrons, read_noise, sky, blot_sky, snr_first, snr_second,
                  scale_first, scale_second, sharpness, peak_ratio, skew):
@@ -285,11 +342,6 @@ def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, co
     first = _noise_threshold(snr_first, seed_poisson, read_variance, to_electrons, ratio, skew)
     second = _noise_threshold(snr_second, poisson, read_variance, to_electrons, ratio, skew)
 
-    source = model - blot_sky
-    if (peak_ratio > 0.0 and source > first and residual < peak_ratio * source
-            and _is_model_peak(blotted, row, col)):
-        return np.uint8(0)  # a source's core: the median's smoothing, not a cosmic ray
-
     fails_first = residual > scale_first * slope + first
     fails_second = residual > scale_second * slope + second
     if sharpness > 0.0 and not (fails_first and fails_second):
@@ -299,10 +351,10 @@ def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, co
         gated_second = scale_second * slope > second and residual > second
         # not in a source's core, where a median of few exposures can be
         # much smoother than one exposure
-        if (gated_first or gated_second) and not _near_source_peak(blotted, row, col, first,
-                                                                    blot_sky):
+        if (gated_first or gated_second) and not _in_source_core(blotted, row, col, first):
             data_contrast, d_row, d_col = _pair_contrast(science, valid, row, col)
-            model_contrast, _, _ = _pair_contrast(blotted, valid, row, col)
+            model_contrast = _model_contrast_allowance(blotted, valid, row, col, sharpness,
+                                                       SHARPNESS_SHIFT_PIXELS)
             if math.isfinite(data_contrast) and math.isfinite(model_contrast):
                 pair_poisson = 0.0
                 for sign in (1, -1):
@@ -311,13 +363,21 @@ def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, co
                 # variance of the pixel minus its pair's mean, in electrons
                 contrast_poisson = poisson + 0.25 * pair_poisson
                 contrast_read = 1.5 * read_variance
-                excess = data_contrast - sharpness * abs(model_contrast)
+                excess = data_contrast - model_contrast
                 if gated_first and excess > _noise_threshold(
                         snr_first, contrast_poisson, contrast_read, to_electrons, 0.0, skew):
                     fails_first = True
                 if gated_second and excess > _noise_threshold(
                         snr_second, contrast_poisson, contrast_read, to_electrons, 0.0, skew):
                     fails_second = True
+    if not (fails_first or fails_second):
+        return np.uint8(0)
+    if peak_ratio > 0.0:
+        # a source's core: the median's smoothing, not a cosmic ray
+        source = model - _local_background(blotted, row, col)
+        if (source > first and residual < peak_ratio * source
+                and _in_source_core(blotted, row, col, first)):
+            return np.uint8(0)
     result = np.uint8(0)
     if fails_first:
         result |= _FAILS_FIRST
@@ -575,8 +635,7 @@ def flag_cosmic_rays(
     blot_sky : float, optional
         Sky level in ``u`` that ``B`` holds (added back by the blot):
         counted a second time in the first test's Poisson term (AstroDrizzle's
-        ``backg``), and subtracted from ``B`` for the source level of the
-        core test.
+        ``backg``).
     sharpness : float, optional
         ``k`` of the sharpness test (>= 0; 0 switches it off).
     peak_ratio : float, optional

@@ -246,8 +246,8 @@ def detect_cosmic_rays(
     cte_direction: int = 0,
     model_variance: np.ndarray | float = 0.0,
     blot_sky: float = 0.0,
-    driz_cr_sharpness: float = 0.0,
-    driz_cr_peak_ratio: float = 0.0,
+    driz_cr_sharpness: float = 2.5,
+    driz_cr_peak_ratio: float = 1.0,
     blotted_counts: np.ndarray | None = None,
 ) -> np.ndarray:
     """Find the cosmic rays of one input chip (AstroDrizzle ``driz_cr``).
@@ -300,12 +300,13 @@ def detect_cosmic_rays(
     blot_sky : float, optional
         Sky level, in the science units, that ``blotted_median`` holds (the
         subtracted sky the blot added back): counted a second time in the
-        first test, as AstroDrizzle's ``backg``, and the background of the
-        core test.
+        first test, as AstroDrizzle's ``backg``.
     driz_cr_sharpness : float, optional
-        ``k`` of the sharpness test on source slopes (>= 0; 0: off).
+        ``k`` of the sharpness test on source slopes (>= 0; 0: off; the
+        session's default 2.5).
     driz_cr_peak_ratio : float, optional
-        ``p`` of the core test at the median's local maxima (>= 0; 0: off).
+        ``p`` of the core test at the median's local maxima (>= 0; 0: off;
+        the session's default 1.0).
     blotted_counts : numpy.ndarray or None, optional
         Exposures behind the blotted median at each pixel (the fewest among
         the median pixels its interpolation used, as

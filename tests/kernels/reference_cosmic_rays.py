@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from multidrizzle.kernels.cosmic_rays import BACKGROUND_RADIUS, SHARPNESS_SHIFT_PIXELS
+
 _NEIGHBOUR_OFFSETS = ((0, -1), (0, 1), (-1, 0), (1, 0))
 
 
@@ -69,6 +71,19 @@ def contrast_reference(image, valid):
     return contrast, offset
 
 
+def local_background_reference(model):
+    """The lowest finite B within BACKGROUND_RADIUS pixels (a square box, in the image)."""
+    values = np.asarray(model, dtype=np.float64)
+    lowest = values.copy()
+    reach = BACKGROUND_RADIUS
+    with np.errstate(invalid="ignore"):
+        for d_row in range(-reach, reach + 1):
+            for d_col in range(-reach, reach + 1):
+                near = shifted(values, d_row, d_col, np.nan)
+                lowest = np.where(near < lowest, near, lowest)
+    return lowest
+
+
 def model_peak_reference(model):
     """B at least its finite in-image 4-neighbours, with at least one of them."""
     values = np.asarray(model, dtype=np.float64)
@@ -104,9 +119,21 @@ def flag_reference(science, blotted, valid, *, to_electrons, read_noise, sky, sn
         fails_first = residual > scale[0] * slope + first
         fails_second = residual > scale[1] * slope + second
         peak = model_peak_reference(model)
+        background = local_background_reference(model)
+        # 3 x 3 boxes about local maxima of B standing ``first`` above their background
+        core = np.zeros(data.shape, dtype=bool)
+        for d_row in (-1, 0, 1):
+            for d_col in (-1, 0, 1):
+                height = shifted(model - background, d_row, d_col, np.nan)
+                core |= shifted(peak, d_row, d_col, False) & (height > first)
         if sharpness > 0:
             data_contrast, offset = contrast_reference(data, valid)
             model_contrast, _ = contrast_reference(model, valid)
+            change = np.zeros(data.shape)
+            for d_row, d_col in _NEIGHBOUR_OFFSETS:
+                near = shifted(model_contrast, d_row, d_col, np.nan)
+                step = np.abs(near - model_contrast)
+                change = np.where(np.isfinite(near) & (step > change), step, change)
             pair_poisson = np.zeros(data.shape)
             for sign in (1, -1):
                 for d_row, d_col in ((0, 1), (1, 0)):
@@ -114,14 +141,8 @@ def flag_reference(science, blotted, valid, *, to_electrons, read_noise, sky, sn
                     neighbour = shifted(model, sign * d_row, sign * d_col, np.nan)
                     pair_poisson += np.where(chosen, to_electrons * np.abs(neighbour + sky), 0.0)
             contrast_poisson = poisson + 0.25 * pair_poisson
-            excess = data_contrast - sharpness * np.abs(model_contrast)
-            source_peak = peak & (model - blot_sky > 0)
-            core = np.zeros(data.shape, dtype=bool)
-            for d_row in (-1, 0, 1):
-                for d_col in (-1, 0, 1):
-                    neighbour = shifted(model, d_row, d_col, np.nan)
-                    core |= (shifted(source_peak, d_row, d_col, False)
-                             & (neighbour - blot_sky > first))
+            excess = (data_contrast - sharpness * np.abs(model_contrast)
+                      - SHARPNESS_SHIFT_PIXELS * change)
             for threshold, test_snr, test_scale, fails in ((first, snr[0], scale[0], fails_first),
                                                           (second, snr[1], scale[1], fails_second)):
                 gated = (test_scale * slope > threshold) & (residual > threshold) & ~core
@@ -129,10 +150,10 @@ def flag_reference(science, blotted, valid, *, to_electrons, read_noise, sky, sn
                                             to_electrons, 0.0, skew_correction)
                 fails |= gated & np.isfinite(excess) & sharp
         if peak_ratio > 0:
-            source = model - blot_sky
-            core = peak & (source > first) & (residual < peak_ratio * source)
-            fails_first &= ~core
-            fails_second &= ~core
+            source = model - background
+            spared = core & (source > first) & (residual < peak_ratio * source)
+            fails_first &= ~spared
+            fails_second &= ~spared
         fails_first &= testable
         fails_second &= testable
     first_nearby = np.zeros(data.shape, dtype=bool)

@@ -320,6 +320,17 @@ def test_core_test_spares_a_sharper_star_core():
                             peak_ratio=1.0)[7, 7]
 
 
+def test_core_test_reads_the_local_background_not_the_subtracted_sky():
+    """Data whose sky was never subtracted (b = 0, B holds 40 e- of sky): a
+    hit in the sky is still found, the sharper core still spared."""
+    model = _star(sigma=1.4)
+    science = _star(sigma=1.1)
+    science[2, 2] += 60.0                   # a hit in the sky, not on the star
+    settings = STAR_SETTINGS | dict(blot_sky=0.0, peak_ratio=1.0, sharpness=2.5)
+    found = flag_cosmic_rays(science, model, np.ones(model.shape, bool), **settings)
+    assert sorted(zip(*np.nonzero(found))) == [(2, 2)]
+
+
 @pytest.mark.parametrize("bad", [-0.1, np.nan, np.full((3, 3), 0.5)])
 def test_bad_model_variance_is_refused(bad):
     model = np.full((5, 5), 10.0)
