@@ -1044,14 +1044,15 @@ class DrizzleParameters(HasTraits):
         "blotted median passes the noise threshold is a cosmic ray when its contrast "
         "with its neighbours exceeds this many times the blotted median's contrast, by "
         "driz_cr_snr sigma. Larger values find fewer; 0 switches the test off "
-        "(AstroDrizzle's behaviour). Not used at local maxima of the blotted median "
-        "(see driz_cr_peak_ratio).")), "driz_cr", origin="package")
+        "(AstroDrizzle's behaviour). Not used in the cores of sources (see "
+        "driz_cr_peak_ratio).")), "driz_cr", origin="package")
     driz_cr_peak_ratio = _parameter(BoundedFloat(1.0, minimum=0, help=(
-        "Star cores spared: at a local maximum of the blotted median that stands out of "
-        "the sky (a source's core), a pixel is only a cosmic ray when its excess over the "
-        "blotted median exceeds this fraction of the source's level there (the median "
-        "of drizzled images is smoother and, with few exposures, lower than a sharp "
-        "core). 0 switches the protection off (AstroDrizzle's behaviour).")),
+        "Star cores spared: within a pixel of a local maximum of the blotted median that "
+        "stands out of its surroundings (a source's core), a pixel is only a cosmic ray "
+        "when its excess over the blotted median exceeds this fraction of the source's "
+        "level there, above the local background (the median of drizzled images is "
+        "smoother and, with few exposures, lower than a sharp core). 0 switches the "
+        "protection off (AstroDrizzle's behaviour).")),
         "driz_cr", origin="package")
 
     # --------------------------------------------------------------- final
