@@ -10,6 +10,18 @@ truth for both, and the targets::
 
     python benchmarks/bench_pipeline.py [--num-cores 2] [--n-exposures 4]
         [--repeat 1] [--folder DIR] [--chip-shape 2051 4096] [--keep]
+        [--camera wfc3_uvis|acs_wfc] [--distortion sip|npol_d2im] [--seed 0]
+        [--set NAME=VALUE ...] [--reuse-astrodrizzle]
+
+``--camera``/``--distortion`` pick the demo variant (ACS/WFC-like chips;
+NPOL and D2IM lookup tables in the headers), ``--seed`` its random draws;
+``--set`` gives both pipelines another parameter (the value is read as
+JSON when it parses, e.g. ``--set skystat='"mode"'`` or ``--set
+driz_cr_snr='"4 3"'``).  ``--reuse-astrodrizzle`` keeps an AstroDrizzle run
+left by ``--keep`` on the same data and parameters instead of running it
+again (for comparing changes of multidrizzle).  The last lines print one
+summary row per run: cosmic-ray recall (all, > 30, > 100 e-) and the pixels
+wrongly flagged, AstroDrizzle against multidrizzle.
 
 Timing: wall time of the pipeline call in the child (AstroDrizzle() for
 AstroDrizzle; session set-up, build() and run() for multidrizzle), without
@@ -173,8 +185,23 @@ class Run:
         return max(self.result["maxrss_self_bytes"], self.tree_pss_bytes)
 
 
-def run_pipeline(pipeline: str, inputs: list[Path], workdir: Path, num_cores: int) -> Run:
-    """Copy the inputs into ``workdir`` and run one pipeline there in a child."""
+def run_pipeline(pipeline: str, inputs: list[Path], workdir: Path, num_cores: int,
+                 extra: dict | None = None, reuse: bool = False) -> Run:
+    """Copy the inputs into ``workdir`` and run one pipeline there in a child.
+
+    ``extra``: parameters for both pipelines beyond SHARED_PARAMETERS.
+    ``reuse``: return the run already in ``workdir`` if it was made from
+    the same inputs and parameters.
+    """
+    parameters = dict(SHARED_PARAMETERS, num_cores=num_cores, **(extra or {}))
+    signature = {"pipeline": pipeline, "parameters": parameters,
+                 "inputs": [[str(p), p.stat().st_mtime_ns] for p in inputs]}
+    signature_file = workdir / "signature.json"
+    if reuse and signature_file.is_file() and (workdir / "result.json").is_file() \
+            and json.loads(signature_file.read_text()) == signature:
+        print(f"reusing the {pipeline} run in {workdir}")
+        return Run(pipeline, workdir, json.loads((workdir / "result.json").read_text()),
+                   float("nan"), 0)
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -183,7 +210,6 @@ def run_pipeline(pipeline: str, inputs: list[Path], workdir: Path, num_cores: in
         shutil.copyfile(path, workdir / path.name)
         copies.append(workdir / path.name)
     result_file = workdir / "result.json"
-    parameters = dict(SHARED_PARAMETERS, num_cores=num_cores)
     if pipeline == "astrodrizzle":
         parameters.update(ASTRODRIZZLE_ONLY)
         command = [sys.executable, str(RUNNER), "--workdir", str(workdir),
@@ -204,6 +230,7 @@ def run_pipeline(pipeline: str, inputs: list[Path], workdir: Path, num_cores: in
     if code != 0:
         tail = (workdir / "stdout.txt").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"{pipeline} failed (exit {code}):\n{tail}")
+    signature_file.write_text(json.dumps(signature))
     return Run(pipeline, workdir, json.loads(result_file.read_text()), process_seconds, peak)
 
 
@@ -230,7 +257,8 @@ def _first_exposure_chip_of_stars(truth) -> dict[int, int]:
     return chip_of
 
 
-def chip_coverage(truth, multidrizzle_workdir: Path) -> dict[tuple[str, int], np.ndarray]:
+def chip_coverage(truth, multidrizzle_workdir: Path,
+                  extra: dict | None = None) -> dict[tuple[str, int], np.ndarray]:
     """Exposures covering each chip pixel (as ``tests/test_end_to_end.py``),
     from multidrizzle's single-drizzle weights and a fresh build()."""
     from astropy.io import fits
@@ -238,7 +266,8 @@ def chip_coverage(truth, multidrizzle_workdir: Path) -> dict[tuple[str, int], np
     from multidrizzle import Multidrizzle
     from multidrizzle.demo.scoring import exposure_coverage
 
-    md = Multidrizzle([str(p) for p in truth.input_files], **SHARED_PARAMETERS)
+    md = Multidrizzle([str(p) for p in truth.input_files], **SHARED_PARAMETERS,
+                      **(extra or {}))
     md.build()
     weights = [fits.getdata(multidrizzle_workdir / f"{exposure.filename.name.rsplit('.fits', 1)[0]}"
                                                    "_single_wht.fits")
@@ -328,6 +357,22 @@ def score(run: Run, truth, coverage, good, chip_of_star) -> dict:
 
 def _mib(n: float) -> str:
     return f"{n / 2**20:,.0f} MiB"
+
+
+def summary_row(label: str, ad_score: dict, md_score: dict) -> None:
+    """One line for a table of data sets: recall (all, > 30, > 100 e-) and the
+    pixels wrongly flagged, AstroDrizzle | multidrizzle."""
+    def recalls(score):
+        return " / ".join(f"{score['recall'][t]:.4f}" for t in CR_THRESHOLDS)
+
+    ratio = md_score["n_not_ray"] / max(ad_score["n_not_ray"], 1)
+    print()
+    print("summary: set | recall all / >30 / >100 e- AstroDrizzle | multidrizzle | "
+          "wrongly flagged pixels AstroDrizzle / multidrizzle (ratio)")
+    print(f"summary: {label} | {recalls(ad_score)} | {recalls(md_score)} | "
+          f"{ad_score['n_not_ray']:,} / {md_score['n_not_ray']:,} ({ratio:.3f}) | "
+          f"targets: recall {'met' if all(md_score['recall'][t] >= ad_score['recall'][t] for t in CR_THRESHOLDS) else 'NOT met'}, "
+          f"false flags <= 1/10 {'met' if ratio <= 0.1 else 'NOT met'}")
 
 
 def report(runs: dict[str, list[Run]], num_cores: int, n_exposures: int,
@@ -466,7 +511,8 @@ def _warm_up(folder: Path, num_cores: int) -> None:
     run_pipeline("multidrizzle", inputs, folder / "warmup_run", num_cores)
 
 
-def _dataset(folder: Path, n_exposures: int, chip_shape: tuple[int, int]):
+def _dataset(folder: Path, n_exposures: int, chip_shape: tuple[int, int],
+             camera: str = "wfc3_uvis", distortion: str = "sip", seed: int = 0):
     from astropy.io import fits
 
     from multidrizzle.demo.datasets import load_demo_truth, make_demo_dataset
@@ -476,11 +522,15 @@ def _dataset(folder: Path, n_exposures: int, chip_shape: tuple[int, int]):
         truth = load_demo_truth(folder)
         with fits.open(truth.input_files[0]) as hdul:
             shape = hdul["SCI", 1].data.shape
-        if len(truth.input_files) == n_exposures and tuple(shape) == tuple(chip_shape):
+        written_seed = fits.getval(truth.truth_file, "SEED")
+        if (len(truth.input_files) == n_exposures and tuple(shape) == tuple(chip_shape)
+                and (truth.camera, truth.distortion, written_seed)
+                == (camera, distortion, seed)):
             print(f"reusing demo data in {folder}")
             return truth
     started = time.perf_counter()
-    make_demo_dataset(folder, n_exposures=n_exposures, chip_shape=chip_shape, overwrite=True)
+    make_demo_dataset(folder, n_exposures=n_exposures, chip_shape=chip_shape, seed=seed,
+                      camera=camera, distortion=distortion, overwrite=True)
     print(f"demo data written to {folder} in {time.perf_counter() - started:.1f} s")
     return load_demo_truth(folder)
 
@@ -497,6 +547,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folder", type=Path,
                         default=Path(tempfile.gettempdir()) / "multidrizzle_bench_pipeline")
     parser.add_argument("--keep", action="store_true", help="keep the run folders")
+    parser.add_argument("--camera", default="wfc3_uvis", help="demo camera: wfc3_uvis or acs_wfc")
+    parser.add_argument("--distortion", default="sip",
+                        help="demo distortion: sip or npol_d2im (lookup tables)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the demo data")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="another parameter for both pipelines (repeatable)")
+    parser.add_argument("--reuse-astrodrizzle", action="store_true",
+                        help="reuse a kept AstroDrizzle run of the same data and parameters")
     # child mode (internal)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -507,12 +565,24 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.child:
         return run_multidrizzle_child(arguments)
 
-    from multidrizzle.demo.datasets import FULL_CHIP_SHAPE
+    from multidrizzle.demo.datasets import CAMERAS, DISTORTIONS, FULL_CHIP_SHAPES
 
-    chip_shape = tuple(arguments.chip_shape) if arguments.chip_shape else FULL_CHIP_SHAPE
+    if arguments.camera not in CAMERAS or arguments.distortion not in DISTORTIONS:
+        parser.error(f"--camera must be one of {CAMERAS}, --distortion one of {DISTORTIONS}")
+    extra = {}
+    for setting in arguments.set:
+        name, _, value = setting.partition("=")
+        try:
+            extra[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[name.strip()] = value
+    full_shape = FULL_CHIP_SHAPES[arguments.camera]
+    chip_shape = tuple(arguments.chip_shape) if arguments.chip_shape else full_shape
     folder = arguments.folder
-    data_folder = folder / (f"data_{arguments.n_exposures}x{chip_shape[0]}x{chip_shape[1]}")
-    truth = _dataset(data_folder, arguments.n_exposures, chip_shape)
+    data_folder = folder / (f"data_{arguments.camera}_{arguments.distortion}_s{arguments.seed}_"
+                            f"{arguments.n_exposures}x{chip_shape[0]}x{chip_shape[1]}")
+    truth = _dataset(data_folder, arguments.n_exposures, chip_shape, arguments.camera,
+                     arguments.distortion, arguments.seed)
     _warm_up(folder, arguments.num_cores)
 
     runs: dict[str, list[Run]] = {"astrodrizzle": [], "multidrizzle": []}
@@ -520,13 +590,15 @@ def main(argv: list[str] | None = None) -> int:
     for repeat in range(arguments.repeat):
         for pipeline in (order if repeat % 2 == 0 else order[::-1]):
             workdir = folder / f"run_{pipeline}_{repeat}"
-            run = run_pipeline(pipeline, truth.input_files, workdir, arguments.num_cores)
+            run = run_pipeline(pipeline, truth.input_files, workdir, arguments.num_cores,
+                               extra, reuse=(arguments.reuse_astrodrizzle
+                                             and pipeline == "astrodrizzle"))
             runs[pipeline].append(run)
             print(f"{pipeline:>13} run {repeat + 1}: {run.result['wall_seconds']:.2f} s wall, "
                   f"peak RSS {_mib(run.result['maxrss_self_bytes'])}, "
                   f"tree PSS {_mib(run.tree_pss_bytes)}", flush=True)
 
-    coverage = chip_coverage(truth, runs["multidrizzle"][0].workdir)
+    coverage = chip_coverage(truth, runs["multidrizzle"][0].workdir, extra)
     good = good_dq(truth)
     chip_of_star = _first_exposure_chip_of_stars(truth)
     output_shapes = {}
@@ -534,6 +606,10 @@ def main(argv: list[str] | None = None) -> int:
         run_list[0].scores = score(run_list[0], truth, coverage, good, chip_of_star)
         output_shapes[pipeline] = list(final_product(run_list[0])[0].shape)
     report(runs, arguments.num_cores, arguments.n_exposures, chip_shape, output_shapes)
+    summary_row(f"{arguments.camera} {arguments.distortion} seed {arguments.seed} "
+                f"{arguments.n_exposures}x{chip_shape[0]}x{chip_shape[1]}"
+                + "".join(f" {s}" for s in arguments.set),
+                runs["astrodrizzle"][0].scores, runs["multidrizzle"][0].scores)
 
     if not arguments.keep:
         for run_list in runs.values():

@@ -62,6 +62,9 @@ __all__ = [
     "PIXEL_SCALE_ARCSEC",
     "FULL_WELL_ELECTRONS",
     "PSF_COMPONENTS",
+    "CAMERAS",
+    "DISTORTIONS",
+    "FULL_CHIP_SHAPES",
     "CHIP_GAP_PIXELS",
     "DQ_BAD_COLUMN",
     "DQ_HOT_PIXEL",
@@ -191,6 +194,111 @@ DQ_HOT_PIXEL = 16
 DQ_SATURATED = 256
 _SERIOUS_DQ_FLAGS = 31743
 
+
+@dataclass(frozen=True)
+class _Camera:
+    """What differs between the demo cameras: detector layout, noise, optics.
+
+    ``distortion`` holds focal-plane polynomials about the centre of the chip
+    gap, for full-size chips, in detector pixels, with the linear terms
+    (order 1) that make the pixel grid skewed or non-square on the sky.
+    """
+
+    name: str
+    instrument: str
+    detector: str
+    full_chip_shape: tuple[int, int]
+    pixel_scale_arcsec: float
+    chip_gap_pixels: float
+    idctheta_deg: float
+    psf: tuple[tuple[float, float], ...]
+    chips: tuple[tuple[int, int, str, float], ...]
+    gain_by_amp: dict[str, float]
+    read_noise_by_amp: dict[str, float]
+    bias_level_by_amp: dict[str, float]
+    mean_dark_electrons: float
+    exptime_range: tuple[float, float]
+    sky_range_electrons: tuple[float, float]
+    distortion: dict[str, dict[tuple[int, int], float]]
+    filter_cards: tuple[tuple[str, str, str], ...]
+    photmode: str
+    photflam_by_ccdchip: dict[int, float]
+    photplam: float
+    photbw: float
+    photfnu: float
+    photzpt: float
+    ccdgain: float
+    aperture: str
+
+
+_WFC3_UVIS = _Camera(
+    name="wfc3_uvis", instrument="WFC3", detector="UVIS", full_chip_shape=FULL_CHIP_SHAPE,
+    pixel_scale_arcsec=PIXEL_SCALE_ARCSEC, chip_gap_pixels=CHIP_GAP_PIXELS,
+    idctheta_deg=_IDCTHETA_DEG, psf=PSF_COMPONENTS, chips=_CHIPS,
+    gain_by_amp=_GAIN_BY_AMP, read_noise_by_amp=_READ_NOISE_BY_AMP,
+    bias_level_by_amp=_BIAS_LEVEL_BY_AMP, mean_dark_electrons=_MEAN_DARK_ELECTRONS,
+    exptime_range=_EXPTIME_RANGE, sky_range_electrons=_SKY_RANGE_ELECTRONS,
+    distortion=_FOCAL_PLANE_DISTORTION,
+    filter_cards=(("FILTER", "F606W", "element selected from filter wheel"),),
+    photmode="WFC3 UVIS{ccdchip} F606W", photflam_by_ccdchip=_PHOTFLAM_BY_CCDCHIP,
+    photplam=_PHOTPLAM, photbw=_PHOTBW, photfnu=_PHOTFNU, photzpt=_PHOTZPT, ccdgain=1.5,
+    aperture="UVIS")
+
+# ACS/WFC: two 4096 x 2048 chips of 0.05 arcsec pixels about 50 rows apart,
+# gain 2 e-/DN, and a distortion whose linear part skews the pixel grid by
+# a few degrees on the sky.  The terms of order 2 to 4 are the SIP terms of
+# the WFC2 chip of the FLT file j94f05bgq (IDCTAB qbu1641sj); the linear
+# ones follow its IDCTAB scale terms (OCX10, OCX11, OCY10, OCY11).
+_ACS_WFC = _Camera(
+    name="acs_wfc", instrument="ACS", detector="WFC", full_chip_shape=(2048, 4096),
+    pixel_scale_arcsec=0.05, chip_gap_pixels=50.0, idctheta_deg=0.0,
+    psf=((0.8, 2.1), (0.2, 6.5)), chips=_CHIPS,
+    gain_by_amp={"A": 2.020, "B": 1.886, "C": 2.017, "D": 2.011},
+    read_noise_by_amp={"A": 4.35, "B": 3.75, "C": 4.05, "D": 5.05},
+    bias_level_by_amp={"A": 2187.3, "B": 2203.4, "C": 2265.9, "D": 2220.2},
+    mean_dark_electrons=3.1, exptime_range=(480.0, 560.0), sky_range_electrons=(45.0, 90.0),
+    distortion={
+        "A": {(1, 0): -0.00339, (0, 1): 0.03924,
+              (0, 2): 2.16615952976212e-06, (1, 1): -5.1974576466834e-06,
+              (2, 0): 8.551277582556502e-06, (0, 3): 1.08193519820265e-11,
+              (1, 2): -5.234870743692412e-10, (2, 1): -3.9771547747287e-11,
+              (3, 0): -4.7304448292227e-10, (0, 4): 1.49356171166049e-14,
+              (1, 3): -2.456997553774615e-14, (2, 2): 3.46791267104378e-14,
+              (3, 1): 1.971022971660309e-15, (4, 0): 2.37430106240231e-14},
+        "B": {(1, 0): 0.02981, (0, 1): 0.00549,
+              (0, 2): -7.2168814507744e-06, (1, 1): 6.18443235774478e-06,
+              (2, 0): -1.7464918770586e-06, (0, 3): -4.1754720492749e-10,
+              (1, 2): -6.169265268681388e-11, (2, 1): -5.085716167386211e-10,
+              (3, 0): 8.56763542781631e-11, (0, 4): -9.9570490655478e-15,
+              (1, 3): 1.21743011568848e-14, (2, 2): -3.6614325928657e-14,
+              (3, 1): -3.7795068054874e-15, (4, 0): -1.7687653826004e-14},
+    },
+    filter_cards=(("FILTER1", "F606W", "element selected from filter wheel 1"),
+                  ("FILTER2", "CLEAR2L", "element selected from filter wheel 2")),
+    photmode="ACS WFC{ccdchip} F606W", photflam_by_ccdchip={1: 7.8624e-20, 2: 7.8624e-20},
+    photplam=5921.1, photbw=672.3, photfnu=9.1953e-08, photzpt=-21.1, ccdgain=2.0,
+    aperture="WFC")
+
+#: Demo cameras by name (``make_demo_dataset(camera=...)``).
+CAMERAS: tuple[str, ...] = (_WFC3_UVIS.name, _ACS_WFC.name)
+_CAMERA_BY_NAME = {camera.name: camera for camera in (_WFC3_UVIS, _ACS_WFC)}
+#: ``(ny, nx)`` of one full-size chip of each demo camera.
+FULL_CHIP_SHAPES: dict[str, tuple[int, int]] = {
+    camera.name: camera.full_chip_shape for camera in _CAMERA_BY_NAME.values()}
+#: Distortion descriptions the demo writer can put in the headers:
+#: ``'sip'`` (TAN-SIP only) or ``'npol_d2im'`` (SIP plus NPOL lookup tables
+#: in ``WCSDVARR`` extensions and a column D2IM table in ``D2IMARR``).
+DISTORTIONS: tuple[str, ...] = ("sip", "npol_d2im")
+
+# Lookup-table distortion (``distortion='npol_d2im'``): NPOL tables on a grid
+# of this many nodes per full-size chip axis (HST's are 65 x 33 for 4096 x
+# 2048), with this largest residual (pixels); D2IM: a column-width pattern of
+# this period (columns) and amplitude (pixels) along x.
+_NPOL_NODES_FULL_SIZE = 65
+_NPOL_AMPLITUDE_PIXELS = 0.08
+_D2IM_PERIOD_COLUMNS = 68.0
+_D2IM_AMPLITUDE_PIXELS = 0.04
+
 _erf = np.frompyfunc(math.erf, 1, 1)
 
 
@@ -229,6 +337,10 @@ class DemoDataset:
         (the same detector pixels in every exposure).
     list_file : Path
         The ``@file`` list of the exposures.
+    camera : str
+        ``'wfc3_uvis'`` or ``'acs_wfc'`` (see :func:`make_demo_dataset`).
+    distortion : str
+        ``'sip'`` or ``'npol_d2im'``.
     """
 
     folder: Path
@@ -242,13 +354,33 @@ class DemoDataset:
     cosmic_ray_flux: dict[tuple[str, int], np.ndarray] = field(repr=False)
     bad_pixel_mask: dict[int, np.ndarray] = field(repr=False)
     list_file: Path | None = None
+    camera: str = "wfc3_uvis"
+    distortion: str = "sip"
 
 
 # ---------------------------------------------------------------------------
 # Geometry
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class _LookupTables:
+    """NPOL and D2IM tables of one chip, as they go into its file.
+
+    ``npol_x``/``npol_y`` are the corrections (pixels) along x and y on nodes
+    ``npol_step`` pixels apart (``CDELT = npol_step``, ``CRPIX = CRVAL = 0``
+    as in HST files: node ``j`` sits at 1-based pixel ``(j + 1) * npol_step``
+    and the edge nodes hold below the first); ``d2im_x`` the correction
+    along x of every column (a 1 x nx table, ``CDELT = 1``: entry ``i`` is
+    0-based column ``i``).
+    """
+
+    npol_x: np.ndarray
+    npol_y: np.ndarray
+    npol_step: float
+    d2im_x: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class _ChipGeometry:
     """Where one chip sits in the focal plane, and its distortion.
 
@@ -266,6 +398,8 @@ class _ChipGeometry:
     linear: np.ndarray
     sip_a: dict[tuple[int, int], float]
     sip_b: dict[tuple[int, int], float]
+    camera: _Camera = _WFC3_UVIS
+    lookup: _LookupTables | None = None
 
     @property
     def crpix(self) -> tuple[float, float]:
@@ -287,9 +421,9 @@ class _ExposurePlan:
     pointing_radec: tuple[float, float]
 
 
-def _size_ratio(chip_shape: tuple[int, int]) -> float:
-    return math.sqrt(chip_shape[0] * chip_shape[1]
-                     / (FULL_CHIP_SHAPE[0] * FULL_CHIP_SHAPE[1]))
+def _size_ratio(chip_shape: tuple[int, int], camera: _Camera = _WFC3_UVIS) -> float:
+    full = camera.full_chip_shape
+    return math.sqrt(chip_shape[0] * chip_shape[1] / (full[0] * full[1]))
 
 
 def _scaled_polynomial(coefficients: dict[tuple[int, int], float],
@@ -315,7 +449,8 @@ def _shifted_polynomial(coefficients: dict[tuple[int, int], float],
 
 
 def _chip_geometry(extver: int, ccdchip: int, amplifiers: str, chip_shape: tuple[int, int],
-                   v_centre: float, distortion: dict[str, dict[tuple[int, int], float]]
+                   v_centre: float, distortion: dict[str, dict[tuple[int, int], float]],
+                   camera: _Camera = _WFC3_UVIS, lookup: _LookupTables | None = None
                    ) -> _ChipGeometry:
     """Re-expand the focal-plane distortion about a chip centre at detector
     position ``(0, v_centre)``: the constant part moves the chip, the linear
@@ -337,40 +472,77 @@ def _chip_geometry(extver: int, ccdchip: int, amplifiers: str, chip_shape: tuple
                          focal_centre=(offset[0], v_centre + offset[1]),
                          linear=linear,
                          sip_a={key: float(value) for key, value in sip_a.items()},
-                         sip_b={key: float(value) for key, value in sip_b.items()})
+                         sip_b={key: float(value) for key, value in sip_b.items()},
+                         camera=camera, lookup=lookup)
 
 
-def _chip_geometries(chip_shape: tuple[int, int]) -> list[_ChipGeometry]:
-    """Both chips, CHIP_GAP_PIXELS detector rows apart, under one distortion."""
-    ratio = _size_ratio(chip_shape)
-    distortion = {axis: _scaled_polynomial(terms, ratio)
-                  for axis, terms in _FOCAL_PLANE_DISTORTION.items()}
-    half_separation = (chip_shape[0] + CHIP_GAP_PIXELS) / 2.0
+def _chip_geometries(chip_shape: tuple[int, int], camera: _Camera = _WFC3_UVIS,
+                     distortion: str = "sip") -> list[_ChipGeometry]:
+    """Both chips, the camera's gap apart, under one distortion; with
+    ``distortion='npol_d2im'`` each chip also gets its lookup tables."""
+    ratio = _size_ratio(chip_shape, camera)
+    polynomials = {axis: _scaled_polynomial(terms, ratio)
+                   for axis, terms in camera.distortion.items()}
+    half_separation = (chip_shape[0] + camera.chip_gap_pixels) / 2.0
     return [_chip_geometry(extver, ccdchip, amps, chip_shape, side * half_separation,
-                           distortion)
-            for extver, ccdchip, amps, side in _CHIPS]
+                           polynomials, camera,
+                           _lookup_tables(chip_shape, extver, camera)
+                           if distortion == "npol_d2im" else None)
+            for extver, ccdchip, amps, side in camera.chips]
 
 
-def _orientat_deg() -> float:
-    return (_PA_V3_DEG + _IDCTHETA_DEG + 180.0) % 360.0 - 180.0
+def _lookup_tables(chip_shape: tuple[int, int], extver: int, camera: _Camera) -> _LookupTables:
+    """Smooth NPOL residuals and a periodic column-width D2IM pattern.
+
+    The NPOL table keeps HST's number of nodes per axis (a full-size chip
+    has them 64 pixels apart; smaller chips have them closer, at least 4
+    pixels), so that the residuals have the same shape on any chip size.
+    The D2IM pattern keeps its period in columns, like the lithography it
+    stands for.
+    """
+    ny, nx = chip_shape
+    full_ny, full_nx = camera.full_chip_shape
+    step = max(4.0, float(round(64.0 * nx / full_nx)))
+    nodes_x = int(math.ceil((nx - 1) / step)) + 2
+    nodes_y = int(math.ceil((ny - 1) / step)) + 2
+    u = np.arange(nodes_x) * step / max(nx - 1, 1)      # 0 .. >= 1 across the chip
+    v = np.arange(nodes_y) * step / max(ny - 1, 1)
+    grid_u, grid_v = np.meshgrid(u, v)
+    phase = 0.7 * extver
+    npol_x = _NPOL_AMPLITUDE_PIXELS * (
+        0.6 * np.sin(2 * math.pi * (1.3 * grid_u + 0.4 * grid_v) + phase)
+        + 0.4 * np.cos(2 * math.pi * (0.5 * grid_u - 1.7 * grid_v) + 2 * phase))
+    npol_y = _NPOL_AMPLITUDE_PIXELS * (
+        0.5 * np.cos(2 * math.pi * (0.9 * grid_u + 1.1 * grid_v) - phase)
+        + 0.5 * np.sin(2 * math.pi * (1.8 * grid_u - 0.6 * grid_v) + 0.5 * phase))
+    columns = np.arange(nx, dtype=np.float64)
+    d2im_x = _D2IM_AMPLITUDE_PIXELS * np.sin(2 * math.pi * columns / _D2IM_PERIOD_COLUMNS
+                                             + phase)
+    return _LookupTables(npol_x.astype(np.float32), npol_y.astype(np.float32), step,
+                         d2im_x.astype(np.float32)[None, :])
 
 
-def _rotation_cd(orientat_deg: float) -> np.ndarray:
+def _orientat_deg(camera: _Camera = _WFC3_UVIS) -> float:
+    return (_PA_V3_DEG + camera.idctheta_deg + 180.0) % 360.0 - 180.0
+
+
+def _rotation_cd(orientat_deg: float, pixel_scale_arcsec: float = PIXEL_SCALE_ARCSEC
+                 ) -> np.ndarray:
     """CD matrix (deg/pixel) of a detector whose +y axis has position angle
     ``orientat_deg`` (east of north), with the usual sky parity."""
-    scale = PIXEL_SCALE_ARCSEC / 3600.0
+    scale = pixel_scale_arcsec / 3600.0
     theta = math.radians(orientat_deg)
     return scale * np.array([[-math.cos(theta), math.sin(theta)],
                              [math.sin(theta), math.cos(theta)]])
 
 
-def _pointing_wcs(ra_deg: float, dec_deg: float) -> WCS:
+def _pointing_wcs(ra_deg: float, dec_deg: float, camera: _Camera = _WFC3_UVIS) -> WCS:
     """Undistorted focal-plane WCS: focal pixel (0, 0) at the pointing."""
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.crval = [ra_deg, dec_deg]
     wcs.wcs.crpix = [1.0, 1.0]
-    wcs.wcs.cd = _rotation_cd(_orientat_deg())
+    wcs.wcs.cd = _rotation_cd(_orientat_deg(camera), camera.pixel_scale_arcsec)
     return wcs
 
 
@@ -417,9 +589,62 @@ def _chip_wcs_cards(pointing: WCS, geometry: _ChipGeometry) -> dict[str, object]
     cards.update({f"A_{p}_{q}": value for (p, q), value in sorted(geometry.sip_a.items())})
     cards["B_ORDER"] = 4
     cards.update({f"B_{p}_{q}": value for (p, q), value in sorted(geometry.sip_b.items())})
-    cards.update({"WCSNAME": "MDZDEMO-SIP", "RADESYS": "ICRS",
+    cards.update({"WCSNAME": "MDZDEMO-SIP" if geometry.lookup is None else "MDZDEMO-NPOL",
+                  "RADESYS": "ICRS",
                   "ORIENTAT": math.degrees(math.atan2(cd[0, 1], cd[1, 1]))})
+    if geometry.lookup is not None:
+        cards.update(_lookup_cards(geometry))
     return cards
+
+
+def _lookup_extvers(extver: int) -> tuple[int, int, int]:
+    """EXTVERs of a chip's two WCSDVARR tables (x, y) and its D2IMARR table."""
+    return 2 * extver - 1, 2 * extver, extver
+
+
+def _lookup_cards(geometry: _ChipGeometry) -> dict[str, object]:
+    """Paper IV keywords naming the chip's NPOL and D2IM tables, as in HST files."""
+    tables = geometry.lookup
+    npol_x, npol_y, d2im = _lookup_extvers(geometry.extver)
+    cards: dict[str, object] = {
+        "CPERR1": float(np.abs(tables.npol_x).max()),
+        "CPERR2": float(np.abs(tables.npol_y).max()),
+        "CPDIS1": "Lookup", "DP1.EXTVER": float(npol_x), "DP1.NAXES": 2.0,
+        "DP1.AXIS.1": 1.0, "DP1.AXIS.2": 2.0,
+        "CPDIS2": "Lookup", "DP2.EXTVER": float(npol_y), "DP2.NAXES": 2.0,
+        "DP2.AXIS.1": 1.0, "DP2.AXIS.2": 2.0,
+        "NPOLEXT": "mdzdemo_npl.fits",
+        "D2IMERR1": float(np.abs(tables.d2im_x).max()),
+        "D2IMDIS1": "Lookup", "D2IM1.EXTVER": float(d2im), "D2IM1.NAXES": 2.0,
+        "D2IM1.AXIS.1": 1.0, "D2IM1.AXIS.2": 2.0,
+        "D2IMEXT": "mdzdemo_d2i.fits",
+    }
+    return cards
+
+
+def _lookup_hdus(geometry: _ChipGeometry) -> list[fits.ImageHDU]:
+    """The chip's WCSDVARR (x, y) and D2IMARR extensions."""
+    tables = geometry.lookup
+    npol_x, npol_y, d2im = _lookup_extvers(geometry.extver)
+    hdus = []
+    for name, extver, data, step in (("WCSDVARR", npol_x, tables.npol_x, tables.npol_step),
+                                     ("WCSDVARR", npol_y, tables.npol_y, tables.npol_step),
+                                     ("D2IMARR", d2im, tables.d2im_x, 1.0)):
+        header = fits.Header()
+        for axis in (1, 2):
+            header[f"CRPIX{axis}"] = (0.0, "Coordinate system reference pixel")
+            header[f"CRVAL{axis}"] = (0.0, "Coordinate system value at reference pixel")
+            header[f"CDELT{axis}"] = (step, "Coordinate increment along axis")
+        hdus.append(fits.ImageHDU(data, header, name=name, ver=extver))
+    return hdus
+
+
+def _chip_wcs(wcs_cards: dict[str, object], geometry: _ChipGeometry) -> WCS:
+    """The chip's full WCS (with its lookup tables) from its keywords."""
+    if geometry.lookup is None:
+        return WCS(fits.Header(wcs_cards))
+    tables = fits.HDUList([fits.PrimaryHDU(), *_lookup_hdus(geometry)])
+    return WCS(fits.Header(wcs_cards), fobj=tables)
 
 
 # ---------------------------------------------------------------------------
@@ -442,7 +667,7 @@ def _scene_bounds(geometries: list[_ChipGeometry]) -> tuple[float, float, float,
     """Focal-plane box (x0, x1, y0, y1) of the reference pointing that any
     exposure may see, plus a margin for distortion and source wings."""
     ny, nx = geometries[0].shape
-    (dx0, dx1), (dy0, dy1) = _DITHER_BOX_PIXELS
+    (dx0, dx1), (dy0, dy1) = _dither_box(geometries[0].camera)
     ys = [g.focal_centre[1] for g in geometries]
     margin = _SCENE_MARGIN_PIXELS + 0.01 * max(nx, ny)
     return (dx0 - nx / 2 - margin, dx1 + nx / 2 + margin,
@@ -459,10 +684,10 @@ def _reference_chips_box(geometries: list[_ChipGeometry]) -> tuple[float, float,
             min(ys) - ny / 2 + inset, max(ys) + ny / 2 - inset)
 
 
-def _psf_peak_fraction() -> float:
+def _psf_peak_fraction(psf: tuple[tuple[float, float], ...] = PSF_COMPONENTS) -> float:
     """Fraction of a star's light in its brightest pixel when centred."""
     return sum(weight * math.erf(0.5 / (_sigma(fwhm) * math.sqrt(2))) ** 2
-               for weight, fwhm in PSF_COMPONENTS)
+               for weight, fwhm in psf)
 
 
 def _sigma(fwhm: float) -> float:
@@ -502,16 +727,18 @@ def _spread_positions(rng: np.random.Generator, bounds: tuple[float, float, floa
     return accepted[:n_accepted]
 
 
-def _galaxy_reach_pixels(r_eff_arcsec: np.ndarray) -> np.ndarray:
+def _galaxy_reach_pixels(r_eff_arcsec: np.ndarray,
+                         pixel_scale_arcsec: float = PIXEL_SCALE_ARCSEC) -> np.ndarray:
     """Distance from a galaxy centre beyond which a star counts as isolated."""
     return (_ISOLATION_RADIUS_PIXELS + 2.0 + _GALAXY_TRUNCATION_R_EFF
-            * np.asarray(r_eff_arcsec) / PIXEL_SCALE_ARCSEC * 1.05)
+            * np.asarray(r_eff_arcsec) / pixel_scale_arcsec * 1.05)
 
 
 def _make_scene(seed: int, geometries: list[_ChipGeometry],
                 reference: WCS) -> tuple[Table, Table]:
     """Stars and galaxies on the sky, around the reference pointing."""
     rng = _rng(seed, _STREAM_SCENE)
+    camera = geometries[0].camera
     bounds = _scene_bounds(geometries)
     area = (bounds[1] - bounds[0]) * (bounds[3] - bounds[2])
     n_stars = max(int(round(area * _STAR_DENSITY)), 2 * _MIN_BRIGHT_STARS)
@@ -536,13 +763,14 @@ def _make_scene(seed: int, geometries: list[_ChipGeometry],
     bright_xy = _spread_positions(rng, _reference_chips_box(geometries),
                                   n_bright + n_saturated,
                                   _BRIGHT_STAR_MIN_SEPARATION_PIXELS, galaxy_xy,
-                                  _galaxy_reach_pixels(galaxies["r_eff_arcsec"]))
+                                  _galaxy_reach_pixels(galaxies["r_eff_arcsec"],
+                                                       camera.pixel_scale_arcsec))
     faint_xy = np.column_stack([rng.uniform(bounds[0], bounds[1], n_faint),
                                 rng.uniform(bounds[2], bounds[3], n_faint)])
     # a small chip may hold fewer well-separated positions than asked for
     n_saturated = min(n_saturated, len(bright_xy))
     n_bright = len(bright_xy) - n_saturated
-    peak_per_eps = _psf_peak_fraction() * _EXPTIME_RANGE[0]
+    peak_per_eps = _psf_peak_fraction(camera.psf) * camera.exptime_range[0]
     saturated_flux = (_log_uniform(rng, _SATURATED_PEAK_OVER_FULL_WELL, n_saturated)
                       * FULL_WELL_ELECTRONS / peak_per_eps)
     star_flux = np.concatenate([
@@ -563,15 +791,16 @@ def _make_scene(seed: int, geometries: list[_ChipGeometry],
         "id": np.arange(1, n_total + 1),
         "ra": np.zeros(n_total), "dec": np.zeros(n_total),
         "flux_eps": star_flux,
-        "isolated": _isolated(star_xy, galaxy_xy, galaxies["r_eff_arcsec"]),
+        "isolated": _isolated(star_xy, galaxy_xy, galaxies["r_eff_arcsec"],
+                              camera.pixel_scale_arcsec),
         "saturated": np.arange(n_total) < n_saturated,
         "n_covered": np.zeros(n_total, dtype=np.int32),
     })
     stars["isolated"] &= ~stars["saturated"]
     stars["ra"], stars["dec"] = reference.wcs_pix2world(star_xy[:, 0], star_xy[:, 1], 0)
     stars.meta["psf"] = {"model": "sum of circular Gaussians in detector pixels",
-                         "weights": [w for w, _ in PSF_COMPONENTS],
-                         "fwhm_pixels": [f for _, f in PSF_COMPONENTS]}
+                         "weights": [w for w, _ in camera.psf],
+                         "fwhm_pixels": [f for _, f in camera.psf]}
     stars.meta["isolation_radius_pixels"] = _ISOLATION_RADIUS_PIXELS
     stars.meta["isolated"] = ("no light of another star or galaxy within "
                               "isolation_radius_pixels, and not saturated")
@@ -581,14 +810,14 @@ def _make_scene(seed: int, geometries: list[_ChipGeometry],
     return stars, galaxies
 
 
-def _isolated(star_xy: np.ndarray, galaxy_xy: np.ndarray,
-              r_eff_arcsec: np.ndarray) -> np.ndarray:
+def _isolated(star_xy: np.ndarray, galaxy_xy: np.ndarray, r_eff_arcsec: np.ndarray,
+              pixel_scale_arcsec: float = PIXEL_SCALE_ARCSEC) -> np.ndarray:
     """True for stars with no light of another source within the isolation
     radius."""
     star_distance = np.hypot(star_xy[:, None, 0] - star_xy[None, :, 0],
                              star_xy[:, None, 1] - star_xy[None, :, 1])
     np.fill_diagonal(star_distance, np.inf)
-    galaxy_reach = _galaxy_reach_pixels(r_eff_arcsec)
+    galaxy_reach = _galaxy_reach_pixels(r_eff_arcsec, pixel_scale_arcsec)
     galaxy_distance = np.hypot(star_xy[:, None, 0] - galaxy_xy[None, :, 0],
                                star_xy[:, None, 1] - galaxy_xy[None, :, 1])
     return ((star_distance.min(axis=1, initial=np.inf)
@@ -613,7 +842,8 @@ def _pixel_integrated_gaussian(offsets: np.ndarray, centres: np.ndarray,
 
 
 def _render_stars(shape: tuple[int, int], x: np.ndarray, y: np.ndarray,
-                  electrons: np.ndarray) -> np.ndarray:
+                  electrons: np.ndarray,
+                  psf: tuple[tuple[float, float], ...] = PSF_COMPONENTS) -> np.ndarray:
     """Image of point sources, each contributing exactly ``electrons`` (less
     what falls off the chip)."""
     ny, nx = shape
@@ -624,7 +854,7 @@ def _render_stars(shape: tuple[int, int], x: np.ndarray, y: np.ndarray,
     columns = np.rint(x).astype(np.int64)[:, None] + offsets
     rows = np.rint(y).astype(np.int64)[:, None] + offsets
     stamps = np.zeros((len(x), offsets.size, offsets.size))
-    for weight, fwhm in PSF_COMPONENTS:
+    for weight, fwhm in psf:
         along_x = _pixel_integrated_gaussian(columns, x, _sigma(fwhm))
         along_y = _pixel_integrated_gaussian(rows, y, _sigma(fwhm))
         stamps += weight * along_y[:, :, None] * along_x[:, None, :]
@@ -720,7 +950,8 @@ def _galaxy_stamp(galaxy, wcs: WCS, xc: float, yc: float, half: int,
 
 
 def _render_galaxies(shape: tuple[int, int], wcs: WCS, galaxies: Table,
-                     exptime: float) -> np.ndarray:
+                     exptime: float, pixel_scale_arcsec: float = PIXEL_SCALE_ARCSEC
+                     ) -> np.ndarray:
     """Image (e-) of Sersic galaxies whose surface brightness is defined on
     the sky: pixel values scale with each pixel's area on the sky."""
     ny, nx = shape
@@ -731,7 +962,7 @@ def _render_galaxies(shape: tuple[int, int], wcs: WCS, galaxies: Table,
                                 tolerance=1e-8, quiet=True)
     for galaxy, (xc, yc) in zip(galaxies, centres):
         truncation = _GALAXY_TRUNCATION_R_EFF * galaxy["r_eff_arcsec"]
-        half = max(int(math.ceil(truncation / (0.9 * PIXEL_SCALE_ARCSEC))) + 1,
+        half = max(int(math.ceil(truncation / (0.9 * pixel_scale_arcsec))) + 1,
                    _GALAXY_CORE_HALF_WIDTH)
         if not (np.isfinite(xc) and np.isfinite(yc)):
             continue
@@ -762,7 +993,8 @@ class _ChipDefects:
 def _chip_defects(seed: int, geometry: _ChipGeometry) -> _ChipDefects:
     rng = _rng(seed, _STREAM_DEFECTS, geometry.extver)
     ny, nx = geometry.shape
-    area_fraction = ny * nx / (FULL_CHIP_SHAPE[0] * FULL_CHIP_SHAPE[1])
+    full_ny, full_nx = geometry.camera.full_chip_shape
+    area_fraction = ny * nx / (full_ny * full_nx)
     n_bad = max(int(round(_BAD_DARK_PER_FULL_CHIP * area_fraction)), _MIN_BAD_DARK)
     n_hot = max(int(round(_HOT_PIXELS_PER_FULL_CHIP * area_fraction)), _MIN_HOT_PIXELS)
     positions = rng.choice(ny * nx, size=n_bad + n_hot, replace=False)
@@ -816,7 +1048,7 @@ def _cosmic_ray_image(shape: tuple[int, int], exptime: float,
 def _read_noise_image(geometry: _ChipGeometry) -> np.ndarray:
     """Read noise (e-) of each pixel: left half one amplifier, right half the other."""
     ny, nx = geometry.shape
-    left, right = (_READ_NOISE_BY_AMP[a] for a in geometry.amplifiers)
+    left, right = (geometry.camera.read_noise_by_amp[a] for a in geometry.amplifiers)
     row = np.where(np.arange(nx) < nx // 2, left, right)
     return np.broadcast_to(row, (ny, nx))
 
@@ -838,8 +1070,9 @@ def _simulate_chip(seed: int, plan: _ExposurePlan, geometry: _ChipGeometry,
     Poisson and read noise, cosmic rays, negative pixels, saturation."""
     rng = _rng(seed, _STREAM_CHIP, plan.index, geometry.extver)
     ny, nx = geometry.shape
-    wcs_cards = _chip_wcs_cards(_pointing_wcs(*plan.pointing_radec), geometry)
-    wcs = WCS(fits.Header(wcs_cards))
+    camera = geometry.camera
+    wcs_cards = _chip_wcs_cards(_pointing_wcs(*plan.pointing_radec, camera), geometry)
+    wcs = _chip_wcs(wcs_cards, geometry)
     star_xy = wcs.all_world2pix(np.column_stack([stars["ra"], stars["dec"]]), 0,
                                 tolerance=1e-8, quiet=True)
     reach = _STAR_STAMP_HALF_WIDTH
@@ -849,10 +1082,14 @@ def _simulate_chip(seed: int, plan: _ExposurePlan, geometry: _ChipGeometry,
                & (star_xy[:, 1] >= reach) & (star_xy[:, 1] <= ny - 1 - reach))
     # Photons collected per pixel: sources and sky scale with each pixel's
     # area on the sky; point sources deliver exactly flux * exptime.
-    area = _relative_pixel_area(wcs, geometry.shape)
+    # (lookup tables vary on scales of tens of pixels: finer area nodes)
+    area = _relative_pixel_area(wcs, geometry.shape,
+                                spacing=64 if geometry.lookup is None else 8,
+                                pixel_scale_arcsec=camera.pixel_scale_arcsec)
     collected = _render_stars(geometry.shape, star_xy[near, 0], star_xy[near, 1],
-                              np.asarray(stars["flux_eps"])[near] * plan.exptime)
-    collected += _render_galaxies(geometry.shape, wcs, galaxies, plan.exptime)
+                              np.asarray(stars["flux_eps"])[near] * plan.exptime, camera.psf)
+    collected += _render_galaxies(geometry.shape, wcs, galaxies, plan.exptime,
+                                  camera.pixel_scale_arcsec)
     collected += plan.sky_electrons * area + defects.hot_rate_eps * plan.exptime
     saturated = collected >= FULL_WELL_ELECTRONS
 
@@ -873,9 +1110,9 @@ def _simulate_chip(seed: int, plan: _ExposurePlan, geometry: _ChipGeometry,
                           _stars_touching(saturated, star_xy))
 
 
-def _relative_pixel_area(wcs: WCS, shape: tuple[int, int],
-                         spacing: int = 64) -> np.ndarray:
-    """Sky area of each pixel relative to a PIXEL_SCALE_ARCSEC square pixel.
+def _relative_pixel_area(wcs: WCS, shape: tuple[int, int], spacing: int = 64,
+                         pixel_scale_arcsec: float = PIXEL_SCALE_ARCSEC) -> np.ndarray:
+    """Sky area of each pixel relative to a square pixel of the camera's scale.
 
     Evaluated from the distortion's Jacobian on nodes every ``spacing``
     pixels and interpolated bilinearly (the distortion is smooth).
@@ -894,7 +1131,7 @@ def _relative_pixel_area(wcs: WCS, shape: tuple[int, int],
     d_dx = offsets[0] - offsets[1]
     d_dy = offsets[2] - offsets[3]
     area = np.abs(d_dx[:, 0] * d_dy[:, 1] - d_dx[:, 1] * d_dy[:, 0])
-    area = (area / PIXEL_SCALE_ARCSEC ** 2).reshape(grid_x.shape)
+    area = (area / pixel_scale_arcsec ** 2).reshape(grid_x.shape)
     along_x = np.array([np.interp(np.arange(nx), x_nodes, row) for row in area])
     return np.array([np.interp(np.arange(ny), y_nodes, column) for column in along_x.T]).T
 
@@ -921,28 +1158,37 @@ def _rootname(index: int) -> str:
     return f"mdz001{chr(ord('a') + index // 9)}{index % 9 + 1}q"
 
 
-def _dither(seed: int, index: int) -> tuple[float, float]:
+def _dither_box(camera: _Camera) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Box of the random dithers: up to 25 pixels beyond the chip gap in y."""
+    (x0, x1), (y0, _) = _DITHER_BOX_PIXELS
+    return (x0, x1), (y0, camera.chip_gap_pixels + 25.0)
+
+
+def _dither(seed: int, index: int, camera: _Camera = _WFC3_UVIS) -> tuple[float, float]:
     """Telescope offset (detector pixels) of exposure ``index``: the fixed
     pattern, then random offsets in the same box, every fourth one across
     the chip gap."""
     if index < len(_DITHER_PATTERN_PIXELS):
-        return _DITHER_PATTERN_PIXELS[index]
+        x, y = _DITHER_PATTERN_PIXELS[index]
+        # the fourth step crosses the camera's chip gap by 12.75 pixels
+        return (x, camera.chip_gap_pixels + 12.75) if index == 3 else (x, y)
     rng = _rng(seed, _STREAM_EXPOSURE, index, 1)
-    (x0, x1), (y0, y1) = _DITHER_BOX_PIXELS
-    gap_step = CHIP_GAP_PIXELS + 12.0 if index % 4 == 3 else 0.0
+    (x0, x1), (y0, y1) = _dither_box(camera)
+    gap_step = camera.chip_gap_pixels + 12.0 if index % 4 == 3 else 0.0
     return (round(float(rng.uniform(x0, x1)), 3),
             round(float(rng.uniform(y0, min(y1 - gap_step, 12.0))) + gap_step, 3))
 
 
-def _exposure_plans(seed: int, n_exposures: int, suffix: str) -> list[_ExposurePlan]:
-    reference = _pointing_wcs(_TARGET_RA_DEG, _TARGET_DEC_DEG)
+def _exposure_plans(seed: int, n_exposures: int, suffix: str,
+                    camera: _Camera = _WFC3_UVIS) -> list[_ExposurePlan]:
+    reference = _pointing_wcs(_TARGET_RA_DEG, _TARGET_DEC_DEG, camera)
     plans = []
     start = _MJD_START
     for index in range(n_exposures):
         rng = _rng(seed, _STREAM_EXPOSURE, index, 0)
-        exptime = float(round(rng.uniform(*_EXPTIME_RANGE)))
-        sky = float(round(rng.uniform(*_SKY_RANGE_ELECTRONS), 4))
-        dither = _dither(seed, index)
+        exptime = float(round(rng.uniform(*camera.exptime_range)))
+        sky = float(round(rng.uniform(*camera.sky_range_electrons), 4))
+        dither = _dither(seed, index, camera)
         ra, dec = reference.wcs_pix2world([dither[0]], [dither[1]], 0)
         rootname = _rootname(index)
         plans.append(_ExposurePlan(index=index, rootname=rootname,
@@ -954,14 +1200,19 @@ def _exposure_plans(seed: int, n_exposures: int, suffix: str) -> list[_ExposureP
     return plans
 
 
-def _primary_header(plan: _ExposurePlan, chip_shape: tuple[int, int]) -> fits.Header:
+def _primary_header(plan: _ExposurePlan, chip_shape: tuple[int, int],
+                    geometry: _ChipGeometry | None = None) -> fits.Header:
+    geometry = geometry or _chip_geometries(chip_shape)[0]
+    camera = geometry.camera
+    lookup = geometry.lookup is not None
     start = Time(plan.expstart_mjd, format="mjd", scale="utc")
     cards = [
-        ("NEXTEND", 6, "Number of standard extensions"),
+        # SCI, ERR, DQ per chip, and three lookup tables per chip
+        ("NEXTEND", 12 if lookup else 6, "Number of standard extensions"),
         ("FILENAME", plan.filename, "name of file"),
         ("FILETYPE", "SCI", "type of data found in data file"),
         ("TELESCOP", "HST", "telescope used to acquire data"),
-        ("INSTRUME", "WFC3", "identifier for instrument used to acquire data"),
+        ("INSTRUME", camera.instrument, "identifier for instrument used to acquire data"),
         ("EQUINOX", 2000.0, "equinox of celestial coord. system"),
         ("ROOTNAME", plan.rootname, "rootname of the observation set"),
         ("IMAGETYP", "EXT", "type of exposure identifier"),
@@ -978,17 +1229,18 @@ def _primary_header(plan: _ExposurePlan, chip_shape: tuple[int, int]) -> fits.He
         ("EXPFLAG", "NORMAL", "Exposure interruption indicator"),
         ("DARKTIME", plan.exptime + 3.0, "fiducial pixel dark time (secs)"),
         ("PA_V3", _PA_V3_DEG, "position angle of V3-axis of HST (deg)"),
-        ("POSTARG1", plan.dither_pixels[0] * PIXEL_SCALE_ARCSEC,
+        ("POSTARG1", plan.dither_pixels[0] * camera.pixel_scale_arcsec,
          "POSTARG in axis 1 direction"),
-        ("POSTARG2", plan.dither_pixels[1] * PIXEL_SCALE_ARCSEC,
+        ("POSTARG2", plan.dither_pixels[1] * camera.pixel_scale_arcsec,
          "POSTARG in axis 2 direction"),
         ("OBSTYPE", "IMAGING", "observation type - imaging or spectroscopic"),
         ("OBSMODE", "ACCUM", "operating mode"),
-        ("SUBARRAY", tuple(chip_shape) != FULL_CHIP_SHAPE,
+        ("SUBARRAY", tuple(chip_shape) != camera.full_chip_shape,
          "data from a subarray (T) or full frame (F)"),
-        ("DETECTOR", "UVIS", "detector in use: UVIS or IR"),
-        ("FILTER", "F606W", "element selected from filter wheel"),
-        ("APERTURE", "UVIS", "aperture name"),
+        ("DETECTOR", camera.detector, "detector in use: UVIS or IR"
+         if camera.instrument == "WFC3" else "detector in use: WFC, HRC, or SBC"),
+        *camera.filter_cards,
+        ("APERTURE", camera.aperture, "aperture name"),
         ("CRSPLIT", 1, "number of cosmic ray split exposures"),
         ("FLASHLVL", 0, "Post flash requested flash level"),
         ("FLASHSTA", "NOT PERFORMED", "Status: SUCCESSFUL, ABORTED, NOT PERFORMED"),
@@ -1002,21 +1254,26 @@ def _primary_header(plan: _ExposurePlan, chip_shape: tuple[int, int]) -> fits.He
         ("PHOTCORR", "COMPLETE", "populate photometric header keywords"),
         ("DRIZCORR", "PERFORM", "drizzle processing"),
         ("IDCTAB", "N/A", "distortion is in the SIP keywords only"),
-        ("D2IMFILE", "N/A", "origin of detector to image correction"),
-        ("NPOLFILE", "N/A", "origin of non-polynomial distortion model"),
+        ("D2IMFILE", "mdzdemo_d2i.fits" if lookup else "N/A",
+         "origin of detector to image correction"),
+        ("NPOLFILE", "mdzdemo_npl.fits" if lookup else "N/A",
+         "origin of non-polynomial distortion model"),
         ("CCDAMP", "ABCD", "CCD Amplifier Readout Configuration"),
-        ("CCDGAIN", 1.5, "commanded gain of CCD"),
+        ("CCDGAIN", camera.ccdgain, "commanded gain of CCD"),
     ]
     for amp in "ABCD":
-        cards.append((f"ATODGN{amp}", _GAIN_BY_AMP[amp], f"calibrated gain for amplifier {amp}"))
+        cards.append((f"ATODGN{amp}", camera.gain_by_amp[amp],
+                      f"calibrated gain for amplifier {amp}"))
     for amp in "ABCD":
-        cards.append((f"READNSE{amp}", _READ_NOISE_BY_AMP[amp],
+        cards.append((f"READNSE{amp}", camera.read_noise_by_amp[amp],
                       f"calibrated read noise for amplifier {amp}"))
     for amp in "ABCD":
-        cards.append((f"BIASLEV{amp}", _BIAS_LEVEL_BY_AMP[amp], f"bias level for amplifier {amp}"))
+        cards.append((f"BIASLEV{amp}", camera.bias_level_by_amp[amp],
+                      f"bias level for amplifier {amp}"))
     cards += [
         ("ORIGIN", "multidrizzle.demo.datasets", "synthetic demo exposure"),
-        ("HISTORY", "Synthetic WFC3/UVIS-like exposure written by multidrizzle.demo.datasets"),
+        ("HISTORY", f"Synthetic {camera.instrument}/{camera.detector}-like exposure written "
+                    "by multidrizzle.demo.datasets"),
     ]
     return _header_from_cards(cards)
 
@@ -1047,8 +1304,10 @@ def _extension_header(plan: _ExposurePlan, geometry: _ChipGeometry,
     header["LTM2_2"] = (1.0, "reciprocal of sampling rate in Y")
     header["PA_APER"] = (wcs_cards["ORIENTAT"], "Position Angle of reference aperture center")
     header["VAFACTOR"] = (1.0, "velocity aberration plate scale factor")
-    header["IDCSCALE"] = (PIXEL_SCALE_ARCSEC, "pixel scale from the IDCTAB reference file")
-    header["IDCTHETA"] = (_IDCTHETA_DEG, "orientation of detector's Y-axis w.r.t. V3 axis")
+    header["IDCSCALE"] = (geometry.camera.pixel_scale_arcsec,
+                          "pixel scale from the IDCTAB reference file")
+    header["IDCTHETA"] = (geometry.camera.idctheta_deg,
+                          "orientation of detector's Y-axis w.r.t. V3 axis")
     header["IDCXREF"] = (wcs_cards["CRPIX1"], "reference pixel location in X")
     header["IDCYREF"] = (wcs_cards["CRPIX2"], "reference pixel location in Y")
     header["RA_APER"] = (plan.pointing_radec[0], "RA of aperture reference position")
@@ -1081,17 +1340,18 @@ _WCS_COMMENTS = {
 def _science_header(plan: _ExposurePlan, geometry: _ChipGeometry,
                     chip: _SimulatedChip) -> fits.Header:
     header = _extension_header(plan, geometry, chip.wcs_cards, "ELECTRONS")
-    photflam = _PHOTFLAM_BY_CCDCHIP[geometry.ccdchip]
-    header["PHOTMODE"] = (f"WFC3 UVIS{geometry.ccdchip} F606W", "observation configuration")
-    header["PHOTFLAM"] = (photflam, "Inverse sensitivity, ergs/cm2/A/e-")
-    header["PHTFLAM1"] = (_PHOTFLAM_BY_CCDCHIP[1], "Ch1 Inv Sens")
-    header["PHTFLAM2"] = (_PHOTFLAM_BY_CCDCHIP[2], "Ch2 Inv Sens")
-    header["PHTRATIO"] = (_PHOTFLAM_BY_CCDCHIP[2] / _PHOTFLAM_BY_CCDCHIP[1],
-                          "PHTFLAM2/PHTFLAM1 ratio")
-    header["PHOTFNU"] = (_PHOTFNU, "Inverse sensitivity, Jy*sec/e-")
-    header["PHOTZPT"] = (_PHOTZPT, "ST magnitude zero point")
-    header["PHOTPLAM"] = (_PHOTPLAM, "Pivot wavelength (Angstroms)")
-    header["PHOTBW"] = (_PHOTBW, "RMS bandwidth of filter plus detector")
+    camera = geometry.camera
+    by_chip = camera.photflam_by_ccdchip
+    header["PHOTMODE"] = (camera.photmode.format(ccdchip=geometry.ccdchip),
+                          "observation configuration")
+    header["PHOTFLAM"] = (by_chip[geometry.ccdchip], "Inverse sensitivity, ergs/cm2/A/e-")
+    header["PHTFLAM1"] = (by_chip[1], "Ch1 Inv Sens")
+    header["PHTFLAM2"] = (by_chip[2], "Ch2 Inv Sens")
+    header["PHTRATIO"] = (by_chip[2] / by_chip[1], "PHTFLAM2/PHTFLAM1 ratio")
+    header["PHOTFNU"] = (camera.photfnu, "Inverse sensitivity, Jy*sec/e-")
+    header["PHOTZPT"] = (camera.photzpt, "ST magnitude zero point")
+    header["PHOTPLAM"] = (camera.photplam, "Pivot wavelength (Angstroms)")
+    header["PHOTBW"] = (camera.photbw, "RMS bandwidth of filter plus detector")
     ny, nx = geometry.shape
     header["CENTERA1"] = (nx // 2 + 56, "subarray axis1 center pt in unbinned dect. pix")
     header["CENTERA2"] = (ny // 2 + 11, "subarray axis2 center pt in unbinned dect. pix")
@@ -1107,8 +1367,9 @@ def _science_header(plan: _ExposurePlan, geometry: _ChipGeometry,
     header["GOODMAX"] = (float(good_values.max()), "maximum value of good pixels")
     header["GOODMEAN"] = (float(good_values.mean()), "mean value of good pixels")
     header["SOFTERRS"] = (0, "number of soft error pixels (DQF=1)")
-    header["MEANDARK"] = (_MEAN_DARK_ELECTRONS, "average of the dark values subtracted")
-    header["MEANBLEV"] = (float(np.mean([_BIAS_LEVEL_BY_AMP[a] for a in geometry.amplifiers])),
+    header["MEANDARK"] = (camera.mean_dark_electrons, "average of the dark values subtracted")
+    header["MEANBLEV"] = (float(np.mean([camera.bias_level_by_amp[a]
+                                         for a in geometry.amplifiers])),
                           "average of all bias levels subtracted")
     header["MEANFLSH"] = (0.0, "Mean number of counts in post flash exposure")
     return header
@@ -1117,15 +1378,19 @@ def _science_header(plan: _ExposurePlan, geometry: _ChipGeometry,
 def _exposure_hdulist(plan: _ExposurePlan, chip_shape: tuple[int, int],
                       chips: list[tuple[_ChipGeometry, _SimulatedChip]]) -> fits.HDUList:
     hdus: list[fits.hdu.base.ExtensionHDU] = []
+    lookup_hdus: list[fits.ImageHDU] = []
     for geometry, chip in chips:
         extver = geometry.extver
+        if geometry.lookup is not None:
+            lookup_hdus += _lookup_hdus(geometry)
         hdus.append(fits.ImageHDU(chip.science, _science_header(plan, geometry, chip),
                                   name="SCI", ver=extver))
         hdus.append(fits.ImageHDU(chip.error, _extension_header(
             plan, geometry, chip.wcs_cards, "ELECTRONS"), name="ERR", ver=extver))
         hdus.append(fits.ImageHDU(chip.dq, _extension_header(
             plan, geometry, chip.wcs_cards, "UNITLESS"), name="DQ", ver=extver))
-    return fits.HDUList([fits.PrimaryHDU(header=_primary_header(plan, chip_shape)), *hdus])
+    primary = _primary_header(plan, chip_shape, chips[0][0])
+    return fits.HDUList([fits.PrimaryHDU(header=primary), *hdus, *lookup_hdus])
 
 
 # ---------------------------------------------------------------------------
@@ -1156,21 +1421,32 @@ def _write_text(path: Path, text: str) -> None:
     _write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
-def _check_parameters(n_exposures: int, chip_shape: tuple[int, int],
-                      suffix: str) -> tuple[int, int]:
+def _check_parameters(n_exposures: int, chip_shape: tuple[int, int] | None,
+                      suffix: str, camera: str = "wfc3_uvis",
+                      distortion: str = "sip") -> tuple[tuple[int, int], _Camera]:
     if not isinstance(n_exposures, (int, np.integer)) or not 1 <= n_exposures <= 234:
         raise ParameterError(f"n_exposures={n_exposures!r}: expected an integer from 1 to 234")
+    if camera not in _CAMERA_BY_NAME:
+        raise ParameterError(f"camera={camera!r}: expected one of "
+                             f"{', '.join(repr(name) for name in CAMERAS)}")
+    if distortion not in DISTORTIONS:
+        raise ParameterError(f"distortion={distortion!r}: expected one of "
+                             f"{', '.join(repr(name) for name in DISTORTIONS)}")
+    profile = _CAMERA_BY_NAME[camera]
+    full = profile.full_chip_shape
+    if chip_shape is None:
+        # the same fraction of the full chip as the UVIS default (256, 512)
+        chip_shape = (full[0] // 8, full[1] // 8)
     try:
         shape = tuple(int(n) for n in chip_shape)
     except (TypeError, ValueError):
         shape = ()
-    if len(shape) != 2 or min(shape) < 64 or shape[0] > FULL_CHIP_SHAPE[0] \
-            or shape[1] > FULL_CHIP_SHAPE[1]:
+    if len(shape) != 2 or min(shape) < 64 or shape[0] > full[0] or shape[1] > full[1]:
         raise ParameterError(f"chip_shape={chip_shape!r}: expected (ny, nx) with 64 <= ny <= "
-                             f"{FULL_CHIP_SHAPE[0]} and 64 <= nx <= {FULL_CHIP_SHAPE[1]}")
+                             f"{full[0]} and 64 <= nx <= {full[1]} for camera {camera!r}")
     if not suffix or not suffix.isalnum():
         raise ParameterError(f"suffix={suffix!r}: expected letters and digits, e.g. 'flc'")
-    return shape
+    return shape, profile
 
 
 def _refuse_to_overwrite(paths: list[Path]) -> None:
@@ -1180,9 +1456,10 @@ def _refuse_to_overwrite(paths: list[Path]) -> None:
 
 
 def make_demo_dataset(folder: str | os.PathLike, n_exposures: int = 4,
-                      chip_shape: tuple[int, int] = (256, 512), seed: int = 0,
-                      suffix: str = "flc", overwrite: bool = False) -> DemoDataset:
-    """Write a dithered WFC3/UVIS-like exposure set and its ground truth.
+                      chip_shape: tuple[int, int] | None = None, seed: int = 0,
+                      suffix: str = "flc", overwrite: bool = False, *,
+                      camera: str = "wfc3_uvis", distortion: str = "sip") -> DemoDataset:
+    """Write a dithered WFC3/UVIS-like (or ACS/WFC-like) exposure set and its truth.
 
     Parameters
     ----------
@@ -1192,16 +1469,31 @@ def make_demo_dataset(folder: str | os.PathLike, n_exposures: int = 4,
         Number of exposures (1 to 234).  The first four follow a fixed
         pattern: sub-pixel and few-pixel offsets, the fourth moved by more
         than the chip gap.
-    chip_shape : tuple of int
+    chip_shape : tuple of int, optional
         ``(ny, nx)`` of each of the two chips; :data:`FULL_CHIP_SHAPE` for
-        full-frame data.  Smaller chips keep the pixel scale and the chip
-        gap, and carry a distortion scaled to keep its shape.
+        full-frame WFC3/UVIS data, ``(2048, 4096)`` for ACS/WFC.  Smaller
+        chips keep the pixel scale and the chip gap, and carry a distortion
+        scaled to keep its shape.  Default: an eighth of the full chip on
+        each axis ((256, 512) for WFC3/UVIS and ACS/WFC).
     seed : int
         Seed of every random draw; the same seed gives the same files.
     suffix : str
         File name suffix: files are ``<rootname>_<suffix>.fits``.
     overwrite : bool
         Replace existing files of the same names.
+    camera : {'wfc3_uvis', 'acs_wfc'}
+        ``'wfc3_uvis'``: WFC3/UVIS keywords, 0.0396 arcsec pixels, 31-row
+        chip gap, gain 1.56.  ``'acs_wfc'``: ACS/WFC keywords (``FILTER1``,
+        ``FILTER2``, ACS amplifier gains near 2 e-/DN and read noises near
+        4.5 e-), 0.05 arcsec pixels, a 50-row gap, a broader PSF and a
+        distortion of its own whose linear part skews the pixel grid.
+    distortion : {'sip', 'npol_d2im'}
+        ``'sip'``: the distortion is in the TAN-SIP keywords only.
+        ``'npol_d2im'``: a smooth NPOL residual (up to 0.08 pixel) in two
+        ``WCSDVARR`` tables per chip and a column-width D2IM pattern (0.04
+        pixel, 68-column period) in one ``D2IMARR`` table per chip, named
+        by ``CPDISj``/``DPj.*`` and ``D2IMDIS1``/``D2IM1.*`` keywords as in
+        HST files; the scene is rendered through the full WCS.
 
     Returns
     -------
@@ -1216,21 +1508,22 @@ def make_demo_dataset(folder: str | os.PathLike, n_exposures: int = 4,
     ParameterError
         If a parameter is out of range.
     """
-    shape = _check_parameters(n_exposures, chip_shape, suffix)
+    shape, profile = _check_parameters(n_exposures, chip_shape, suffix, camera, distortion)
     folder = Path(folder)
-    plans = _exposure_plans(seed, int(n_exposures), suffix)
+    plans = _exposure_plans(seed, int(n_exposures), suffix, profile)
     truth_names = [TRUTH_FILE, STARS_FILE, GALAXIES_FILE, SKY_FILE, LIST_FILE]
     if not overwrite:
         _refuse_to_overwrite([folder / p.filename for p in plans]
                              + [folder / name for name in truth_names])
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    geometries = _chip_geometries(shape)
-    reference = _pointing_wcs(_TARGET_RA_DEG, _TARGET_DEC_DEG)
+    geometries = _chip_geometries(shape, profile, distortion)
+    reference = _pointing_wcs(_TARGET_RA_DEG, _TARGET_DEC_DEG, profile)
     stars, galaxies = _make_scene(seed, geometries, reference)
     defects = {g.extver: _chip_defects(seed, g) for g in geometries}
-    log.info("demo data: %d exposures of 2 x %s pixels, %d stars, %d galaxies, into %s",
-             len(plans), shape, len(stars), len(galaxies), folder)
+    log.info("demo data: %d %s exposures (%s distortion) of 2 x %s pixels, %d stars, "
+             "%d galaxies, into %s", len(plans), camera, distortion, shape, len(stars),
+             len(galaxies), folder)
 
     cosmic_rays: dict[tuple[str, int], np.ndarray] = {}
     covered = np.zeros(len(stars), dtype=np.int32)
@@ -1273,6 +1566,8 @@ def make_demo_dataset(folder: str | os.PathLike, n_exposures: int = 4,
         cosmic_ray_flux=cosmic_rays,
         bad_pixel_mask={extver: d.bad_dark_deficit > 0 for extver, d in defects.items()},
         list_file=folder / LIST_FILE,
+        camera=camera,
+        distortion=distortion,
     )
 
 
@@ -1351,6 +1646,13 @@ def load_demo_truth(folder: str | os.PathLike) -> DemoDataset:
                 fluxes[hdu.header["FILENAME"], hdu.header["SCIEXT"]] = np.array(hdu.data)
             elif hdu.name == "BADPIX":
                 bad_pixels[hdu.header["SCIEXT"]] = hdu.data.astype(bool)
+    # the exposures say what they are (the truth files do not depend on it)
+    with fits.open(folder / names[0]) as first:
+        instrument = (str(first[0].header.get("INSTRUME", "")).strip(),
+                      str(first[0].header.get("DETECTOR", "")).strip())
+        has_lookup = "CPDIS1" in first["SCI", 1].header
+    camera = next((c.name for c in _CAMERA_BY_NAME.values()
+                   if (c.instrument, c.detector) == instrument), "wfc3_uvis")
     return DemoDataset(
         folder=folder,
         input_files=[folder / name for name in names],
@@ -1364,4 +1666,6 @@ def load_demo_truth(folder: str | os.PathLike) -> DemoDataset:
         cosmic_ray_flux=fluxes,
         bad_pixel_mask=bad_pixels,
         list_file=folder / LIST_FILE,
+        camera=camera,
+        distortion="npol_d2im" if has_lookup else "sip",
     )

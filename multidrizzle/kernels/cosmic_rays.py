@@ -20,30 +20,73 @@ Derivative (``deriv``, drizzlepac ``quickDeriv.qderiv``)
 Two-pass test (``driz_cr``)
     With the input data ``D``, the blotted median ``B`` (sky included), both in
     the same units, ``f`` the factor that turns those units into electrons,
-    ``r`` the read noise (e-) and ``s`` the sky level (same units as ``D``)::
+    ``r`` the read noise (e-), ``s`` a sky level that ``D`` holds and ``B``
+    lacks (0 when the blot added the subtracted sky back), ``b`` the sky that
+    ``B`` holds, and ``v`` the variance of ``B`` relative to that of ``D``::
 
-        sigma = sqrt(f * |B + s| + r**2) / f
-        fails_1 = D - B > scale_1 * dB + snr_1 * sigma * sqrt(1 + v)
-        fails_2 = D - B > scale_2 * dB + snr_2 * sigma
+        T(z, P) = [z * sqrt((P + r**2) * (1 + v)) + (z**2 - 1) / 6 * P / (P + r**2)] / f
+        fails_1 = D - B > scale_1 * dB + T(snr_1, f |B + s| + f |b|)
+        fails_2 = D - B > scale_2 * dB + T(snr_2, f |B + s|)
 
     a pixel is a cosmic ray when it fails the second (looser) test and at
     least one pixel of the 3 x 3 box centred on it, itself included, fails the
-    first (stricter) test.  This is the IRAF/MultiDrizzle driz_cr expression
-    ``snr * sqrt(gain*|B + back| + rn**2) / gain`` with ``gain`` the factor to
-    electrons, as drizzlepac evaluates it after scaling ``D`` and ``B`` to
-    electrons (effective gain 1), and the per-pixel ``v`` the variance of
-    the blotted median relative to that of one exposure, which the first
-    test (does a cosmic ray start here?) counts and the second (how far does
-    it reach?) does not (0 in driz_cr: the model taken as noise-free; see
-    :mod:`multidrizzle.steps.cosmic_rays` for the values multidrizzle uses).
-    Pixels marked invalid, or where ``D``,
-    ``B`` or ``dB`` is not finite, are never tested: they neither fail a test
-    nor lend their neighbours the looser threshold.
+    first (stricter) test.  ``T(z, P)`` is ``z`` standard deviations of the
+    residual ``D - B`` for a Poisson mean of ``P`` electrons: the data's
+    Poisson and read noise and the blotted median's own variance (``v``),
+    plus the Cornish-Fisher term that moves a Gaussian threshold to the same
+    tail probability of a Poisson count plus Gaussian read noise (at 40 e- of
+    sky and 3 e- of read noise, 3.5 Gaussian sigma is 3.72 sigma of the
+    count).  The first test counts the sky a second time (``|b|``: the
+    IRAF/MultiDrizzle ``snr * sqrt(gain*|B + back| + rn**2) / gain`` as
+    AstroDrizzle evaluates it, whose ``back`` is the sky the blot already
+    added back), see :mod:`multidrizzle.steps.cosmic_rays` for why.
+    ``skew_correction=False`` drops the Cornish-Fisher term, and ``v = 0``,
+    ``s = b``, ``b = 0`` then give AstroDrizzle's expression in both tests.
+    Pixels marked invalid, or where ``D``, ``B`` or ``dB`` is not finite, are
+    never tested: they neither fail a test nor lend their neighbours the
+    looser threshold.
 
     The test is one-sided: a cosmic ray only adds charge, so a pixel far
     *below* the blotted median is not one (driz_cr tests ``|D - B|``; its
     low outliers are bad-dark pixels, which the static mask handles).  This
     halves the pure-noise false detections at no cost in recall.
+
+Sharpness test (``sharpness = k > 0``)
+    On the slopes of stars and galaxies the derivative allowance
+    ``scale * dB`` reaches hundreds of electrons and hides bright cosmic rays
+    that AstroDrizzle's test cannot see.  There a pixel's *contrast* tells
+    them apart: with ``c(X) = X[y, x] - min(mean(X[y, x-1], X[y, x+1]),
+    mean(X[y-1, x], X[y+1, x]))`` (the lower mean of the two opposite pairs of
+    valid, finite neighbours, so that a track along one axis does not hide
+    itself), a smooth slope has ``c = 0`` in the data as in the model, and a
+    source's own structure (its peak, the ringing of an interpolated model)
+    shows in ``c(B)`` as well.  Where the allowance exceeds the noise
+    threshold (``scale_i * dB > T_i``, i.e. on a source's gradient, not in
+    the sky) and ``D - B > T_i``, the pixel also fails test ``i`` when::
+
+        c(D) - k * |c(B)| - s * dc(B) > T(snr_i, P_c)   (v = 0)
+
+    with ``dc(B)`` the largest change of ``c(B)`` to a 4-neighbour and ``s``
+    = :data:`SHARPNESS_SHIFT_PIXELS` (the contrast a slightly misregistered
+    model has there), and ``P_c`` the Poisson mean of ``c(D)``: the pixel's
+    plus a quarter of each pair pixel's (read variance ``1.5 r**2``).  The
+    test is not made in a source's core: where a pixel of the 3 x 3 box is a
+    local maximum of ``B`` (at least its finite in-image 4-neighbours)
+    standing more than ``T_1`` above its local background ``L`` (the lowest
+    ``B`` within :data:`BACKGROUND_RADIUS` pixels; a median of two or three
+    exposures can be far smoother there than one exposure).
+
+Core test (``peak_ratio = p > 0``)
+    The median of drizzled images is smoother than one exposure and, from
+    few exposures (minmed takes their minimum), lower at a sharp core: a
+    star's core pixels exceed their blotted median by a fraction of the
+    star, which the derivative allowance does not always cover.  In a
+    source's core (the same 3 x 3 box about a local maximum of ``B`` standing
+    ``T_1`` above its local background), a pixel that itself stands out of
+    its local background (``B - L > T_1``) fails neither test unless
+    ``D - B >= p * (B - L)``: a cosmic ray on a core must raise it by at
+    least that fraction.  (The local background, not the subtracted sky,
+    so that data whose sky was never subtracted are treated alike.)
 
 Growth (driz_cr_grow, driz_cr_ctegrow)
     The cosmic-ray mask is then dilated by a ``grow`` x ``grow`` box (as
@@ -85,6 +128,8 @@ from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
 __all__ = [
     "CTE_DIRECTIONS",
     "SECOND_PASS_RADIUS",
+    "SHARPNESS_SHIFT_PIXELS",
+    "BACKGROUND_RADIUS",
     "blot_derivative",
     "flag_cosmic_rays",
     "grow_cosmic_rays",
@@ -94,6 +139,17 @@ __all__ = [
 #: second-pass threshold apply: AstroDrizzle convolves the first-pass mask
 #: with a 3 x 3 kernel of ones.
 SECOND_PASS_RADIUS = 1
+
+#: Misregistration (pixels) between an exposure and its blotted median that
+#: the sharpness test allows for: the model's contrast may be off by this
+#: fraction of its largest change to a 4-neighbour.  (A 0.2-pixel shift of a
+#: bright, undersampled star makes its wings' contrast look sharp.)
+SHARPNESS_SHIFT_PIXELS = 0.15
+
+#: Radius (pixels) of the box whose lowest blotted-median value is a source's
+#: local background for the core test: a star's wings 2 pixels out are a few
+#: per cent of its peak.
+BACKGROUND_RADIUS = 2
 
 #: Accepted readout directions (drizzlepac ``cte_dir``).
 CTE_DIRECTIONS: tuple[int, ...] = (-1, 0, 1)
@@ -137,9 +193,137 @@ def _derivative_at(image, row: int, col: int) -> float:
 
 
 @njit(cache=True, inline="always")
+def _noise_threshold(snr: float, poisson: float, read_variance: float, to_electrons: float,
+                     ratio: float, skew: bool) -> float:
+    """``snr`` sigma of the residual, in the data units, corrected for Poisson skewness.
+
+    ``poisson`` is the Poisson mean in electrons, ``read_variance`` the read
+    noise squared; ``ratio`` the blotted median's variance relative to the
+    data's.  The Cornish-Fisher term ``(snr**2 - 1) / 6 * skewness * sigma``
+    moves the Gaussian threshold to the same tail probability of a Poisson
+    count plus Gaussian read noise (skewness ``poisson / sigma**3``);
+    ``skew=False`` leaves it out.
+    """
+    variance = poisson + read_variance
+    if not variance > 0.0:
+        return 0.0
+    threshold = snr * math.sqrt(variance * (1.0 + ratio))
+    if skew:
+        threshold += (snr * snr - 1.0) / 6.0 * poisson / variance
+    return threshold / to_electrons
+
+
+@njit(cache=True, inline="always")
+def _usable_neighbour(image, valid, row: int, col: int) -> bool:
+    """In the image, valid and finite."""
+    n_rows, n_cols = image.shape
+    if row < 0 or col < 0 or row >= n_rows or col >= n_cols:
+        return False
+    return bool(valid[row, col]) and math.isfinite(np.float64(image[row, col]))
+
+
+@njit(cache=True, inline="always")
+def _is_model_peak(blotted, row: int, col: int) -> bool:
+    """True when the blotted median is at least its finite in-image 4-neighbours."""
+    centre = np.float64(blotted[row, col])
+    n_rows, n_cols = blotted.shape
+    seen = False
+    for d_row, d_col in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+        near_row = row + d_row
+        near_col = col + d_col
+        if near_row < 0 or near_col < 0 or near_row >= n_rows or near_col >= n_cols:
+            continue
+        neighbour = np.float64(blotted[near_row, near_col])
+        if not math.isfinite(neighbour):
+            continue
+        seen = True
+        if neighbour > centre:
+            return False
+    return seen
+
+
+@njit(cache=True, inline="always")
+def _local_background(blotted, row: int, col: int) -> float:
+    """The lowest finite blotted-median value in the box of radius
+    ``BACKGROUND_RADIUS`` (the pixel's own value if none other is finite)."""
+    n_rows, n_cols = blotted.shape
+    lowest = np.float64(blotted[row, col])
+    for near_row in range(max(row - BACKGROUND_RADIUS, 0),
+                          min(row + BACKGROUND_RADIUS + 1, n_rows)):
+        for near_col in range(max(col - BACKGROUND_RADIUS, 0),
+                              min(col + BACKGROUND_RADIUS + 1, n_cols)):
+            value = np.float64(blotted[near_row, near_col])
+            if value < lowest:  # False for NaN
+                lowest = value
+    return lowest
+
+
+@njit(cache=True, inline="always")
+def _in_source_core(blotted, row: int, col: int, floor: float) -> bool:
+    """A local maximum of the blotted median in the 3 x 3 box that stands more
+    than ``floor`` above its local background: the pixel is in a source's core."""
+    n_rows, n_cols = blotted.shape
+    for near_row in range(max(row - 1, 0), min(row + 2, n_rows)):
+        for near_col in range(max(col - 1, 0), min(col + 2, n_cols)):
+            if (_is_model_peak(blotted, near_row, near_col)
+                    and np.float64(blotted[near_row, near_col])
+                    - _local_background(blotted, near_row, near_col) > floor):
+                return True
+    return False
+
+
+@njit(cache=True, inline="always")
+def _pair_contrast(image, valid, row: int, col: int):
+    """``image`` at the pixel minus the lower mean of its opposite 4-neighbour pairs.
+
+    Pairs (left, right) and (below, above) whose two pixels are in the image,
+    valid and finite are used; the pair with the lower mean is taken, so that
+    a track crossing the pixel along one axis does not hide it.  Returns
+    ``(contrast, d_row, d_col)`` with the offset of one pixel of the chosen
+    pair, or NaN when no pair is usable.
+    """
+    centre = np.float64(image[row, col])
+    best = math.inf
+    best_row = 0
+    best_col = 0
+    for d_row, d_col in ((0, 1), (1, 0)):
+        if (_usable_neighbour(image, valid, row + d_row, col + d_col)
+                and _usable_neighbour(image, valid, row - d_row, col - d_col)):
+            mean = 0.5 * (np.float64(image[row + d_row, col + d_col])
+                          + np.float64(image[row - d_row, col - d_col]))
+            if mean < best:
+                best = mean
+                best_row = d_row
+                best_col = d_col
+    if best == math.inf:
+        return math.nan, 0, 0
+    return centre - best, best_row, best_col
+
+
+@njit(cache=True, inline="always")
+def _model_contrast_allowance(blotted, valid, row: int, col: int, sharpness: float,
+                              shift: float) -> float:
+    """``k |c(B)| + shift * (largest change of c(B) to a 4-neighbour)``; NaN if none."""
+    centre, _, _ = _pair_contrast(blotted, valid, row, col)
+    if not math.isfinite(centre):
+        return math.nan
+    n_rows, n_cols = blotted.shape
+    change = 0.0
+    for d_row, d_col in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+        near_row = row + d_row
+        near_col = col + d_col
+        if near_row < 0 or near_col < 0 or near_row >= n_rows or near_col >= n_cols:
+            continue
+        contrast, _, _ = _pair_contrast(blotted, valid, near_row, near_col)
+        if math.isfinite(contrast) and abs(contrast - centre) > change:
+            change = abs(contrast - centre)
+    return sharpness * abs(centre) + shift * change
+
+
+@njit(cache=True, inline="always")
 def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, col,
-                 to_electrons, read_noise, sky, snr_first, snr_second, scale_first,
-                 scale_second):
+                 to_electrons, read_noise, sky, blot_sky, snr_first, snr_second,
+                 scale_first, scale_second, sharpness, peak_ratio, skew):
     """Bits ``_FAILS_FIRST`` / ``_FAILS_SECOND`` of the driz_cr tests at one pixel.
 
     ``model_variance[row & variance_mask, col & variance_mask]`` is ``v``: a
@@ -154,11 +338,52 @@ def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, co
         return np.uint8(0)
     residual = data - model  # one-sided: cosmic rays add charge
     ratio = np.float64(model_variance[row & variance_mask, col & variance_mask])
-    sigma = math.sqrt(to_electrons * abs(model + sky) + read_noise * read_noise) / to_electrons
+    read_variance = read_noise * read_noise
+    poisson = to_electrons * abs(model + sky)
+    seed_poisson = poisson + to_electrons * abs(blot_sky)
+    first = _noise_threshold(snr_first, seed_poisson, read_variance, to_electrons, ratio, skew)
+    second = _noise_threshold(snr_second, poisson, read_variance, to_electrons, ratio, skew)
+
+    fails_first = residual > scale_first * slope + first
+    fails_second = residual > scale_second * slope + second
+    if sharpness > 0.0 and not (fails_first and fails_second):
+        # Where the derivative allowance hides the pixel (source slopes): its
+        # excess over its neighbours must be sharper than the model's.
+        gated_first = scale_first * slope > first and residual > first
+        gated_second = scale_second * slope > second and residual > second
+        # not in a source's core, where a median of few exposures can be
+        # much smoother than one exposure
+        if (gated_first or gated_second) and not _in_source_core(blotted, row, col, first):
+            data_contrast, d_row, d_col = _pair_contrast(science, valid, row, col)
+            model_contrast = _model_contrast_allowance(blotted, valid, row, col, sharpness,
+                                                       SHARPNESS_SHIFT_PIXELS)
+            if math.isfinite(data_contrast) and math.isfinite(model_contrast):
+                pair_poisson = 0.0
+                for sign in (1, -1):
+                    pair_poisson += to_electrons * abs(
+                        np.float64(blotted[row + sign * d_row, col + sign * d_col]) + sky)
+                # variance of the pixel minus its pair's mean, in electrons
+                contrast_poisson = poisson + 0.25 * pair_poisson
+                contrast_read = 1.5 * read_variance
+                excess = data_contrast - model_contrast
+                if gated_first and excess > _noise_threshold(
+                        snr_first, contrast_poisson, contrast_read, to_electrons, 0.0, skew):
+                    fails_first = True
+                if gated_second and excess > _noise_threshold(
+                        snr_second, contrast_poisson, contrast_read, to_electrons, 0.0, skew):
+                    fails_second = True
+    if not (fails_first or fails_second):
+        return np.uint8(0)
+    if peak_ratio > 0.0:
+        # a source's core: the median's smoothing, not a cosmic ray
+        source = model - _local_background(blotted, row, col)
+        if (source > first and residual < peak_ratio * source
+                and _in_source_core(blotted, row, col, first)):
+            return np.uint8(0)
     result = np.uint8(0)
-    if residual > scale_first * slope + snr_first * sigma * math.sqrt(1.0 + ratio):
+    if fails_first:
         result |= _FAILS_FIRST
-    if residual > scale_second * slope + snr_second * sigma:
+    if fails_second:
         result |= _FAILS_SECOND
     return result
 
@@ -198,16 +423,16 @@ def _derivative_image(part, n_parts, image, out):
 
 @njit(cache=True, nogil=True)
 def _test_all_pixels(part, n_parts, science, blotted, valid, model_variance, variance_mask,
-                     to_electrons, read_noise, sky, snr_first, snr_second, scale_first,
-                     scale_second, tests):
+                     to_electrons, read_noise, sky, blot_sky, snr_first, snr_second,
+                     scale_first, scale_second, sharpness, peak_ratio, skew, tests):
     """Fill ``tests`` with the per-pixel test bits."""
     row_lo, row_hi = part_range(part, n_parts, science.shape[0])
     for row in range(row_lo, row_hi):
         for col in range(science.shape[1]):
             tests[row, col] = _pixel_tests(science, blotted, valid, model_variance,
                                            variance_mask, row, col, to_electrons, read_noise,
-                                           sky, snr_first, snr_second, scale_first,
-                                           scale_second)
+                                           sky, blot_sky, snr_first, snr_second, scale_first,
+                                           scale_second, sharpness, peak_ratio, skew)
 
 
 @njit(cache=True, nogil=True)
@@ -388,6 +613,10 @@ def flag_cosmic_rays(
     snr: Sequence[float],
     scale: Sequence[float],
     model_variance: np.ndarray | float = 0.0,
+    blot_sky: float = 0.0,
+    sharpness: float = 0.0,
+    peak_ratio: float = 0.0,
+    skew_correction: bool = True,
 ) -> np.ndarray:
     """Two-pass driz_cr comparison of an input chip with its blotted median.
 
@@ -408,16 +637,28 @@ def flag_cosmic_rays(
     read_noise : float
         Read noise in electrons, >= 0.
     sky : float
-        Sky level in ``u`` added to ``B`` in the Poisson term (AstroDrizzle's
-        ``backg``).
+        Sky level in ``u`` that ``B`` lacks but ``D`` holds (0 when the
+        blotted median has the sky added back); added to ``B`` in the
+        Poisson term of both tests.
     snr, scale : pair of float
         ``(first, second)`` signal-to-noise thresholds (> 0) and derivative
         scale factors (>= 0): AstroDrizzle's ``driz_cr_snr`` and
         ``driz_cr_scale``.
     model_variance : numpy.ndarray or float, optional
         ``v``: variance of the blotted median relative to the data's, per
-        pixel (same shape) or for all pixels, >= 0, counted in the first
-        test only.  0 treats the median as noise-free, as driz_cr does.
+        pixel (same shape) or for all pixels, >= 0, counted in both tests.
+        0 treats the median as noise-free, as driz_cr does.
+    blot_sky : float, optional
+        Sky level in ``u`` that ``B`` holds (added back by the blot):
+        counted a second time in the first test's Poisson term (AstroDrizzle's
+        ``backg``).
+    sharpness : float, optional
+        ``k`` of the sharpness test (>= 0; 0 switches it off).
+    peak_ratio : float, optional
+        ``p`` of the core test (>= 0; 0 switches it off).
+    skew_correction : bool, optional
+        Move the thresholds for the skewness of Poisson counts (the
+        default); False gives the plain Gaussian ``snr * sigma`` of driz_cr.
 
     Returns
     -------
@@ -440,14 +681,18 @@ def flag_cosmic_rays(
     factor = _number(to_electrons, "to_electrons", minimum=0.0, exclusive=True)
     noise = _number(read_noise, "read_noise", minimum=0.0, exclusive=False)
     sky_level = _number(sky, "sky", minimum=-math.inf, exclusive=False)
+    blot_sky_level = _number(blot_sky, "blot_sky", minimum=-math.inf, exclusive=False)
     snr_first, snr_second = _pair(snr, "driz_cr_snr", exclusive=True)
     scale_first, scale_second = _pair(scale, "driz_cr_scale", exclusive=False)
+    sharp = _number(sharpness, "driz_cr_sharpness", minimum=0.0, exclusive=False)
+    peak = _number(peak_ratio, "driz_cr_peak_ratio", minimum=0.0, exclusive=False)
     variance, variance_mask = _model_variance(model_variance, data.shape)
 
     tests = np.empty(data.shape, dtype=np.uint8)
     n_parts = _n_parts(data.shape[0])
     run_parts(_test_all_pixels, n_parts, data, model, testable, variance, variance_mask, factor,
-              noise, sky_level, snr_first, snr_second, scale_first, scale_second, tests)
+              noise, sky_level, blot_sky_level, snr_first, snr_second, scale_first,
+              scale_second, sharp, peak, bool(skew_correction), tests)
     cosmic_rays = np.empty(data.shape, dtype=np.bool_)
     run_parts(_second_pass, n_parts, tests, cosmic_rays)
     return cosmic_rays

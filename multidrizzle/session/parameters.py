@@ -150,6 +150,12 @@ ORIGIN_TEXT: dict[str, str] = {
     "multidrizzle": "MultiDrizzle only", "package": "this package only",
 }
 
+#: What each ``origin`` tag means: which program documents the parameter.
+ORIGIN_TEXT: dict[str, str] = {
+    "both": "AstroDrizzle and MultiDrizzle", "astrodrizzle": "AstroDrizzle only",
+    "multidrizzle": "MultiDrizzle only", "package": "this package only",
+}
+
 # Text that stands for "no value" in IRAF/AstroDrizzle parameter files.
 _NONE_WORDS = frozenset({"", "none", "indef"})
 _TRUE_WORDS = frozenset({"true", "yes", "y", "t", "on", "1"})
@@ -1256,6 +1262,22 @@ class DrizzleParameters(HasTraits):
                                          help=(
         "Scale factors applied to the derivative of the blotted median when detecting "
         "cosmic rays: first for the initial detection, second for neighbours.")), "driz_cr")
+    driz_cr_sharpness = _parameter(BoundedFloat(2.5, minimum=0, help=(
+        "Sharpness test for cosmic rays on the slopes of stars and galaxies, where the "
+        "derivative allowance (driz_cr_scale) hides them: a pixel whose excess over the "
+        "blotted median passes the noise threshold is a cosmic ray when its contrast "
+        "with its neighbours exceeds this many times the blotted median's contrast, by "
+        "driz_cr_snr sigma. Larger values find fewer; 0 switches the test off "
+        "(AstroDrizzle's behaviour). Not used in the cores of sources (see "
+        "driz_cr_peak_ratio).")), "driz_cr", origin="package")
+    driz_cr_peak_ratio = _parameter(BoundedFloat(1.0, minimum=0, help=(
+        "Star cores spared: within a pixel of a local maximum of the blotted median that "
+        "stands out of its surroundings (a source's core), a pixel is only a cosmic ray "
+        "when its excess over the blotted median exceeds this fraction of the source's "
+        "level there, above the local background (the median of drizzled images is "
+        "smoother and, with few exposures, lower than a sharp core). 0 switches the "
+        "protection off (AstroDrizzle's behaviour).")),
+        "driz_cr", origin="package")
 
     # --------------------------------------------------------------- final
     driz_combine = _parameter(Flag(True, help=(

@@ -149,7 +149,9 @@ def _cosmic_ray_inputs(md: "Multidrizzle") -> CosmicRayInputs:
         good_bits=md.parameter_value("driz_sep_bits"),
         combine_is_mean=COMBINE_TYPES[md.combine_type].is_mean,
         n_exposures=len(md.exposures), blotted_counts=md.blotted_counts,
-        static_masks=md.static_masks, sky=md.sky)
+        static_masks=md.static_masks, sky=md.sky,
+        blot_skies={chip.name: blot_sky(chip, settings_of(md, BlotSettings), md.sky)
+                    for chip in _chips(md)})
 
 
 def _final_inputs(md: "Multidrizzle") -> FinalDrizzleInputs:

@@ -17,7 +17,8 @@ from multidrizzle.steps.registry import Registry
 from multidrizzle.steps.sky import SkyResult
 
 __all__ = ["BLOT_INTERPOLANTS", "BlotInterpolant", "BlottedChip", "blot_median",
-           "blot_counts", "blot_chips", "BlotSettings", "BlotInputs", "blot_sky", "run_blot"]
+           "blot_counts", "footprint_minimum", "blot_chips", "BlotSettings", "BlotInputs",
+           "blot_sky", "run_blot"]
 
 #: Largest count :func:`blot_counts` records (uint8).
 MAX_BLOTTED_COUNT = 255
@@ -34,22 +35,28 @@ class BlotInterpolant:
     reach : int
         Pixels of the median on each side of a sample point that the
         interpolant reads (at ``blot_sinscl=1`` for 'sinc', whose reach
-        grows with it): the margin a window of the median needs around a
-        chip's footprint to blot it as from the whole image.
+        grows with it; 0 for 'nearest').
     """
 
     name: str
     reach: int
 
+    def reach_at(self, sinscl: float = 1.0) -> int:
+        """The reach for ``blot_sinscl`` (only 'sinc' depends on it)."""
+        if self.name == "sinc":
+            return int(math.ceil(SINC_HALF_WIDTH * float(sinscl)))
+        return self.reach
+
     def halo(self, sinscl: float = 1.0) -> int:
-        """Margin, in median pixels, to keep around a chip's footprint."""
-        scale = max(float(sinscl), 1.0) if self.name == "sinc" else 1.0
-        return int(math.ceil(self.reach * scale)) + 1
+        """Margin, in median pixels, that a window of the median keeps around a chip's
+        footprint to blot it as from the whole image (the reach, and one more for
+        the nearest pixel's rounding)."""
+        return self.reach_at(max(float(sinscl), 1.0)) + 1
 
 
 #: The values of ``blot_interp``.
 BLOT_INTERPOLANTS: Registry[BlotInterpolant] = Registry("blot interpolant", ("blot_interp",), {
-    "nearest": BlotInterpolant("nearest", 1),
+    "nearest": BlotInterpolant("nearest", 0),
     "linear": BlotInterpolant("linear", 1),
     "poly3": BlotInterpolant("poly3", 2),
     "poly5": BlotInterpolant("poly5", 3),
@@ -68,8 +75,9 @@ class BlottedChip:
     image : ndarray
         The blotted median, in the chip's processing units, sky added.
     counts : ndarray or None
-        How many exposures entered the median at each chip pixel (uint8;
-        None when the median step did not say).
+        How many exposures entered the median at each chip pixel, the
+        fewest among the median pixels the blot interpolation read there
+        (uint8; None when the median step did not say).
     """
 
     name: str
@@ -150,10 +158,47 @@ def blot_median(median: np.ndarray, chip: Chip, pixel_map: PixelMap | np.ndarray
     return blotted
 
 
+def footprint_minimum(counts: np.ndarray, reach: int) -> np.ndarray:
+    """The smallest count within ``reach`` pixels (a square box), as float32.
+
+    Blotting this image with ``interp='nearest'`` (:func:`blot_counts`)
+    gives, at each chip pixel, the fewest exposures behind any median pixel
+    that the blot interpolation of that chip pixel may have read (the box of
+    ``reach`` pixels about the nearest median pixel holds the interpolation
+    footprint, and at most one more pixel on one side): 0 where it read a
+    median pixel without data (holes under masked star cores, the grid's
+    empty corners), whose blotted value is no measurement.
+
+    Parameters
+    ----------
+    counts : ndarray
+        Inputs per median pixel (``MedianResult.good_counts``).
+    reach : int
+        The blot interpolant's reach (:meth:`BlotInterpolant.reach_at`, >= 0).
+    """
+    values = np.asarray(counts, dtype=np.float32)
+    if reach <= 0:
+        return values.copy()
+    smallest = values.copy()
+    for axis in (0, 1):
+        source = smallest.copy()
+        size = source.shape[axis]
+        for offset in range(1, min(reach, size - 1) + 1):
+            ahead = [slice(None)] * 2
+            behind = [slice(None)] * 2
+            ahead[axis], behind[axis] = slice(offset, None), slice(None, size - offset)
+            # neighbours beyond the edge do not exist: they do not lower the minimum
+            np.minimum(smallest[tuple(behind)], source[tuple(ahead)],
+                       out=smallest[tuple(behind)])
+            np.minimum(smallest[tuple(ahead)], source[tuple(behind)],
+                       out=smallest[tuple(ahead)])
+    return smallest
+
+
 def blot_chips(median: np.ndarray, chips: Sequence[Chip], pixel_maps: Mapping[str, PixelMap],
                grid: OutputGrid, *, interp: str = "poly5", sinscl: float = 1.0,
                sky_of: Callable[[Chip], float] = lambda chip: 0.0,
-               counts: np.ndarray | None = None,
+               counts: np.ndarray | None = None, counts_reach: int = 0,
                windows: Mapping[str, Box | None] | None = None,
                progress: ProgressCallback = no_progress) -> Iterator[BlottedChip]:
     """The median blotted onto every chip, made one chip at a time as they are asked for.
@@ -181,6 +226,9 @@ def blot_chips(median: np.ndarray, chips: Sequence[Chip], pixel_maps: Mapping[st
     counts : ndarray, optional
         Exposures behind each median pixel, blotted with :func:`blot_counts`
         (float32 saves a conversion per chip).
+    counts_reach : int
+        Take the fewest of ``counts`` within this many pixels first
+        (:func:`footprint_minimum`), on each chip's window (0: as given).
     windows : mapping, optional
         ``chip.name`` -> the window of the median the chip needs (None: it
         maps onto no pixel of the grid); without it, the whole median.
@@ -204,6 +252,9 @@ def blot_chips(median: np.ndarray, chips: Sequence[Chip], pixel_maps: Mapping[st
             part_counts = None if counts is None else counts[window.slices]
             pixmap[..., 0] -= window.x0  # exact: integers off positions on the window
             pixmap[..., 1] -= window.y0
+        if part_counts is not None and counts_reach:
+            # exact on a window: the pixels a chip reads are a halo away from its edges
+            part_counts = footprint_minimum(part_counts, counts_reach)
         image = blot_median(part, chip, pixmap, grid, interp=interp, sinscl=sinscl,
                             sky=sky_of(chip))
         yield BlottedChip(chip.name, image,
@@ -280,16 +331,20 @@ def run_blot(inputs: BlotInputs, progress: ProgressCallback = no_progress
              ) -> Iterator[BlottedChip]:
     """The median blotted onto every chip, made one chip at a time as they are asked for.
 
-    The number of exposures behind each median pixel is blotted too (when
-    the median step gave it), through the same pixel map.
+    The number of exposures behind the median is blotted too (when the
+    median step gave it), through the same pixel map: at each chip pixel, the
+    fewest behind any median pixel its interpolation read
+    (:func:`footprint_minimum`).
     """
     # the whole median is read once (a file when kept on disk); windows each
     median = inputs.median if inputs.windows is not None else np.asarray(inputs.median)
-    counts = inputs.median_counts
-    if counts is not None and inputs.windows is None:
-        counts = np.asarray(counts).astype(np.float32)
     settings = inputs.settings
+    reach = BLOT_INTERPOLANTS[settings.blot_interp].reach_at(settings.blot_sinscl)
+    counts, counts_reach = inputs.median_counts, reach
+    if counts is not None and inputs.windows is None:  # once for every chip
+        counts, counts_reach = footprint_minimum(counts, reach), 0
     return blot_chips(median, inputs.chips, inputs.pixel_maps, inputs.grid,
                       interp=settings.blot_interp, sinscl=settings.blot_sinscl,
                       sky_of=lambda chip: blot_sky(chip, settings, inputs.sky),
-                      counts=counts, windows=inputs.windows, progress=progress)
+                      counts=counts, counts_reach=counts_reach, windows=inputs.windows,
+                      progress=progress)

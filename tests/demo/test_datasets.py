@@ -334,3 +334,126 @@ def test_smallest_chips_are_accepted(tmp_path, chip_shape):
     assert len(dataset.stars) > 0
     with fits.open(dataset.input_files[0]) as hdul:
         assert hdul["SCI", 1].data.shape == chip_shape
+
+
+# ------------------------------------------------------------------ variants
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory):
+    """The ACS/WFC camera with SIP, and WFC3/UVIS with NPOL and D2IM tables."""
+    made = {}
+    for camera, distortion in (("acs_wfc", "sip"), ("wfc3_uvis", "npol_d2im")):
+        folder = tmp_path_factory.mktemp(f"{camera}_{distortion}")
+        made[camera, distortion] = make_demo_dataset(folder, n_exposures=3, seed=5,
+                                                     camera=camera, distortion=distortion)
+    return made
+
+
+def test_acs_wfc_variant_headers_and_geometry(variants):
+    acs = variants["acs_wfc", "sip"]
+    assert (acs.camera, acs.distortion) == ("acs_wfc", "sip")
+    with fits.open(acs.input_files[0]) as hdul:
+        primary = hdul[0].header
+        assert (primary["INSTRUME"], primary["DETECTOR"]) == ("ACS", "WFC")
+        assert (primary["FILTER1"], primary["FILTER2"]) == ("F606W", "CLEAR2L")
+        assert "FILTER" not in primary
+        assert all(1.8 < primary[f"ATODGN{amp}"] < 2.1 for amp in "ABCD")
+        assert [hdul["SCI", v].header["CCDCHIP"] for v in (1, 2)] == [2, 1]
+        assert hdul["SCI", 1].data.shape == (256, 512)   # an eighth of 2048 x 4096
+        assert "MEANDARK" in hdul["SCI", 1].header       # AstroDrizzle reads it for ACS
+        lower = WCS(hdul["SCI", 1].header, hdul)
+        upper = WCS(hdul["SCI", 2].header, hdul)
+    scales = [s.to_value("arcsec") for s in lower.proj_plane_pixel_scales()]
+    assert np.allclose(scales, 0.05, rtol=0.03)
+    # the pixel grid is skewed on the sky, as ACS/WFC's (a few degrees)
+    cd = lower.wcs.cd
+    cosine = cd[:, 0] @ cd[:, 1] / np.linalg.norm(cd[:, 0]) / np.linalg.norm(cd[:, 1])
+    assert 0.02 < abs(cosine) < 0.12
+    # the chips are 50 rows apart
+    x, y = lower.all_world2pix(upper.all_pix2world([[256.0, 0.0]], 0), 0)[0]
+    assert abs(y - (255 + 50 + 1)) < 1.5
+    # multidrizzle reads the ACS amplifiers' gains and read noises
+    from multidrizzle import Multidrizzle
+
+    md = Multidrizzle([str(acs.input_files[0])], in_memory=True, runfile="")
+    md.build()
+    chips = md.exposures[0].chips
+    assert [round(chip.gain, 4) for chip in chips] == [round((2.017 + 2.011) / 2, 4),
+                                                      round((2.020 + 1.886) / 2, 4)]
+    assert all(3.9 < chip.read_noise < 4.6 for chip in chips)
+
+
+def _without_lookup_tables(header):
+    """A copy of a SCI header with its NPOL and D2IM keywords removed (SIP only)."""
+    copy = header.copy()
+    for keyword in list(copy.keys()):
+        if keyword.startswith(("CPDIS", "DP1", "DP2", "D2IM", "CPERR")):
+            del copy[keyword]
+    return copy
+
+
+def test_lookup_tables_are_in_the_files_and_in_the_scene(variants):
+    npol = variants["wfc3_uvis", "npol_d2im"]
+    assert (npol.camera, npol.distortion) == ("wfc3_uvis", "npol_d2im")
+    with fits.open(npol.input_files[0]) as hdul:
+        assert hdul[0].header["NEXTEND"] == 12
+        assert sorted((h.name, h.ver) for h in hdul if h.name in ("WCSDVARR", "D2IMARR")) == [
+            ("D2IMARR", 1), ("D2IMARR", 2), ("WCSDVARR", 1), ("WCSDVARR", 2),
+            ("WCSDVARR", 3), ("WCSDVARR", 4)]
+        header = hdul["SCI", 2].header
+        assert (header["CPDIS1"], header["DP1.EXTVER"], header["DP2.EXTVER"]) == ("Lookup", 3, 4)
+        assert (header["D2IMDIS1"], header["D2IM1.EXTVER"]) == ("Lookup", 2)
+        full = WCS(header, hdul)
+        sip_only = WCS(_without_lookup_tables(header))
+    assert full.cpdis1 is not None and full.det2im1 is not None
+    assert sip_only.cpdis1 is None
+    rows, cols = np.mgrid[0:256:17, 0:512:17]
+    pixels = np.column_stack([cols.ravel(), rows.ravel()]).astype(float)
+    shift = full.all_world2pix(sip_only.all_pix2world(pixels, 0), 0) - pixels
+    # NPOL (<= 0.08 px per axis) and D2IM (<= 0.04 px along x) move the pixels
+    assert 0.03 < np.abs(shift).max() < 0.13
+    # the stars are rendered through the full WCS: a bright star's centroid
+    # is where the tables put it, not where SIP alone does
+    bright = npol.stars[npol.stars["isolated"] & (npol.stars["flux_eps"] > 100)
+                        & (npol.stars["n_covered"] >= 2)]
+    closer = 0
+    for path in npol.input_files:
+        for extver in (1, 2):
+            data, _, wcs, _ = _chip(path, extver)
+            with fits.open(path) as hdul:
+                sip = WCS(_without_lookup_tables(hdul["SCI", extver].header))
+            data = data - npol.sky[path.name, extver] - npol.cosmic_ray_flux[path.name, extver]
+            for star in bright:
+                xc, yc = wcs.all_world2pix([[star["ra"], star["dec"]]], 0)[0]
+                xs, ys = sip.all_world2pix([[star["ra"], star["dec"]]], 0)[0]
+                ix, iy = int(round(xc)), int(round(yc))
+                if not (STAMP <= ix < 512 - STAMP and STAMP <= iy < 256 - STAMP):
+                    continue
+                window = data[iy - 4:iy + 5, ix - 4:ix + 5]
+                offsets = np.arange(-4, 5)
+                x_centroid = ix + (window.sum(axis=0) * offsets).sum() / window.sum()
+                y_centroid = iy + (window.sum(axis=1) * offsets).sum() / window.sum()
+                full_error = np.hypot(x_centroid - xc, y_centroid - yc)
+                closer += int(full_error < np.hypot(x_centroid - xs, y_centroid - ys))
+                assert full_error < 0.1
+    assert closer >= 3
+
+
+def test_load_demo_truth_says_which_variant(variants):
+    for (camera, distortion), written in variants.items():
+        read = load_demo_truth(written.folder)
+        assert (read.camera, read.distortion) == (camera, distortion)
+
+
+def test_default_variant_is_wfc3_uvis_with_sip(demo):
+    assert (demo.camera, demo.distortion) == ("wfc3_uvis", "sip")
+    assert datasets.FULL_CHIP_SHAPES == {"wfc3_uvis": FULL_CHIP_SHAPE, "acs_wfc": (2048, 4096)}
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(camera="nircam"), "camera='nircam'"),
+    (dict(distortion="tps"), "distortion='tps'"),
+    (dict(camera="acs_wfc", chip_shape=(2051, 4096)), "2048")])
+def test_bad_variant_parameters(tmp_path, arguments, message):
+    with pytest.raises(ParameterError, match=message):
+        make_demo_dataset(tmp_path, **arguments)

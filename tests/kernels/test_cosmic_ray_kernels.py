@@ -23,11 +23,11 @@ from support.references.cosmic_rays import (
 DEFAULTS = dict(to_electrons=1.0, read_noise=3.0, sky=0.0, snr=(3.5, 3.0), scale=(1.2, 0.7))
 
 
-def _random_case(seed: int, shape=(61, 47), dtype=np.float32):
+def _random_case(seed: int, shape=(61, 47), dtype=np.float32, peak=300.0):
     """A smooth-ish model with Poisson-like noise, outliers, NaNs and invalid pixels."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[:shape[0], :shape[1]]
-    model = 40 + 300 * np.exp(-((rows - 20.3) ** 2 + (cols - 30.7) ** 2) / 8.0)
+    model = 40 + peak * np.exp(-((rows - 20.3) ** 2 + (cols - 30.7) ** 2) / 8.0)
     science = model + rng.normal(0.0, np.sqrt(model + 9.0))
     hits = rng.random(shape) < 0.03
     science[hits] += rng.uniform(5.0, 400.0, hits.sum())
@@ -78,25 +78,76 @@ def test_derivative_matches_reference(dtype):
 
 # --------------------------------------------------------------- two-pass test
 
-def test_threshold_is_snr_times_noise_in_the_data_units():
-    # Flat model: derivative 0, so the threshold is snr * sqrt(f|B+s| + r^2) / f.
+def _skewed_threshold(snr, poisson, read_noise, factor, ratio=0.0):
+    """snr sigma of a Poisson count (mean ``poisson`` e-) plus read noise, in data units."""
+    variance = poisson + read_noise ** 2
+    return (snr * np.sqrt(variance * (1 + ratio))
+            + (snr ** 2 - 1) / 6 * poisson / variance) / factor
+
+
+@pytest.mark.parametrize("skew", [True, False])
+def test_threshold_is_snr_times_noise_in_the_data_units(skew):
+    # Flat model: derivative 0, so the threshold is snr * sqrt(f|B+s| + r^2) / f,
+    # plus the Poisson skewness term (snr^2 - 1)/6 * f|B+s| / (f|B+s| + r^2) / f.
     factor, sky, read_noise, level = 2.0, 30.0, 5.0, 70.0
-    sigma = np.sqrt(factor * (level + sky) + read_noise ** 2) / factor
+    poisson = factor * (level + sky)
+    threshold = (_skewed_threshold(3.5, poisson, read_noise, factor) if skew
+                 else 3.5 * np.sqrt(poisson + read_noise ** 2) / factor)
     model = np.full((5, 5), level)
-    for excess, flagged in ((3.5 * sigma * (1 + 1e-9), True), (3.5 * sigma * (1 - 1e-9), False)):
+    for excess, flagged in ((threshold * (1 + 1e-9), True), (threshold * (1 - 1e-9), False)):
         science = model.copy()
         science[2, 2] += excess
         result = flag_cosmic_rays(science, model, np.ones((5, 5), bool), to_electrons=factor,
-                                  read_noise=read_noise, sky=sky, snr=(3.5, 3.0), scale=(1.2, 0.7))
+                                  read_noise=read_noise, sky=sky, snr=(3.5, 3.0), scale=(1.2, 0.7),
+                                  skew_correction=skew)
         assert result[2, 2] == flagged
         assert result.sum() == flagged
+
+
+def test_skewness_term_matches_the_poisson_tail():
+    """The corrected threshold has the Gaussian tail probability of snr for a
+    Poisson count plus read noise (checked against the exact distribution)."""
+    from math import erfc, sqrt
+
+    from numpy.random import default_rng
+
+    rng = default_rng(11)
+    mean, read_noise = 40.0, 3.0
+    counts = rng.poisson(mean, 4_000_000) + rng.normal(0.0, read_noise, 4_000_000) - mean
+    for snr in (3.0, 3.5):
+        gaussian_tail = 0.5 * erfc(snr / sqrt(2))
+        corrected = _skewed_threshold(snr, mean, read_noise, 1.0)
+        plain = snr * sqrt(mean + read_noise ** 2)
+        assert (counts > corrected).mean() == pytest.approx(gaussian_tail, rel=0.1)
+        assert (counts > plain).mean() > 1.5 * gaussian_tail
+
+
+def test_blot_sky_enters_the_first_test_only():
+    """b (the sky the blot holds) is counted again in the first test only."""
+    level, read_noise, blot_sky = 50.0, 3.0, 40.0
+    model = np.full((9, 9), level)
+    first_plain = _skewed_threshold(3.5, level, read_noise, 1.0)
+    first_with_sky = _skewed_threshold(3.5, level + blot_sky, read_noise, 1.0)
+    science = model.copy()
+    science[4, 4] += 0.5 * (first_plain + first_with_sky)   # between the two
+    settings = dict(to_electrons=1.0, read_noise=read_noise, sky=0.0, snr=(3.5, 3.0),
+                    scale=(1.2, 0.7))
+    assert flag_cosmic_rays(science, model, np.ones((9, 9), bool), **settings)[4, 4]
+    assert not flag_cosmic_rays(science, model, np.ones((9, 9), bool), **settings,
+                                blot_sky=blot_sky).any()
+    # the second test keeps the data's own noise: a neighbour of a clear seed
+    science[4, 4] = level + 1000.0
+    science[4, 5] += 1.02 * _skewed_threshold(3.0, level, read_noise, 1.0)
+    found = flag_cosmic_rays(science, model, np.ones((9, 9), bool), **settings,
+                             blot_sky=blot_sky)
+    assert sorted(zip(*np.nonzero(found))) == [(4, 4), (4, 5)]
 
 
 def test_derivative_term_raises_the_threshold():
     model = np.full((5, 5), 10.0)
     model[2, 3] = 110.0  # derivative at (2, 2) is 100
     science = model.copy()
-    science[2, 2] += 3.5 * np.sqrt(10.0 + 9.0) + 1.2 * 100.0 - 0.01
+    science[2, 2] += _skewed_threshold(3.5, 10.0, 3.0, 1.0) + 1.2 * 100.0 - 0.01
     result = flag_cosmic_rays(science, model, np.ones((5, 5), bool), **DEFAULTS)
     assert not result.any()
     science[2, 2] += 0.02
@@ -170,11 +221,11 @@ def test_flags_with_model_variance_match_reference(seed):
 
 
 def test_model_variance_scales_the_first_pass_noise():
-    # first pass: sigma * sqrt(1 + v); v = 3 doubles the threshold of a lone pixel
+    # sigma * sqrt(1 + v); v = 3 doubles the Gaussian part of a lone pixel's threshold
     factor, sky, read_noise, level = 2.0, 30.0, 5.0, 70.0
-    sigma = np.sqrt(factor * (level + sky) + read_noise ** 2) / factor
+    threshold = _skewed_threshold(3.5, factor * (level + sky), read_noise, factor, ratio=3.0)
     model = np.full((5, 5), level)
-    for excess, flagged in ((7.0 * sigma * (1 + 1e-9), True), (7.0 * sigma * (1 - 1e-9), False)):
+    for excess, flagged in ((threshold * (1 + 1e-9), True), (threshold * (1 - 1e-9), False)):
         science = model.copy()
         science[2, 2] += excess
         result = flag_cosmic_rays(science, model, np.ones((5, 5), bool), to_electrons=factor,
@@ -183,14 +234,102 @@ def test_model_variance_scales_the_first_pass_noise():
         assert result[2, 2] == flagged
 
 
-def test_model_variance_leaves_the_second_pass_alone():
+def test_model_variance_raises_the_second_pass_too():
     model = np.full((9, 9), 16.0)          # sigma = sqrt(16 + 9) = 5
     science = model.copy()
     science[4, 4] += 100.0                 # fails the first test even with v = 3
-    science[4, 5] += 3.2 * 5.0             # second-pass level of the data's own noise
-    result = flag_cosmic_rays(science, model, np.ones((9, 9), bool), **DEFAULTS,
-                              model_variance=3.0)
+    science[4, 5] += 1.02 * _skewed_threshold(3.0, 16.0, 3.0, 1.0)   # second pass, v = 0
+    result = flag_cosmic_rays(science, model, np.ones((9, 9), bool), **DEFAULTS)
     assert sorted(zip(*np.nonzero(result))) == [(4, 4), (4, 5)]
+    with_variance = flag_cosmic_rays(science, model, np.ones((9, 9), bool), **DEFAULTS,
+                                     model_variance=3.0)
+    assert sorted(zip(*np.nonzero(with_variance))) == [(4, 4)]
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_sharpness_and_core_tests_match_reference(seed):
+    science, model, valid = _random_case(seed, dtype=np.float32, peak=20000.0)
+    settings = dict(to_electrons=1.3, read_noise=3.5, sky=0.0, blot_sky=40.0,
+                    snr=(3.5, 3.0), scale=(1.2, 0.7), model_variance=0.39, sharpness=2.5,
+                    peak_ratio=1.0)
+    result = flag_cosmic_rays(science, model, valid, **settings)
+    expected = flag_reference(science, model, valid, **settings)
+    np.testing.assert_array_equal(result, expected)
+    without = flag_reference(science, model, valid, **(settings | {"sharpness": 0.0}))
+    assert (expected & ~without).any()      # the case does exercise the sharpness test
+
+
+def _star(shape=(15, 15), centre=(7.0, 7.0), flux=20000.0, sigma=1.0, sky=40.0):
+    rows, cols = np.mgrid[:shape[0], :shape[1]]
+    return sky + flux / (2 * np.pi * sigma ** 2) * np.exp(
+        -((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma ** 2))
+
+
+STAR_SETTINGS = dict(to_electrons=1.0, read_noise=3.0, sky=0.0, blot_sky=40.0,
+                     snr=(3.5, 3.0), scale=(1.2, 0.7), model_variance=0.39)
+
+
+def test_sharpness_finds_a_cosmic_ray_on_a_star_slope():
+    """A 600 e- hit two pixels from a bright star's centre: the derivative
+    allowance (1.2 x ~1400 e-/px) hides it from driz_cr's test; its contrast
+    with its neighbours does not."""
+    model = _star()
+    science = model.copy()
+    science[7, 9] += 600.0
+    hidden = flag_cosmic_rays(science, model, np.ones(model.shape, bool), **STAR_SETTINGS)
+    assert not hidden.any()
+    found = flag_cosmic_rays(science, model, np.ones(model.shape, bool), **STAR_SETTINGS,
+                             sharpness=2.5)
+    assert found[7, 9] and found.sum() == 1
+    # a bit sharper than the model, not a cosmic ray: a data profile 5% narrower
+    narrower = _star(sigma=0.95)
+    assert not flag_cosmic_rays(narrower, model, np.ones(model.shape, bool), **STAR_SETTINGS,
+                                sharpness=2.5).any()
+
+
+def test_contrast_uses_the_pair_the_track_does_not_cross():
+    """A track on a star slope: its middle pixel's neighbours along the track
+    are hit too, the pair across it is not.  Horizontal or vertical, all
+    three pixels are found (driz_cr's test alone finds none)."""
+    model = _star(sigma=1.5, flux=60000.0)
+    for track in ((10, slice(6, 9)), (slice(6, 9), 10)):
+        science = model.copy()
+        science[track] += 800.0
+        assert not flag_cosmic_rays(science, model, np.ones(model.shape, bool),
+                                    **STAR_SETTINGS).any()
+        found = flag_cosmic_rays(science, model, np.ones(model.shape, bool), **STAR_SETTINGS,
+                                 sharpness=2.5)
+        assert found[track].all() and found.sum() == 3
+
+
+def test_core_test_spares_a_sharper_star_core():
+    """The data's core 60% above the blotted median's (a smooth, low median
+    of few exposures): flagged by driz_cr's test, spared by the core test
+    unless the excess reaches peak_ratio times the source level."""
+    model = _star(sigma=1.4)
+    science = _star(sigma=1.1)              # same flux, sharper: core ~1.6 x higher
+    excess = science[7, 7] - model[7, 7]
+    source = model[7, 7] - 40.0
+    assert 0.4 * source < excess < source
+    plain = flag_cosmic_rays(science, model, np.ones(model.shape, bool), **STAR_SETTINGS)
+    assert plain[7, 7]
+    spared = flag_cosmic_rays(science, model, np.ones(model.shape, bool), **STAR_SETTINGS,
+                              peak_ratio=1.0)
+    assert not spared.any()
+    science[7, 7] += source                 # a cosmic ray on the core
+    assert flag_cosmic_rays(science, model, np.ones(model.shape, bool), **STAR_SETTINGS,
+                            peak_ratio=1.0)[7, 7]
+
+
+def test_core_test_reads_the_local_background_not_the_subtracted_sky():
+    """Data whose sky was never subtracted (b = 0, B holds 40 e- of sky): a
+    hit in the sky is still found, the sharper core still spared."""
+    model = _star(sigma=1.4)
+    science = _star(sigma=1.1)
+    science[2, 2] += 60.0                   # a hit in the sky, not on the star
+    settings = STAR_SETTINGS | dict(blot_sky=0.0, peak_ratio=1.0, sharpness=2.5)
+    found = flag_cosmic_rays(science, model, np.ones(model.shape, bool), **settings)
+    assert sorted(zip(*np.nonzero(found))) == [(2, 2)]
 
 
 @pytest.mark.parametrize("bad", [-0.1, np.nan, np.full((3, 3), 0.5)])
@@ -267,8 +406,9 @@ def test_agrees_with_astrodrizzle_convolutions_away_from_edges(grow, ctegrow, di
     science = np.nan_to_num(science, nan=40.0)
     model = np.nan_to_num(model, nan=40.0)
     settings = dict(snr=(3.5, 3.0), scale=(1.2, 0.7), read_noise=3.0, sky=20.0)
+    # AstroDrizzle's expression: the same sky in both tests, no skewness term
     detected = flag_cosmic_rays(science, model, np.ones(model.shape, bool), to_electrons=1.0,
-                                **settings)
+                                skew_correction=False, **settings)
     ours = grow_cosmic_rays(detected, grow=grow, ctegrow=ctegrow, cte_direction=direction)
     theirs = astrodrizzle_style_mask(science, model, grow=grow, ctegrow=ctegrow,
                                      cte_direction=direction, **settings)

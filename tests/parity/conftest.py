@@ -209,3 +209,66 @@ def ours_with_their_cosmic_rays(demo_data, astrodrizzle_run, tmp_path_factory) -
         for chip in session._all_chips()})
     md.run()
     return md
+
+
+# ---------------------------------------------------------------------------
+# Cosmic rays on each kind of demo set (test_cosmic_ray_parity.py)
+
+#: Demo variants compared for cosmic rays; None is the session's ``demo_data``.
+CR_VARIANTS: dict[str, dict | None] = {
+    "wfc3_uvis_sip": None,
+    "wfc3_uvis_npol_d2im": dict(camera="wfc3_uvis", distortion="npol_d2im", seed=1),
+    "acs_wfc_sip": dict(camera="acs_wfc", distortion="sip", seed=2),
+}
+
+
+def astrodrizzle_cr_masks(folder: Path, truth: DemoDataset) -> dict[tuple[str, int], np.ndarray]:
+    """True = cosmic ray, from AstroDrizzle's ``_crmask`` files (1 = good, 0 = CR)."""
+    masks = {}
+    for key in truth.cosmic_ray_masks:
+        rootname = key[0].rsplit("_", 1)[0]
+        masks[key] = fits.getdata(folder / f"{rootname}_sci{key[1]}_crmask.fits") == 0
+    return masks
+
+
+@pytest.fixture(scope="module", params=sorted(CR_VARIANTS))
+def cosmic_ray_scores(request, tmp_path_factory):
+    """A function of the thresholds giving ``[(ours, wrong), (AstroDrizzle's,
+    wrong)]``: the CosmicRayScore of each program's masks on one demo variant
+    (recall over pixels covered by >= 3 exposures, any DQ) and its count of
+    flagged pixels that hold no injected cosmic ray.  Each program on its own
+    output grid, with SHARED_PARAMETERS."""
+    from multidrizzle.demo.scoring import score_cosmic_rays
+    from multidrizzle.steps.drizzle import good_pixel_mask
+
+    pytest.importorskip("drizzlepac")
+    options = CR_VARIANTS[request.param]
+    if options is None:
+        truth = request.getfixturevalue("demo_data")
+        folder = request.getfixturevalue("astrodrizzle_run").folder
+    else:
+        truth = make_demo_dataset(tmp_path_factory.mktemp(request.param), **options,
+                                  n_exposures=N_EXPOSURES, chip_shape=CHIP_SHAPE)
+        folder = tmp_path_factory.mktemp(f"astrodrizzle_{request.param}")
+        run_astrodrizzle(truth.input_files, folder, {**SHARED_PARAMETERS, **ASTRODRIZZLE_ONLY})
+    md = Multidrizzle([str(p) for p in truth.input_files], in_memory=True, runfile="",
+                      output=str(tmp_path_factory.mktemp(f"ours_{request.param}") / "final"),
+                      **SHARED_PARAMETERS)
+    md.build()
+    md.run(driz_combine=False)
+    chips = md._all_chips()
+    coverage = coverage_of(md)
+    good = {(c.filename.name, c.extver): good_pixel_mask(md.read_dq(c), 0) for c in chips}
+    ours = {(c.filename.name, c.extver): md.cr_masks[c.name] for c in chips}
+    theirs = astrodrizzle_cr_masks(folder, truth)
+
+    def scores(thresholds):
+        result = []
+        for flags in (ours, theirs):
+            score = score_cosmic_rays(flags, truth, coverage, good, thresholds=thresholds)
+            wrong = sum(int((flag & ~truth.cosmic_ray_masks[key]).sum())
+                        for key, flag in flags.items())
+            result.append((score, wrong))
+        return result
+
+    return scores

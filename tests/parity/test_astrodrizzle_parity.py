@@ -268,13 +268,15 @@ def test_cosmic_rays_against_truth(ours_on_astrodrizzle_grid, astrodrizzle_run, 
       too; we do not, since the static mask already removes them.  So a
       smaller share of our flags is not a cosmic ray.
     * AstroDrizzle adds the sky's noise to the blotted median, which already
-      holds the sky: its thresholds are ~sqrt(2) too high in the sky and it
-      misses faint cosmic rays.  Our recall is at least as high at every
-      threshold, counted on the pixels that reach the final drizzle (good
-      DQ, not static-masked: we do not look for cosmic rays on pixels the
-      drizzle ignores anyway).  The price is noise peaks at the 3.5 sigma
-      the parameters ask for: false positives on clean pixels stay under
-      0.2% (observed 2e-4, AstroDrizzle 2e-5), the end-to-end bound.
+      holds the sky, in both tests: its second test (the extent of a cosmic
+      ray) misses faint pixels.  Ours counts the sky twice in the first test
+      only (see multidrizzle.steps.cosmic_rays), and finds bright cosmic rays
+      on star slopes that AstroDrizzle's test hides.  Our recall is at least
+      as high at every threshold, counted on the pixels that reach the final
+      drizzle (good DQ, not static-masked: we do not look for cosmic rays on
+      pixels the drizzle ignores anyway; test_cosmic_ray_parity.py counts
+      every pixel), and false positives on clean pixels stay under 2e-5
+      (observed 6e-6, AstroDrizzle 2e-5).
     """
     md = ours_on_astrodrizzle_grid
     chips = md._all_chips()
@@ -293,7 +295,7 @@ def test_cosmic_rays_against_truth(ours_on_astrodrizzle_grid, astrodrizzle_run, 
     ours_score = score_cosmic_rays(ours, demo_data, coverage, good)
     theirs_score = score_cosmic_rays(theirs, demo_data, coverage, good)
     assert ours_score.not_cosmic_ray_fraction < theirs_score.not_cosmic_ray_fraction
-    assert ours_score.false_positive_fraction < 0.002
+    assert ours_score.false_positive_fraction < 2e-5
 
     usable_coverage = {k: np.where(usable[k], coverage[k], 0) for k in coverage}
     ours_usable = score_cosmic_rays(ours, demo_data, usable_coverage, good)
@@ -348,14 +350,18 @@ def _affected_output_pixels(md, astrodrizzle_run):
 
 def test_final_products_match_away_from_cosmic_ray_differences(ours_on_astrodrizzle_grid,
                                                                astrodrizzle_run):
-    """Our own run: SCI within 0.1 sigma, WHT within 2e-3 of an exposure
-    time and CTX equal wherever the two cosmic-ray masks feed the same input
-    pixels (which is all but ~1% of the covered output pixels here)."""
+    """Our own run: the same pixels covered, SCI within 0.1 sigma, WHT within
+    2e-3 of an exposure time and CTX equal wherever the two cosmic-ray masks
+    feed the same input pixels (which is all but ~1% of the covered output
+    pixels here).  Where they differ an output pixel may be covered by one
+    program only (every input pixel reaching it flagged by the other)."""
     md = ours_on_astrodrizzle_grid
     theirs = astrodrizzle_run
     covered = theirs.final_wht > 0
-    np.testing.assert_array_equal(md.final_wht > 0, covered)
-    same_inputs = covered & ~_affected_output_pixels(md, theirs)
+    affected = _affected_output_pixels(md, theirs)
+    np.testing.assert_array_equal((md.final_wht > 0)[~affected], covered[~affected])
+    assert ((md.final_wht > 0) != covered).sum() <= 1e-4 * covered.sum()
+    same_inputs = covered & ~affected
     assert same_inputs.sum() > 0.95 * covered.sum()
     sigma = _combined_noise(md, theirs.final_sci)
     assert (np.abs(md.final_sci - theirs.final_sci) / sigma)[same_inputs].max() < 0.1
@@ -368,8 +374,10 @@ def test_final_products_match_away_from_cosmic_ray_differences(ours_on_astrodriz
 def test_star_photometry_against_truth(ours_on_astrodrizzle_grid, astrodrizzle_run, demo_data):
     """Isolated bright stars (> 100 e-/s, seen whole by >= 3 exposures) in
     both final images: ours within 1% of the truth (as in the end-to-end
-    test) and within 0.1% of AstroDrizzle's star by star (same drizzle,
-    cosmic-ray differences aside; observed 0.03%)."""
+    test) and, star by star, within 0.1% of AstroDrizzle's (same drizzle) or
+    closer to the truth.  Observed: four stars within 0.04%; on star 12
+    AstroDrizzle's mask leaves about 1,300 of the 3,000 e- of cosmic rays in
+    its aperture in one exposure (ours 34 e-), +0.48% against our +0.18%."""
     md = ours_on_astrodrizzle_grid
     options = dict(min_flux=100.0, min_coverage=3, radius=10.0, annulus=(15.0, 25.0))
     ours = star_photometry(md.final_sci, md.output_grid.wcs, demo_data,
@@ -379,4 +387,7 @@ def test_star_photometry_against_truth(ours_on_astrodrizzle_grid, astrodrizzle_r
     assert len(ours.true) >= 4
     np.testing.assert_array_equal(ours.star_ids, theirs.star_ids)
     assert np.abs(ours.relative_errors).max() < 0.01
-    assert np.abs(ours.relative_errors - theirs.relative_errors).max() < 1e-3
+    # star by star within 0.1% of AstroDrizzle's, or closer to the truth (a
+    # cosmic ray on the star's slope that only our sharpness test removes)
+    differ = np.abs(ours.relative_errors - theirs.relative_errors) >= 1e-3
+    assert (np.abs(ours.relative_errors) <= np.abs(theirs.relative_errors))[differ].all()

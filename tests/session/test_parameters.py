@@ -70,7 +70,8 @@ MULTIDRIZZLE_TABLE_2_DEFAULTS = {
 MULTIDRIZZLE_ONLY = {"workinplace", "refimage", "bits", "ra", "dec", "shiftfile", "staticfile",
                      "gnkeyword"}
 #: Parameters of this package that neither program documents.
-PACKAGE_ONLY = {"verbose", "memory_limit", "tile_size", "scheduler"}
+PACKAGE_ONLY = {"verbose", "memory_limit", "tile_size", "scheduler", "driz_cr_sharpness",
+                "driz_cr_peak_ratio"}
 
 # A value of the wrong kind for each trait type.
 BAD_VALUE_BY_TYPE = {
@@ -112,7 +113,8 @@ NON_DEFAULT_VALUES = {
     "blot": False, "blot_interp": "sinc", "blot_sinscl": 2.0, "blot_addsky": False,
     "blot_skyval": 12.5,
     "driz_cr": False, "driz_cr_corr": True, "driz_cr_snr": (3.0, 2.5), "driz_cr_grow": 2,
-    "driz_cr_ctegrow": 3, "driz_cr_scale": (1.5, 0.5),
+    "driz_cr_ctegrow": 3, "driz_cr_scale": (1.5, 0.5), "driz_cr_sharpness": 3.0,
+    "driz_cr_peak_ratio": 0.5,
     "driz_combine": False, "final_wht_type": "IVM", "final_kernel": "lanczos3",
     "final_wt_scl": 2.5, "final_pixfrac": 0.8, "final_fillval": -1.0, "final_bits": "~4,8",
     "final_units": "counts", "final_maskval": 0.0,
@@ -222,7 +224,7 @@ def test_parameter_names_in_declaration_order_and_steps():
     assert sorted(sum(steps.values(), [])) == sorted(names)
     assert DrizzleParameters.parameter_names("driz_cr") == [
         "driz_cr", "driz_cr_corr", "driz_cr_snr", "driz_cr_grow", "driz_cr_ctegrow",
-        "driz_cr_scale"]
+        "driz_cr_scale", "driz_cr_sharpness", "driz_cr_peak_ratio"]
     assert "final_rot" in steps["final_wcs"]
     with pytest.raises(ParameterError, match="unknown step 'sky_sub'"):
         DrizzleParameters.parameter_names("sky_sub")

@@ -161,3 +161,60 @@ def test_sinc_width_changes_the_result_but_keeps_constants():
     assert np.abs(narrow - wide).max() > 0.1
     # the wider kernel averages over more pixels: the blot is smoother
     assert np.std(np.diff(wide, axis=1)) < np.std(np.diff(narrow, axis=1))
+
+
+# ------------------------------------------------- counts behind the blotted median
+
+@pytest.mark.parametrize("reach", [0, 1, 3])
+def test_footprint_minimum_is_the_smallest_count_in_the_box(reach):
+    from multidrizzle.steps.blot import footprint_minimum
+
+    counts = np.random.default_rng(reach).integers(0, 5, size=(9, 12)).astype(np.int16)
+    expected = np.empty(counts.shape, dtype=np.float32)
+    for row in range(counts.shape[0]):
+        for col in range(counts.shape[1]):
+            expected[row, col] = counts[max(row - reach, 0):row + reach + 1,
+                                        max(col - reach, 0):col + reach + 1].min()
+    result = footprint_minimum(counts, reach)
+    assert result.dtype == np.float32
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_interpolation_reach_follows_the_interpolant():
+    from multidrizzle.errors import ParameterError
+    from multidrizzle.steps.blot import BLOT_INTERPOLANTS
+
+    assert [BLOT_INTERPOLANTS[name].reach_at() for name in ("nearest", "linear", "poly3",
+                                                             "poly5")] == [0, 1, 2, 3]
+    assert BLOT_INTERPOLANTS["sinc"].reach_at(1.0) == 7
+    assert BLOT_INTERPOLANTS["sinc"].reach_at(0.5) == 4
+    with pytest.raises(ParameterError, match="blot_interp"):
+        BLOT_INTERPOLANTS["cubic"]
+
+
+def test_blotted_values_read_from_a_hole_have_zero_counts():
+    """A median pixel without data: every chip pixel whose poly5 interpolation
+    read it gets count 0, so driz_cr does not test them; the box about the
+    nearest median pixel holds the interpolation's footprint, so a few more
+    (at most one pixel further) get 0 too."""
+    from multidrizzle.kernels.blot import blot_image
+    from multidrizzle.steps.blot import blot_counts, footprint_minimum
+
+    counts = np.full((20, 20), 4, dtype=np.int16)
+    counts[10, 10] = 0
+    median = np.where(counts > 0, 100.0, np.nan).astype(np.float32)
+    rows, cols = np.mgrid[:20, :20].astype(np.float64)
+    pixmap = np.dstack([cols + 0.3, rows + 0.3])       # a sub-pixel shift
+    blotted_counts = blot_counts(footprint_minimum(counts, 3), pixmap)
+    # blotting the median with the hole as NaN marks the pixels that read it
+    read_the_hole = np.isnan(blot_image(median, pixmap, interp="poly5", scale=1.0,
+                                        fillval=np.nan))
+    inside = (pixmap[..., 0] < 19.5) & (pixmap[..., 1] < 19.5)
+    zero = (blotted_counts == 0) & inside
+    assert read_the_hole[inside].sum() == 36            # the 6 x 6 poly5 footprint
+    assert (zero >= (read_the_hole & inside)).all()
+    one_further = np.zeros_like(read_the_hole)
+    for d_row in (-1, 0, 1):
+        for d_col in (-1, 0, 1):
+            one_further |= np.roll(read_the_hole, (d_row, d_col), axis=(0, 1))
+    assert (zero <= one_further).all()

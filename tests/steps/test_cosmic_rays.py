@@ -145,6 +145,57 @@ def test_without_the_derivative_term_star_cores_would_be_flagged(stars_only):
     assert stars_only.run(driz_cr_scale=(0.0, 0.0))[on_stars].mean() > 0.05
 
 
+def test_sharpness_finds_cosmic_rays_on_star_slopes():
+    """driz_cr_sharpness (default 2.5): hits on a bright star's slope, hidden
+    by the derivative allowance, are found; 0 gives AstroDrizzle's test."""
+    shape = (31, 31)
+    rows, cols = np.mgrid[:shape[0], :shape[1]]
+    blotted = SKY + 60000.0 / (2 * np.pi * 1.5 ** 2) * np.exp(
+        -((rows - 15.0) ** 2 + (cols - 15.0) ** 2) / (2 * 1.5 ** 2))
+    science = blotted.copy()
+    track = [(18, 14), (18, 15), (18, 16)]
+    for hit in track:
+        science[hit] += 800.0
+    common = dict(good_mask=None, static_mask=None, gain=1.0, read_noise=READ_NOISE,
+                  exptime=1.0, sky=0.0, blot_sky=SKY, units="electrons")
+    found = detect_cosmic_rays(science, blotted, **common)
+    assert sorted(zip(*np.nonzero(found))) == track
+    assert not detect_cosmic_rays(science, blotted, driz_cr_sharpness=0.0, **common).any()
+
+
+def test_sharpness_adds_no_flag_on_misregistered_stars(stars_only):
+    on_stars = stars_only.scene > STAR_PIXEL
+    np.testing.assert_array_equal(stars_only.run()[on_stars],
+                                  stars_only.run(driz_cr_sharpness=0.0)[on_stars])
+
+
+def _smooth_median_chip(seed: int) -> Chip:
+    """Stars whose median is smoother than the data (sigma 1.25 against 0.9
+    pixel), as a median of a few drizzled exposures is, and no cosmic rays."""
+    rng = np.random.default_rng(seed)
+    shape = (256, 256)
+    x, y = rng.uniform(10, 246, 40), rng.uniform(10, 246, 40)
+    flux = np.exp(rng.uniform(np.log(2e3), np.log(3e5), 40))
+    scene = _render_stars(shape, x, y, flux)
+    global PSF_SIGMA
+    sharp_sigma, PSF_SIGMA = PSF_SIGMA, 1.25
+    try:
+        smooth = _render_stars(shape, x, y, flux)
+    finally:
+        PSF_SIGMA = sharp_sigma
+    science = rng.poisson(scene + SKY) + rng.normal(0.0, READ_NOISE, shape)
+    return Chip(science.astype(np.float32), (smooth + SKY).astype(np.float32),
+                np.zeros(shape), scene)
+
+
+def test_peak_ratio_spares_star_cores_of_a_smoother_median():
+    stars = _smooth_median_chip(13)
+    on_stars = stars.scene > STAR_PIXEL
+    assert not stars.run()[on_stars].any()
+    unprotected = stars.run(driz_cr_peak_ratio=0.0)
+    assert unprotected[on_stars].sum() >= 5
+
+
 def test_larger_thresholds_flag_fewer_pixels(chip):
     default = chip.run()
     strict = chip.run(driz_cr_snr=(5.0, 4.5))
@@ -281,15 +332,38 @@ def test_electrons_per_unit():
     assert electrons_per_unit("electrons", gain=0.0, exptime=0.0) == 1.0
 
 
+def _threshold(snr, poisson, read_noise, ratio=0.0):
+    """snr sigma of a Poisson count plus read noise (electrons), skewness included."""
+    variance = poisson + read_noise ** 2
+    return snr * math.sqrt(variance * (1 + ratio)) + (snr ** 2 - 1) / 6 * poisson / variance
+
+
 def test_sky_term_enters_the_noise():
-    # With a flat median the threshold is snr1 * sqrt(B + sky + rn^2).
+    # With a flat median the threshold is snr1 sigma of a count of B + sky.
     blotted = np.full((5, 5), 40.0)
     science = blotted.copy()
-    science[2, 2] += 3.5 * math.sqrt(40.0 + 9.0) + 0.5
+    science[2, 2] += _threshold(3.5, 40.0, 3.0) + 0.5
     common = dict(good_mask=None, static_mask=None, gain=1.0, read_noise=3.0, exptime=1.0,
                   units="electrons")
     assert detect_cosmic_rays(science, blotted, sky=0.0, **common)[2, 2]
     assert not detect_cosmic_rays(science, blotted, sky=40.0, **common)[2, 2]
+    # the sky the blot holds counts again in the first test
+    assert not detect_cosmic_rays(science, blotted, sky=0.0, blot_sky=40.0, **common)[2, 2]
+
+
+def test_pixels_without_median_data_are_not_tested():
+    """blotted_counts 0: the blot interpolated pixels without data there."""
+    blotted = np.full((5, 5), 40.0)
+    science = blotted.copy()
+    science[2, 2] += 500.0
+    counts = np.full((5, 5), 4, dtype=np.uint8)
+    common = dict(good_mask=None, static_mask=None, gain=1.0, read_noise=3.0, exptime=1.0,
+                  sky=0.0, units="electrons")
+    assert detect_cosmic_rays(science, blotted, blotted_counts=counts, **common)[2, 2]
+    counts[2, 2] = 0
+    assert not detect_cosmic_rays(science, blotted, blotted_counts=counts, **common).any()
+    with pytest.raises(ValueError, match="blotted_counts"):
+        detect_cosmic_rays(science, blotted, blotted_counts=counts[:4], **common)
 
 
 # --------------------------------------------------------------- DQ and cleaned image
@@ -427,7 +501,7 @@ def test_median_variance_raises_the_threshold_of_detect_cosmic_rays():
     # electrons, sky already in the blot: sigma = sqrt((1 + v)(B + r^2))
     blotted = np.full((5, 5), 100.0)
     science = blotted.copy()
-    science[2, 2] += 3.6 * np.sqrt(100.0 + 25.0)  # 3.6 sigma of the data alone
+    science[2, 2] += 3.8 * np.sqrt(100.0 + 25.0)  # 3.8 sigma of the data alone
     common = dict(good_mask=None, static_mask=None, gain=1.0, read_noise=5.0, exptime=1.0,
                   sky=0.0, units="electrons")
     assert detect_cosmic_rays(science, blotted, **common)[2, 2]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from multidrizzle.kernels.cosmic_rays import BACKGROUND_RADIUS, SHARPNESS_SHIFT_PIXELS
+
 _NEIGHBOUR_OFFSETS = ((0, -1), (0, 1), (-1, 0), (1, 0))
 
 
@@ -41,20 +43,119 @@ def derivative_reference(image: np.ndarray) -> np.ndarray:
     return largest
 
 
+def _threshold(snr, poisson, read_variance, to_electrons, ratio, skew):
+    """``T(z, P)`` of the module notes, whole arrays."""
+    variance = poisson + read_variance
+    with np.errstate(invalid="ignore", divide="ignore"):
+        threshold = snr * np.sqrt(variance * (1.0 + ratio))
+        if skew:
+            threshold = threshold + (snr * snr - 1.0) / 6.0 * poisson / variance
+    return np.where(variance > 0, threshold, 0.0) / to_electrons
+
+
+def contrast_reference(image, valid):
+    """``c(X)`` and the offset of the chosen pair: pixel minus the lower pair mean."""
+    values = np.asarray(image, dtype=np.float64)
+    usable = np.asarray(valid, dtype=bool) & np.isfinite(values)
+    best = np.full(values.shape, np.inf)
+    offset = np.zeros(values.shape + (2,), dtype=int)
+    for d_row, d_col in ((0, 1), (1, 0)):
+        ahead = shifted(values, d_row, d_col, np.nan)
+        behind = shifted(values, -d_row, -d_col, np.nan)
+        both = shifted(usable, d_row, d_col, False) & shifted(usable, -d_row, -d_col, False)
+        mean = np.where(both, 0.5 * (np.nan_to_num(ahead) + np.nan_to_num(behind)), np.inf)
+        lower = mean < best
+        best = np.where(lower, mean, best)
+        offset[lower] = (d_row, d_col)
+    contrast = np.where(np.isfinite(best), values - best, np.nan)
+    return contrast, offset
+
+
+def local_background_reference(model):
+    """The lowest finite B within BACKGROUND_RADIUS pixels (a square box, in the image)."""
+    values = np.asarray(model, dtype=np.float64)
+    lowest = values.copy()
+    reach = BACKGROUND_RADIUS
+    with np.errstate(invalid="ignore"):
+        for d_row in range(-reach, reach + 1):
+            for d_col in range(-reach, reach + 1):
+                near = shifted(values, d_row, d_col, np.nan)
+                lowest = np.where(near < lowest, near, lowest)
+    return lowest
+
+
+def model_peak_reference(model):
+    """B at least its finite in-image 4-neighbours, with at least one of them."""
+    values = np.asarray(model, dtype=np.float64)
+    peak = np.ones(values.shape, dtype=bool)
+    seen = np.zeros(values.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for d_row, d_col in _NEIGHBOUR_OFFSETS:
+            neighbour = shifted(values, d_row, d_col, np.nan)
+            finite = np.isfinite(neighbour)
+            seen |= finite
+            peak &= ~(finite & (neighbour > values))
+    return peak & seen
+
+
 def flag_reference(science, blotted, valid, *, to_electrons, read_noise, sky, snr, scale,
-                   model_variance=0.0):
-    """Two-pass driz_cr test, whole-array arithmetic."""
+                   model_variance=0.0, blot_sky=0.0, sharpness=0.0, peak_ratio=0.0,
+                   skew_correction=True):
+    """Two-pass driz_cr test with the sharpness and core tests, whole-array arithmetic."""
     data = np.asarray(science, dtype=np.float64)
     model = np.asarray(blotted, dtype=np.float64)
     slope = derivative_reference(blotted)
+    ratio = np.broadcast_to(np.asarray(model_variance, dtype=np.float64), data.shape)
+    read_variance = read_noise * read_noise
     with np.errstate(invalid="ignore"):
         testable = (np.asarray(valid, dtype=bool) & np.isfinite(data) & np.isfinite(model)
                     & np.isfinite(slope))
         residual = data - model
-        sigma = np.sqrt(to_electrons * np.abs(model + sky) + read_noise * read_noise) / to_electrons
-        first_sigma = sigma * np.sqrt(1.0 + np.asarray(model_variance, dtype=np.float64))
-        fails_first = testable & (residual > scale[0] * slope + snr[0] * first_sigma)
-        fails_second = testable & (residual > scale[1] * slope + snr[1] * sigma)
+        poisson = to_electrons * np.abs(model + sky)
+        first = _threshold(snr[0], poisson + to_electrons * abs(blot_sky), read_variance,
+                           to_electrons, ratio, skew_correction)
+        second = _threshold(snr[1], poisson, read_variance, to_electrons, ratio,
+                            skew_correction)
+        fails_first = residual > scale[0] * slope + first
+        fails_second = residual > scale[1] * slope + second
+        peak = model_peak_reference(model)
+        background = local_background_reference(model)
+        # 3 x 3 boxes about local maxima of B standing ``first`` above their background
+        core = np.zeros(data.shape, dtype=bool)
+        for d_row in (-1, 0, 1):
+            for d_col in (-1, 0, 1):
+                height = shifted(model - background, d_row, d_col, np.nan)
+                core |= shifted(peak, d_row, d_col, False) & (height > first)
+        if sharpness > 0:
+            data_contrast, offset = contrast_reference(data, valid)
+            model_contrast, _ = contrast_reference(model, valid)
+            change = np.zeros(data.shape)
+            for d_row, d_col in _NEIGHBOUR_OFFSETS:
+                near = shifted(model_contrast, d_row, d_col, np.nan)
+                step = np.abs(near - model_contrast)
+                change = np.where(np.isfinite(near) & (step > change), step, change)
+            pair_poisson = np.zeros(data.shape)
+            for sign in (1, -1):
+                for d_row, d_col in ((0, 1), (1, 0)):
+                    chosen = (offset[..., 0] == d_row) & (offset[..., 1] == d_col)
+                    neighbour = shifted(model, sign * d_row, sign * d_col, np.nan)
+                    pair_poisson += np.where(chosen, to_electrons * np.abs(neighbour + sky), 0.0)
+            contrast_poisson = poisson + 0.25 * pair_poisson
+            excess = (data_contrast - sharpness * np.abs(model_contrast)
+                      - SHARPNESS_SHIFT_PIXELS * change)
+            for threshold, test_snr, test_scale, fails in ((first, snr[0], scale[0], fails_first),
+                                                          (second, snr[1], scale[1], fails_second)):
+                gated = (test_scale * slope > threshold) & (residual > threshold) & ~core
+                sharp = excess > _threshold(test_snr, contrast_poisson, 1.5 * read_variance,
+                                            to_electrons, 0.0, skew_correction)
+                fails |= gated & np.isfinite(excess) & sharp
+        if peak_ratio > 0:
+            source = model - background
+            spared = core & (source > first) & (residual < peak_ratio * source)
+            fails_first &= ~spared
+            fails_second &= ~spared
+        fails_first &= testable
+        fails_second &= testable
     first_nearby = np.zeros(data.shape, dtype=bool)
     for d_row in (-1, 0, 1):
         for d_col in (-1, 0, 1):
