@@ -110,6 +110,8 @@ def run_multidrizzle_child(arguments: argparse.Namespace) -> int:
         "sky": {f"{c.filename.name}|{c.extver}": md.sky_values[c.name] * c.to_electrons
                 for c in md._all_chips()},
         "output_shape": list(md.output_grid.shape),
+        "plan": md.run_plan.summary(),
+        "tile_size": md.run_plan.tile_size,
     }
     Path(arguments.result).write_text(json.dumps(result, indent=1))
     return 0
@@ -171,6 +173,41 @@ class TreeMemorySampler(threading.Thread):
         return self.peak
 
 
+def _bytes_under(folder: Path, skip: set[str]) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            if path in skip:
+                continue
+            try:
+                total += os.stat(path).st_size
+            except OSError:   # removed while we looked
+                pass
+    return total
+
+
+class TemporaryDiskSampler(threading.Thread):
+    """Peak bytes of the files under a run folder other than the input copies
+    and the final products (intermediates, logs, unfinished products)."""
+
+    def __init__(self, folder: Path, skip: list[Path], interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.folder, self.interval, self.peak = folder, interval, 0
+        self.skip = {str(p) for p in skip}
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.peak = max(self.peak, _bytes_under(self.folder, self.skip))
+            self._halt.wait(self.interval)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join()
+        return self.peak
+
+
 @dataclass
 class Run:
     pipeline: str
@@ -179,6 +216,8 @@ class Run:
     process_seconds: float
     tree_pss_bytes: int
     scores: dict = field(default_factory=dict)
+    temporary_disk_bytes: int = 0
+    input_bytes: int = 0
 
     @property
     def peak_bytes(self) -> int:
@@ -186,14 +225,18 @@ class Run:
 
 
 def run_pipeline(pipeline: str, inputs: list[Path], workdir: Path, num_cores: int,
-                 extra: dict | None = None, reuse: bool = False) -> Run:
+                 extra: dict | None = None, reuse: bool = False,
+                 own: dict | None = None) -> Run:
     """Copy the inputs into ``workdir`` and run one pipeline there in a child.
 
     ``extra``: parameters for both pipelines beyond SHARED_PARAMETERS.
     ``reuse``: return the run already in ``workdir`` if it was made from
-    the same inputs and parameters.
+    the same inputs and parameters.  ``own``: parameters for multidrizzle
+    only (``scheduler``, ``memory_limit``).
     """
     parameters = dict(SHARED_PARAMETERS, num_cores=num_cores, **(extra or {}))
+    if pipeline == "multidrizzle":
+        parameters.update(own or {})
     signature = {"pipeline": pipeline, "parameters": parameters,
                  "inputs": [[str(p), p.stat().st_mtime_ns] for p in inputs]}
     signature_file = workdir / "signature.json"
@@ -219,19 +262,25 @@ def run_pipeline(pipeline: str, inputs: list[Path], workdir: Path, num_cores: in
                    "--workdir", str(workdir)]
     command += ["--parameters", json.dumps(parameters), "--result", str(result_file),
                 *[str(c) for c in copies]]
+    products = [workdir / f"{OUTPUT_ROOT[pipeline]}_{kind}.fits" for kind in ("drz", "drc")]
+    disk = TemporaryDiskSampler(workdir, copies + products)
     started = time.perf_counter()
     with open(workdir / "stdout.txt", "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         sampler = TreeMemorySampler(process.pid)
         sampler.start()
+        disk.start()
         code = process.wait()
         peak = sampler.stop()
+        peak_disk = disk.stop()
     process_seconds = time.perf_counter() - started
     if code != 0:
         tail = (workdir / "stdout.txt").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"{pipeline} failed (exit {code}):\n{tail}")
     signature_file.write_text(json.dumps(signature))
-    return Run(pipeline, workdir, json.loads(result_file.read_text()), process_seconds, peak)
+    return Run(pipeline, workdir, json.loads(result_file.read_text()), process_seconds, peak,
+               temporary_disk_bytes=peak_disk,
+               input_bytes=sum(path.stat().st_size for path in inputs))
 
 
 # ---------------------------------------------------------------------------

@@ -105,6 +105,12 @@ _IDCTHETA_DEG = 45.0
 _DITHER_PATTERN_PIXELS = ((0.0, 0.0), (7.5, 3.25), (2.75, 8.5), (-5.25, 43.75))
 _DITHER_BOX_PIXELS = ((-12.0, 12.0), (-12.0, 56.0))
 _SCENE_MARGIN_PIXELS = 20.0
+# Mosaics: the step between neighbouring pointings, as a fraction of the
+# field of view (both chips and the gap in y), and the size limits.
+_POINTING_STEP = 0.9
+_MAX_POINTINGS = 12
+_EXPOSURES_PER_VISIT = 234
+_MAX_EXPOSURES = 10 * _EXPOSURES_PER_VISIT
 
 # Chip layout: (EXTVER, CCDCHIP, amplifiers left and right, y side of gap).
 _CHIPS = ((1, 2, "CD", -1.0), (2, 1, "AB", +1.0))
@@ -663,25 +669,33 @@ _STREAM_SCENE, _STREAM_DEFECTS, _STREAM_EXPOSURE, _STREAM_CHIP = 0, 1, 2, 3
 # Scene on the sky
 
 
-def _scene_bounds(geometries: list[_ChipGeometry]) -> tuple[float, float, float, float]:
+def _scene_bounds(geometries: list[_ChipGeometry],
+                  offsets: list[tuple[float, float]]) -> tuple[float, float, float, float]:
     """Focal-plane box (x0, x1, y0, y1) of the reference pointing that any
-    exposure may see, plus a margin for distortion and source wings."""
+    exposure may see, at any of the pointing ``offsets``, plus a margin for
+    distortion and source wings."""
     ny, nx = geometries[0].shape
     (dx0, dx1), (dy0, dy1) = _dither_box(geometries[0].camera)
+    dx0, dx1 = dx0 + min(x for x, _ in offsets), dx1 + max(x for x, _ in offsets)
+    dy0, dy1 = dy0 + min(y for _, y in offsets), dy1 + max(y for _, y in offsets)
     ys = [g.focal_centre[1] for g in geometries]
     margin = _SCENE_MARGIN_PIXELS + 0.01 * max(nx, ny)
     return (dx0 - nx / 2 - margin, dx1 + nx / 2 + margin,
             dy0 + min(ys) - ny / 2 - margin, dy1 + max(ys) + ny / 2 + margin)
 
 
-def _reference_chips_box(geometries: list[_ChipGeometry]) -> tuple[float, float, float, float]:
-    """Focal-plane box (x0, x1, y0, y1) of both chips at the reference
-    pointing, less a star's half-width: where bright stars are put."""
+def _reference_chips_box(geometries: list[_ChipGeometry],
+                         offsets: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    """Focal-plane box (x0, x1, y0, y1) of both chips at the pointings
+    (their undithered positions), less a star's half-width: where bright
+    stars are put."""
     ny, nx = geometries[0].shape
     ys = [g.focal_centre[1] for g in geometries]
     inset = float(_STAR_STAMP_HALF_WIDTH)
-    return (-nx / 2 + inset, nx / 2 - inset,
-            min(ys) - ny / 2 + inset, max(ys) + ny / 2 - inset)
+    x0, x1 = min(x for x, _ in offsets), max(x for x, _ in offsets)
+    y0, y1 = min(y for _, y in offsets), max(y for _, y in offsets)
+    return (x0 - nx / 2 + inset, x1 + nx / 2 - inset,
+            y0 + min(ys) - ny / 2 + inset, y1 + max(ys) + ny / 2 - inset)
 
 
 def _psf_peak_fraction(psf: tuple[tuple[float, float], ...] = PSF_COMPONENTS) -> float:
@@ -734,12 +748,13 @@ def _galaxy_reach_pixels(r_eff_arcsec: np.ndarray,
             * np.asarray(r_eff_arcsec) / pixel_scale_arcsec * 1.05)
 
 
-def _make_scene(seed: int, geometries: list[_ChipGeometry],
-                reference: WCS) -> tuple[Table, Table]:
-    """Stars and galaxies on the sky, around the reference pointing."""
+def _make_scene(seed: int, geometries: list[_ChipGeometry], reference: WCS,
+                offsets: list[tuple[float, float]]) -> tuple[Table, Table]:
+    """Stars and galaxies on the sky, around the pointings at ``offsets``
+    (detector pixels) from the reference pointing."""
     rng = _rng(seed, _STREAM_SCENE)
     camera = geometries[0].camera
-    bounds = _scene_bounds(geometries)
+    bounds = _scene_bounds(geometries, offsets)
     area = (bounds[1] - bounds[0]) * (bounds[3] - bounds[2])
     n_stars = max(int(round(area * _STAR_DENSITY)), 2 * _MIN_BRIGHT_STARS)
     n_bright = max(int(round(n_stars * _BRIGHT_STAR_FRACTION)), _MIN_BRIGHT_STARS)
@@ -758,9 +773,9 @@ def _make_scene(seed: int, geometries: list[_ChipGeometry],
         "axis_ratio": rng.uniform(*_GALAXY_AXIS_RATIO, n_galaxies),
         "pa_deg": rng.uniform(0.0, 180.0, n_galaxies),
     })
-    # Bright stars go where every exposure sees them, clear of galaxies and
-    # of each other, so that most are isolated.
-    bright_xy = _spread_positions(rng, _reference_chips_box(geometries),
+    # Bright stars go where every exposure of a pointing sees them, clear of
+    # galaxies and of each other, so that most are isolated.
+    bright_xy = _spread_positions(rng, _reference_chips_box(geometries, offsets),
                                   n_bright + n_saturated,
                                   _BRIGHT_STAR_MIN_SEPARATION_PIXELS, galaxy_xy,
                                   _galaxy_reach_pixels(galaxies["r_eff_arcsec"],
@@ -1155,7 +1170,23 @@ def _stars_touching(mask: np.ndarray, star_xy: np.ndarray, half: int = 2) -> np.
 
 
 def _rootname(index: int) -> str:
-    return f"mdz001{chr(ord('a') + index // 9)}{index % 9 + 1}q"
+    """HST-style rootname: 234 exposures per visit (``a1`` to ``z9``), then
+    the next visit number."""
+    visit, number = divmod(index, _EXPOSURES_PER_VISIT)
+    return f"mdz{visit + 1:03d}{chr(ord('a') + number // 9)}{number % 9 + 1}q"
+
+
+def _pointing_offsets(pointings: int, chip_shape: tuple[int, int],
+                      camera: _Camera) -> list[tuple[float, float]]:
+    """Offsets (detector pixels of the reference pointing) of a
+    ``pointings`` x ``pointings`` grid of pointings centred on the target,
+    row by row; neighbours overlap by a tenth of the field of view."""
+    ny, nx = chip_shape
+    step_x = _POINTING_STEP * nx
+    step_y = _POINTING_STEP * (2 * ny + camera.chip_gap_pixels)
+    centre = (pointings - 1) / 2.0
+    return [((column - centre) * step_x, (row - centre) * step_y)
+            for row in range(pointings) for column in range(pointings)]
 
 
 def _dither_box(camera: _Camera) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -1179,8 +1210,10 @@ def _dither(seed: int, index: int, camera: _Camera = _WFC3_UVIS) -> tuple[float,
             round(float(rng.uniform(y0, min(y1 - gap_step, 12.0))) + gap_step, 3))
 
 
-def _exposure_plans(seed: int, n_exposures: int, suffix: str,
-                    camera: _Camera = _WFC3_UVIS) -> list[_ExposurePlan]:
+def _exposure_plans(seed: int, n_exposures: int, suffix: str, camera: _Camera,
+                    offsets: list[tuple[float, float]]) -> list[_ExposurePlan]:
+    """Exposure ``index`` goes to pointing ``index % len(offsets)``, where it
+    is dither number ``index // len(offsets)`` of the pattern."""
     reference = _pointing_wcs(_TARGET_RA_DEG, _TARGET_DEC_DEG, camera)
     plans = []
     start = _MJD_START
@@ -1188,7 +1221,9 @@ def _exposure_plans(seed: int, n_exposures: int, suffix: str,
         rng = _rng(seed, _STREAM_EXPOSURE, index, 0)
         exptime = float(round(rng.uniform(*camera.exptime_range)))
         sky = float(round(rng.uniform(*camera.sky_range_electrons), 4))
-        dither = _dither(seed, index, camera)
+        dither_number, pointing = divmod(index, len(offsets))
+        dither = _dither(seed, dither_number, camera)
+        dither = (dither[0] + offsets[pointing][0], dither[1] + offsets[pointing][1])
         ra, dec = reference.wcs_pix2world([dither[0]], [dither[1]], 0)
         rootname = _rootname(index)
         plans.append(_ExposurePlan(index=index, rootname=rootname,
@@ -1422,10 +1457,15 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _check_parameters(n_exposures: int, chip_shape: tuple[int, int] | None,
-                      suffix: str, camera: str = "wfc3_uvis",
-                      distortion: str = "sip") -> tuple[tuple[int, int], _Camera]:
-    if not isinstance(n_exposures, (int, np.integer)) or not 1 <= n_exposures <= 234:
-        raise ParameterError(f"n_exposures={n_exposures!r}: expected an integer from 1 to 234")
+                      suffix: str, camera: str = "wfc3_uvis", distortion: str = "sip",
+                      pointings: int = 1) -> tuple[tuple[int, int], _Camera]:
+    if (not isinstance(n_exposures, (int, np.integer))
+            or not 1 <= n_exposures <= _MAX_EXPOSURES):
+        raise ParameterError(f"n_exposures={n_exposures!r}: expected an integer from 1 "
+                             f"to {_MAX_EXPOSURES}")
+    if not isinstance(pointings, (int, np.integer)) or not 1 <= pointings <= _MAX_POINTINGS:
+        raise ParameterError(f"pointings={pointings!r}: expected an integer from 1 to "
+                             f"{_MAX_POINTINGS} (pointings x pointings grid)")
     if camera not in _CAMERA_BY_NAME:
         raise ParameterError(f"camera={camera!r}: expected one of "
                              f"{', '.join(repr(name) for name in CAMERAS)}")
@@ -1458,7 +1498,8 @@ def _refuse_to_overwrite(paths: list[Path]) -> None:
 def make_demo_dataset(folder: str | os.PathLike, n_exposures: int = 4,
                       chip_shape: tuple[int, int] | None = None, seed: int = 0,
                       suffix: str = "flc", overwrite: bool = False, *,
-                      camera: str = "wfc3_uvis", distortion: str = "sip") -> DemoDataset:
+                      camera: str = "wfc3_uvis", distortion: str = "sip",
+                      pointings: int = 1) -> DemoDataset:
     """Write a dithered WFC3/UVIS-like (or ACS/WFC-like) exposure set and its truth.
 
     Parameters
@@ -1466,9 +1507,10 @@ def make_demo_dataset(folder: str | os.PathLike, n_exposures: int = 4,
     folder : str or path-like
         Where to write; created if missing.
     n_exposures : int
-        Number of exposures (1 to 234).  The first four follow a fixed
-        pattern: sub-pixel and few-pixel offsets, the fourth moved by more
-        than the chip gap.
+        Number of exposures (1 to 2340).  The first four (of each pointing)
+        follow a fixed pattern: sub-pixel and few-pixel offsets, the fourth
+        moved by more than the chip gap.  Rootnames run ``mdz001a1q`` to
+        ``mdz001z9q``, then ``mdz002a1q`` and so on.
     chip_shape : tuple of int, optional
         ``(ny, nx)`` of each of the two chips; :data:`FULL_CHIP_SHAPE` for
         full-frame WFC3/UVIS data, ``(2048, 4096)`` for ACS/WFC.  Smaller
@@ -1494,6 +1536,12 @@ def make_demo_dataset(folder: str | os.PathLike, n_exposures: int = 4,
         pixel, 68-column period) in one ``D2IMARR`` table per chip, named
         by ``CPDISj``/``DPj.*`` and ``D2IMDIS1``/``D2IM1.*`` keywords as in
         HST files; the scene is rendered through the full WCS.
+    pointings : int
+        A mosaic: ``pointings`` x ``pointings`` pointings (1 to 12) on a grid
+        centred on the target, neighbours overlapping by a tenth of the field
+        of view.  Exposure ``i`` goes to pointing ``i % pointings**2``, so
+        200 exposures on a 6 x 6 grid are 5 or 6 deep at each pointing.  The
+        scene covers the whole mosaic; bright stars lie anywhere in it.
 
     Returns
     -------
@@ -1508,9 +1556,11 @@ def make_demo_dataset(folder: str | os.PathLike, n_exposures: int = 4,
     ParameterError
         If a parameter is out of range.
     """
-    shape, profile = _check_parameters(n_exposures, chip_shape, suffix, camera, distortion)
+    shape, profile = _check_parameters(n_exposures, chip_shape, suffix, camera, distortion,
+                                       pointings)
     folder = Path(folder)
-    plans = _exposure_plans(seed, int(n_exposures), suffix, profile)
+    offsets = _pointing_offsets(int(pointings), shape, profile)
+    plans = _exposure_plans(seed, int(n_exposures), suffix, profile, offsets)
     truth_names = [TRUTH_FILE, STARS_FILE, GALAXIES_FILE, SKY_FILE, LIST_FILE]
     if not overwrite:
         _refuse_to_overwrite([folder / p.filename for p in plans]
@@ -1519,7 +1569,7 @@ def make_demo_dataset(folder: str | os.PathLike, n_exposures: int = 4,
     started = time.perf_counter()
     geometries = _chip_geometries(shape, profile, distortion)
     reference = _pointing_wcs(_TARGET_RA_DEG, _TARGET_DEC_DEG, profile)
-    stars, galaxies = _make_scene(seed, geometries, reference)
+    stars, galaxies = _make_scene(seed, geometries, reference, offsets)
     defects = {g.extver: _chip_defects(seed, g) for g in geometries}
     log.info("demo data: %d %s exposures (%s distortion) of 2 x %s pixels, %d stars, "
              "%d galaxies, into %s", len(plans), camera, distortion, shape, len(stars),
