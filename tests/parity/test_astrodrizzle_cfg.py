@@ -86,11 +86,17 @@ def test_pixels_without_weight_are_nan_as_in_astrodrizzle(ours_from_shipped_cfg,
     """final_maskval = None: AstroDrizzle starts its final image at NaN, which
     stays where no input adds weight.  It writes a zero-weight input pixel's
     value into an empty output pixel (drizzle's INDEF fill); multidrizzle
-    gives no weight, no value, so all its zero-weight pixels are NaN."""
+    gives no weight, no value, so all its zero-weight pixels are NaN.
+
+    The pixels without weight are the same in both, up to the few where every
+    input is flagged as a cosmic ray by one package and not by the other (the
+    cosmic-ray tests differ on purpose; see docs/differences.rst)."""
     md = ours_from_shipped_cfg
     uncovered = astrodrizzle_run.final_wht == 0
     assert uncovered.sum() > 1000
-    np.testing.assert_array_equal(md.final_wht == 0, uncovered)
+    disagree = (md.final_wht == 0) != uncovered
+    assert disagree.sum() <= 1e-4 * disagree.size, f"{disagree.sum()} pixels differ"
+    uncovered = md.final_wht == 0
     assert np.isnan(md.final_sci[uncovered]).all()
     assert np.isfinite(md.final_sci[~uncovered]).all()
     assert np.isnan(astrodrizzle_run.final_sci[uncovered]).mean() > 0.5
