@@ -24,7 +24,7 @@ from multidrizzle.model.geometry import PixelMap
 _INTERIOR_SAMPLES = 64
 
 __all__ = ["Box", "parse_memory", "footprint_box", "input_box", "split_into_tiles",
-           "split_into_strips"]
+           "split_into_strips", "tile_depths", "choose_tile_size", "TileCosts"]
 
 
 @dataclass(frozen=True, order=True)
@@ -225,6 +225,95 @@ def split_into_strips(grid_shape: tuple[int, int], rows: int) -> list[Box]:
     return [Box(y, min(y + size, ny), 0, nx) for y in range(0, ny, size)]
 
 
+def _tile_extents(length: int, size: int, halo: int) -> np.ndarray:
+    """Lengths of the tiles along one axis, each grown by ``halo`` inside the grid."""
+    starts = np.arange(0, length, size)
+    return np.minimum(starts + size + halo, length) - np.maximum(starts - halo, 0)
+
+
+def tile_depths(grid_shape: tuple[int, int], boxes: list[Box | None], tile_size: int,
+                halo: int = 0) -> np.ndarray:
+    """How many of ``boxes`` meet each tile of :func:`split_into_tiles`.
+
+    Each tile is grown by ``halo`` pixels (inside the grid) before the test,
+    as the median reads it.  Returns an array of shape (tile rows, tile
+    columns), in the order of :func:`split_into_tiles` when flattened.
+    """
+    size = int(tile_size)
+    ny, nx = grid_shape
+    rows, columns = -(-ny // size), -(-nx // size)
+    # a difference array: +1 at a box's first tile, -1 past its last, on both axes
+    steps = np.zeros((rows + 1, columns + 1), dtype=np.int64)
+    for box in boxes:
+        if box is None:
+            continue
+        # tile t (rows [t*size, (t+1)*size) grown by halo) meets [y0, y1) when
+        # (y0 - halo) // size <= t <= (y1 + halo - 1) // size
+        r0, r1 = max((box.y0 - halo) // size, 0), min((box.y1 + halo - 1) // size, rows - 1)
+        c0, c1 = max((box.x0 - halo) // size, 0), min((box.x1 + halo - 1) // size, columns - 1)
+        steps[r0, c0] += 1
+        steps[r0, c1 + 1] -= 1
+        steps[r1 + 1, c0] -= 1
+        steps[r1 + 1, c1 + 1] += 1
+    return steps.cumsum(axis=0).cumsum(axis=1)[:rows, :columns]
+
+
+@dataclass(frozen=True)
+class TileCosts:
+    """What a median tile costs, for choosing the tile size.
+
+    Attributes
+    ----------
+    bytes_per_stacked_pixel : int
+        Memory per pixel of each exposure stacked on a tile.
+    bytes_per_tile_pixel : int
+        Memory per tile pixel beyond the stack (the combination's work arrays).
+    task_overhead : int
+        Cost of one tile's task, in stacked pixels of work (starting it,
+        assembling its result).
+    member_overhead : int
+        Cost of reading one exposure's part of a tile, in stacked pixels.
+    """
+
+    bytes_per_stacked_pixel: int
+    bytes_per_tile_pixel: int
+    task_overhead: int
+    member_overhead: int
+
+
+def choose_tile_size(grid_shape: tuple[int, int], boxes: list[Box | None], halo: int,
+                     memory_limit: int, costs: TileCosts, smallest: int) -> int:
+    """The tile side (``smallest`` times a power of two) with the least work
+    whose deepest tile fits ``memory_limit``.
+
+    A tile stacks every exposure whose box meets it on the whole tile, so in
+    a mosaic large tiles stack many exposures on pixels most of them do not
+    cover, and small tiles pay each task's and each read's overhead: the work
+    of a side is ``sum(depth x grown area) + task_overhead x tiles +
+    member_overhead x sum(depth)``.  On a single pointing every exposure
+    meets every tile and the largest side that fits wins.  The choice
+    depends only on the geometry and the limit (ties go to the larger side),
+    never on where the tasks run.
+    """
+    ny, nx = grid_shape
+    sides = [int(smallest)]
+    while sides[-1] < max(ny, nx):
+        sides.append(sides[-1] * 2)
+    best, best_work = sides[0], None
+    for side in sides:
+        depths = tile_depths(grid_shape, boxes, side, halo)
+        areas = np.outer(_tile_extents(ny, side, halo), _tile_extents(nx, side, halo))
+        memory = int((depths * areas).max(initial=0)) * costs.bytes_per_stacked_pixel \
+            + min(side, ny) * min(side, nx) * costs.bytes_per_tile_pixel
+        if memory > memory_limit and side > smallest:
+            break
+        work = (int((depths * areas).sum()) + costs.task_overhead * depths.size
+                + costs.member_overhead * int(depths.sum()))
+        if best_work is None or work <= best_work:
+            best, best_work = side, work
+    return best
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """How a run splits its work: cutouts, tiles, windows, strips (plain boxes).
@@ -273,11 +362,10 @@ class RunPlan:
     @property
     def deepest_tile(self) -> tuple[int, int]:
         """(index, number of exposures) of the median tile most cutouts reach."""
-        depths = [sum(1 for box in self.cutouts.values()
-                      if box is not None and tile.intersection(box) is not None)
-                  for tile in self.median_tiles]
-        index = int(np.argmax(depths)) if depths else 0
-        return index, (depths[index] if depths else 0)
+        depths = tile_depths(self.separate_shape, list(self.cutouts.values()),
+                             self.tile_size).ravel()
+        index = int(np.argmax(depths)) if depths.size else 0
+        return index, (int(depths[index]) if depths.size else 0)
 
     def summary(self) -> str:
         """Lines for the build summary."""

@@ -26,7 +26,8 @@ from astropy.io import fits
 from multidrizzle.io.intermediates import StoredImage, store_image
 from multidrizzle.model.geometry import available_memory, native_scale
 from multidrizzle.model.plan import (
-    Box, RunPlan, footprint_box, input_box, split_into_strips, split_into_tiles,
+    Box, RunPlan, TileCosts, choose_tile_size, footprint_box, input_box, split_into_strips,
+    split_into_tiles,
 )
 from multidrizzle.steps.blot import BLOT_INTERPOLANTS, BlotInputs, BlottedChip, run_blot
 from multidrizzle.steps.cosmic_rays import CosmicRayInputs, run_driz_cr
@@ -34,13 +35,14 @@ from multidrizzle.steps.drizzle import (
     DRIZZLE_KERNELS, DrizzledImage, FinalDrizzleInputs, SeparateDrizzleInputs,
     effective_kernel, run_driz_combine, run_driz_separate,
 )
-from multidrizzle.steps.median import MedianInputs, MedianResult, run_median
+from multidrizzle.steps.median import COMBINE_TYPES, MedianInputs, MedianResult, run_median
 
 if TYPE_CHECKING:  # pragma: no cover
     from multidrizzle.session.session import Multidrizzle
 
-__all__ = ["make_run_plan", "tile_size_for", "estimate_run", "RunEstimate", "Split", "separate_task", "median_task",
-           "blot_task", "cosmic_ray_task", "final_task", "DEFAULT_MEMORY_SHARE"]
+__all__ = ["make_run_plan", "tile_size_for", "estimate_run", "RunEstimate", "Split",
+           "separate_task", "median_task", "blot_task", "cosmic_ray_task", "final_task",
+           "DEFAULT_MEMORY_SHARE"]
 
 #: Share of the memory available at the start of a run that a task may use
 #: when ``memory_limit`` is None.
@@ -57,6 +59,16 @@ _BYTES_PER_TILE_PIXEL = _PLANNED_DEPTH * 9 + 64
 _TILE_QUANTUM = 64
 _SMALLEST_TILE = 64
 
+#: A median tile's costs: the stacked image, weight and mask (4 + 4 + 1
+#: bytes a pixel) and the combination's float64 work arrays.  The overheads
+#: (a task as dear as combining 2**18 stacked pixels, a read of one
+#: exposure's window as 2**15) are rough estimates, not fits; on the
+#: 200-exposure benchmark mosaic (bench_mosaic.py) they choose 256-pixel
+#: tiles, 24 exposures deep, and the run took 65 s and 0.5 GiB against 88 s
+#: and 8.7 GiB with the whole grid as one tile.
+_TILE_COSTS = TileCosts(bytes_per_stacked_pixel=9, bytes_per_tile_pixel=64,
+                        task_overhead=2 ** 18, member_overhead=2 ** 15)
+
 
 def tile_size_for(memory_limit: int | None) -> int:
     """The tile side that keeps one task under ``memory_limit`` bytes (None: automatic).
@@ -72,6 +84,17 @@ def tile_size_for(memory_limit: int | None) -> int:
     return max(_SMALLEST_TILE, side // _TILE_QUANTUM * _TILE_QUANTUM)
 
 
+def _automatic_tile_size(md: "Multidrizzle", cutouts: dict[str, Box | None]) -> int:
+    """The tile side with the least work that fits ``memory_limit`` (see
+    :func:`~multidrizzle.model.plan.choose_tile_size`)."""
+    limit = md.memory_limit if md.memory_limit is not None else \
+        int(available_memory() * DEFAULT_MEMORY_SHARE)
+    kind = COMBINE_TYPES[md.combine_type]
+    halo = int(md.combine_grow) if kind.uses_grow else 0
+    return choose_tile_size(md.separate_grid.shape, list(cutouts.values()), halo, limit,
+                            _TILE_COSTS, _SMALLEST_TILE)
+
+
 def _reach(kernel: str, pixfrac: float, grid_scale: float, chip: Any) -> float:
     name = effective_kernel(kernel, pixfrac)
     return DRIZZLE_KERNELS[name].reach(pixfrac, grid_scale / native_scale(chip))
@@ -84,7 +107,6 @@ def make_run_plan(md: "Multidrizzle") -> RunPlan:
     cutout, window or strip may hold a few pixels more than needed, never
     fewer, so every task makes the same pixels as a whole-grid run.
     """
-    tile = int(md.tile_size) if md.tile_size else tile_size_for(md.memory_limit)
     separate, final = md.separate_grid, md.output_grid
     halo = BLOT_INTERPOLANTS[md.blot_interp].halo(md.blot_sinscl)
     cutouts: dict[str, Box | None] = {}
@@ -106,6 +128,7 @@ def make_run_plan(md: "Multidrizzle") -> RunPlan:
         cutouts[exposure.filename.name] = None if not present else Box(
             min(b.y0 for b in present), max(b.y1 for b in present),
             min(b.x0 for b in present), max(b.x1 for b in present))
+    tile = int(md.tile_size) if md.tile_size else _automatic_tile_size(md, cutouts)
     strips = tuple(split_into_strips(final.shape, tile))
     strip_inputs = []
     for strip in strips:

@@ -9,7 +9,8 @@ from multidrizzle.errors import ParameterError
 from multidrizzle.model.geometry import GridRequest, compute_pixel_map, make_output_grid
 from multidrizzle.model import ReadOptions, read_exposure
 from multidrizzle.model.plan import (
-    Box, footprint_box, input_box, parse_memory, split_into_strips, split_into_tiles,
+    Box, TileCosts, choose_tile_size, footprint_box, input_box, parse_memory, split_into_strips,
+    split_into_tiles, tile_depths,
 )
 
 
@@ -87,3 +88,64 @@ def test_box_arithmetic():
     assert box.intersection(Box(20, 30, 0, 6)) is None
     assert box.expanded(7, (25, 100)) == Box(3, 25, 0, 16)
     assert Box(12, 14, 6, 8).relative_to(box) == (slice(2, 4), slice(1, 3))
+
+
+def _mosaic_boxes(pointings: int, field: int, depth: int) -> list[Box]:
+    """``depth`` exposures on each of ``pointings`` x ``pointings`` fields of side ``field``,
+    overlapping their neighbours by a tenth."""
+    step = field * 9 // 10
+    return [Box(j * step, j * step + field, i * step, i * step + field)
+            for j in range(pointings) for i in range(pointings) for _ in range(depth)]
+
+
+@pytest.mark.parametrize("halo", [0, 1, 5])
+@pytest.mark.parametrize("size", [16, 64, 100])
+def test_tile_depths_count_the_boxes_meeting_each_grown_tile(size, halo):
+    rng = np.random.default_rng(size + halo)
+    shape = (300, 410)
+    boxes = []
+    for _ in range(25):
+        y0, x0 = rng.integers(0, 290), rng.integers(0, 400)
+        boxes.append(Box(y0, y0 + rng.integers(1, 120), x0, x0 + rng.integers(1, 120)))
+    boxes.append(None)
+    depths = tile_depths(shape, boxes, size, halo).ravel()
+    tiles = split_into_tiles(shape, size)
+    assert depths.shape == (len(tiles),)
+    for tile, depth in zip(tiles, depths):
+        grown = Box(tile.y0 - halo, tile.y1 + halo, tile.x0 - halo, tile.x1 + halo)
+        expected = sum(1 for box in boxes if box is not None and grown.intersection(box))
+        assert depth == expected
+
+
+_COSTS = TileCosts(bytes_per_stacked_pixel=9, bytes_per_tile_pixel=64,
+                   task_overhead=2 ** 18, member_overhead=2 ** 15)
+
+
+def test_a_single_pointing_is_one_tile_when_memory_allows():
+    boxes = [Box(0, 1000, 0, 1000)] * 8
+    assert choose_tile_size((1000, 1000), boxes, 1, 2 * 10**9, _COSTS, 64) == 1024
+
+
+def test_a_mosaic_gets_tiles_near_a_pointings_side():
+    boxes = _mosaic_boxes(pointings=6, field=500, depth=5)
+    shape = (max(b.y1 for b in boxes), max(b.x1 for b in boxes))
+    side = choose_tile_size(shape, boxes, 1, 2 * 10**9, _COSTS, 64)
+    assert 128 <= side <= 512
+    deepest = tile_depths(shape, boxes, side, 1).max()
+    assert deepest <= 4 * 5
+
+
+@pytest.mark.parametrize("limit", [20 * 10**6, 100 * 10**6, 10**9])
+def test_the_chosen_tile_fits_the_memory_limit(limit):
+    boxes = [Box(0, 2000, 0, 2000)] * 10
+    side = choose_tile_size((2000, 2000), boxes, 0, limit, _COSTS, 64)
+    used = min(side, 2000) ** 2 * (10 * 9 + 64)
+    assert used <= limit
+    if side < 2048:
+        bigger = min(2 * side, 2000) ** 2 * (10 * 9 + 64)
+        assert bigger > limit
+
+
+def test_a_limit_below_the_smallest_tile_still_gives_the_smallest():
+    boxes = [Box(0, 2000, 0, 2000)] * 10
+    assert choose_tile_size((2000, 2000), boxes, 0, 1000, _COSTS, 64) == 64
