@@ -26,16 +26,26 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from multidrizzle.io.atomic import atomic_writeto
-from multidrizzle.io.products import write_image
+from multidrizzle.io.atomic import atomic_write, atomic_writeto
+from multidrizzle.io.dataunits import DataUnit, read_data_unit
+from multidrizzle.io.products import STRUCTURAL_KEYWORDS, write_image
 
 __all__ = ["StoredImage", "CompressedStoredImage", "store_image", "create_image",
            "ScaledImage", "LoadedImages", "loaded",
            "write_static_mask", "write_crmask", "write_crclean"]
 
+#: Bytes of pixels converted to big-endian at a time when an image is stored.
+_WRITE_BLOCK_BYTES = 16 * 2**20
+_FITS_BLOCK = 2880
+
+#: Keywords of a caller's header that a pre-allocated image does not keep.
+_ALLOCATED_DROPPED = ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3",
+                      "EXTEND", "PCOUNT", "GCOUNT", "BSCALE", "BZERO")
+
 #: Data types written unscaled, with their FITS BITPIX.
 _STORABLE = {np.dtype(np.float32): -32, np.dtype(np.float64): -64, np.dtype(np.int16): 16,
              np.dtype(np.int32): 32}
+_BITPIX = {**_STORABLE, np.dtype(np.uint8): 8}
 
 
 class StoredImage:
@@ -77,16 +87,8 @@ class StoredImage:
         return int(np.prod(self.shape))
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        count = self.size
-        # A map closed as soon as the values are copied out: the pages read
-        # leave the process at once instead of when the map is collected.
-        with open(self.path, "rb") as stream, \
-                mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            image = np.frombuffer(mapped, dtype=self.file_dtype, count=count,
-                                  offset=self.data_offset).reshape(self.shape)
-            values = np.array(image[key], dtype=self.dtype)
-            del image  # the map cannot close while a view of it exists
-        return values
+        return read_data_unit(self.path, DataUnit(self.data_offset, self.file_dtype,
+                                                  self.shape), key)
 
     def read(self) -> np.ndarray:
         """The whole image as a native-endian array."""
@@ -162,14 +164,42 @@ def store_image(path: str | os.PathLike, data: np.ndarray,
         image = fits.CompImageHDU(data=data, header=header, **_COMPRESSION)
         written = atomic_writeto(fits.HDUList([fits.PrimaryHDU(), image]), path)
         return CompressedStoredImage(written, data.shape, data.dtype.newbyteorder(">"))
-    written = write_image(path, data, header)
-    with fits.open(written, mode="readonly", memmap=False, lazy_load_hdus=True) as hdul:
-        offset = hdul.fileinfo(0)["datLoc"]
-        bitpix = hdul[0].header["BITPIX"]
-    if bitpix != _STORABLE[data.dtype]:
-        raise ValueError(f"{written}: stored with BITPIX {bitpix}, expected "
-                         f"{_STORABLE[data.dtype]} for {data.dtype}")
-    return StoredImage(written, data.shape, data.dtype.newbyteorder(">"), offset)
+    # Written here rather than by astropy's writeto: the header is made once
+    # and the pixels go out in big-endian blocks, with no verification pass
+    # and no re-open to find the data offset (a mosaic writes thousands).
+    header_bytes = _header_bytes(header, data.shape, data.dtype, STRUCTURAL_KEYWORDS)
+    big_endian = data.dtype.newbyteorder(">")
+    rows = max(1, _WRITE_BLOCK_BYTES // max(1, data.shape[1] * data.dtype.itemsize))
+
+    def write(stream) -> None:
+        stream.write(header_bytes)
+        for start in range(0, data.shape[0], rows):
+            stream.write(np.ascontiguousarray(data[start:start + rows], dtype=big_endian))
+        stream.write(bytes(-data.nbytes % _FITS_BLOCK))
+    written = atomic_write(path, write)
+    return StoredImage(written, data.shape, big_endian, len(header_bytes))
+
+
+def _header_bytes(header: fits.Header | None, shape: tuple[int, ...], dtype: np.dtype,
+                  dropped: tuple[str, ...]) -> bytes:
+    """The primary header of a FITS image of ``shape`` and ``dtype`` with ``header``'s
+    cards (but ``dropped``), as written to a file.
+
+    The structural cards are written ahead of the caller's cards as text:
+    inserting them into an astropy Header re-indexes every card each time.
+    """
+    content = fits.Header() if header is None else header.copy()
+    for keyword in dropped:
+        content.remove(keyword, ignore_missing=True, remove_all=True)
+    structure = [fits.Card("SIMPLE", True, "conforms to FITS standard"),
+                 fits.Card("BITPIX", _BITPIX[np.dtype(dtype)], "array data type"),
+                 fits.Card("NAXIS", len(shape), "number of array dimensions")]
+    structure += [fits.Card(f"NAXIS{axis}", int(length))
+                  for axis, length in enumerate(reversed(shape), start=1)]
+    structure.append(fits.Card("EXTEND", True))
+    text = ("".join(card.image for card in structure)
+            + content.tostring(endcard=False, padding=False) + "END".ljust(80))
+    return (text + " " * (-len(text) % _FITS_BLOCK)).encode("ascii")
 
 
 def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype: np.dtype,
@@ -183,23 +213,15 @@ def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype: np.dtyp
     construction).
     """
     dtype = np.dtype(dtype)
-    if dtype not in _STORABLE and dtype != np.dtype(np.uint8):
+    if dtype not in _BITPIX:
         raise ValueError(f"create_image: cannot store dtype {dtype}")
-    content = fits.Header() if header is None else header.copy()
-    for keyword in ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3",
-                    "EXTEND", "PCOUNT", "GCOUNT", "BSCALE", "BZERO"):
-        content.remove(keyword, ignore_missing=True, remove_all=True)
-    primary = fits.PrimaryHDU(data=np.zeros((1,) * len(shape), dtype=dtype), header=content)
-    for axis, length in enumerate(reversed(shape), start=1):
-        primary.header[f"NAXIS{axis}"] = int(length)
-    header_bytes = primary.header.tostring().encode("ascii")
+    header_bytes = _header_bytes(header, shape, dtype, _ALLOCATED_DROPPED)
     data_bytes = int(np.prod(shape)) * dtype.itemsize
-    padded = -(-data_bytes // 2880) * 2880
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as stream:
         stream.write(header_bytes)
-        stream.truncate(len(header_bytes) + padded)
+        stream.truncate(len(header_bytes) + data_bytes + (-data_bytes % _FITS_BLOCK))
     return StoredImage(path, shape, dtype.newbyteorder(">"), len(header_bytes))
 
 

@@ -45,7 +45,7 @@ from multidrizzle.io.atomic import atomic_copy, atomic_write, atomic_writeto
 from multidrizzle.model import Chip, Exposure
 
 __all__ = [
-    "atomic_writeto", "write_image", "processing_bunit", "product_bunit",
+    "atomic_writeto", "write_image", "STRUCTURAL_KEYWORDS", "processing_bunit", "product_bunit",
     "sky_keyword", "DrizzleRecord", "KeywordConflict", "ProductHeaders", "product_headers",
     "photometric_cards", "footprint_region", "header_table", "keyword_conflicts",
     "bunit_unit", "IDENTITY_KEYWORDS", "PHOTOMETRY_KEYWORDS", "CONFLICT_KEYWORDS",
@@ -61,9 +61,9 @@ ARCHIVE_FOLDER = "OrIg_files"
 
 #: Keywords that describe an HDU's structure, not its content: dropped from a
 #: header before it goes into a new primary HDU.
-_STRUCTURAL_KEYWORDS = ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2",
-                        "EXTEND", "PCOUNT", "GCOUNT", "EXTNAME", "EXTVER", "BSCALE", "BZERO",
-                        "INHERIT")
+STRUCTURAL_KEYWORDS = ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2",
+                       "EXTEND", "PCOUNT", "GCOUNT", "EXTNAME", "EXTVER", "BSCALE", "BZERO",
+                       "INHERIT")
 
 #: Prefixes of the lookup-table distortion records (NPOL, D2IM).  They point
 #: at WCSDVARR / D2IMARR extensions, which a one-image file does not have:
@@ -130,7 +130,7 @@ def write_image(path: str | os.PathLike, data: np.ndarray,
         is not modified.
     """
     content = fits.Header() if header is None else header.copy()
-    for keyword in _STRUCTURAL_KEYWORDS:
+    for keyword in STRUCTURAL_KEYWORDS:
         content.remove(keyword, ignore_missing=True, remove_all=True)
     return atomic_writeto(fits.HDUList([fits.PrimaryHDU(data=data, header=content)]), path)
 
@@ -1061,7 +1061,7 @@ def write_images(path: str | os.PathLike,
 def _write_image_hdu(stream: BinaryIO, header: fits.Header, data: Any, name: str,
                      primary: bool) -> None:
     content = header.copy()
-    for keyword in _STRUCTURAL_KEYWORDS:
+    for keyword in STRUCTURAL_KEYWORDS:
         content.remove(keyword, ignore_missing=True, remove_all=True)
     if data is None:
         stream.write(fits.PrimaryHDU(header=content).header.tostring().encode("ascii"))

@@ -17,6 +17,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from multidrizzle.errors import InputError
+from multidrizzle.io.dataunits import DataUnit, FileState, file_state, read_data_unit
 from multidrizzle.model.instruments import cte_direction, detector_noise, header_number
 
 __all__ = ["Chip", "Exposure", "ReadOptions", "read_exposure", "UNITS_PER_SECOND"]
@@ -92,6 +93,13 @@ class Chip:
         DQ bits cleared whenever the DQ array is read (``resetbits``; 0 =
         none; negative = every bit but those of ``~reset_bits``), so every
         step sees the same DQ, as AstroDrizzle resets them at input.
+    data_units : dict
+        Where the SCI, ERR and DQ pixels lie in the file (by EXTNAME), for
+        those stored unscaled, as found when the file was read.
+    read_state : FileState or None
+        The file's size and modification time then: the pixels are read
+        straight from ``data_units`` while the file is unchanged, and through
+        astropy once it has changed (``workinplace`` rewrites DQ and headers).
     """
 
     filename: Path
@@ -109,6 +117,8 @@ class Chip:
     has_error: bool = True
     has_dq: bool = True
     reset_bits: int = 0
+    data_units: dict[str, DataUnit] = field(default_factory=dict, repr=False)
+    read_state: FileState | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -172,7 +182,16 @@ class Chip:
         The file is mapped rather than read into a buffer first: the one
         copy that converts from FITS's big-endian order is the only one.
         """
-        with fits.open(self.filename, mode="readonly", memmap=True) as hdul:
+        unit = self.data_units.get(extname)
+        if unit is not None and self.read_state == _state_or_none(self.filename):
+            try:
+                return read_data_unit(self.filename, unit).astype(
+                    np.float32 if extname != "DQ" else unit.file_dtype.newbyteorder("="),
+                    copy=False)
+            except EOFError as error:
+                raise InputError(f"input file {self.filename}, {extname},{self.extver}: "
+                                 f"the file is truncated ({error})") from None
+        with fits.open(self.filename, mode="readonly") as hdul:
             data = hdul[extname, self.extver].data
             shape = None if data is None else data.shape
             if shape == self.shape:
@@ -242,7 +261,7 @@ def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None
     InputError
         Naming the file and extension at fault.
     """
-    with fits.open(path, mode="readonly", memmap=True) as hdul:
+    with fits.open(path, mode="readonly") as hdul:
         primary = hdul[0].header.copy()
         extvers = _science_extvers(hdul, path)
         if options.group is not None:
@@ -306,6 +325,7 @@ def _keyword(primary: fits.Header, science: fits.Header, name: str, path: Path,
 
 def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header,
                exptime: float, options: ReadOptions) -> Chip:
+    units = _data_units(hdul, extver)   # before any data is read: astropy then drops BSCALE
     sci = hdul["SCI", extver]
     header = sci.header.copy()
     where = f"input file {path}, SCI,{extver}"
@@ -342,7 +362,42 @@ def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header
         has_error=_has_data(hdul, "ERR", extver, shape),
         has_dq=_has_data(hdul, "DQ", extver, shape),
         reset_bits=int(options.resetbits or 0),
+        data_units={name: unit for name, unit in units.items() if unit.shape == shape},
+        read_state=_state_or_none(path),
     )
+
+
+#: FITS BITPIX of the pixel types read straight from the file.
+_BITPIX_TYPES = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+
+
+def _data_units(hdul: fits.HDUList, extver: int) -> dict[str, DataUnit]:
+    """Where the SCI, ERR and DQ pixels of chip ``extver`` lie, for those that are
+    plain 2-D images (not scaled, not compressed)."""
+    units = {}
+    for extname in ("SCI", "ERR", "DQ"):
+        try:
+            index = hdul.index_of((extname, extver))
+        except KeyError:
+            continue
+        hdu = hdul[index]
+        header = hdu.header
+        plain = (type(hdu) in (fits.ImageHDU, fits.PrimaryHDU)
+                 and header.get("BITPIX") in _BITPIX_TYPES
+                 and header.get("BSCALE", 1) == 1 and header.get("BZERO", 0) == 0
+                 and header.get("NAXIS") == 2)
+        if plain:
+            units[extname] = DataUnit(int(hdul.fileinfo(index)["datLoc"]),
+                                      np.dtype(_BITPIX_TYPES[header["BITPIX"]]),
+                                      (int(header["NAXIS2"]), int(header["NAXIS1"])))
+    return units
+
+
+def _state_or_none(path: Path) -> FileState | None:
+    try:
+        return file_state(path)
+    except OSError:
+        return None
 
 
 def _chip_number(header: fits.Header, extver: int, where: str) -> int:

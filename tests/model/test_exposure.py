@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from astropy.io import fits
 
 from multidrizzle.errors import InputError
+from multidrizzle.io.dataunits import file_state
 from multidrizzle.model import ReadOptions, read_exposure
 
 from support.hst_files import ACS_FLT, IR_FLT, UVIS_FLC, full_size_copy
@@ -144,3 +147,60 @@ def test_text_in_numeric_header_keywords_is_named(tmp_path):
         hdul[1].header["CCDCHIP"] = 2.5
     with pytest.raises(InputError, match=r"SCI,1 header: keyword CCDCHIP has the value 2.5"):
         read_exposure(path, ReadOptions(gain=1.0, rdnoise=3.0))
+
+
+def _one_exposure(folder):
+    from multidrizzle.demo.datasets import make_demo_dataset
+    make_demo_dataset(folder, n_exposures=1, chip_shape=(64, 128), seed=3)
+    return sorted(folder.glob("*_flc.fits"))[0]
+
+
+def _astropy_arrays(path, extver):
+    with fits.open(path) as hdul:
+        return {name: np.array(hdul[name, extver].data) for name in ("SCI", "ERR", "DQ")}
+
+
+def test_pixels_read_at_their_offsets_equal_astropys(tmp_path):
+    path = _one_exposure(tmp_path)
+    for chip in read_exposure(path, ReadOptions()).chips:
+        assert set(chip.data_units) == {"SCI", "ERR", "DQ"}
+        expected = _astropy_arrays(path, chip.extver)
+        np.testing.assert_array_equal(chip.read_science(), expected["SCI"])
+        np.testing.assert_array_equal(chip.read_error(), expected["ERR"])
+        np.testing.assert_array_equal(chip.read_dq(), expected["DQ"])
+        assert chip.read_science().dtype == np.float32 and chip.read_dq().dtype == np.uint32
+
+
+def test_a_file_changed_after_reading_is_read_again_through_its_headers(tmp_path):
+    """workinplace rewrites headers: a header that grows moves the pixels."""
+    path = _one_exposure(tmp_path)
+    chips = read_exposure(path, ReadOptions()).chips
+    with fits.open(path, mode="update") as hdul:
+        for number in range(60):   # more than a header block of new cards
+            hdul[0].header[f"NEWKEY{number:02d}"] = number
+        hdul["DQ", 2].data[3, 4] = 512
+    for chip in chips:
+        expected = _astropy_arrays(path, chip.extver)
+        np.testing.assert_array_equal(chip.read_science(), expected["SCI"])
+        np.testing.assert_array_equal(chip.read_dq(), expected["DQ"])
+
+
+def test_a_file_truncated_after_reading_is_named_with_its_extension(tmp_path):
+    path = _one_exposure(tmp_path)
+    chip = read_exposure(path, ReadOptions()).chips[1]
+    size = path.stat().st_size
+    with open(path, "r+b") as stream:
+        stream.truncate(size - 3 * 2880)
+    chip = dataclasses.replace(chip, read_state=file_state(path))   # as if read so
+    with pytest.raises(InputError, match=rf"{path.name}.*DQ,2.*truncated"):
+        chip.read_dq()
+
+
+def test_scaled_images_are_read_through_astropy(tmp_path):
+    path = _one_exposure(tmp_path)
+    with fits.open(path, mode="update") as hdul:
+        science = hdul["SCI", 1]
+        science.scale("int16", bscale=0.5, bzero=10.0)
+    chip = read_exposure(path, ReadOptions()).chips[0]
+    assert "SCI" not in chip.data_units
+    np.testing.assert_array_equal(chip.read_science(), _astropy_arrays(path, 1)["SCI"])
