@@ -1014,14 +1014,17 @@ class DrizzleParameters(HasTraits):
         "cores; 1 disables parallel processing. Results are identical for any value.")),
         "init", origin="astrodrizzle")
     memory_limit = _parameter(MemoryAmount(None, help=(
-        "Memory a task of the run may use, which sets the tile size of the median and of "
-        "the final drizzle unless tile_size is given: bytes, or an amount such as '2GB'. "
-        "None: half the memory available when the run starts. Products do not depend on "
-        "it.")), "init", origin="package")
+        "Memory a task of the run may use, which bounds the tile size of the median and "
+        "of the final drizzle unless tile_size is given: bytes, or an amount such as "
+        "'2GB'. None: half the memory available when the run starts. Products do not "
+        "depend on it.")), "init", origin="package")
     tile_size = _parameter(OptionalInt(minimum=16, help=(
         "Side, in pixels, of the tiles the median is combined in and height of the strips "
-        "the final image is drizzled in. None: from memory_limit. Products do not depend "
-        "on it.")), "init", origin="package")
+        "the final image is drizzled in. None: chosen at build() from the footprints, "
+        "the side (64 times a power of two) with the least stacking work whose deepest "
+        "tile fits memory_limit: one tile for a single pointing, tiles of about a "
+        "pointing's size in a mosaic. Products do not depend on it.")), "init",
+        origin="package")
     scheduler = _parameter(Scheduler("local", help=(
         "Where the run's tasks execute: 'local' (this process, num_cores threads in every "
         "kernel), 'dask' (a Dask LocalCluster of num_cores single-threaded worker "

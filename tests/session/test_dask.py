@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from astropy.io import fits
 
 distributed = pytest.importorskip("distributed")
 
@@ -138,3 +139,16 @@ def test_a_worker_killed_mid_run_changes_nothing(demo, tmp_path, local_digests,
     watcher.join(timeout=5)
     assert killed.is_set()
     assert _digests(md) == local_digests
+
+
+def test_command_line_scheduler_dask_gives_the_local_products(demo, tmp_path, local_digests):
+    result = subprocess.run(
+        [sys.executable, "-m", "multidrizzle", f"@{demo / 'inputs.lst'}", "--output",
+         str(tmp_path / "final"), "--scheduler", "dask", "--num_cores", "2",
+         "--tile_size", "48", "--runfile", "", "--quiet"],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with fits.open(next(tmp_path.glob("final_dr?.fits"))) as product:
+        for name in ("sci", "wht"):
+            values = np.ascontiguousarray(product[name.upper()].data, dtype=np.float32)
+            assert hashlib.sha256(values.tobytes()).hexdigest() == local_digests[name]
