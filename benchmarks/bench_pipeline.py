@@ -173,12 +173,21 @@ class TreeMemorySampler(threading.Thread):
         return self.peak
 
 
+#: Files the benchmark itself writes in a run folder (not the pipeline's).
+_BENCHMARK_FILES = ("cr_masks.npz", "result.json", "stdout.txt", "signature.json")
+
+
 def _bytes_under(folder: Path, skip: set[str]) -> int:
+    """Bytes of the files under ``folder`` but those in ``skip``, the benchmark's own,
+    and a product of ``skip`` being written under its temporary name
+    (``.<name>.<random>.tmp``: the product, not an intermediate)."""
+    products = tuple(f".{os.path.basename(p)}." for p in skip)
     total = 0
     for root, _, files in os.walk(folder):
         for name in files:
             path = os.path.join(root, name)
-            if path in skip:
+            if (path in skip or name in _BENCHMARK_FILES
+                    or (name.startswith(products) and name.endswith(".tmp"))):
                 continue
             try:
                 total += os.stat(path).st_size
@@ -188,8 +197,9 @@ def _bytes_under(folder: Path, skip: set[str]) -> int:
 
 
 class TemporaryDiskSampler(threading.Thread):
-    """Peak bytes of the files under a run folder other than the input copies
-    and the final products (intermediates, logs, unfinished products)."""
+    """Peak bytes of the files under a run folder other than the input copies,
+    the final products (also while they are written) and the benchmark's own
+    files: intermediates, logs, the final image's assembly."""
 
     def __init__(self, folder: Path, skip: list[Path], interval: float = 0.2) -> None:
         super().__init__(daemon=True)
