@@ -76,7 +76,7 @@ def test_files_are_written_where_os_has_no_fchmod(tmp_path, monkeypatch):
     written = [
         atomic_writeto(fits.HDUList([fits.PrimaryHDU(np.zeros((2, 2)))]), tmp_path / "a.fits"),
         save_pars(DrizzleParameters(final_pixfrac=0.5), tmp_path / "p.cfg"),
-        write_crmask(tmp_path / "m_crmask.fits", np.zeros((2, 2), bool)),
+        write_crmask(tmp_path / "m_crmask.fits", np.zeros((2, 2), bool)).path,
     ]
     for path in written:
         assert path.exists() and (path.stat().st_mode & 0o777) == 0o644, path

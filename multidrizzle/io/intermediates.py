@@ -32,7 +32,7 @@ from multidrizzle.io.products import STRUCTURAL_KEYWORDS, write_image
 
 __all__ = ["StoredImage", "CompressedStoredImage", "store_image", "create_image",
            "ScaledImage", "LoadedImages", "loaded",
-           "write_static_mask", "write_crmask", "write_crclean"]
+           "write_static_mask", "write_crmask", "write_crclean", "StoredCosmicRayMask"]
 
 #: Bytes of pixels converted to big-endian at a time when an image is stored.
 _WRITE_BLOCK_BYTES = 16 * 2**20
@@ -157,8 +157,8 @@ def store_image(path: str | os.PathLike, data: np.ndarray,
         :class:`CompressedStoredImage` is returned).
     """
     data = np.asarray(data)
-    if data.ndim != 2 or data.dtype not in _STORABLE:
-        raise ValueError(f"store_image: expected a 2-D image of {', '.join(map(str, _STORABLE))}, "
+    if data.ndim != 2 or data.dtype not in _BITPIX:
+        raise ValueError(f"store_image: expected a 2-D image of {', '.join(map(str, _BITPIX))}, "
                          f"got shape {data.shape} and dtype {data.dtype}")
     if compress:
         image = fits.CompImageHDU(data=data, header=header, **_COMPRESSION)
@@ -307,7 +307,23 @@ def write_static_mask(mask: np.ndarray, signature: tuple, path: str | os.PathLik
     return atomic_writeto(fits.HDUList([hdu]), path)
 
 
-def write_crmask(path: str | os.PathLike, cr_mask: np.ndarray) -> Path:
+class StoredCosmicRayMask(StoredImage):
+    """A ``_crmask`` file (uint8, 1 = good) read as a cosmic-ray mask (True = cosmic ray).
+
+    What the session keeps of a mask it wrote: a mosaic's masks stay on
+    disk, and a task on another machine gets the file's name, not the mask.
+    """
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(bool)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return read_data_unit(self.path, DataUnit(self.data_offset, self.file_dtype,
+                                                  self.shape), key) == 0
+
+
+def write_crmask(path: str | os.PathLike, cr_mask: np.ndarray) -> StoredCosmicRayMask:
     """Write a ``_crmask`` file: uint8 primary image, 1 = good, 0 = cosmic ray.
 
     The file is written to a temporary file in the same folder and then
@@ -315,14 +331,16 @@ def write_crmask(path: str | os.PathLike, cr_mask: np.ndarray) -> Path:
 
     Returns
     -------
-    pathlib.Path
-        The path written.
+    StoredCosmicRayMask
+        The mask as written (``.path`` is the file), read back on demand.
     """
     mask = np.asarray(cr_mask)
     if mask.ndim != 2:
         raise ValueError(f"cr_mask must be a 2-D mask; got an array of shape {mask.shape}.")
     good = np.logical_not(mask.astype(np.bool_)).astype(np.uint8)
-    return atomic_writeto(fits.HDUList([fits.PrimaryHDU(data=good)]), path)
+    stored = store_image(path, good)
+    return StoredCosmicRayMask(stored.path, stored.shape, stored.file_dtype,
+                               stored.data_offset)
 
 
 def write_crclean(path: str | os.PathLike, clean: np.ndarray,

@@ -155,9 +155,11 @@ def _cosmic_ray_inputs(md: "Multidrizzle") -> CosmicRayInputs:
 
 
 def _final_inputs(md: "Multidrizzle") -> FinalDrizzleInputs:
+    masks = md.cr_masks   # the files' names travel, not the masks (read by each task)
     return FinalDrizzleInputs(tuple(md.exposures), md.pixel_maps, md.output_grid,
                               settings_of(md, FinalDrizzleSettings), md.sky,
-                              md.static_masks, md.cr_masks)
+                              md.static_masks,
+                              None if masks is None else {n: masks.stored(n) for n in masks})
 
 
 # --------------------------------------------------------------------------
@@ -382,9 +384,10 @@ def _keep_blots(md: "Multidrizzle", result: Any) -> Kept:
 
 @dataclass(frozen=True)
 class KeptCosmicRays:
-    """The cosmic-ray masks and the ``_crclean`` images written from them."""
+    """The cosmic-ray masks (arrays, or their ``_crmask`` files) and the ``_crclean``
+    images written from them."""
 
-    masks: dict[str, np.ndarray]
+    masks: dict[str, np.ndarray | StoredImage]
     crclean_files: list[Path]
 
 
@@ -393,7 +396,10 @@ def _keep_cosmic_rays(md: "Multidrizzle", result: Mapping) -> Kept:
 
     As AstroDrizzle, every chip's ``<input>_sci<N>_crmask.fits`` is written
     unless ``in_memory`` (``driz_cr_corr`` writes it even then, beside its
-    ``_crclean`` image); ``clean=True`` removes the masks.  With
+    ``_crclean`` image); ``clean=True`` removes the masks.  The session then
+    keeps the masks as files, read when used (a mosaic's masks would not fit
+    in memory), except with ``in_memory`` or ``clean`` (the masks stay in
+    memory, the files go).  With
     ``workinplace`` the cosmic rays are flagged with ``crbit`` in the inputs'
     DQ arrays.
     """
@@ -402,7 +408,10 @@ def _keep_cosmic_rays(md: "Multidrizzle", result: Mapping) -> Kept:
     for chip in _chips(md):
         mask = masks[chip.name]
         if md.driz_cr_corr or not md.in_memory:
-            written.append(write_crmask(md.layout.crmask(chip), mask))
+            stored = write_crmask(md.layout.crmask(chip), mask)
+            written.append(stored.path)
+            if not md.in_memory and not md.clean:
+                masks[chip.name] = stored   # read back when used: memory stays flat
         if md.driz_cr_corr:
             clean = cosmic_ray_clean(chip.read_science(), md.blotted_images[chip.name], mask)
             cleaned.append(write_crclean(md.layout.crclean(chip), clean,
@@ -411,7 +420,8 @@ def _keep_cosmic_rays(md: "Multidrizzle", result: Mapping) -> Kept:
         if md.workinplace and md.crbit:
             products.write_back_to_input(chip.filename, chip.extver,
                                          dq=update_dq(chip.read_dq(), mask, md.crbit))
-    return Kept(KeptCosmicRays(masks, cleaned), intermediates=written, products=cleaned)
+    return Kept(KeptCosmicRays(masks, cleaned), intermediates=written, products=cleaned,
+                in_files=not md.in_memory and not md.clean)
 
 
 def _keep_final(md: "Multidrizzle", result: DrizzledImage) -> Kept:

@@ -514,10 +514,11 @@ class Multidrizzle(DrizzleParameters):
         return None if blots is None else blots.counts
 
     @property
-    def cr_masks(self) -> dict[str, np.ndarray] | None:
-        """The cosmic-ray masks by chip name (True = cosmic ray), or None."""
+    def cr_masks(self) -> LoadedImages | None:
+        """The cosmic-ray masks by chip name (True = cosmic ray), or None; with
+        ``in_memory=False`` each is read from its ``_crmask`` file when looked up."""
         cosmic_rays = self._result("driz_cr")
-        return None if cosmic_rays is None else cosmic_rays.masks
+        return None if cosmic_rays is None else LoadedImages(cosmic_rays.masks)
 
     @property
     def crclean_files(self) -> list[Path]:

@@ -539,7 +539,8 @@ class FinalDrizzleInputs:
     static_masks : mapping or None
     cr_masks : mapping or None
         ``chip.name`` -> cosmic-ray mask (True = cosmic ray), the driz_cr
-        step's result.
+        step's result: an array, or anything ``np.asarray`` reads into one
+        (the session passes the masks' ``_crmask`` files).
     region : Box or None
         The part of the grid to make (a tile); None: the whole grid.
     input_boxes : mapping or None
@@ -576,6 +577,8 @@ def final_weights(exposure: Exposure, chip: Chip, inputs: FinalDrizzleInputs) ->
         if ivm is None:
             ivm = background_ivm(chip, 0.0 if inputs.sky is None else inputs.sky.native(chip))
     cr_mask = None if inputs.cr_masks is None else inputs.cr_masks.get(chip.name)
+    if cr_mask is not None:   # an array, or its _crmask file (read here)
+        cr_mask = np.asarray(cr_mask, dtype=bool)
     return chip_weight_map(chip, chip.read_dq(), inputs.settings.final_bits,
                            static_mask=_static_mask_of(inputs.static_masks, chip),
                            cr_mask=cr_mask, wht_type=wht_type, error=error, ivm=ivm)

@@ -120,6 +120,9 @@ def test_cosmic_ray_masks_written_by_default(files_run):
             assert good.dtype == np.uint8
             np.testing.assert_array_equal(good == 0, md.cr_masks[chip.name])
             assert md.cr_masks[chip.name].any()
+            # the session keeps the file, not the mask: a mosaic's masks stay on disk
+            assert md.cr_masks.stored(chip.name).path == \
+                output / f"{stem}_sci{chip.extver}_crmask.fits"
 
 
 def test_clean_removes_the_cosmic_ray_masks(demo, tmp_path, demo_session):

@@ -403,7 +403,10 @@ def test_crmask_file_is_one_for_good_zero_for_cosmic_rays(tmp_path):
     mask[1, 2] = mask[3, 5] = True
     path = tmp_path / "j8cw03a1q_sci1_crmask.fits"
     path.write_bytes(b"an older file")
-    assert write_crmask(path, mask) == path
+    stored = write_crmask(path, mask)
+    assert stored.path == path
+    np.testing.assert_array_equal(np.asarray(stored), mask)     # read back as the mask
+    np.testing.assert_array_equal(stored[1:, 2:], mask[1:, 2:])
     with fits.open(path) as hdul:
         assert len(hdul) == 1
         data = hdul[0].data
