@@ -1059,7 +1059,9 @@ def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_p
 # ``dow`` is the drop's weight on that pixel as the science pass gives it.
 # --------------------------------------------------------------------------
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
+# The two helpers below serve the square and the centred families, which must
+# share no separately compiled function (see kernels.warmup): inlined.
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _variance_accumulator(n_cols_out):
     """Zeroed float64 sums of squared weight times variance for one band, and its extent."""
     acc = np.zeros((BAND_HEIGHT, n_cols_out))
@@ -1069,7 +1071,7 @@ def _variance_accumulator(n_cols_out):
     return acc, extent
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _write_back_variance(row0: int, n_rows: int, out_var, acc, extent) -> None:
     """Add a band's float64 sums to ``out_var`` (one rounding per call) and reset them."""
     n_cols = out_var.shape[1]
