@@ -208,10 +208,11 @@ def _variants() -> dict[str, KernelVariant]:
         ("drizzle-centred/gaussian", _drizzle_warm_up("gaussian", 1.0), 3.6),
         ("drizzle-centred/lanczos2", _drizzle_warm_up("lanczos2", 1.0), 3.5),
         ("drizzle-centred/lanczos3", _drizzle_warm_up("lanczos3", 1.0), 3.3),
-        # The variance passes (final_err), with the main pass of the cheapest
-        # kernel of their family.
-        ("drizzle-square/variance", _drizzle_warm_up("square", 1.0, variance=True), 4.0),
-        ("drizzle-centred/variance", _drizzle_warm_up("point", 1.0, variance=True), 4.0),
+        # The variance passes (final_err), with the main pass of a kernel of
+        # their family.  Measured on a loaded machine beside drizzle-square/whole
+        # (12.8 s) and drizzle-centred/point (3.5 s) and scaled to their figures.
+        ("drizzle-square/variance", _drizzle_warm_up("square", 1.0, variance=True), 8.0),
+        ("drizzle-centred/variance", _drizzle_warm_up("point", 1.0, variance=True), 4.5),
         ("blot/nearest", _blot_warm_up("nearest"), 0.9),
         ("blot/linear", _blot_warm_up("linear"), 0.5),
         ("blot/poly3", _blot_warm_up("poly3"), 1.1),
