@@ -71,7 +71,7 @@ MULTIDRIZZLE_ONLY = {"workinplace", "refimage", "bits", "ra", "dec", "shiftfile"
                      "gnkeyword"}
 #: Parameters of this package that neither program documents.
 PACKAGE_ONLY = {"verbose", "memory_limit", "tile_size", "scheduler", "driz_cr_sharpness",
-                "driz_cr_peak_ratio"}
+                "driz_cr_peak_ratio", "final_err"}
 
 # A value of the wrong kind for each trait type.
 BAD_VALUE_BY_TYPE = {
