@@ -5,8 +5,9 @@ pixels with their ground truth, then runs AstroDrizzle (drizzlepac) and
 multidrizzle on fresh copies, alternating, each in its own child process,
 with the same parameters (AstroDrizzle's defaults, a multi-extension
 product).  Prints wall time, peak memory, per-step times and their ratios,
-cosmic-ray recall and false positives, and star photometry against the
-truth for both, and the targets::
+cosmic-ray recall and false positives, star photometry against the truth
+for both, the error-plane check (multidrizzle's ERR against the scatter of
+SCI in blank sky; AstroDrizzle makes no ERR), and the targets::
 
     python benchmarks/bench_pipeline.py [--num-cores 2] [--n-exposures 4]
         [--repeat 1] [--folder DIR] [--chip-shape 2051 4096] [--keep]
@@ -328,9 +329,19 @@ def chip_coverage(truth, multidrizzle_workdir: Path,
     md = Multidrizzle([str(p) for p in truth.input_files], **SHARED_PARAMETERS,
                       **(extra or {}))
     md.build()
-    weights = [fits.getdata(multidrizzle_workdir / f"{exposure.filename.name.rsplit('.fits', 1)[0]}"
-                                                   "_single_wht.fits")
-               for exposure in md.exposures]
+    grid = md.separate_grid
+    weights = []
+    for exposure in md.exposures:
+        # the _single_wht files are cutouts of the separate grid (CRPIX moved)
+        path = multidrizzle_workdir / (exposure.filename.name.rsplit(".fits", 1)[0]
+                                       + "_single_wht.fits")
+        with fits.open(path) as hdul:
+            cutout, header = hdul[0].data, hdul[0].header
+        x0 = int(round(grid.wcs.wcs.crpix[0] - header["CRPIX1"]))
+        y0 = int(round(grid.wcs.wcs.crpix[1] - header["CRPIX2"]))
+        whole = np.zeros(grid.shape, dtype=np.float32)
+        whole[y0:y0 + cutout.shape[0], x0:x0 + cutout.shape[1]] = cutout
+        weights.append(whole)
     return exposure_coverage(md._all_chips(), md.separate_pixel_maps, weights)
 
 
@@ -378,6 +389,66 @@ def final_product(run: Run):
                 WCS(hdul["SCI"].header))
 
 
+def final_error(run: Run) -> np.ndarray | None:
+    """The product's ERR image, or None (AstroDrizzle, or ``final_err=False``)."""
+    from astropy.io import fits
+
+    if run.pipeline != "multidrizzle":
+        return None
+    with fits.open(Path(run.result["products"][0])) as hdul:
+        return hdul["ERR"].data.astype(np.float64) if "ERR" in hdul else None
+
+
+def blank_sky(truth, wcs, shape: tuple[int, int]) -> np.ndarray:
+    """Output pixels far from every injected star and galaxy (True = blank sky).
+
+    Stars: 10 px plus 3 px per decade of flux; galaxies: 10 px plus their
+    rendered extent (``truncation_r_eff`` effective radii).
+    """
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    scale_arcsec = float(np.mean(proj_plane_pixel_scales(wcs))) * 3600.0
+    blank = np.ones(shape, dtype=bool)
+    y_grid, x_grid = np.ogrid[:shape[0], :shape[1]]
+    galaxies = truth.galaxies
+    sources = [(truth.stars["ra"], truth.stars["dec"],
+                10.0 + 3.0 * np.log10(1.0 + np.asarray(truth.stars["flux_eps"]))),
+               (galaxies["ra"], galaxies["dec"],
+                10.0 + galaxies.meta.get("truncation_r_eff", 8.0)
+                * np.asarray(galaxies["r_eff_arcsec"]) / scale_arcsec)]
+    for ra, dec, radius in sources:
+        x, y = wcs.all_world2pix(np.asarray(ra), np.asarray(dec), 0)
+        for xc, yc, r in zip(x, y, radius):
+            if -r <= xc < shape[1] + r and -r <= yc < shape[0] + r:
+                y0, y1 = max(int(yc - r), 0), min(int(yc + r) + 2, shape[0])
+                x0, x1 = max(int(xc - r), 0), min(int(xc + r) + 2, shape[1])
+                blank[y0:y1, x0:x1] &= ((x_grid[:, x0:x1] - xc) ** 2
+                                        + (y_grid[y0:y1] - yc) ** 2) > r * r
+    return blank
+
+
+def error_plane_check(sci: np.ndarray, err: np.ndarray, wht: np.ndarray, wcs,
+                      truth) -> dict:
+    """ERR against the scatter of SCI in blank sky.
+
+    Correlated noise does not change a pixel's own variance, so over many
+    blank-sky pixels the variance of SCI about its median (5-sigma clipped)
+    should equal the mean of ERR**2, and ``(SCI - median) / ERR`` should have
+    a standard deviation of 1.
+    """
+    from astropy.stats import sigma_clipped_stats
+
+    usable = blank_sky(truth, wcs, sci.shape) & (wht > 0) & np.isfinite(err) & (err > 0)
+    values, errors = sci[usable], err[usable]
+    mean, median, std = sigma_clipped_stats(values, sigma=5.0, maxiters=5)
+    kept = np.abs(values - median) <= 5.0 * std
+    normalised = (values[kept] - median) / errors[kept]
+    return {"n_pixels": int(kept.sum()), "measured_variance": float(std ** 2),
+            "propagated_variance": float(np.mean(errors[kept] ** 2)),
+            "ratio": float(std ** 2 / np.mean(errors[kept] ** 2)),
+            "normalised_std": float(np.std(normalised))}
+
+
 def score(run: Run, truth, coverage, good, chip_of_star) -> dict:
     from multidrizzle.demo.scoring import score_cosmic_rays, star_photometry
 
@@ -392,6 +463,8 @@ def score(run: Run, truth, coverage, good, chip_of_star) -> dict:
     n_not_ray = sum(int((f & ~truth.cosmic_ray_masks[k]).sum()) for k, f in flags.items())
     n_on_bad = sum(int((f & truth.bad_pixel_mask[k[1]]).sum()) for k, f in flags.items())
     sci, wht, wcs = final_product(run)
+    err = final_error(run)
+    error_plane = None if err is None else error_plane_check(sci, err, wht, wcs, truth)
     photometry = star_photometry(sci, wcs, truth, weight=wht, min_flux=100.0, min_coverage=3,
                                  radius=10.0, annulus=(15.0, 25.0))
     errors = photometry.relative_errors
@@ -407,7 +480,8 @@ def score(run: Run, truth, coverage, good, chip_of_star) -> dict:
             "false_positive_fraction": cosmic.false_positive_fraction,
             "not_cosmic_ray_fraction": cosmic.not_cosmic_ray_fraction,
             "n_flagged": n_flagged, "n_not_ray": n_not_ray, "n_on_bad_dark": n_on_bad,
-            "star_errors": errors, "star_errors_by_chip": by_chip}
+            "star_errors": errors, "star_errors_by_chip": by_chip,
+            "error_plane": error_plane}
 
 
 # ---------------------------------------------------------------------------
@@ -514,7 +588,19 @@ def report(runs: dict[str, list[Run]], num_cores: int, n_exposures: int,
                   f"rms {chip_errors.std():.3%}, max |err| {np.abs(chip_errors).max():.2%}")
 
     print()
+    print("error plane in blank sky: variance of SCI (5-sigma clipped) vs mean ERR^2")
+    for label, key in (("AstroDrizzle", ad_score), ("multidrizzle", md_score)):
+        check = key["error_plane"]
+        if check is None:
+            print(f"  {label:<14}no ERR extension")
+            continue
+        print(f"  {label:<14}{check['n_pixels']:,} pixels: measured {check['measured_variance']:.4g}"
+              f", propagated {check['propagated_variance']:.4g}, measured/propagated "
+              f"{check['ratio']:.3f}; std((SCI - median) / ERR) {check['normalised_std']:.3f}")
+
+    print()
     print("targets")
+    error_plane = md_score["error_plane"]
     targets = [
         (f"wall time <= 1/8 of AstroDrizzle's (num_cores={num_cores})",
          md_wall * 8 <= ad_wall, f"{ad_wall / md_wall:.1f}x"),
@@ -552,6 +638,10 @@ def report(runs: dict[str, list[Run]], num_cores: int, n_exposures: int,
                    f"{np.abs(ad_score['star_errors_by_chip'][v]).max():.2%})"
                    for v, e in md_score["star_errors_by_chip"].items())),
     ]
+    targets.append(("ERR matches the blank-sky scatter within 5%",
+                    error_plane is not None and abs(error_plane["ratio"] - 1.0) <= 0.05,
+                    "no ERR" if error_plane is None else
+                    f"measured/propagated variance {error_plane['ratio']:.3f}"))
     for text, met, detail in targets:
         print(f"  [{'met' if met else 'NOT met'}] {text}: {detail}")
 

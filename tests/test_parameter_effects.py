@@ -359,6 +359,40 @@ def test_final_kernel_point_versus_square(rotated, final_default):
     assert (~np.isclose(square, expected, rtol=1e-3, atol=1e-3)).mean() > 0.3
 
 
+def test_final_err_propagates_the_err_arrays_with_squared_weights(rotated, final_default):
+    """Point kernel: each output pixel's ERR is sqrt(sum((t e)^2)) / sum(t), over the
+    input pixels landing in it, with t their weight (exptime) and e their ERR as a
+    rate (ERR / exptime): summed here by hand.  final_err=False makes none and
+    changes nothing else; final_units='counts' scales ERR as SCI."""
+    md = rotated
+    with changed(md, final_kernel="point"):
+        sci, wht, ctx = _final(md)
+        error = md.final_error.copy()
+        with fits.open(md.products[0]) as hdul:
+            assert hdul["ERR"].header["NCORRFAC"] == 1.0 == hdul["SCI"].header["NCORRFAC"]
+            np.testing.assert_array_equal(hdul["ERR"].data, error)
+        with changed(md, final_err=False):
+            plain = _final(md)
+            assert md.final_error is None and md.final_image.uncertainty is None
+            with fits.open(md.products[0]) as hdul:
+                assert "ERR" not in hdul
+        with changed(md, final_units="counts"):
+            counted = _final(md)
+            np.testing.assert_allclose(md.final_error, error * md.final.exptime, rtol=1e-6)
+    for image, other in zip((sci, wht, ctx), plain):
+        np.testing.assert_array_equal(image, other)
+    np.testing.assert_allclose(counted[0], sci * md.final.exptime, rtol=1e-6)
+    # no ERR in these files is zero: ERR squared is each pixel's variance
+    good_weight = {c.name: c.exptime * good_pixels(md, c) for c in chips_of(md)}
+    squared = point_kernel_weights(
+        md.exposures, md.pixel_maps, md.output_grid.shape,
+        lambda c: good_weight[c.name] ** 2 * (c.read_error() / c.exptime) ** 2)
+    covered = wht > 0
+    assert covered.sum() > 1000 and np.isnan(error[~covered]).all()
+    np.testing.assert_allclose(error[covered], np.sqrt(squared[covered]) / wht[covered],
+                               rtol=1e-5)
+
+
 def test_final_pixfrac_small_drops_leave_holes_but_conserve_flux(rotated, final_default):
     md = rotated
     results = {1.0: final_default, 0.1: _final(md, final_pixfrac=0.1)}

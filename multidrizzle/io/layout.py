@@ -84,7 +84,7 @@ class OutputLayout:
         return self._chip(chip, "crclean")
 
     def assembly(self, image: str) -> Path:
-        """A final image being put together from its strips (``sci``, ``wht``, ``ctx``),
+        """A final image being put together from its strips (``sci``, ``wht``, ``ctx``, ``err``),
         streamed into the product and removed."""
         return self.folder / f".{Path(self.root).name}_final_{image}.part.fits"
 
@@ -95,4 +95,4 @@ class OutputLayout:
     def product_images(self, suffix: str) -> dict[str, Path]:
         """The simple-file products (``build_mef=False``), by extension name."""
         return {name: Path(f"{self.root}_{suffix}_{name.lower()}.fits")
-                for name in ("SCI", "WHT", "CTX")}
+                for name in ("SCI", "WHT", "CTX", "ERR")}

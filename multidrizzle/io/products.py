@@ -39,6 +39,7 @@ from astropy.table import Column, MaskedColumn, Table
 
 from multidrizzle import __version__
 from multidrizzle.errors import InputError, ParameterError
+from multidrizzle.kernels.drizzle import noise_correlation_ratio
 from multidrizzle.model.geometry import OutputGrid, native_scale
 from multidrizzle.model.instruments import header_number
 from multidrizzle.io.atomic import atomic_copy, atomic_write, atomic_writeto
@@ -288,6 +289,10 @@ class ProductHeaders:
     weight : astropy.io.fits.Header
         The WHT and CTX images: output WCS and EXPTIME (no BUNIT: weights
         and context bits have no unit).
+    error : astropy.io.fits.Header or None
+        The ERR image: the SCI header (same units) and the noise-correlation
+        factor ``NCORRFAC`` with comments on its use; None without a
+        drizzle record (a user's final-drizzle function).
     table : astropy.table.Table
         Written as the ``HDRTAB`` extension: one row per input chip with its
         header keywords (:func:`header_table`).
@@ -301,6 +306,7 @@ class ProductHeaders:
     weight: fits.Header
     table: Table
     conflicts: list[KeywordConflict] = field(default_factory=list)
+    error: fits.Header | None = None
 
 
 def product_headers(grid: OutputGrid, *, exptime: float, n_images: int, units: str,
@@ -415,9 +421,32 @@ def product_headers(grid: OutputGrid, *, exptime: float, n_images: int, units: s
     science["BUNIT"] = (bunit, "units of SCI")
     for card in photometry.cards:
         science.append(card)
+    error = None
+    if drizzle is not None:
+        error = _error_header(science, drizzle, grid.scale / native_scale(first.chips[0]))
+        science["NCORRFAC"] = error["NCORRFAC"], error.comments["NCORRFAC"]
     return ProductHeaders(primary=primary, science=science, weight=weight_header,
                           table=header_table(exposures, sky_values),
-                          conflicts=keyword_conflicts(exposures))
+                          conflicts=keyword_conflicts(exposures), error=error)
+
+
+def _error_header(science: fits.Header, drizzle: DrizzleRecord,
+                  pixel_scale_ratio: float) -> fits.Header:
+    """The ERR image's header: the SCI one, ``NCORRFAC`` and how to use it."""
+    header = science.copy()
+    header["BUNIT"] = (science["BUNIT"], "units of ERR (standard deviation of SCI)")
+    ratio = noise_correlation_ratio(drizzle.kernel, drizzle.pixfrac, pixel_scale_ratio)
+    header["NCORRFAC"] = (round(ratio, 6), "noise correlation R (Fruchter & Hook 2002)")
+    header["NCORRSCL"] = (round(float(pixel_scale_ratio), 8),
+                          "output / input pixel scale used for NCORRFAC")
+    for line in ("ERR: standard deviation of SCI from the inputs' variance (ERR or",
+                 "noise model) drizzled with the weights squared:",
+                 "var = sum(w_i^2 var_i) / sum(w_i)^2.",
+                 "Neighbouring pixels are correlated: for a sum over an aperture much",
+                 "larger than the drop, error = NCORRFAC * sqrt(sum of ERR^2).",
+                 "NCORRFAC is for the first input's pixel scale, kernel and pixfrac."):
+        header["COMMENT"] = line
+    return header
 
 
 def _copy_cards(target: fits.Header, source: fits.Header, keywords: Iterable[str]) -> None:
@@ -927,16 +956,16 @@ def _has_lookup_tables(chip: Chip) -> bool:
 
 
 def stored_product_images(paths: Sequence[Path]) -> dict[str, Any]:
-    """The SCI, WHT and CTX images of a written product, read from it on demand."""
+    """The SCI, WHT, CTX and ERR images of a written product, read from it on demand."""
     from multidrizzle.io.intermediates import StoredImage
 
     images = {}
     for path in paths:
         with fits.open(path, mode="readonly", memmap=False, lazy_load_hdus=True) as hdul:
             for index, hdu in enumerate(hdul):
-                name = hdu.name if hdu.name in ("SCI", "WHT", "CTX") else None
+                name = hdu.name if hdu.name in ("SCI", "WHT", "CTX", "ERR") else None
                 if name is None and index == 0 and hdu.header.get("NAXIS", 0) >= 2:
-                    name = {"sci": "SCI", "wht": "WHT", "ctx": "CTX"}.get(
+                    name = {"sci": "SCI", "wht": "WHT", "ctx": "CTX", "err": "ERR"}.get(
                         Path(path).stem.rsplit("_", 1)[-1])
                 if name is None or hdu.header.get("NAXIS", 0) < 2:
                     continue
@@ -956,14 +985,16 @@ def _dtype_of(bitpix: int) -> np.dtype:
 
 
 def final_product_names(root: str, suffix: str, *, build: bool,
-                        context: bool = True) -> dict[str, str]:
+                        context: bool = True, error: bool = False) -> dict[str, str]:
     """Where each image of the final product goes: ``{'SCI': ..., 'WHT': ..., 'CTX': ...}``.
 
     ``build=True``: ``<root>_<suffix>.fits[SCI,1]`` and so on; False:
     ``<root>_<suffix>_sci.fits``, ``_wht.fits``, ``_ctx.fits``.  ``CTX`` is
-    left out without a context image.
+    left out without a context image, ``ERR`` (``_err.fits``) included with
+    an error image.
     """
-    extensions = ("SCI", "WHT", "CTX") if context else ("SCI", "WHT")
+    extensions = (("SCI", "WHT", "CTX") if context else ("SCI", "WHT")) + (
+        ("ERR",) if error else ())
     if build:
         return {name: f"{root}_{suffix}.fits[{name},1]" for name in extensions}
     return {name: f"{root}_{suffix}_{name.lower()}.fits" for name in extensions}
@@ -971,8 +1002,8 @@ def final_product_names(root: str, suffix: str, *, build: bool,
 
 def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
                           ctx: np.ndarray | None, headers: ProductHeaders, *, build: bool,
-                          suffix: str = "drz") -> list[Path]:
-    """Write the final SCI/WHT/CTX as one MEF file or three simple files.
+                          suffix: str = "drz", err: np.ndarray | None = None) -> list[Path]:
+    """Write the final SCI/WHT/CTX (and ERR) as one MEF file or one simple file each.
 
     Parameters
     ----------
@@ -991,6 +1022,11 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
         with the primary cards and the WCS).
     suffix : str
         ``drz``, or ``drc`` for CTE-corrected (FLC) input.
+    err : array, optional
+        The error image (standard deviation of ``sci``, same units): an
+        ``ERR`` extension after ``CTX`` (the first three extensions stay
+        where AstroDrizzle puts them), or ``<root>_<suffix>_err.fits``, with
+        ``headers.error`` (the SCI header if that is None).
 
     Returns
     -------
@@ -998,7 +1034,9 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
         The files written.
     """
     context = None if ctx is None else (ctx[0] if ctx.shape[0] == 1 else ctx)
-    names = final_product_names(root, suffix, build=build, context=context is not None)
+    names = final_product_names(root, suffix, build=build, context=context is not None,
+                                error=err is not None)
+    error_header = headers.science if headers.error is None else headers.error
     primary = headers.primary.copy()
     _add_output_cards(primary, names)
     primary["ROOTNAME"] = (Path(root).name, "root name of the product")
@@ -1011,9 +1049,11 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
                  (headers.science, sci, "SCI"), (headers.weight, wht, "WHT")]
         if context is not None:
             parts.append((headers.weight, context, "CTX"))
+        if err is not None:
+            parts.append((error_header, err, "ERR"))
         return [write_images(path, parts, table)]
     images = {"SCI": (sci, headers.science), "WHT": (wht, headers.weight),
-              "CTX": (context, headers.weight)}
+              "CTX": (context, headers.weight), "ERR": (err, error_header)}
     written = []
     for name, file_name in names.items():
         data, cards = images[name]

@@ -81,6 +81,9 @@ __all__ = [
     "new_context",
     "finalize_fill",
     "context_plane_and_bit",
+    "error_from_variance",
+    "noise_correlation_ratio",
+    "mean_sum_of_squared_fractions",
 ]
 
 #: Kernels understood by `drizzle_add_image`.
@@ -651,8 +654,11 @@ def _square_bands_separate(part, n_parts, first, last, y_first, data, weights, w
 
 def _drizzle_square(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
                     bit, value_scale, weight_scale, half_side, x_first, x_last, y_first,
-                    y_last) -> tuple[int, int]:
-    """Square kernel driver; returns ``(n_skipped_lines, n_missed_pixels)``."""
+                    y_last, variance=None, out_var=None) -> tuple[int, int]:
+    """Square kernel driver; returns ``(n_skipped_lines, n_missed_pixels)``.
+
+    With ``variance`` and ``out_var``, the variance pass follows the science pass.
+    """
     n_rows_out, n_cols_out = out_sci.shape
     n_bands = (n_rows_out + BAND_HEIGHT - 1) // BAND_HEIGHT
     n_box_rows = y_last - y_first + 1
@@ -678,6 +684,10 @@ def _drizzle_square(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_pl
         run_parts(_square_bands_separate, n_workers, first, last, y_first, data, weights,
                   weight_mask, value_scale, weight_scale, pixmap, half_side, reach_x, reach_y,
                   out_sci, out_wht, ctx_plane, has_ctx, bit, missed_in_band)
+    if out_var is not None:
+        run_parts(_square_variance_bands, n_workers, first, last, y_first, data, weights,
+                  weight_mask, value_scale, weight_scale, variance, value_scale * value_scale,
+                  pixmap, half_side, reach_x, reach_y, out_var)
     missed_per_row += missed_in_band.sum(axis=0)
     return _count_skips(missed_per_row, idle_per_row, x_last - x_first + 1)
 
@@ -1002,11 +1012,12 @@ def _band_accumulators(n_cols_out):
 
 def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
                      bit, value_scale, weight_scale, kernel, radius, shape, x_first, x_last,
-                     y_first, y_last) -> tuple[int, int]:
+                     y_first, y_last, variance=None, out_var=None) -> tuple[int, int]:
     """Driver of the kernels centred on the mapped pixel centre.
 
     Each kernel has its own second pass, so a run compiles only the kernel
-    it uses; the first pass is common to all.
+    it uses; the first pass is common to all.  With ``variance`` and
+    ``out_var``, the variance pass follows the science pass.
     """
     n_rows_out, n_cols_out = out_sci.shape
     n_bands = (n_rows_out + BAND_HEIGHT - 1) // BAND_HEIGHT
@@ -1031,7 +1042,275 @@ def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_p
         run_parts(_tophat_bands, n_workers, *band_pass, radius, *outputs)
     else:
         run_parts(_separable_bands, n_workers, *band_pass, kernel, radius, shape, *outputs)
+    if out_var is not None:
+        run_parts(_centred_variance_bands, n_workers, first, last, y_first, data, weights,
+                  weight_mask, weight_scale, variance, value_scale * value_scale, pixmap, kernel,
+                  radius, shape, out_var)
     return _count_skips(missed_per_row, idle_per_row, x_last - x_first + 1)
+
+
+# --------------------------------------------------------------------------
+# variance propagation
+#
+# A separate pass after the science pass, over the same drops and the same
+# bands, when asked for: the science, weight and context arithmetic above is
+# untouched, and a drizzle without variance costs nothing more.  Each output
+# pixel receives sum(dow^2 * variance) over the drops reaching it, where
+# ``dow`` is the drop's weight on that pixel as the science pass gives it.
+# --------------------------------------------------------------------------
+
+# The two helpers below serve the square and the centred families, which must
+# share no separately compiled function (see kernels.warmup): inlined.
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+def _variance_accumulator(n_cols_out):
+    """Zeroed float64 sums of squared weight times variance for one band, and its extent."""
+    acc = np.zeros((BAND_HEIGHT, n_cols_out))
+    extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
+    extent[:, 0] = n_cols_out
+    extent[:, 1] = -1
+    return acc, extent
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+def _write_back_variance(row0: int, n_rows: int, out_var, acc, extent) -> None:
+    """Add a band's float64 sums to ``out_var`` (one rounding per call) and reset them."""
+    n_cols = out_var.shape[1]
+    for band_row in range(n_rows):
+        row = row0 + band_row
+        for col in range(max(extent[band_row, 0], 0), min(extent[band_row, 1], n_cols - 1) + 1):
+            added = acc[band_row, col]
+            if added != 0.0:
+                acc[band_row, col] = 0.0
+                out_var[row, col] = float(out_var[row, col]) + added
+        extent[band_row, 0] = n_cols
+        extent[band_row, 1] = -1
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
+def _square_variance_bands(part, n_parts, first, last, y_first, data, weights, weight_mask,
+                           value_scale, weight_scale, variance, variance_scale, pixmap,
+                           half_side, reach_x, reach_y, out_var) -> None:
+    """Square kernel variance over bands ``part::n_parts``.
+
+    The science pass sums the edge deposits of all drops before taking the
+    running sums, which gives each output pixel the sum of the drops'
+    weights but not each drop's own share.  Here each drop's four edges are
+    deposited alone and its cells read (and the buffer cleared) at once, so
+    every cell gets the drop's exact weight ``dow`` and adds ``dow^2 *
+    variance``.  Drops are chosen and weighted by `_run_coefficients`, as in
+    the science pass.
+    """
+    n_rows_out, n_cols_out = out_var.shape
+    n_cols_in = data.shape[1]
+    cover = np.zeros((BAND_HEIGHT + 2, n_cols_out + 4, 2))
+    acc, extent = _variance_accumulator(n_cols_out)
+    rows = np.empty((4, n_cols_in))
+    corners = np.empty((8, n_cols_in))
+    alpha = np.empty(n_cols_in)
+    beta = np.empty(n_cols_in)
+    for band in range(part, first.shape[0], n_parts):
+        row0, row1 = _band_rows(band, n_rows_out)
+        for box_row in range(first.shape[1]):
+            col_first = first[band, box_row]
+            if col_first < 0:
+                continue
+            col_last = last[band, box_row]
+            row = y_first + box_row
+            fill_corners(pixmap, row, col_first, col_last, half_side, rows, corners)
+            _run_coefficients(corners, data, weights, weight_mask, pixmap, row, col_first,
+                              col_last, value_scale, weight_scale, reach_x, reach_y, band,
+                              n_rows_out, n_cols_out, alpha, beta, extent)
+            for col in range(col_first, col_last + 1):
+                a = alpha[col]
+                if a == 0.0:
+                    continue
+                for k in range(4):
+                    x_a = corners[2 * k, col]
+                    y_a = corners[2 * k + 1, col]
+                    x_b = corners[(2 * k + 2) % 8, col]
+                    y_b = corners[(2 * k + 3) % 8, col]
+                    fits, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2 = edge_cover(
+                        x_a, y_a, x_b, y_b)
+                    route = edge_route(fits, e_row, e_col, row0, row1, n_cols_out)
+                    if route == FAST_EDGE:
+                        add_edge_cover(cover, row0, e_row, e_col, c0, d0, d1, d2, c1, e0, e1,
+                                       e2, a, 0.0)
+                    elif route == CLIPPED_EDGE:
+                        deposit_edge_clipped(x_a, y_a, x_b, y_b, a, 0.0, row0, row1,
+                                             n_cols_out, cover)
+                x0, y0, x1, y1 = corners[0, col], corners[1, col], corners[2, col], corners[3, col]
+                x2, y2, x3, y3 = corners[4, col], corners[5, col], corners[6, col], corners[7, col]
+                # Cells the drop only touches get rounding residue, as in the
+                # science pass (WEIGHT_NOISE_FRACTION of the drop's weight).
+                noise = WEIGHT_NOISE_FRACTION * abs(a * quadrilateral_area(x0, y0, x1, y1, x2,
+                                                                           y2, x3, y3))
+                drop_variance = float(variance[row, col]) * variance_scale
+                bottom = max(nearest_cell(min(min(y0, y1), min(y2, y3))), float(row0))
+                top = min(nearest_cell(max(max(y0, y1), max(y2, y3))), float(row1))
+                left = int(min(max(nearest_cell(min(min(x0, x1), min(x2, x3))), 0.0),
+                               float(n_cols_out)))
+                right = int(min(max(nearest_cell(max(max(x0, x1), max(x2, x3))) + 1.0, 0.0),
+                                float(n_cols_out)))
+                for out_row in range(int(bottom), int(top) + 1):
+                    r = out_row - row0 + 1
+                    dow = 0.0
+                    for out_col in range(left, right + 1):
+                        dow += cover[r, out_col, 0]
+                        cover[r, out_col, 0] = 0.0
+                        cover[r, out_col, 1] = 0.0
+                        if out_col < n_cols_out and abs(dow) > noise:
+                            acc[out_row - row0, out_col] += dow * dow * drop_variance
+        _write_back_variance(row0, row1 - row0 + 1, out_var, acc, extent)
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
+def _separable_profiles(kernel, x_out, y_out, left, right, bottom, top, shape, steps,
+                        profile_x, profile_y):
+    """Gaussian or Lanczos profiles of one drop's window, as `_separable_bands` makes them.
+
+    Returns the sums of ``profile_x`` and ``profile_y``.
+    """
+    sum_x = 0.0
+    sum_y = 0.0
+    if kernel == _GAUSSIAN:
+        for k in range(int(right - left) + 1):
+            offset = left + k - x_out
+            profile_x[k] = math.exp(-offset * offset * shape)
+            sum_x += profile_x[k]
+        for k in range(int(top - bottom) + 1):
+            offset = bottom + k - y_out
+            profile_y[k] = math.exp(-offset * offset * shape)
+            sum_y += profile_y[k]
+        return sum_x, sum_y
+    order = 2.0 if kernel == _LANCZOS2 else 3.0
+    u0 = (left - x_out) * shape
+    s_u = math.sin(math.pi * u0)
+    c_u = math.cos(math.pi * u0)
+    s_v = math.sin(math.pi * u0 / order)
+    c_v = math.cos(math.pi * u0 / order)
+    for k in range(int(right - left) + 1):
+        profile_x[k] = lanczos_from_sines(u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
+                                          s_v * steps[2, k] + c_v * steps[3, k], order)
+        sum_x += profile_x[k]
+    u0 = (bottom - y_out) * shape
+    s_u = math.sin(math.pi * u0)
+    c_u = math.cos(math.pi * u0)
+    s_v = math.sin(math.pi * u0 / order)
+    c_v = math.cos(math.pi * u0 / order)
+    for k in range(int(top - bottom) + 1):
+        profile_y[k] = lanczos_from_sines(u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
+                                          s_v * steps[2, k] + c_v * steps[3, k], order)
+        sum_y += profile_y[k]
+    return sum_x, sum_y
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
+def _centred_variance_bands(part, n_parts, first, last, y_first, data, weights, weight_mask,
+                            weight_scale, variance, variance_scale, pixmap, kernel, radius,
+                            shape, out_var) -> None:
+    """Variance of the kernels centred on the mapped pixel centre, bands ``part::n_parts``.
+
+    Each drop's weights on its cells are those of `_point_bands`,
+    `_turbo_bands`, `_tophat_bands` or `_separable_bands`, computed the same
+    way; each cell adds ``dow^2 * variance``.
+    """
+    n_rows_out, n_cols_out = out_var.shape
+    acc, extent = _variance_accumulator(n_cols_out)
+    window_length = int(2.0 * radius) + 3
+    profile_x = np.empty(window_length)
+    profile_y = np.empty(window_length)
+    steps = lanczos_step_table(shape, 2.0 if kernel == _LANCZOS2 else 3.0, window_length)
+    radius2 = radius * radius
+    for band in range(part, first.shape[0], n_parts):
+        row0, row1 = _band_rows(band, n_rows_out)
+        for box_row in range(first.shape[1]):
+            col_first = first[band, box_row]
+            if col_first < 0:
+                continue
+            row = y_first + box_row
+            for col in range(col_first, last[band, box_row] + 1):
+                value = float(data[row, col])
+                weight = float(weights[row & weight_mask, col & weight_mask])
+                x_out = pixmap[row, col, 0]
+                y_out = pixmap[row, col, 1]
+                if not (math.isfinite(value) and math.isfinite(weight) and weight != 0.0
+                        and math.isfinite(x_out) and math.isfinite(y_out)):
+                    continue
+                drop_variance = float(variance[row, col]) * variance_scale
+                dow = weight * weight_scale
+                if kernel == _POINT:
+                    out_row = c_round(y_out)
+                    out_col = c_round(x_out)
+                    if row0 <= out_row <= row1 and 0.0 <= out_col < n_cols_out:
+                        band_row = int(out_row) - row0
+                        cell = int(out_col)
+                        acc[band_row, cell] += dow * dow * drop_variance
+                        extent[band_row, 0] = min(extent[band_row, 0], cell)
+                        extent[band_row, 1] = max(extent[band_row, 1], cell)
+                    continue
+                bottom, top = _window(kernel, y_out, radius)
+                left, right = _window(kernel, x_out, radius)
+                r_first, r_last = _clipped_window(bottom, top, row0, row1)
+                c_first, c_last = _clipped_window(left, right, 0, n_cols_out - 1)
+                if r_first > r_last or c_first > c_last:
+                    continue
+                if kernel == _TURBO:
+                    x_lo = x_out - radius
+                    x_hi = x_out + radius
+                    y_lo = y_out - radius
+                    y_hi = y_out + radius
+                    scale = dow * (1.0 / (4.0 * radius * radius))
+                    for out_row in range(r_first, r_last + 1):
+                        height = min(y_hi, out_row + 0.5) - max(y_lo, out_row - 0.5)
+                        if height <= 0.0:
+                            continue
+                        band_row = out_row - row0
+                        for out_col in range(c_first, c_last + 1):
+                            width = min(x_hi, out_col + 0.5) - max(x_lo, out_col - 0.5)
+                            if width > 0.0:
+                                share = width * height * scale
+                                acc[band_row, out_col] += share * share * drop_variance
+                elif kernel == _TOPHAT:
+                    n_inside = 0
+                    for k in range(int(top - bottom) + 1):
+                        dy = bottom + k - y_out
+                        for m in range(int(right - left) + 1):
+                            dx = left + m - x_out
+                            if dx * dx + dy * dy <= radius2:
+                                n_inside += 1
+                    if n_inside == 0:
+                        continue
+                    share = dow / n_inside
+                    for out_row in range(r_first, r_last + 1):
+                        dy = out_row - y_out
+                        band_row = out_row - row0
+                        for out_col in range(c_first, c_last + 1):
+                            dx = out_col - x_out
+                            if dx * dx + dy * dy <= radius2:
+                                acc[band_row, out_col] += share * share * drop_variance
+                else:
+                    sum_x, sum_y = _separable_profiles(kernel, x_out, y_out, left, right,
+                                                       bottom, top, shape, steps, profile_x,
+                                                       profile_y)
+                    norm = sum_x * sum_y
+                    if not (norm > 0.0 and math.isfinite(norm)):
+                        continue
+                    scale = dow / norm
+                    x_base = int(left)
+                    y_base = int(bottom)
+                    for out_row in range(r_first, r_last + 1):
+                        py = profile_y[out_row - y_base] * scale
+                        if py == 0.0:
+                            continue
+                        band_row = out_row - row0
+                        for out_col in range(c_first, c_last + 1):
+                            share = profile_x[out_col - x_base] * py
+                            acc[band_row, out_col] += share * share * drop_variance
+                for out_row in range(r_first, r_last + 1):
+                    band_row = out_row - row0
+                    extent[band_row, 0] = min(extent[band_row, 0], c_first)
+                    extent[band_row, 1] = max(extent[band_row, 1], c_last)
+        _write_back_variance(row0, row1 - row0 + 1, out_var, acc, extent)
 
 
 # --------------------------------------------------------------------------
@@ -1111,6 +1390,8 @@ def drizzle_add_image(
     xmax: int | None = None,
     ymin: int | None = None,
     ymax: int | None = None,
+    variance: np.ndarray | None = None,
+    out_var: np.ndarray | None = None,
 ) -> tuple[int, int]:
     """Drizzle one input image onto the output arrays (updated in place).
 
@@ -1179,6 +1460,16 @@ def drizzle_add_image(
     xmin, xmax, ymin, ymax : int, optional
         Inclusive 0-based bounds of the part of the input to drizzle; None
         means the image edge.
+    variance : numpy.ndarray, optional
+        Variance of each input pixel, shape of ``data``, in the square of
+        ``data``'s units.  Give it with ``out_var`` to propagate it.
+    out_var : numpy.ndarray, optional
+        Output array (shape and dtype of ``out_sci``, C-contiguous,
+        writeable; start it at zero) to which each output pixel adds
+        ``sum(dow**2 * variance * s**2)`` over this image's pixels, with ``s``
+        the factor from ``data`` to ``v`` below.  After the last image,
+        `error_from_variance` turns it and ``out_wht`` into the standard
+        deviation of ``out_sci``.
 
     Returns
     -------
@@ -1206,6 +1497,13 @@ def drizzle_add_image(
     the old weight is zero the old science value is ignored.  Input pixels
     whose value, weight or mapped footprint is not finite are skipped.  The
     result does not depend on the number of numba threads.
+
+    With ``variance``, a second pass over the same pixels adds ``dow**2``
+    times their variance to ``out_var``, ``dow`` being each pixel's weight
+    on each output pixel as the science pass computes it (the overlap area
+    of the drop for ``square`` and ``turbo``, the kernel's normalised
+    weights for the others).  The science, weight and context outputs are
+    the same, to the last bit, with or without it.
     """
     data = _as_real_image(data, "data")
     n_rows_in, n_cols_in = data.shape
@@ -1213,6 +1511,7 @@ def drizzle_add_image(
     n_rows_out, n_cols_out = _check_outputs(out_sci, out_wht)
     ctx_plane, bit = _context_plane(out_ctx, image_id, (n_rows_out, n_cols_out))
     weights = _as_weights(weight_map, data.shape)
+    variance, out_var = _variance_arrays(variance, out_var, data.shape, out_sci)
     kernel_code = _kernel_code(kernel)
     pixfrac = _positive_number("pixfrac", pixfrac)
     wt_scl = _positive_number("wt_scl", wt_scl)
@@ -1236,15 +1535,155 @@ def drizzle_add_image(
         n_skipped, n_missed = _drizzle_square(
             data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit,
             value_scale, wt_scl, 0.5 * pixfrac, x_first, x_last, y_first, y_last,
-)
+            variance, out_var)
     else:
         radius, shape = _centred_kernel_size(kernel_code, pixfrac, pixel_scale_ratio)
         n_skipped, n_missed = _drizzle_centred(
             data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit,
             value_scale, wt_scl, kernel_code, radius, shape, x_first, x_last, y_first, y_last,
-)
+            variance, out_var)
     finalize_fill(out_sci, out_wht, fillval)
     return int(n_skipped), int(n_missed)
+
+
+def error_from_variance(out_var: np.ndarray, out_wht: np.ndarray) -> np.ndarray:
+    """Standard deviation of a drizzled science image from its variance sums.
+
+    Parameters
+    ----------
+    out_var : numpy.ndarray
+        ``sum(dow**2 * variance)`` per output pixel, as `drizzle_add_image`
+        accumulates it.
+    out_wht : numpy.ndarray
+        The weight image of the same drizzle, ``sum(dow)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``sqrt(out_var) / |out_wht|``: the science image is
+        ``sum(dow * v) / sum(dow)``, so for independent input pixels its
+        variance is ``sum(dow**2 var) / sum(dow)**2``.  NaN where the weight
+        is zero (no data).
+    """
+    if np.shape(out_var) != np.shape(out_wht):
+        raise ValueError(f"out_var and out_wht must have the same shape, got "
+                         f"{np.shape(out_var)} and {np.shape(out_wht)}")
+    weight = np.abs(np.asarray(out_wht, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error = np.sqrt(np.maximum(np.asarray(out_var, dtype=np.float64), 0.0)) / weight
+    error[weight == 0] = np.nan
+    return error.astype(np.float32)
+
+
+def noise_correlation_ratio(kernel: str, pixfrac: float, pixel_scale_ratio: float) -> float:
+    """Fruchter & Hook's noise-correlation ratio ``R`` of a drizzle kernel.
+
+    Drizzling spreads each input pixel over several output pixels, so the
+    noise of neighbouring output pixels is correlated and the per-pixel error
+    under-states the error of a sum over many pixels.  For an aperture much
+    larger than the kernel, ``sigma_aperture = R * sqrt(sum of ERR**2)``
+    (equal weights, uniform dithers).  ``R = 1 / sqrt(<sum_k f_k**2>)``, where
+    ``f_k`` are the fractions of one input pixel landing in output pixel
+    ``k`` and ``<>`` averages over its sub-pixel position.
+
+    Parameters
+    ----------
+    kernel : str
+        One of `DRIZZLE_KERNELS`.
+    pixfrac : float
+        The drop size, > 0.
+    pixel_scale_ratio : float
+        Output pixel size over input pixel size, > 0.
+
+    Returns
+    -------
+    float
+        ``R >= 1``.  For ``square`` and ``turbo`` Fruchter & Hook (2002, PASP
+        114, 144) give it in closed form with ``r = pixfrac /
+        pixel_scale_ratio``: ``R = 1 / (1 - r / 3)`` for ``r <= 1`` and
+        ``R = r / (1 - 1 / (3 r))`` for ``r >= 1`` (exact for axis-aligned
+        drops; rotated or distorted ``square`` drops differ slightly);
+        ``point`` gives 1.  For ``gaussian``, ``lanczos2``, ``lanczos3`` and
+        ``tophat`` the average is taken numerically over a 64 x 64 grid of
+        sub-pixel positions, with the kernel's own normalised weights.
+    """
+    kernel_code = _kernel_code(kernel)
+    pixfrac = _positive_number("pixfrac", pixfrac)
+    pixel_scale_ratio = _positive_number("pixel_scale_ratio", pixel_scale_ratio)
+    if kernel_code == _POINT:
+        return 1.0
+    if kernel_code in (_SQUARE, _TURBO):
+        r = pixfrac / pixel_scale_ratio
+        return 1.0 / (1.0 - r / 3.0) if r <= 1.0 else r / (1.0 - 1.0 / (3.0 * r))
+    return float(1.0 / math.sqrt(mean_sum_of_squared_fractions(kernel, pixfrac,
+                                                                pixel_scale_ratio)))
+
+
+def mean_sum_of_squared_fractions(kernel: str, pixfrac: float, pixel_scale_ratio: float,
+                                  n_phases: int = 64) -> float:
+    """``<sum_k f_k**2>`` of a centred kernel over ``n_phases**2`` sub-pixel positions.
+
+    ``f_k`` are the normalised weights the kernel gives output pixel ``k``
+    for an input pixel centred at ``(x, y)``, with ``x`` and ``y`` on a
+    regular grid across one output pixel.  See `noise_correlation_ratio`.
+    """
+    kernel_code = _kernel_code(kernel)
+    radius, shape = _centred_kernel_size(kernel_code, pixfrac, pixel_scale_ratio)
+    phases = (np.arange(n_phases) + 0.5) / n_phases - 0.5
+    reach = int(math.ceil(radius)) + 2
+    cells = np.arange(-reach, reach + 1, dtype=np.float64)
+    # offsets[phase, cell] = cell - position
+    offsets = cells[np.newaxis, :] - phases[:, np.newaxis]
+    positions = phases[:, np.newaxis]
+    if kernel_code == _TURBO:
+        profile = np.clip(np.minimum(positions + radius, cells + 0.5)
+                          - np.maximum(positions - radius, cells - 0.5), 0.0, None)
+    elif kernel_code == _GAUSSIAN:
+        inside = (cells >= _c_round_array(positions - radius)) & (
+            cells <= _c_round_array(positions + radius))
+        profile = np.where(inside, np.exp(-offsets ** 2 * shape), 0.0)
+    elif kernel_code in (_LANCZOS2, _LANCZOS3):
+        order = 2.0 if kernel_code == _LANCZOS2 else 3.0
+        u = offsets * shape
+        profile = np.where(np.abs(u) < order, np.sinc(u) * np.sinc(u / order), 0.0)
+    elif kernel_code == _TOPHAT:
+        # Not separable: every pair of x and y positions.
+        inside = (offsets[:, np.newaxis, np.newaxis, :] ** 2
+                  + offsets[np.newaxis, :, :, np.newaxis] ** 2) <= radius * radius
+        counts = inside.sum(axis=(2, 3)).astype(np.float64)
+        counts = counts[counts > 0]
+        return float(np.mean(1.0 / counts)) if counts.size else 1.0
+    else:
+        raise ParameterError(f"mean_sum_of_squared_fractions: kernel {kernel!r} has no "
+                             "centred profile")
+    # Separable: the 2-D mean is the product of the 1-D means.
+    sums = profile.sum(axis=1)
+    fractions = profile / sums[:, np.newaxis]
+    one_axis = float(np.mean(np.sum(fractions ** 2, axis=1)))
+    return one_axis * one_axis
+
+
+def _c_round_array(x: np.ndarray) -> np.ndarray:
+    return np.copysign(np.floor(np.abs(x) + 0.5), x)
+
+
+def _variance_arrays(variance: np.ndarray | None, out_var: np.ndarray | None,
+                     shape: tuple[int, int], out_sci: np.ndarray):
+    """``variance`` and ``out_var`` checked: both None, or both valid."""
+    if variance is None and out_var is None:
+        return None, None
+    if variance is None or out_var is None:
+        raise ValueError("variance and out_var go together: give both or neither")
+    variance = _as_real_image(variance, "variance")
+    if variance.shape != shape:
+        raise ValueError(f"variance must have the shape of data {shape}, got {variance.shape}")
+    if not isinstance(out_var, np.ndarray) or out_var.shape != out_sci.shape \
+            or out_var.dtype != out_sci.dtype:
+        raise ValueError(f"out_var must be a numpy array of the shape and dtype of out_sci "
+                         f"({out_sci.shape} {out_sci.dtype})")
+    if not (out_var.flags.c_contiguous and out_var.flags.writeable):
+        raise ValueError("out_var must be C-contiguous and writeable (it is updated in place)")
+    return variance, out_var
 
 
 def _centred_kernel_size(kernel_code: int, pixfrac: float,

@@ -317,7 +317,7 @@ def _what_to_open(products: list[Path]) -> str:
         unit = (hdul["SCI"] if "SCI" in hdul else hdul[0]).header.get("BUNIT", "")
     line = f"open {products[0]}: {', '.join(contents)} (science in {unit})"
     if len(products) > 1:
-        line += "; weight and context in " + ", ".join(p.name for p in products[1:])
+        line += "; the other images in " + ", ".join(p.name for p in products[1:])
     return line
 
 

@@ -1315,6 +1315,14 @@ class DrizzleParameters(HasTraits):
     final_units = _parameter(Choice(("cps", "counts"), "cps", help=(
         "Units of the final image: 'cps' (per second) or 'counts'.")),
         "final", origin="astrodrizzle")
+    final_err = _parameter(Flag(True, help=(
+        "Propagate each input pixel's variance (its ERR squared, or the detector noise "
+        "model sky + signal / gain + read noise^2 where ERR is missing or zero) through the "
+        "final drizzle, weights squared, and write the standard deviation as an ERR "
+        "extension (_err.fits without build_mef), in final_units like SCI. The header "
+        "gives the noise-correlation factor R (NCORRFAC) for errors of large apertures. "
+        "False saves the memory and time of the variance arrays.")),
+        "final", origin="package")
 
     # ----------------------------------------------------------- final_wcs
     final_wcs = _parameter(Flag(False, help=(

@@ -246,6 +246,9 @@ def _check_final(md: "Multidrizzle", result: Any) -> None:
     for image, what in ((result.sci, "a final science image"),
                         (result.wht, "a final weight image")):
         _check_image(md, "driz_combine", image, md.output_grid.shape, what)
+    if result.err is not None:
+        _check_image(md, "driz_combine", result.err, md.output_grid.shape,
+                     "a final error image")
 
 
 # --------------------------------------------------------------------------
@@ -430,12 +433,12 @@ def _keep_final(md: "Multidrizzle", result: DrizzledImage) -> Kept:
     written = md.write_final(result)
     if not isinstance(result.sci, StoredImage):
         return Kept(result, products=written)
-    for image in (result.sci, result.wht, result.ctx):
+    for image in (result.sci, result.wht, result.ctx, result.err):
         if isinstance(image, StoredImage):
             image.path.unlink(missing_ok=True)
     stored = products.stored_product_images(written)
     return Kept(dataclasses.replace(result, sci=stored["SCI"], wht=stored["WHT"],
-                                    ctx=stored.get("CTX")),
+                                    ctx=stored.get("CTX"), err=stored.get("ERR")),
                 products=written, in_files=True, units=md.final_units)
 
 
@@ -581,10 +584,12 @@ def _joined_final(md: "Multidrizzle", inputs: FinalDrizzleInputs, plan: RunPlan,
     that :func:`_keep_final` streams into the product."""
     shape = plan.final_shape
     planes = (len(inputs.exposures) - 1) // CONTEXT_PLANE_BITS + 1
+    error = bool(inputs.settings.final_err)
     if md.in_memory:
         sci = np.empty(shape, dtype=np.float32)
         wht = np.empty(shape, dtype=np.float32)
         ctx = np.empty((planes, *shape), dtype=np.int32) if inputs.settings.context else None
+        err = np.empty(shape, dtype=np.float32) if error else None
     else:
         sci, wht, ctx = (create_image(md.layout.assembly(name), shape_of, dtype)
                          for name, shape_of, dtype in (
@@ -593,18 +598,20 @@ def _joined_final(md: "Multidrizzle", inputs: FinalDrizzleInputs, plan: RunPlan,
         if not inputs.settings.context:
             ctx.path.unlink()
             ctx = None
+        err = create_image(md.layout.assembly("err"), shape, np.float32) if error else None
     for strip, result in zip(plan.final_strips, results):
         rows, columns = strip.slices
         for target, values, key in ((sci, result.sci, (rows, columns)),
                                     (wht, result.wht, (rows, columns)),
-                                    (ctx, result.ctx, (slice(None), rows, columns))):
+                                    (ctx, result.ctx, (slice(None), rows, columns)),
+                                    (err, result.err, (rows, columns))):
             if target is None:
                 continue
             if isinstance(target, StoredImage):
                 target.write(key, values)
             else:
                 target[key] = values
-    return DrizzledImage(sci=sci, wht=wht, ctx=ctx,
+    return DrizzledImage(sci=sci, wht=wht, ctx=ctx, err=err,
                          exptime=float(sum(e.exptime for e in inputs.exposures)),
                          n_images=len(inputs.exposures))
 
@@ -706,7 +713,7 @@ STEPS: dict[str, Step] = {step.name: step for step in (
     Step("driz_combine", "driz_combine", "final", run_driz_combine, _final_inputs,
          _check_final, _keep_final, reads=("static", "sky", "driz_cr"),
          invalidated_by=("context", "build_mef"),
-         produces="<output>_drz.fits or _drc.fits (SCI, WHT, CTX, HDRTAB)",
+         produces="<output>_drz.fits or _drc.fits (SCI, WHT, CTX, ERR, HDRTAB)",
          split=_split_final),
 )}
 
@@ -889,6 +896,9 @@ def kernel_variants(md: "Multidrizzle", steps: Iterable[str]) -> list[str]:
     if "driz_combine" in steps:
         variants += _pixel_map_variants(md.pixel_maps)
         variants.append(_drizzle_variant(md, "final"))
+        if md.final_err:
+            variants.append(warmup.drizzle_variance_variant(
+                effective_kernel(md.final_kernel, md.final_pixfrac)))
     return list(dict.fromkeys(variants))
 
 

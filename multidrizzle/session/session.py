@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numba
 import numpy as np
 from astropy.io import fits
-from astropy.nddata import CCDData
+from astropy.nddata import CCDData, StdDevUncertainty
 from astropy.table import Table
 from astropy.wcs import WCS
 
@@ -554,6 +554,19 @@ class Multidrizzle(DrizzleParameters):
         return None if self.final is None else loaded(self.final.wht)
 
     @property
+    def final_error(self) -> np.ndarray | None:
+        """The final ERR image: standard deviation of ``final_sci`` (``final_units``), or None.
+
+        Propagated from the inputs' variance when ``final_err`` is True (see
+        ``docs/steps.rst``, the error plane); NaN where the weight is 0.  None
+        before the final drizzle, with ``final_err=False``, or from a user's
+        final-drizzle function that makes none.
+        """
+        if self.final is None or self.final.err is None:
+            return None
+        return self._final_science(image="err")
+
+    @property
     def final_ctx(self) -> np.ndarray | None:
         """Final context image ``(planes, ny, nx)``, or None."""
         return None if self.final is None or self.final.ctx is None else \
@@ -569,7 +582,9 @@ class Multidrizzle(DrizzleParameters):
         -> ``count``), ``mask`` True where the weight is 0 (no data), and
         ``meta`` the product's primary and SCI header keywords without the
         WCS ones (those are in ``wcs``), as written to the file except DATE,
-        FILENAME and the output names.
+        FILENAME and the output names.  ``uncertainty`` is the ERR image as a
+        :class:`~astropy.nddata.StdDevUncertainty` when there is one
+        (``final_err``).
         """
         if self.final is None:
             return None
@@ -579,9 +594,11 @@ class Multidrizzle(DrizzleParameters):
         for card in headers.science.cards:
             if card.keyword not in wcs_keywords and card.keyword not in ("COMMENT", "HISTORY"):
                 meta[card.keyword] = (card.value, card.comment)
+        error = self.final_error
         return CCDData(self._final_science(), wcs=self.output_grid.wcs.deepcopy(),
                        unit=products.bunit_unit(headers.science["BUNIT"]),
-                       mask=self.final_wht == 0, meta=meta)
+                       mask=self.final_wht == 0, meta=meta,
+                       uncertainty=None if error is None else StdDevUncertainty(error))
 
     @property
     def sky_table(self) -> Table | None:
@@ -742,23 +759,28 @@ class Multidrizzle(DrizzleParameters):
             return data
         return store_image(path, data, make_header(), compress=compress)
 
-    def _final_science(self) -> np.ndarray:
+    def _final_science(self, image: str = "sci") -> np.ndarray:
+        """The final ``sci`` (or ``err``) image in ``final_units``, as an array."""
         kept = self._kept["driz_combine"]
         if not kept.in_files:
-            return self._science_of(self.final)
-        science = loaded(self.final.sci)  # the product's, in the units it was written in
+            return self._science_of(self.final, image)
+        # the product's, in the units it was written in
+        science = loaded(getattr(self.final, image))
         if kept.units == self.final_units:
             return science
         exptime = np.float32(self.final.exptime)
         return science * exptime if self.final_units == "counts" else science / exptime
 
-    def _science_of(self, final: DrizzledImage) -> np.ndarray | ScaledImage:
-        """The final science image in ``final_units`` (a file's is scaled as it is read)."""
-        if self.final_units != "counts":
-            return final.sci
-        if isinstance(final.sci, StoredImage):
-            return ScaledImage(final.sci, np.float32(final.exptime))
-        return final.sci * np.float32(final.exptime)
+    def _science_of(self, final: DrizzledImage,
+                    image: str = "sci") -> np.ndarray | ScaledImage | None:
+        """The final ``sci`` (or ``err``) image in ``final_units`` (a file's is scaled as
+        it is read); the error, a standard deviation, scales as the science does."""
+        values = getattr(final, image)
+        if self.final_units != "counts" or values is None:
+            return values
+        if isinstance(values, StoredImage):
+            return ScaledImage(values, np.float32(final.exptime))
+        return values * np.float32(final.exptime)
 
     def _all_chips(self):
         return [chip for exposure in self.exposures for chip in exposure.chips]
@@ -774,7 +796,8 @@ class Multidrizzle(DrizzleParameters):
             log.warning("final product: %s", conflict)
         written = products.write_drizzle_product(
             self.output_root, self._science_of(final), final.wht, final.ctx,
-            headers, build=bool(self.build_mef), suffix=suffix)
+            headers, build=bool(self.build_mef), suffix=suffix,
+            err=self._science_of(final, "err"))
         for path in written:
             log.info("wrote %s", path)
         return written

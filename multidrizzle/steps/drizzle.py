@@ -9,7 +9,7 @@ is applied by the caller on the finished image.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -17,7 +17,9 @@ from astropy.nddata.bitmask import bitfield_to_boolean_mask
 
 from multidrizzle.errors import InputError
 from multidrizzle.model.geometry import OutputGrid, PixelMap, native_scale
-from multidrizzle.kernels.drizzle import drizzle_add_image, finalize_fill, new_context
+from multidrizzle.kernels.drizzle import (
+    drizzle_add_image, error_from_variance, finalize_fill, new_context,
+)
 from multidrizzle.model import Chip, Exposure
 from multidrizzle.model.plan import Box
 from multidrizzle.steps.registry import Registry
@@ -31,6 +33,7 @@ __all__ = [
     "run_driz_combine", "DrizzleSettings", "DrizzledImage",
     "weight_scale", "good_pixel_mask",
     "chip_weight_map", "drizzle_exposures", "background_ivm",
+    "input_variance", "noise_model_variance",
 ]
 
 log = logging.getLogger(__name__)
@@ -113,14 +116,18 @@ class DrizzleSettings:
     fillval: float | None = None
     bits: int | None = 0
     maskval: float = 0.0
+    error: bool = False
 
 
 @dataclass
 class DrizzledImage:
-    """Science (count rate), weight and optional context on an output grid.
+    """Science (count rate), weight and optional context and error on an output grid.
 
     ``box`` is the part of the grid the arrays hold (a separate drizzle's
-    cutout, a tile of the final image); None: the whole grid.
+    cutout, a tile of the final image); None: the whole grid.  ``err`` is
+    the standard deviation of ``sci`` propagated from the inputs' variance
+    (same units; NaN where the weight is 0), when the drizzle was asked for
+    it (``DrizzleSettings.error``).
     """
 
     sci: np.ndarray
@@ -129,6 +136,9 @@ class DrizzledImage:
     exptime: float = 0.0
     n_images: int = 0
     box: Box | None = None
+    err: np.ndarray | None = None
+    #: While drizzling: sum(dow^2 variance) per pixel, turned into ``err`` at the end.
+    variance_sum: np.ndarray | None = field(default=None, repr=False)
 
     def on_grid(self, shape: tuple[int, int], image: str = "sci",
                 fill: float = 0.0) -> np.ndarray:
@@ -189,6 +199,61 @@ def background_ivm(chip: Chip, sky: float) -> float:
         raise InputError(f"{chip.name}: background variance is zero (no sky and no read "
                          "noise); cannot build an IVM")
     return 1.0 / variance
+
+
+def noise_model_variance(signal: np.ndarray, electrons_per_unit: float,
+                         read_noise: float) -> np.ndarray:
+    """Variance of pixel values from Poisson and read noise, in their own units squared.
+
+    ``(max(signal, 0) * e + read_noise**2) / e**2`` with ``e`` the electrons
+    per unit: the detector's noise for a pixel that collected ``signal``
+    (sky included) in those units.
+
+    Parameters
+    ----------
+    signal : ndarray
+        Pixel values, sky included (processing units).
+    electrons_per_unit : float
+        Electrons in one unit of ``signal`` (> 0).
+    read_noise : float
+        Read noise in electrons.
+    """
+    electrons = np.maximum(np.asarray(signal, dtype=np.float64), 0.0) * electrons_per_unit
+    return ((electrons + float(read_noise) ** 2) / electrons_per_unit ** 2).astype(np.float32)
+
+
+def input_variance(chip: Chip, science: np.ndarray, sky: SkyResult | None) -> np.ndarray:
+    """Variance of each pixel of a chip's data as drizzled, in processing units squared.
+
+    The square of the ERR array where it is positive and finite; elsewhere
+    (no ERR array, or ERR zero or bad) the detector noise model
+    :func:`noise_model_variance` of the pixel's signal: ``science`` (the data
+    as drizzled, sky subtracted) plus the sky, whether multidrizzle or the
+    user removed it.
+
+    Parameters
+    ----------
+    chip : Chip
+    science : ndarray
+        The chip's data as drizzled (:func:`subtract_sky`).
+    sky : SkyResult or None
+        The sky step's result.
+    """
+    sky_level = 0.0 if sky is None else sky.in_processing_units(chip)
+    electrons_per_unit = chip.to_electrons / chip.proc_scale
+    if not (electrons_per_unit > 0 and np.isfinite(electrons_per_unit)):
+        raise InputError(f"{chip.name}: cannot model its noise: the gain and exposure time "
+                         f"give {electrons_per_unit!r} electrons per unit")
+    error = chip.read_error()
+    if error is not None:
+        usable = (error > 0) & np.isfinite(error)
+        if usable.all():
+            return np.square(error, dtype=np.float32)
+    modelled = noise_model_variance(science + np.float32(sky_level), electrons_per_unit,
+                                    chip.read_noise)
+    if error is None:
+        return modelled
+    return np.where(usable, np.square(error, dtype=np.float32), modelled)
 
 
 def chip_weight_map(chip: Chip, dq: np.ndarray, bits: int | None, *,
@@ -264,6 +329,7 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
                       grid: OutputGrid, settings: DrizzleSettings, *,
                       science_of: Callable[[Chip], np.ndarray],
                       weights_of: Callable[[Chip], np.ndarray],
+                      variance_of: Callable[[Chip, np.ndarray], np.ndarray] | None = None,
                       context: bool = False, separate: bool = False,
                       cutouts: Mapping[str, Box | None] | None = None,
                       region: Box | None = None,
@@ -295,6 +361,10 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
         Returns a chip's data to drizzle (sky-subtracted, processing units).
     weights_of : callable
         Returns a chip's per-pixel weight map (see :func:`chip_weight_map`).
+    variance_of : callable, optional
+        ``variance_of(chip, science)``: the variance of the chip's data as
+        ``science_of`` gave it (see :func:`input_variance`); needed when
+        ``settings.error`` asks for the error image, unused otherwise.
     context : bool
         Build a context image (final drizzle).
     separate : bool
@@ -321,14 +391,19 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
         exposure.
     """
     chips_done = ProgressCounter(sum(len(exposure.chips) for exposure in exposures), progress)
+    if settings.error and variance_of is None:
+        raise ValueError("drizzle_exposures: settings.error asks for an error image; "
+                         "give variance_of")
+    if separate and settings.error:
+        raise ValueError("drizzle_exposures: the separate drizzle makes no error image")
     if separate:
         return _drizzle_one_by_one(exposures, pixel_maps, grid, settings,
                                    science_of=science_of, weights_of=weights_of,
                                    chips_done=chips_done, cutouts=cutouts)
-    frame = _new_frame(grid, max(len(exposures), n_context_images), context)
+    frame = _new_frame(grid, max(len(exposures), n_context_images), context, settings.error)
     for image_id, exposure in zip(image_ids or range(len(exposures)), exposures):
         _add_exposure(exposure, image_id, pixel_maps, grid, settings, frame, science_of,
-                      weights_of, chips_done, input_boxes)
+                      weights_of, chips_done, input_boxes, variance_of)
     return _finished(frame, region, settings)
 
 
@@ -350,28 +425,34 @@ def _add_exposure(exposure: Exposure, image_id: int, pixel_maps: Mapping[str, Pi
                   science_of: Callable[[Chip], np.ndarray],
                   weights_of: Callable[[Chip], np.ndarray],
                   chips_done: ProgressCounter,
-                  input_boxes: Mapping[str, Box | None] | None) -> None:
+                  input_boxes: Mapping[str, Box | None] | None,
+                  variance_of: Callable[[Chip, np.ndarray], np.ndarray] | None = None) -> None:
     chips_done.start()
     for chip in exposure.chips:
         boxed = input_boxes is not None and chip.name in input_boxes
         box = input_boxes[chip.name] if boxed else None
         if not boxed or box is not None:
+            science = science_of(chip)
+            variance = variance_of(chip, science) if target.variance_sum is not None else None
             _add_chip(chip, pixel_maps[chip.name], grid, settings, settings.kernel, target,
-                      image_id, science_of(chip), weights_of(chip), box)
+                      image_id, science, weights_of(chip), box, variance)
         chips_done.advance(chip.name)
     target.exptime += exposure.exptime
     target.n_images += 1
 
 
-def _new_frame(grid: OutputGrid, n_inputs: int, context: bool) -> DrizzledImage:
-    """Zeroed outputs on the whole grid.
+def _new_frame(grid: OutputGrid, n_inputs: int, context: bool,
+               error: bool = False) -> DrizzledImage:
+    """Zeroed outputs on the whole grid (and variance sums if ``error``).
 
     ``np.zeros`` of this size gets pages the system zeroes when they are
     first written, so a frame costs memory only where the chips land.
     """
     return DrizzledImage(sci=np.zeros(grid.shape, dtype=np.float32),
                          wht=np.zeros(grid.shape, dtype=np.float32),
-                         ctx=new_context(n_inputs, grid.shape) if context else None)
+                         ctx=new_context(n_inputs, grid.shape) if context else None,
+                         variance_sum=np.zeros(grid.shape, dtype=np.float32) if error
+                         else None)
 
 
 def _finished(frame: DrizzledImage, region: Box | None,
@@ -383,22 +464,27 @@ def _finished(frame: DrizzledImage, region: Box | None,
     at 0 and setting ``maskval`` afterwards is the same as starting at it),
     then ``fillval`` when given.
     """
+    variance_sum = frame.variance_sum
     if region is None:
         sci, wht, ctx = frame.sci, frame.wht, frame.ctx
     else:
         rows, columns = region.slices
         sci, wht = frame.sci[rows, columns].copy(), frame.wht[rows, columns].copy()
         ctx = None if frame.ctx is None else frame.ctx[:, rows, columns].copy()
+        if variance_sum is not None:
+            variance_sum = variance_sum[rows, columns]
+    err = None if variance_sum is None else error_from_variance(variance_sum, wht)
     if settings.maskval != 0.0:
         sci[wht == 0] = np.float32(settings.maskval)
     finalize_fill(sci, wht, settings.fillval)
     return DrizzledImage(sci=sci, wht=wht, ctx=ctx, exptime=frame.exptime,
-                         n_images=frame.n_images, box=region)
+                         n_images=frame.n_images, box=region, err=err)
 
 
 def _add_chip(chip: Chip, pixel_map: PixelMap, grid: OutputGrid, settings: DrizzleSettings,
               kernel: str, target: DrizzledImage, image_id: int, science: np.ndarray,
-              weights: np.ndarray, input_box: Box | None = None) -> None:
+              weights: np.ndarray, input_box: Box | None = None,
+              variance: np.ndarray | None = None) -> None:
     """Drizzle one chip (or the pixels ``input_box`` of it) onto ``target``.
 
     A box is drizzled from a window one pixel larger on each side, so that
@@ -413,6 +499,8 @@ def _add_chip(chip: Chip, pixel_map: PixelMap, grid: OutputGrid, settings: Drizz
         rows, columns = input_box.relative_to(window)
         pixmap = pixel_map.evaluate(window.slices)
         science, weights = science[window.slices], weights[window.slices]
+        if variance is not None:
+            variance = variance[window.slices]
         box = dict(xmin=columns.start, xmax=columns.stop - 1, ymin=rows.start,
                    ymax=rows.stop - 1)
     drizzle_add_image(
@@ -420,7 +508,8 @@ def _add_chip(chip: Chip, pixel_map: PixelMap, grid: OutputGrid, settings: Drizz
         image_id=image_id, weight_map=weights, kernel=DRIZZLE_KERNELS[kernel].name,
         pixfrac=settings.pixfrac, wt_scl=weight_scale(settings.wt_scl, chip.exptime),
         exptime=chip.exptime, in_units="cps" if chip.processing_is_rate else "counts",
-        iscale=ratio ** 2, pixel_scale_ratio=ratio, fillval=None, **box)
+        iscale=ratio ** 2, pixel_scale_ratio=ratio, fillval=None, variance=variance,
+        out_var=None if variance is None else target.variance_sum, **box)
 
 
 # ---------------------------------------------------------------------------
@@ -512,6 +601,7 @@ class FinalDrizzleSettings:
     final_bits: int | None
     final_wht_type: str
     context: bool
+    final_err: bool = True
 
     def drizzle(self) -> DrizzleSettings:
         # AstroDrizzle starts the final image at final_maskval, None meaning NaN
@@ -519,7 +609,7 @@ class FinalDrizzleSettings:
                                pixfrac=self.final_pixfrac, wt_scl=self.final_wt_scl,
                                fillval=self.final_fillval, bits=self.final_bits,
                                maskval=np.nan if self.final_maskval is None
-                               else float(self.final_maskval))
+                               else float(self.final_maskval), error=bool(self.final_err))
 
 
 @dataclass(frozen=True)
@@ -586,13 +676,18 @@ def final_weights(exposure: Exposure, chip: Chip, inputs: FinalDrizzleInputs) ->
 
 def run_driz_combine(inputs: FinalDrizzleInputs,
                      progress: ProgressCallback = no_progress) -> DrizzledImage:
-    """Every exposure onto the final grid, cosmic rays and bad pixels weighted out."""
+    """Every exposure onto the final grid, cosmic rays and bad pixels weighted out.
+
+    With ``final_err`` the result's ``err`` is the propagated standard
+    deviation of ``sci`` (see :func:`input_variance` for the inputs' variance).
+    """
     exposure_of = {chip.name: exposure for exposure in inputs.exposures
                    for chip in exposure.chips}
     return drizzle_exposures(
         inputs.exposures, inputs.pixel_maps, inputs.grid, inputs.settings.drizzle(),
         science_of=lambda chip: subtract_sky(chip, inputs.sky),
         weights_of=lambda chip: final_weights(exposure_of[chip.name], chip, inputs),
+        variance_of=lambda chip, science: input_variance(chip, science, inputs.sky),
         context=bool(inputs.settings.context), separate=False, region=inputs.region,
         input_boxes=inputs.input_boxes, image_ids=inputs.image_ids,
         n_context_images=inputs.n_images, progress=progress)

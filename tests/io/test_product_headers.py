@@ -123,13 +123,15 @@ def test_drizzle_cards_of_every_input(uvis):
 def test_extensions_keep_the_output_wcs(uvis):
     md, _ = uvis
     with fits.open(md.products[0]) as hdul:
-        assert [hdu.name for hdu in hdul] == ["PRIMARY", "SCI", "WHT", "CTX", "HDRTAB"]
+        # ERR (final_err) after the three AstroDrizzle extensions, which keep their places
+        assert [hdu.name for hdu in hdul] == ["PRIMARY", "SCI", "WHT", "CTX", "ERR", "HDRTAB"]
         x, y = np.array([0.0, 2.0]), np.array([0.0, 100.0])
-        for name in ("SCI", "WHT", "CTX"):
+        for name in ("SCI", "WHT", "CTX", "ERR"):
             np.testing.assert_allclose(WCS(hdul[name].header).pixel_to_world_values(x, y),
                                        md.output_grid.wcs.pixel_to_world_values(x, y),
                                        rtol=0, atol=1e-10)
         assert hdul["SCI"].header["BUNIT"] == "ELECTRONS/S"
+        assert hdul["ERR"].header["BUNIT"] == "ELECTRONS/S"
         assert "BUNIT" not in hdul["WHT"].header and "BUNIT" not in hdul[0].header
 
 
@@ -231,7 +233,7 @@ def test_simple_files_carry_the_header_and_hdrtab_goes_with_sci(uvis, tmp_path):
     _, inputs = uvis
     md = _final_only(inputs, tmp_path / "simple", build_mef=False)
     assert [p.name for p in md.products] == ["simple_drc_sci.fits", "simple_drc_wht.fits",
-                                            "simple_drc_ctx.fits"]
+                                            "simple_drc_ctx.fits", "simple_drc_err.fits"]
     for path in md.products:
         with fits.open(path) as hdul:
             header = hdul[0].header
@@ -241,7 +243,7 @@ def test_simple_files_carry_the_header_and_hdrtab_goes_with_sci(uvis, tmp_path):
             assert WCS(header).pixel_shape == (md.output_grid.nx, md.output_grid.ny)
             assert [hdu.name for hdu in hdul[1:]] == (
                 ["HDRTAB"] if path.name.endswith("_sci.fits") else [])
-            assert ("BUNIT" in header) == path.name.endswith("_sci.fits")
+            assert ("BUNIT" in header) == path.name.endswith(("_sci.fits", "_err.fits"))
     assert len(Table.read(md.products[0], hdu="HDRTAB")) == 4
 
 

@@ -72,7 +72,8 @@ def test_the_shipped_file_runs_as_the_parity_parameters(ours_from_shipped_cfg,
                                                         ours_on_astrodrizzle_grid):
     md, same = ours_from_shipped_cfg, ours_on_astrodrizzle_grid
     assert {record.status for record in md.step_records.values()} == {"done"}
-    assert not md.build_mef and len(md.products) == 3  # build = False: sci, wht, ctx files
+    # build = False: sci, wht, ctx files, and err (final_err, not in AstroDrizzle's file)
+    assert not md.build_mef and len(md.products) == 4
     assert all(Path(path).exists() for path in md.products)
     np.testing.assert_array_equal(md.final_sci, same.final_sci)  # NaN where no weight, both
     np.testing.assert_array_equal(md.final_wht, same.final_wht)

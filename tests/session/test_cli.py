@@ -208,7 +208,7 @@ def test_demo_command(capsys, tmp_path):
     # it ends by naming the product, what is in it, and how it compares with the truth
     *_, opening, compared, cosmic, stars, sky = captured.out.rstrip().splitlines()
     product = tmp_path / "d" / "demo_drc.fits"
-    assert opening == f"open {product}: SCI, WHT, CTX, HDRTAB (science in ELECTRONS/S)"
+    assert opening == f"open {product}: SCI, WHT, CTX, ERR, HDRTAB (science in ELECTRONS/S)"
     assert compared == "compared with the demo's ground truth:"
     recall = re.fullmatch(r"  cosmic rays: ([\d.]+)% of the injected pixels above 30 e- "
                           r"found; ([\d,]+) of ([\d,]+) flagged pixels hold none", cosmic)

@@ -71,7 +71,7 @@ MULTIDRIZZLE_ONLY = {"workinplace", "refimage", "bits", "ra", "dec", "shiftfile"
                      "gnkeyword"}
 #: Parameters of this package that neither program documents.
 PACKAGE_ONLY = {"verbose", "memory_limit", "tile_size", "scheduler", "driz_cr_sharpness",
-                "driz_cr_peak_ratio"}
+                "driz_cr_peak_ratio", "final_err"}
 
 # A value of the wrong kind for each trait type.
 BAD_VALUE_BY_TYPE = {
@@ -117,7 +117,7 @@ NON_DEFAULT_VALUES = {
     "driz_cr_peak_ratio": 0.5,
     "driz_combine": False, "final_wht_type": "IVM", "final_kernel": "lanczos3",
     "final_wt_scl": 2.5, "final_pixfrac": 0.8, "final_fillval": -1.0, "final_bits": "~4,8",
-    "final_units": "counts", "final_maskval": 0.0,
+    "final_units": "counts", "final_maskval": 0.0, "final_err": False,
     "final_wcs": True, "final_refimage": "'quoted'.fits", "final_rot": 45.0,
     "final_scale": 0.04, "final_outnx": 4000, "final_outny": 4200, "final_ra": 150.1,
     "final_dec": 2.2, "final_crpix1": -3.5, "final_crpix2": 4000.0,

@@ -18,7 +18,9 @@ SMALL_CHIP = (96, 192)
 
 def _digests(md: Multidrizzle) -> dict[str, str]:
     chips = [chip for exposure in md.exposures for chip in exposure.chips]
+    assert md.final_error is not None  # final_err is on by default
     arrays = {"sci": [md.final_sci], "wht": [md.final_wht], "ctx": [md.final_ctx],
+              "err": [md.final_error],
               "median": [md.median_image], "cr": [md.cr_masks[c.name] for c in chips]}
     return {name: hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes()
                                           for a in values)).hexdigest()

@@ -221,3 +221,32 @@ def merge(out_sci, out_wht, added_w, added_wv, noise=1e-9):
     sci[update] = (old_sum[update] + added_wv[update]) / new_w[update]
     wht[touched] = new_w[touched]
     return sci, wht
+
+
+def reference_variance_sum(data, pixmap, out_shape, variance, *, kernel="square",
+                           weight_map=None, pixfrac=1.0, wt_scl=1.0, exptime=1.0,
+                           in_units="cps", iscale=1.0, pixel_scale_ratio=1.0):
+    """``sum((w * fraction)**2 * variance * scale**2)`` per output pixel, float64.
+
+    The drops and fractions of `reference_contributions`, each squared, times
+    the pixel's variance in the units of the drizzled values.
+    """
+    total = np.zeros(out_shape)
+    scale = iscale / (exptime if in_units == "counts" else 1.0)
+    n_rows, n_cols = data.shape
+    for row in range(n_rows):
+        for col in range(n_cols):
+            weight = (1.0 if weight_map is None else float(weight_map[row, col])) * wt_scl
+            x, y = pixmap[row, col]
+            if not (np.isfinite(float(data[row, col])) and np.isfinite(weight)
+                    and np.isfinite(x) and np.isfinite(y)) or weight == 0:
+                continue
+            if kernel == "square":
+                fractions = _square_weights(pixmap, row, col, pixfrac, out_shape)
+            else:
+                fractions = _centred_weights(kernel, x, y, pixfrac, pixel_scale_ratio,
+                                             out_shape)
+            for (out_row, out_col), fraction in fractions.items():
+                total[out_row, out_col] += ((weight * fraction) ** 2
+                                            * float(variance[row, col]) * scale ** 2)
+    return total
