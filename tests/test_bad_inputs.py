@@ -1,0 +1,139 @@
+"""Bad inputs, bad parameter combinations and degenerate runs, as a user meets them.
+
+Every case runs the ``multidrizzle`` command on a copy of the small demo set
+(three exposures of two 64 x 128 chips) changed the way files and parameters
+go wrong, and checks what the user gets: one line naming the file and
+extension (or the parameter) and what was expected, exit status 1 (2 for a
+parameter), the inputs byte for byte as they were (sha256), and no product,
+partial product or temporary file left in the output folder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from multidrizzle.session.cli import main
+
+from support import bad_inputs
+
+#: Extensions of the first exposure whose data a cut can fall into.
+TRUNCATED_IN = [("SCI", 1, 1000), ("ERR", 1, 4), ("DQ", 1, 16000), ("SCI", 2, 32000),
+                ("DQ", 2, 500)]
+
+
+@pytest.fixture
+def case(small_demo_set, tmp_path, monkeypatch):
+    """A copy of the small demo set in ``tmp_path/in``; products go to ``tmp_path/out``."""
+    monkeypatch.chdir(tmp_path)
+    return Case(small_demo_set, tmp_path)
+
+
+class Case:
+    """One user's attempt: inputs, their checksums before the run, the command."""
+
+    def __init__(self, demo, folder, count=None):
+        self.folder = folder
+        self.inputs = bad_inputs.copy_demo_set(demo, folder / "in", count)
+        self.out = folder / "out"
+
+    def snapshot(self):
+        self.before = bad_inputs.sha256_of(self.inputs)
+
+    def run(self, capsys, *options: str) -> tuple[int, list[str], str]:
+        """Run the command; returns the exit status, the stderr lines and stdout."""
+        if not hasattr(self, "before"):
+            self.snapshot()
+        status = main([f"@{self.folder / 'in' / 'inputs.lst'}", "--output",
+                       str(self.out / "final"), "--quiet", "--runfile", "", *options])
+        captured = capsys.readouterr()
+        errors = [line for line in captured.err.splitlines() if line.strip()]
+        return status, errors, captured.out
+
+    def products(self) -> set[str]:
+        return {name for name in bad_inputs.folder_files(self.out)
+                if "_drc" in name or "_drz" in name} if self.out.exists() else set()
+
+    def assert_refused(self, status, errors, expected_status, *named):
+        """One error line naming every string of ``named``; inputs unchanged; nothing
+        written to the output folder."""
+        assert status == expected_status, errors
+        lines = [line for line in errors if line.startswith("multidrizzle: error:")]
+        assert len(lines) == 1 and not any("Traceback" in line for line in errors), errors
+        for text in named:
+            assert text in lines[0], (text, lines[0])
+        assert bad_inputs.sha256_of(self.inputs) == self.before
+        assert not self.out.exists() or bad_inputs.folder_files(self.out) == set()
+
+
+# ------------------------------------------------------------ read validation
+
+
+@pytest.mark.parametrize("extname, extver, offset", TRUNCATED_IN)
+def test_file_cut_inside_a_data_unit_is_named_with_its_extension(case, capsys, extname,
+                                                                 extver, offset):
+    damaged = case.inputs[1]
+    start, end = bad_inputs.data_location(damaged, extname, extver)
+    case.snapshot()
+    bad_inputs.truncate(damaged, start + offset)
+    case.before[damaged.name] = bad_inputs.sha256_of([damaged])[damaged.name]
+    status, errors, _ = case.run(capsys)
+    case.assert_refused(status, errors, 1, damaged.name, f"{extname},{extver}", "truncated")
+
+
+@pytest.mark.parametrize("extname, extver, into_header", [
+    ("SCI", 2, 0), ("SCI", 2, 1000), ("ERR", 1, 0), ("DQ", 2, 2880)])
+def test_file_cut_between_or_inside_headers_is_refused(case, capsys, extname, extver,
+                                                       into_header):
+    """A cut at a header loses whole extensions: astropy opens the rest quietly."""
+    damaged = case.inputs[0]
+    bad_inputs.truncate(damaged, bad_inputs.header_location(damaged, extname, extver)
+                        + into_header)
+    status, errors, _ = case.run(capsys)
+    case.assert_refused(status, errors, 1, damaged.name, "truncated")
+
+
+def test_missing_extension_is_named(case, capsys):
+    bad_inputs.drop_extension(case.inputs[2], "DQ", 1)
+    status, errors, _ = case.run(capsys)
+    case.assert_refused(status, errors, 1, case.inputs[2].name, "no DQ,1")
+
+
+def test_missing_chip_with_stale_nextend_is_named(case, capsys):
+    for name in ("SCI", "ERR", "DQ"):
+        bad_inputs.drop_extension(case.inputs[0], name, 2)
+    status, errors, _ = case.run(capsys)
+    case.assert_refused(status, errors, 1, case.inputs[0].name, "NEXTEND = 6",
+                        "has 3")
+
+
+def test_dq_of_another_shape_is_refused_not_dropped(case, capsys):
+    bad_inputs.replace_data(case.inputs[1], "DQ", 2, np.zeros((32, 128), np.int16))
+    status, errors, _ = case.run(capsys)
+    case.assert_refused(status, errors, 1, case.inputs[1].name, "DQ,2", "128 x 32",
+                        "SCI,2 is 128 x 64")
+
+
+def test_group_still_selects_chips(case, capsys):
+    """``group=1`` reads the first chip only; the file is checked as a whole."""
+    status, errors, out = case.run(capsys, "--group", "1", "--no-driz_cr", "--no-blot",
+                                   "--no-median", "--no-driz_separate")
+    assert status == 0, errors
+    assert case.products() == {"final_drc.fits"}
+    with fits.open(case.out / "final_drc.fits") as product:
+        assert len(product["HDRTAB"].data) == 3  # one chip of each exposure
+
+
+def test_singular_cd_matrix_is_named(case, capsys):
+    bad_inputs.make_cd_singular(case.inputs[0], extver=2)
+    status, errors, _ = case.run(capsys)
+    case.assert_refused(status, errors, 1, case.inputs[0].name, "SCI,2", "singular",
+                        "CD1_1")
+
+
+def test_unreadable_wcs_is_named(case, capsys):
+    bad_inputs.set_keywords(case.inputs[0], [("SCI", 1)], CRVAL1="not a number")
+    status, errors, _ = case.run(capsys)
+    case.assert_refused(status, errors, 1, case.inputs[0].name, "SCI,1", "CRVAL1",
+                        "not a number")
