@@ -47,3 +47,4 @@ class UnsupportedError(MultidrizzleError, NotImplementedError):
 
 class StepResultError(MultidrizzleError, ValueError):
     """A step (usually a user's replacement function) returned a result of the wrong form."""
+

@@ -10,13 +10,21 @@ partial product or temporary file left in the output folder.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy.io import fits
 
+from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.session.cli import main
 
 from support import bad_inputs
+from support.sessions import SMALL_DEMO_CHIP_SHAPE
 
 #: Extensions of the first exposure whose data a cut can fall into.
 TRUNCATED_IN = [("SCI", 1, 1000), ("ERR", 1, 4), ("DQ", 1, 16000), ("SCI", 2, 32000),
@@ -137,3 +145,110 @@ def test_unreadable_wcs_is_named(case, capsys):
     status, errors, _ = case.run(capsys)
     case.assert_refused(status, errors, 1, case.inputs[0].name, "SCI,1", "CRVAL1",
                         "not a number")
+
+
+# ------------------------------------------------------------ parameter combinations
+
+
+@pytest.mark.parametrize("options, prefix", [
+    (("--final_pixfrac", "0"), "final"),
+    (("--final_kernel", "point"), "final"),
+    (("--driz_sep_pixfrac", "0"), "driz_sep"),
+])
+def test_point_kernel_as_documented(case, capsys, options, prefix):
+    """pixfrac below 0.001 switches the kernel to 'point' (the documented rule), and
+    the point kernel runs: no failure after the earlier steps."""
+    status, errors, _ = case.run(capsys, *options)
+    assert status == 0, errors
+    with fits.open(case.out / "final_drc.fits") as product:
+        kernel = product[0].header["D001KERN"]
+    assert kernel == ("point" if prefix == "final" else "square")
+    assert bad_inputs.sha256_of(case.inputs) == case.before
+
+
+def test_nhigh_rejecting_every_image_is_refused_before_writing(case, capsys):
+    status, errors, _ = case.run(capsys, "--combine_type", "median", "--combine_nhigh", "3")
+    case.assert_refused(status, errors, 2, "'combine_nhigh' (3)", "3 input images")
+
+
+def test_minmed_says_it_ignores_nhigh(case, capsys):
+    status, errors, _ = case.run(capsys, "--combine_type", "minmed", "--combine_nhigh", "1",
+                                 "--no-driz_combine")
+    assert status == 0
+    assert any("ignores combine_nlow (0) and combine_nhigh (1)" in line for line in errors)
+
+
+def test_units_mixing_dn_and_electrons_is_refused_in_build(case, capsys):
+    bad_inputs.set_keywords(case.inputs[1], bad_inputs.chip_extensions(case.inputs[1]),
+                            BUNIT="COUNTS")
+    status, errors, _ = case.run(capsys)
+    case.assert_refused(status, errors, 1, case.inputs[1].name, "proc_unit")
+
+
+def test_mixed_instruments_refused_unless_allowed(small_demo_set, tmp_path, monkeypatch,
+                                                  capsys):
+    monkeypatch.chdir(tmp_path)
+    acs = tmp_path / "acs"
+    make_demo_dataset(acs, n_exposures=1, chip_shape=SMALL_DEMO_CHIP_SHAPE, seed=3,
+                      camera="acs_wfc")
+    attempt = Case(small_demo_set, tmp_path, count=2)
+    stranger = shutil.copy2(next(acs.glob("*_flc.fits")), tmp_path / "in" / "acs01_flc.fits")
+    attempt.inputs.append(Path(stranger))
+    with open(tmp_path / "in" / "inputs.lst", "a") as listing:
+        listing.write("acs01_flc.fits\n")
+    status, errors, _ = attempt.run(capsys)
+    attempt.assert_refused(status, errors, 1, "acs01_flc.fits", "ACS/WFC", "WFC3/UVIS",
+                           "allow_mixed_inputs")
+    status, errors, _ = attempt.run(capsys, "--allow_mixed_inputs", "yes", "--no-driz_cr",
+                                    "--no-blot", "--no-median")
+    assert status == 0, errors
+    assert any("inputs mix instruments and detectors" in line for line in errors)
+
+
+def test_output_name_of_an_existing_folder_is_refused_before_the_run(case, capsys):
+    (case.out / "final_drc.fits").mkdir(parents=True)
+    status, errors, _ = case.run(capsys)
+    assert status == 1
+    assert errors[-1].count("multidrizzle: error:") == 1
+    assert "'output'" in errors[-1] and "final_drc.fits" in errors[-1]
+    assert bad_inputs.folder_files(case.out) == set()  # the folder, empty, and nothing else
+    assert bad_inputs.sha256_of(case.inputs) == case.before
+
+
+def test_output_folder_below_a_file_is_refused(case, capsys):
+    case.out.write_text("not a folder")
+    status, errors, _ = case.run(capsys)
+    assert status == 1 and "'output'" in errors[-1] and "is a file" in errors[-1]
+    assert bad_inputs.sha256_of(case.inputs) == case.before
+
+
+def _without_file_permission_override() -> list[str]:
+    """A command prefix that makes file permissions bind (root ignores them otherwise)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: folder permissions do not bind")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def test_workinplace_on_a_read_only_folder_is_refused_before_archiving(case):
+    case.snapshot()
+    folder = case.folder / "in"
+    folder.chmod(0o555)
+    try:
+        finished = subprocess.run(
+            [*_without_file_permission_override(), sys.executable, "-m", "multidrizzle",
+             f"@{folder / 'inputs.lst'}", "--output", str(case.out / "final"), "--quiet",
+             "--runfile", "", "--workinplace", "yes"],
+            capture_output=True, text=True, cwd=case.folder, timeout=300,
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    finally:
+        folder.chmod(0o755)
+    errors = [line for line in finished.stderr.splitlines() if line.strip()]
+    assert finished.returncode == 1, finished.stderr
+    assert errors == [errors[-1]] and "'workinplace'" in errors[-1] and "not writable" in \
+        errors[-1]
+    assert not (folder / "OrIg_files").exists()
+    assert bad_inputs.sha256_of(case.inputs) == case.before
+    assert not case.out.exists()

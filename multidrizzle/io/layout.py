@@ -25,7 +25,13 @@ from pathlib import Path
 
 from multidrizzle.model import Chip, Exposure
 
-__all__ = ["OutputLayout", "static_mask_filename"]
+__all__ = ["OutputLayout", "static_mask_filename", "PRODUCT_SUFFIXES",
+           "PRODUCT_IMAGES"]
+
+#: Suffixes of the final product: ``drz`` (FLT input), ``drc`` (CTE-corrected FLC).
+PRODUCT_SUFFIXES = ("drz", "drc")
+#: The images of the final product, each a file of its own with ``build_mef=False``.
+PRODUCT_IMAGES = ("SCI", "WHT", "CTX")
 
 
 def static_mask_filename(signature: tuple) -> str:
@@ -92,7 +98,20 @@ class OutputLayout:
         """The multi-extension product, ``suffix`` ``'drz'`` or ``'drc'``."""
         return Path(f"{self.root}_{suffix}.fits")
 
+    def manifest(self) -> Path:
+        """``<output>_manifest.json``: the record of a complete product set, written last."""
+        return Path(f"{self.root}_manifest.json")
+
+    def every_product(self) -> list[Path]:
+        """Every name a product of this root can have, in both layouts (``build_mef``)
+        and both suffixes, and the manifest: what a new run replaces or removes."""
+        names = [self.manifest()]
+        for suffix in PRODUCT_SUFFIXES:
+            names.append(self.product(suffix))
+            names += list(self.product_images(suffix).values())
+        return names
+
     def product_images(self, suffix: str) -> dict[str, Path]:
         """The simple-file products (``build_mef=False``), by extension name."""
         return {name: Path(f"{self.root}_{suffix}_{name.lower()}.fits")
-                for name in ("SCI", "WHT", "CTX")}
+                for name in PRODUCT_IMAGES}

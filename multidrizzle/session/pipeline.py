@@ -95,7 +95,8 @@ BUILD_TAGS = ("init", "instrument", "driz_sep_wcs", "final_wcs")
 #: what is shown and logged, how intermediates are stored.
 PARAMETERS_WITHOUT_RESULT = frozenset({
     "output", "mdriztab", "runfile", "verbose", "num_cores", "in_memory", "rules_file",
-    "updatewcs", "driz_sep_compress", "memory_limit", "tile_size", "scheduler"})
+    "updatewcs", "driz_sep_compress", "memory_limit", "tile_size", "scheduler",
+    "allow_mixed_inputs"})
 
 
 # --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from astropy.wcs import WCS
 from traitlets import All, observe
 
 from multidrizzle import __version__
-from multidrizzle.session import pipeline
+from multidrizzle.session import checks, pipeline
 from multidrizzle.session.execution import Executor, make_executor, prepare_worker
 from multidrizzle.session.tasks import estimate_run, make_run_plan, tile_size_for
 from multidrizzle.model.plan import RunPlan
@@ -100,6 +100,7 @@ class BuildSummary:
     seconds: float
     pixel_map_wcs_seconds: float
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [
@@ -157,6 +158,7 @@ class Multidrizzle(DrizzleParameters):
     build_summary: BuildSummary | None
     _kept: dict[str, pipeline.Kept]
     executor_is_remote: bool
+    run_warnings: list[str]
     console: Console | None
     _active_console: Console | None
 
@@ -179,6 +181,9 @@ class Multidrizzle(DrizzleParameters):
         self.build_summary: BuildSummary | None = None
         self._kept: dict[str, pipeline.Kept] = {}
         self.executor_is_remote = False
+        #: Warnings about the last build() and run(): degenerate inputs, weak
+        #: cosmic-ray detection, an empty product (also logged; RunWarning).
+        self.run_warnings: list[str] = []
         self.step_functions: dict[str, Callable] = dict(pipeline.DEFAULT_STEPS)
         if configobj is not None:
             self.update_from_configobj(configobj)
@@ -247,12 +252,18 @@ class Multidrizzle(DrizzleParameters):
         self._step_started("inputs")
         notes = self.check_consistency() or []
         inputs = resolve_inputs(self.input)
+        # every check that needs no pixels comes first: nothing is written and no
+        # input is touched (restore, workinplace) before they all pass
+        self.run_warnings = []
+        checks.check_paths(self, inputs.files)
+        checks.check_step_parameters(self, len(inputs.files), self._switched_on())
+        options = self._read_options()
         if self.restore:
             products.restore_inputs(inputs.files)
-        options = self._read_options()
         exposures = [read_exposure(path, options, ivm) for path, ivm in tracked(
             list(zip(inputs.files, inputs.ivm_files)), self._progress_of("inputs"),
             label=lambda pair: Path(pair[0]).name)]
+        checks.check_exposures(self, exposures)
         chips = [chip for exposure in exposures for chip in exposure.chips]
         self._step_started("grid")
         final_request = self._grid_request("final")
@@ -295,7 +306,7 @@ class Multidrizzle(DrizzleParameters):
             rotation=output_grid.rotation, separate_shape=separate_grid.shape,
             separate_is_final=separate_grid is output_grid, estimated_bytes=estimated,
             seconds=time.perf_counter() - started, pixel_map_wcs_seconds=wcs_seconds,
-            notes=plan_lines + notes)
+            notes=plan_lines + notes, warnings=list(self.run_warnings))
         record = self.step_records["build"]
         record.status, record.seconds, record.reason = "done", self.build_summary.seconds, ""
         log.info("build summary:\n%s", self.build_summary)
@@ -363,11 +374,15 @@ class Multidrizzle(DrizzleParameters):
                     else bool(overrides[name]) for name, step in pipeline.STEPS.items()}
         self._require_build()
         self.check_consistency()
+        steps_to_run = [step for step, switched_on in switches.items() if switched_on]
+        # parameters may have changed since build(): check again before writing
+        self.run_warnings = list(self.build_summary.warnings)
+        checks.check_paths(self, [exposure.filename for exposure in self.exposures])
+        checks.check_step_parameters(self, len(self.exposures), steps_to_run)
         written: list[Path] = []
         prepare_output_folder(self._output_folder(), "output", self.output_root)
         if self.runfile:
             check_runfile(self.runfile)
-        steps_to_run = [step for step, switched_on in switches.items() if switched_on]
         remote = client is not None or self.scheduler != "local"
         if remote and self.in_memory:
             raise ParameterError("in_memory=True keeps the intermediates in this process; "
@@ -979,6 +994,10 @@ class Multidrizzle(DrizzleParameters):
         """Set the parameters of the MDRIZTAB row that fits the inputs; returns their names."""
         files = resolve_inputs(self.input).files
         return apply_mdriztab(self, read_mdriztab(files[0], len(files)))
+
+    def _switched_on(self) -> list[str]:
+        """The steps that a run() with no switches given would run."""
+        return [name for name, step in pipeline.STEPS.items() if getattr(self, step.switch)]
 
     def _read_options(self) -> ReadOptions:
         group = parse_group(self.group)
