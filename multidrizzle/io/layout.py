@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from multidrizzle.io.atomic import TEMPORARY_SUFFIX
 from multidrizzle.model import Chip, Exposure
 
 __all__ = ["OutputLayout", "static_mask_filename", "PRODUCT_SUFFIXES",
@@ -77,6 +78,11 @@ class OutputLayout:
     def median(self) -> Path:
         return Path(f"{self.root}_med.fits")
 
+    def median_part(self) -> Path:
+        """The median being combined tile by tile, renamed to :meth:`median` when whole."""
+        median = self.median()
+        return median.with_name(f".{median.name}.part")
+
     def _chip(self, chip: Chip, what: str) -> Path:
         return self.folder / f"{_stem(chip.filename)}_sci{chip.extver}_{what}.fits"
 
@@ -97,6 +103,29 @@ class OutputLayout:
     def product(self, suffix: str) -> Path:
         """The multi-extension product, ``suffix`` ``'drz'`` or ``'drc'``."""
         return Path(f"{self.root}_{suffix}.fits")
+
+    def partial_files(self) -> list[Path]:
+        """The files a run builds in place and renames or removes when it ends: the
+        final images being assembled and the median being combined."""
+        return [self.assembly(image) for image in ("sci", "wht", "ctx")] + [
+            self.median_part()]
+
+    def leftovers(self, exposures) -> list[Path]:
+        """Temporary files in the output folder left by a run of this layout that was
+        killed (``.NAME.XXXX.tmp`` of its files, partial images).
+
+        Only names this layout (for these exposures) writes are matched, so the
+        temporary files of another output name in the same folder are left alone.
+        """
+        if not self.folder.is_dir():
+            return []
+        stems = [Path(self.root).name] + [_stem(exposure.filename) for exposure in exposures]
+        found = [path for path in self.partial_files() if path.exists()]
+        for path in self.folder.glob(f".*{TEMPORARY_SUFFIX}"):
+            target = path.name[1:].rsplit(".", 2)[0]  # .NAME.XXXX.tmp -> NAME
+            if target.startswith(tuple(stems)) or target.endswith("_staticMask.fits"):
+                found.append(path)
+        return sorted(set(found))
 
     def manifest(self) -> Path:
         """``<output>_manifest.json``: the record of a complete product set, written last."""

@@ -971,7 +971,8 @@ def final_product_names(root: str, suffix: str, *, build: bool,
 
 def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
                           ctx: np.ndarray | None, headers: ProductHeaders, *, build: bool,
-                          suffix: str = "drz") -> list[Path]:
+                          suffix: str = "drz", file_set: FileSet | None = None
+                          ) -> list[Path]:
     """Write the final SCI/WHT/CTX as one MEF file or three simple files.
 
     Parameters
@@ -991,6 +992,9 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
         with the primary cards and the WCS).
     suffix : str
         ``drz``, or ``drc`` for CTE-corrected (FLC) input.
+    file_set : FileSet, optional
+        Write the files into this set (temporary names until it is
+        committed) instead of each by its own atomic write.
 
     Returns
     -------
@@ -1011,7 +1015,7 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
                  (headers.science, sci, "SCI"), (headers.weight, wht, "WHT")]
         if context is not None:
             parts.append((headers.weight, context, "CTX"))
-        return [write_images(path, parts, table)]
+        return [write_images(path, parts, table, file_set=file_set)]
     images = {"SCI": (sci, headers.science), "WHT": (wht, headers.weight),
               "CTX": (context, headers.weight)}
     written = []
@@ -1020,7 +1024,7 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
         path = Path(file_name)
         header = _file_cards(_merged(primary, cards), path, written_at)
         written.append(write_images(path, [(header, data, "PRIMARY")],
-                                    table if name == "SCI" else None))
+                                    table if name == "SCI" else None, file_set=file_set))
     return written
 
 
@@ -1032,7 +1036,8 @@ _BLOCK = 2880
 
 def write_images(path: str | os.PathLike,
                  parts: Sequence[tuple[fits.Header, Any, str]],
-                 table: fits.BinTableHDU | None = None) -> Path:
+                 table: fits.BinTableHDU | None = None, *,
+                 file_set: FileSet | None = None) -> Path:
     """Write a FITS file of images, streamed a few rows at a time, atomically.
 
     Parameters
@@ -1047,6 +1052,9 @@ def write_images(path: str | os.PathLike,
         of planes, read ``_COPY_BYTES`` at a time.
     table : astropy.io.fits.BinTableHDU, optional
         A table extension written last (HDRTAB).
+    file_set : FileSet, optional
+        Write into this set (renamed when it is committed) rather than by
+        :func:`~multidrizzle.io.atomic.atomic_write`.
     """
     def write(stream: BinaryIO) -> None:
         for index, (header, data, name) in enumerate(parts):
@@ -1055,6 +1063,8 @@ def write_images(path: str | os.PathLike,
             buffer = io.BytesIO()
             fits.HDUList([fits.PrimaryHDU(), table]).writeto(buffer)
             stream.write(buffer.getvalue()[len(fits.PrimaryHDU().header.tostring()):])
+    if file_set is not None:
+        return file_set.write(path, write)
     return atomic_write(path, write)
 
 

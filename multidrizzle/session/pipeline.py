@@ -494,8 +494,7 @@ def _split_median(md: "Multidrizzle", inputs: MedianInputs, plan: RunPlan) -> Sp
         image = np.empty(shape, dtype=np.float32)
         building = None
     else:
-        final_path = md.layout.median()
-        building = final_path.with_name(f".{final_path.name}.part")
+        building = md.layout.median_part()
         image = create_image(building, shape, np.float32,
                              products.median_header(md.separate_grid, md.exposures))
 
