@@ -10,6 +10,8 @@ partial product or temporary file left in the output folder.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +23,7 @@ import pytest
 from astropy.io import fits
 
 from multidrizzle.demo.datasets import make_demo_dataset
+from multidrizzle.io.manifest import check_product_set
 from multidrizzle.session.cli import main
 
 from support import bad_inputs
@@ -60,8 +63,8 @@ class Case:
         return status, errors, captured.out
 
     def products(self) -> set[str]:
-        return {name for name in bad_inputs.folder_files(self.out)
-                if "_drc" in name or "_drz" in name} if self.out.exists() else set()
+        return {name for name in bad_inputs.folder_files(self.out) if not name.startswith(".")
+                and ("_drc" in name or "_drz" in name)} if self.out.exists() else set()
 
     def assert_refused(self, status, errors, expected_status, *named):
         """One error line naming every string of ``named``; inputs unchanged; nothing
@@ -252,3 +255,133 @@ def test_workinplace_on_a_read_only_folder_is_refused_before_archiving(case):
     assert not (folder / "OrIg_files").exists()
     assert bad_inputs.sha256_of(case.inputs) == case.before
     assert not case.out.exists()
+
+
+# ------------------------------------------------------------ degenerate runs
+
+
+def test_every_pixel_masked_exits_non_zero_with_a_warning(case, capsys):
+    for path in case.inputs:
+        bad_inputs.mask_everything(path)
+    case.snapshot()
+    status, errors, _ = case.run(capsys)
+    assert status == 1
+    assert errors[-1].startswith("multidrizzle: error:") and "no valid pixel" in errors[-1]
+    assert any("WARNING" in line and "no valid pixel" in line for line in errors[:-1])
+    assert bad_inputs.sha256_of(case.inputs) == case.before
+    with fits.open(case.out / "final_drc.fits") as product:
+        assert not (product["WHT"].data > 0).any()
+
+
+def test_single_exposure_warns_that_cosmic_rays_stay(small_demo_set, tmp_path, monkeypatch,
+                                                     capsys):
+    monkeypatch.chdir(tmp_path)
+    single = Case(small_demo_set, tmp_path, count=1)
+    status, errors, _ = single.run(capsys)
+    assert status == 0
+    warning, = [line for line in errors if "cosmic-ray detection" in line]
+    assert "there is 1 input" in warning and "stay in the product" in warning
+
+
+def test_exposure_that_overlaps_no_other_is_named(case, capsys, demo_session):
+    bad_inputs.move_on_sky(case.inputs[0], 20.0 / 3600)  # 20": far beyond a 5" chip
+    status, errors, _ = case.run(capsys)
+    assert status == 0
+    overlap, = [line for line in errors if "overlaps no other input" in line]
+    assert case.inputs[0].name in overlap
+    weak, = [line for line in errors if "cosmic-ray detection is weak" in line]
+    assert "0.0% is covered by 3 or more" in weak
+    md = demo_session(case.folder / "in", case.folder / "again" / "final")
+    assert md.build_summary.coverage.isolated == (0,)
+    assert md.run_warnings == [overlap.split("WARNING: ", 1)[-1]]
+
+
+# ------------------------------------------------------------ product set and interruption
+
+#: A command that runs multidrizzle and stops itself with a signal once the first
+#: product file of the final drizzle has been written (to its temporary name).
+_STOPPED_IN_FINAL_WRITE = """
+import os, signal, sys
+from multidrizzle.io import products
+from multidrizzle.session.cli import main
+write_images = products.write_images
+def stopped(path, *args, **kwargs):
+    written = write_images(path, *args, **kwargs)
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    return written
+products.write_images = stopped
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _stopped_run(case, signal_name, *options):
+    return subprocess.run(
+        [sys.executable, "-c", _STOPPED_IN_FINAL_WRITE, signal_name,
+         f"@{case.folder / 'in' / 'inputs.lst'}", "--output", str(case.out / "final"),
+         "--quiet", "--runfile", "", *options],
+        capture_output=True, text=True, cwd=case.folder, timeout=300,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+
+
+def _temporary_files(folder):
+    return {name for name in bad_inputs.folder_files(folder)
+            if name.startswith(".") or name.endswith(".tmp") or ".part" in name}
+
+
+def test_manifest_describes_the_complete_product_set(case, capsys):
+    status, errors, _ = case.run(capsys, "--build", "no")
+    assert status == 0, errors
+    manifest = case.out / "final_manifest.json"
+    record = json.loads(manifest.read_text())
+    assert [entry["file"] for entry in record["products"]] == [
+        "final_drc_sci.fits", "final_drc_wht.fits", "final_drc_ctx.fits"]
+    for entry in record["products"]:
+        content = (case.out / entry["file"]).read_bytes()
+        assert entry["size"] == len(content)
+        assert entry["sha256"] == hashlib.sha256(content).hexdigest()
+    assert {Path(entry["file"]).name for entry in record["inputs"]} == \
+        {path.name for path in case.inputs}
+    assert check_product_set(manifest) == []
+    with open(case.out / "final_drc_wht.fits", "r+b") as product:  # changed afterwards
+        product.seek(-10, os.SEEK_END)
+        product.write(b"x")
+    assert check_product_set(manifest) == [
+        f"{case.out / 'final_drc_wht.fits'}: its sha256 differs from the manifest's"]
+
+
+def test_rerun_in_the_other_layout_removes_the_stale_products(case, capsys):
+    assert case.run(capsys, "--build", "no")[0] == 0
+    status, errors, _ = case.run(capsys, "--build", "yes")
+    assert status == 0
+    assert case.products() == {"final_drc.fits"}
+    assert sum("removed" in line and "final_drc_sci.fits" in line for line in errors) == 1
+    assert check_product_set(case.out / "final_manifest.json") == []
+
+
+@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_signal_during_the_final_write_leaves_the_earlier_set_whole(case, capsys,
+                                                                    signal_name, status):
+    assert case.run(capsys, "--build", "no")[0] == 0
+    earlier = bad_inputs.sha256_of(sorted(case.out.glob("final_*")))
+    finished = _stopped_run(case, signal_name, "--build", "no", "--final_pixfrac", "0.6")
+    assert finished.returncode == status, finished.stderr
+    assert finished.stderr.strip().splitlines() == [
+        "multidrizzle: interrupted; no products written"]
+    assert bad_inputs.sha256_of(sorted(case.out.glob("final_*"))) == earlier
+    assert check_product_set(case.out / "final_manifest.json") == []
+    assert fits.getval(case.out / "final_drc_wht.fits", "D001PIXF") == 1.0
+    assert _temporary_files(case.out) == set()
+    assert bad_inputs.sha256_of(case.inputs) == case.before
+
+
+def test_killed_run_leaves_no_complete_claim_and_the_next_run_cleans_up(case, capsys):
+    finished = _stopped_run(case, "SIGKILL", "--build", "no")
+    assert finished.returncode == -9
+    assert any(name.endswith(".tmp") for name in _temporary_files(case.out))
+    assert not (case.out / "final_manifest.json").exists()
+    assert case.products() == set()
+    status, errors, _ = case.run(capsys, "--build", "no")
+    assert status == 0
+    assert any("left by an interrupted run" in line for line in errors), errors
+    assert _temporary_files(case.out) == set()
+    assert check_product_set(case.out / "final_manifest.json") == []

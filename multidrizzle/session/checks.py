@@ -12,6 +12,9 @@ steps have written their files.
   filters (unless ``allow_mixed_inputs``), nor DN and electrons.
 * :func:`check_step_parameters`: ``combine_nlow`` + ``combine_nhigh`` leave
   an image of those that the median combines.
+* :func:`warn_about_overlap`, :func:`warn_about_cosmic_ray_depth`: inputs that
+  overlap no other, and cosmic-ray detection over an output that fewer than
+  three exposures cover (warnings: the run goes on).
 """
 
 from __future__ import annotations
@@ -25,12 +28,18 @@ from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.io import products
 from multidrizzle.io.products import ARCHIVE_FOLDER
 from multidrizzle.model import Exposure
+from multidrizzle.model.coverage import Coverage
 from multidrizzle.steps.median import COMBINE_TYPES
 
 if TYPE_CHECKING:  # pragma: no cover
     from multidrizzle.session.session import Multidrizzle
 
-__all__ = ["check_paths", "check_exposures", "check_step_parameters", "warn"]
+__all__ = ["check_paths", "check_exposures", "check_step_parameters", "warn",
+           "warn_about_overlap", "warn_about_cosmic_ray_depth", "WEAK_DETECTION_FRACTION"]
+
+#: Below this fraction of the covered output seen by three or more exposures,
+#: cosmic-ray detection is reported as weak.
+WEAK_DETECTION_FRACTION = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -162,3 +171,39 @@ def check_step_parameters(md: "Multidrizzle", n_exposures: int,
             f"({md.combine_nhigh}) reject {rejected} values at each pixel but there are "
             f"{n_exposures} input image{'s' if n_exposures != 1 else ''}; expected "
             f"combine_nlow + combine_nhigh < {n_exposures}")
+
+
+def warn_about_overlap(md: "Multidrizzle", exposures: list[Exposure],
+                       coverage: Coverage) -> None:
+    """Warn about inputs that share no part of the output with any other input."""
+    if coverage.isolated:
+        names = ", ".join(exposures[index].filename.name for index in coverage.isolated)
+        warn(md, f"input{'s' if len(coverage.isolated) > 1 else ''} {names} overlap"
+                 f"{'' if len(coverage.isolated) > 1 else 's'} no other input: no sky is "
+                 "shared with the others and cosmic rays there cannot be found (the "
+                 "median of one exposure is that exposure)")
+
+
+def coverage_text(coverage: Coverage) -> str:
+    """``'of the output covered, 92.0% by 3 or more exposures, 6.1% by 2, 1.9% by 1'``."""
+    three = coverage.fraction_at_least(3)
+    two = coverage.fraction_at_least(2) - three
+    one = 1.0 - coverage.fraction_at_least(2)
+    return (f"of the output covered, {100 * three:.1f}% is covered by 3 or more exposures, "
+            f"{100 * two:.1f}% by 2 and {100 * one:.1f}% by 1")
+
+
+def warn_about_cosmic_ray_depth(md: "Multidrizzle", n_exposures: int,
+                                coverage: Coverage) -> None:
+    """Warn when cosmic-ray detection cannot work (no part of the output seen twice) or
+    is weak (less than :data:`WEAK_DETECTION_FRACTION` seen three times or more)."""
+    if n_exposures < 2 or coverage.fraction_at_least(2) == 0.0:
+        why = ("there is 1 input" if n_exposures < 2 else "the inputs do not overlap")
+        warn(md, f"cosmic-ray detection: {why}, so no part of the output is covered by "
+                 "2 or more exposures; the median of one exposure is that exposure and "
+                 "its cosmic rays stay in the product (dither with 3 or more exposures, "
+                 "or switch driz_cr off)")
+    elif coverage.fraction_at_least(3) < WEAK_DETECTION_FRACTION:
+        warn(md, f"cosmic-ray detection is weak: {coverage_text(coverage)}; where 2 cover "
+                 "the output the median is their mean, which a cosmic ray raises, and "
+                 "where 1 does none can be found")

@@ -37,6 +37,7 @@ from multidrizzle.session import checks, pipeline
 from multidrizzle.session.execution import Executor, make_executor, prepare_worker
 from multidrizzle.session.tasks import estimate_run, make_run_plan, tile_size_for
 from multidrizzle.model.plan import RunPlan
+from multidrizzle.model.coverage import Coverage, exposure_coverage
 from multidrizzle.session.console import Console
 from multidrizzle.errors import (
     ParameterError, RunInterrupted, StepOrderError, UnsupportedError,
@@ -105,6 +106,7 @@ class BuildSummary:
     pixel_map_wcs_seconds: float
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    coverage: Coverage | None = None
 
     def __str__(self) -> str:
         lines = [
@@ -289,6 +291,10 @@ class Multidrizzle(DrizzleParameters):
         separate_maps = (pixel_maps if separate_grid is output_grid else
                          {chip.name: compute_pixel_map(chip, separate_grid, self.stepsize)
                           for chip in self._tracked_chips(chips, "pixel maps")})
+        coverage = exposure_coverage([[pixel_maps[chip.name] for chip in exposure.chips]
+                                      for exposure in exposures], output_grid.shape)
+        checks.warn_about_overlap(self, exposures, coverage)
+        notes.append("coverage: " + checks.coverage_text(coverage))
         # commit the new geometry only once everything succeeded; results of
         # earlier runs belong to the old geometry and are dropped
         self._kept = {}
@@ -310,7 +316,7 @@ class Multidrizzle(DrizzleParameters):
             rotation=output_grid.rotation, separate_shape=separate_grid.shape,
             separate_is_final=separate_grid is output_grid, estimated_bytes=estimated,
             seconds=time.perf_counter() - started, pixel_map_wcs_seconds=wcs_seconds,
-            notes=plan_lines + notes, warnings=list(self.run_warnings))
+            notes=plan_lines + notes, warnings=list(self.run_warnings), coverage=coverage)
         record = self.step_records["build"]
         record.status, record.seconds, record.reason = "done", self.build_summary.seconds, ""
         log.info("build summary:\n%s", self.build_summary)
@@ -383,6 +389,9 @@ class Multidrizzle(DrizzleParameters):
         self.run_warnings = list(self.build_summary.warnings)
         checks.check_paths(self, [exposure.filename for exposure in self.exposures])
         checks.check_step_parameters(self, len(self.exposures), steps_to_run)
+        if "driz_cr" in steps_to_run and self.build_summary.coverage is not None:
+            checks.warn_about_cosmic_ray_depth(self, len(self.exposures),
+                                               self.build_summary.coverage)
         written: list[Path] = []
         prepare_output_folder(self._output_folder(), "output", self.output_root)
         if self.runfile:
