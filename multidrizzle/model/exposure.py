@@ -18,13 +18,18 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
-from multidrizzle.errors import InputError
+from multidrizzle.errors import InputError, MultidrizzleError
 from multidrizzle.model.fits_structure import check_exposure_structure
 from multidrizzle.model.instruments import cte_direction, detector_noise, header_number
 
 __all__ = ["Chip", "Exposure", "ReadOptions", "read_exposure", "UNITS_PER_SECOND"]
 
 log = logging.getLogger(__name__)
+
+#: What astropy raises on a header or HDU it cannot make sense of (a card that
+#: does not parse, an HDU of no known kind, data shorter than its header says).
+_ASTROPY_READ_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError,
+                        AttributeError, fits.VerifyError)
 
 #: BUNIT values understood, mapped to (counts-like?, per-second?).
 _KNOWN_UNITS = {
@@ -175,12 +180,19 @@ class Chip:
         The file is mapped rather than read into a buffer first: the one
         copy that converts from FITS's big-endian order is the only one.
         """
-        with fits.open(self.filename, mode="readonly", memmap=True) as hdul:
-            data = hdul[extname, self.extver].data
-            shape = None if data is None else data.shape
-            if shape == self.shape:
-                dtype = np.float32 if extname != "DQ" else data.dtype.newbyteorder("=")
-                return np.array(data, dtype=dtype)
+        try:
+            with warnings.catch_warnings(), \
+                    fits.open(self.filename, mode="readonly", memmap=True) as hdul:
+                warnings.simplefilter("ignore", AstropyWarning)
+                data = hdul[extname, self.extver].data
+                shape = None if data is None else data.shape
+                if shape == self.shape:
+                    dtype = np.float32 if extname != "DQ" else data.dtype.newbyteorder("=")
+                    return np.array(data, dtype=dtype)
+        except _ASTROPY_READ_ERRORS as exc:  # the file changed since it was checked
+            raise InputError(f"input file {self.filename}, {extname},{self.extver}: cannot "
+                             f"be read ({type(exc).__name__}: {exc}); was it changed or "
+                             "cut short after build()?") from exc
         raise InputError(f"input file {self.filename}, {extname},{self.extver}: "
                          f"expected an array of shape {self.shape}, found {shape}")
 
@@ -253,7 +265,13 @@ def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None
     with warnings.catch_warnings():
         # the structure was checked above; astropy's own notes about it add nothing
         warnings.simplefilter("ignore", AstropyWarning)
-        return _read_checked_exposure(path, options, ivm_file)
+        try:
+            return _read_checked_exposure(path, options, ivm_file)
+        except MultidrizzleError:
+            raise
+        except _ASTROPY_READ_ERRORS as exc:  # a card astropy cannot parse, an odd HDU
+            raise InputError(f"input file {path}: cannot be read "
+                             f"({type(exc).__name__}: {exc})") from exc
 
 
 def _read_checked_exposure(path: Path, options: ReadOptions,

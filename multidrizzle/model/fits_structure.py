@@ -142,6 +142,14 @@ def check_exposure_structure(path: Path) -> list[HeaderUnit]:
     """
     path = Path(path)
     units, size = read_header_units(path)
+    try:
+        _check_units(path, units, size)
+    except fits.VerifyError as exc:  # a card that does not parse, met on the way
+        raise InputError(f"input file {path}: a header cannot be read ({exc})") from exc
+    return units
+
+
+def _check_units(path: Path, units: list[HeaderUnit], size: int) -> None:
     for unit in units:
         end = unit.data_start + unit.data_bytes
         if end > size:
@@ -152,7 +160,6 @@ def check_exposure_structure(path: Path) -> list[HeaderUnit]:
                 "is truncated (copy or download it again)")
     _check_chips(path, units)
     _check_extension_count(path, units, size)
-    return units
 
 
 def _check_extension_count(path: Path, units: list[HeaderUnit], size: int) -> None:
