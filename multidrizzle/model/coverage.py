@@ -51,8 +51,8 @@ class Coverage:
 
 
 def chip_outline(pixel_map: PixelMap) -> np.ndarray:
-    """The outline of a chip on the output grid, ``(n, 2)`` (x, y), around its border
-    pixels' outer edges."""
+    """The outline of a chip on the output grid, ``(n, 2)`` (x, y): its border pixels'
+    centres (half a pixel inside the footprint a drizzle fills)."""
     ny, nx = pixel_map.shape
     rows = [pixel_map.evaluate((slice(0, 1), slice(None)))[0],
             pixel_map.evaluate((slice(None), slice(nx - 1, nx)))[:, 0],

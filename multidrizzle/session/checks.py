@@ -35,7 +35,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from multidrizzle.session.session import Multidrizzle
 
 __all__ = ["check_paths", "check_exposures", "check_step_parameters", "warn",
-           "warn_about_overlap", "warn_about_cosmic_ray_depth", "WEAK_DETECTION_FRACTION"]
+           "warn_about_overlap", "warn_about_cosmic_ray_depth", "coverage_text",
+           "WEAK_DETECTION_FRACTION"]
 
 #: Below this fraction of the covered output seen by three or more exposures,
 #: cosmic-ray detection is reported as weak.

@@ -389,9 +389,6 @@ class Multidrizzle(DrizzleParameters):
         self.run_warnings = list(self.build_summary.warnings)
         checks.check_paths(self, [exposure.filename for exposure in self.exposures])
         checks.check_step_parameters(self, len(self.exposures), steps_to_run)
-        if "driz_cr" in steps_to_run and self.build_summary.coverage is not None:
-            checks.warn_about_cosmic_ray_depth(self, len(self.exposures),
-                                               self.build_summary.coverage)
         written: list[Path] = []
         prepare_output_folder(self._output_folder(), "output", self.output_root)
         if self.runfile:
@@ -401,6 +398,9 @@ class Multidrizzle(DrizzleParameters):
             raise ParameterError("in_memory=True keeps the intermediates in this process; "
                                  f"a run on Dask (scheduler={self.scheduler!r}) keeps them "
                                  "in files that every worker reads: set in_memory=False")
+        if "driz_cr" in steps_to_run and self.build_summary.coverage is not None:
+            checks.warn_about_cosmic_ray_depth(self, len(self.exposures),
+                                               self.build_summary.coverage)
         plan = make_run_plan(self)
         with self._showing("run", steps_to_run), self._run_environment(steps_to_run,
                                                                         written), \
