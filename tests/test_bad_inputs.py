@@ -385,3 +385,40 @@ def test_killed_run_leaves_no_complete_claim_and_the_next_run_cleans_up(case, ca
     assert any("left by an interrupted run" in line for line in errors), errors
     assert _temporary_files(case.out) == set()
     assert check_product_set(case.out / "final_manifest.json") == []
+
+
+#: As :data:`_STOPPED_IN_FINAL_WRITE`, but the signal comes once the first product
+#: file has been renamed into place and before the others are.
+_STOPPED_BETWEEN_RENAMES = """
+import os, signal, sys
+replace = os.replace
+def stopped(source, destination, *args, **kwargs):
+    replace(source, destination, *args, **kwargs)
+    if "_drc_" in os.fspath(destination):
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+os.replace = stopped
+from multidrizzle.session.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGINT"])
+def test_signal_between_the_renames_leaves_no_manifest(case, capsys, signal_name):
+    """Half the new set in place: the manifest is gone, so the set reads incomplete."""
+    assert case.run(capsys, "--build", "no")[0] == 0
+    finished = subprocess.run(
+        [sys.executable, "-c", _STOPPED_BETWEEN_RENAMES, signal_name,
+         f"@{case.folder / 'in' / 'inputs.lst'}", "--output", str(case.out / "final"),
+         "--quiet", "--runfile", "", "--build", "no", "--final_pixfrac", "0.6"],
+        capture_output=True, text=True, cwd=case.folder, timeout=300,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert finished.returncode in (-9, 130), finished.stderr
+    assert fits.getval(case.out / "final_drc_sci.fits", "D001PIXF") == 0.6  # the new one
+    assert fits.getval(case.out / "final_drc_wht.fits", "D001PIXF") == 1.0  # the old one
+    problems = check_product_set(case.out / "final_manifest.json")
+    assert len(problems) == 1 and "does not exist" in problems[0]
+    status, errors, _ = case.run(capsys, "--build", "no", "--final_pixfrac", "0.6")
+    assert status == 0
+    assert check_product_set(case.out / "final_manifest.json") == []
+    assert _temporary_files(case.out) == set()
+    assert bad_inputs.sha256_of(case.inputs) == case.before
