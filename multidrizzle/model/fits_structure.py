@@ -101,8 +101,8 @@ def read_header_units(path: Path) -> tuple[list[HeaderUnit], int]:
                     shape = _shape(header, where)
                     units.append(HeaderUnit(
                         index=index, name=str(getattr(hdu, "name", "") or "").upper(),
-                        ver=int(getattr(hdu, "ver", 1) or 1), header=header.copy(),
-                        data_start=int(hdul.fileinfo(index)["datLoc"]),
+                        ver=int(getattr(hdu, "ver", 1) or 1), header=header,
+                        data_start=int(hdu.fileinfo()["datLoc"]),
                         data_bytes=_data_bytes(header, shape, where), shape=shape))
     except MultidrizzleError:
         raise
