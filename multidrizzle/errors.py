@@ -47,3 +47,18 @@ class UnsupportedError(MultidrizzleError, NotImplementedError):
 
 class StepResultError(MultidrizzleError, ValueError):
     """A step (usually a user's replacement function) returned a result of the wrong form."""
+
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run ended by a signal (SIGTERM): handled as Ctrl-C is, so that every
+    temporary file is removed on the way out.
+
+    Attributes
+    ----------
+    signal_number : int
+    """
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(f"interrupted by signal {signal_number}")
+        self.signal_number = signal_number

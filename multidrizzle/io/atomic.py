@@ -10,6 +10,7 @@ no temporary file stays behind after an error.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -20,7 +21,7 @@ from typing import BinaryIO
 from astropy.io import fits
 
 __all__ = ["atomic_write", "atomic_writeto", "atomic_write_text", "atomic_copy",
-           "TEMPORARY_SUFFIX"]
+           "FileSet", "TEMPORARY_SUFFIX"]
 
 #: Suffix of the temporary files (``.<name>.<random>.tmp`` beside the destination).
 TEMPORARY_SUFFIX = ".tmp"
@@ -74,3 +75,89 @@ def atomic_copy(source: str | os.PathLike, destination: str | os.PathLike) -> Pa
     written = atomic_write(destination, copy)
     shutil.copystat(source, written)
     return written
+
+
+class _HashingStream:
+    """A write-only stream that also feeds what it writes to a sha256."""
+
+    def __init__(self, stream: BinaryIO, digest) -> None:
+        self._stream = stream
+        self._digest = digest
+
+    def write(self, data) -> int:
+        self._digest.update(data)
+        return self._stream.write(data)
+
+
+class FileSet:
+    """Files written under temporary names and renamed over their destinations together.
+
+    A set of products is only useful whole: :meth:`write` writes each file
+    to a temporary name beside its destination (``.NAME.XXXX.tmp``, as
+    :func:`atomic_write`), :meth:`commit` renames them all once every one is
+    written, and :meth:`discard` (called on any error, ``KeyboardInterrupt``
+    included, when used as a context manager) removes them, leaving the
+    earlier files as they were.  The sha256 and size of each file are taken
+    as it is written, for a manifest.
+
+    Examples
+    --------
+    >>> with FileSet() as files:                                    # doctest: +SKIP
+    ...     files.write("a_sci.fits", write_sci)
+    ...     files.write("a_wht.fits", write_wht)
+    ... # both renamed here, or neither on an error
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path, int]] = []
+        #: sha256 (hex) of every file written, by destination.
+        self.checksums: dict[Path, str] = {}
+        #: Size in bytes of every file written, by destination.
+        self.sizes: dict[Path, int] = {}
+        self.committed = False
+
+    def write(self, path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+        """Write ``path``'s content to its temporary file: ``write(stream)`` fills it."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.is_file() else _NEW_FILE_MODE
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.",
+                                             suffix=TEMPORARY_SUFFIX, dir=path.parent)
+        self._pending.append((Path(temporary), path, mode))
+        digest = hashlib.sha256()
+        with os.fdopen(handle, "wb") as stream:
+            write(_HashingStream(stream, digest))
+        self.checksums[path] = digest.hexdigest()
+        self.sizes[path] = Path(temporary).stat().st_size
+        return path
+
+    @property
+    def paths(self) -> list[Path]:
+        """The destinations, in the order written."""
+        return [path for _, path, _ in self._pending]
+
+    def commit(self) -> list[Path]:
+        """Rename every temporary file over its destination; returns the destinations."""
+        try:
+            for temporary, path, mode in self._pending:
+                os.chmod(temporary, mode)
+                os.replace(temporary, path)
+        except BaseException:
+            self.discard()  # those renamed are gone already; the others go now
+            raise
+        self.committed = True
+        return self.paths
+
+    def discard(self) -> None:
+        """Remove the temporary files not renamed yet."""
+        for temporary, _, _ in self._pending:
+            temporary.unlink(missing_ok=True)
+
+    def __enter__(self) -> "FileSet":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()

@@ -15,12 +15,14 @@ from __future__ import annotations
 import glob
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyWarning
 
 from multidrizzle.errors import InputError
 
@@ -416,11 +418,18 @@ def _check_readable(path: Path, label: str) -> None:
 
 def _check_image_file(path: Path) -> None:
     try:
-        with fits.open(path, mode="readonly") as hdul:
-            has_science = any(h.name == "SCI" for h in hdul) or (
-                hdul[0].header.get("NAXIS", 0) == 2)
+        # a short file is named by the structure check of build(), not by astropy
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyWarning)
+            with fits.open(path, mode="readonly") as hdul:
+                has_science = any(h.name == "SCI" for h in hdul) or (
+                    hdul[0].header.get("NAXIS", 0) == 2)
     except (OSError, ValueError) as exc:
-        raise InputError(f"input file {path}: cannot be read as FITS ({exc})") from exc
+        size = path.stat().st_size
+        hint = (f"; its size, {size} bytes, is not a multiple of 2880: the file is "
+                "probably truncated") if size % 2880 else ""
+        raise InputError(f"input file {path}: cannot be read as FITS ({exc}){hint}") \
+            from exc
     if not has_science:
         raise InputError(f"input file {path}: has no SCI image extension; expected "
                          "an HST calibrated exposure (FLT/FLC)")

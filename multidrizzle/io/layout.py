@@ -23,9 +23,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from multidrizzle.io.atomic import TEMPORARY_SUFFIX
 from multidrizzle.model import Chip, Exposure
 
-__all__ = ["OutputLayout", "static_mask_filename"]
+__all__ = ["OutputLayout", "static_mask_filename", "PRODUCT_SUFFIXES",
+           "PRODUCT_IMAGES"]
+
+#: Suffixes of the final product: ``drz`` (FLT input), ``drc`` (CTE-corrected FLC).
+PRODUCT_SUFFIXES = ("drz", "drc")
+#: The images of the final product, each a file of its own with ``build_mef=False``.
+PRODUCT_IMAGES = ("SCI", "WHT", "CTX", "ERR")
 
 
 def static_mask_filename(signature: tuple) -> str:
@@ -71,6 +78,11 @@ class OutputLayout:
     def median(self) -> Path:
         return Path(f"{self.root}_med.fits")
 
+    def median_part(self) -> Path:
+        """The median being combined tile by tile, renamed to :meth:`median` when whole."""
+        median = self.median()
+        return median.with_name(f".{median.name}.part")
+
     def _chip(self, chip: Chip, what: str) -> Path:
         return self.folder / f"{_stem(chip.filename)}_sci{chip.extver}_{what}.fits"
 
@@ -92,7 +104,43 @@ class OutputLayout:
         """The multi-extension product, ``suffix`` ``'drz'`` or ``'drc'``."""
         return Path(f"{self.root}_{suffix}.fits")
 
+    def partial_files(self) -> list[Path]:
+        """The files a run builds in place and renames or removes when it ends: the
+        final images being assembled and the median being combined."""
+        return [self.assembly(image) for image in ("sci", "wht", "ctx")] + [
+            self.median_part()]
+
+    def leftovers(self, exposures) -> list[Path]:
+        """Temporary files in the output folder left by a run of this layout that was
+        killed (``.NAME.XXXX.tmp`` of its files, partial images).
+
+        Only names this layout (for these exposures) writes are matched, so the
+        temporary files of another output name in the same folder are left alone.
+        """
+        if not self.folder.is_dir():
+            return []
+        stems = [Path(self.root).name] + [_stem(exposure.filename) for exposure in exposures]
+        found = [path for path in self.partial_files() if path.exists()]
+        for path in self.folder.glob(f".*{TEMPORARY_SUFFIX}"):
+            target = path.name[1:].rsplit(".", 2)[0]  # .NAME.XXXX.tmp -> NAME
+            if target.startswith(tuple(stems)) or target.endswith("_staticMask.fits"):
+                found.append(path)
+        return sorted(set(found))
+
+    def manifest(self) -> Path:
+        """``<output>_manifest.json``: the record of a complete product set, written last."""
+        return Path(f"{self.root}_manifest.json")
+
+    def every_product(self) -> list[Path]:
+        """Every name a product of this root can have, in both layouts (``build_mef``)
+        and both suffixes, and the manifest: what a new run replaces or removes."""
+        names = [self.manifest()]
+        for suffix in PRODUCT_SUFFIXES:
+            names.append(self.product(suffix))
+            names += list(self.product_images(suffix).values())
+        return names
+
     def product_images(self, suffix: str) -> dict[str, Path]:
         """The simple-file products (``build_mef=False``), by extension name."""
         return {name: Path(f"{self.root}_{suffix}_{name.lower()}.fits")
-                for name in ("SCI", "WHT", "CTX", "ERR")}
+                for name in PRODUCT_IMAGES}

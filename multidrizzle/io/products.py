@@ -42,7 +42,7 @@ from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.kernels.drizzle import noise_correlation_ratio
 from multidrizzle.model.geometry import OutputGrid, native_scale
 from multidrizzle.model.instruments import header_number
-from multidrizzle.io.atomic import atomic_copy, atomic_write, atomic_writeto
+from multidrizzle.io.atomic import FileSet, atomic_copy, atomic_write, atomic_writeto
 from multidrizzle.model import Chip, Exposure
 
 __all__ = [
@@ -1002,7 +1002,8 @@ def final_product_names(root: str, suffix: str, *, build: bool,
 
 def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
                           ctx: np.ndarray | None, headers: ProductHeaders, *, build: bool,
-                          suffix: str = "drz", err: np.ndarray | None = None) -> list[Path]:
+                          suffix: str = "drz", err: np.ndarray | None = None,
+                          file_set: FileSet | None = None) -> list[Path]:
     """Write the final SCI/WHT/CTX (and ERR) as one MEF file or one simple file each.
 
     Parameters
@@ -1027,6 +1028,9 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
         ``ERR`` extension after ``CTX`` (the first three extensions stay
         where AstroDrizzle puts them), or ``<root>_<suffix>_err.fits``, with
         ``headers.error`` (the SCI header if that is None).
+    file_set : FileSet, optional
+        Write the files into this set (temporary names until it is
+        committed) instead of each by its own atomic write.
 
     Returns
     -------
@@ -1051,7 +1055,7 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
             parts.append((headers.weight, context, "CTX"))
         if err is not None:
             parts.append((error_header, err, "ERR"))
-        return [write_images(path, parts, table)]
+        return [write_images(path, parts, table, file_set=file_set)]
     images = {"SCI": (sci, headers.science), "WHT": (wht, headers.weight),
               "CTX": (context, headers.weight), "ERR": (err, error_header)}
     written = []
@@ -1060,7 +1064,7 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
         path = Path(file_name)
         header = _file_cards(_merged(primary, cards), path, written_at)
         written.append(write_images(path, [(header, data, "PRIMARY")],
-                                    table if name == "SCI" else None))
+                                    table if name == "SCI" else None, file_set=file_set))
     return written
 
 
@@ -1072,7 +1076,8 @@ _BLOCK = 2880
 
 def write_images(path: str | os.PathLike,
                  parts: Sequence[tuple[fits.Header, Any, str]],
-                 table: fits.BinTableHDU | None = None) -> Path:
+                 table: fits.BinTableHDU | None = None, *,
+                 file_set: FileSet | None = None) -> Path:
     """Write a FITS file of images, streamed a few rows at a time, atomically.
 
     Parameters
@@ -1087,6 +1092,9 @@ def write_images(path: str | os.PathLike,
         of planes, read ``_COPY_BYTES`` at a time.
     table : astropy.io.fits.BinTableHDU, optional
         A table extension written last (HDRTAB).
+    file_set : FileSet, optional
+        Write into this set (renamed when it is committed) rather than by
+        :func:`~multidrizzle.io.atomic.atomic_write`.
     """
     def write(stream: BinaryIO) -> None:
         for index, (header, data, name) in enumerate(parts):
@@ -1095,6 +1103,8 @@ def write_images(path: str | os.PathLike,
             buffer = io.BytesIO()
             fits.HDUList([fits.PrimaryHDU(), table]).writeto(buffer)
             stream.write(buffer.getvalue()[len(fits.PrimaryHDU().header.tostring()):])
+    if file_set is not None:
+        return file_set.write(path, write)
     return atomic_write(path, write)
 
 

@@ -1513,7 +1513,10 @@ def drizzle_add_image(
     weights = _as_weights(weight_map, data.shape)
     variance, out_var = _variance_arrays(variance, out_var, data.shape, out_sci)
     kernel_code = _kernel_code(kernel)
-    pixfrac = _positive_number("pixfrac", pixfrac)
+    # the point kernel drops each value at one point and never reads pixfrac:
+    # pixfrac 0 is how a user asks for it (AstroDrizzle switches below 0.001)
+    pixfrac = (_non_negative_number if kernel_code == _POINT else _positive_number)(
+        "pixfrac", pixfrac)
     wt_scl = _positive_number("wt_scl", wt_scl)
     exptime = _positive_number("exptime", exptime)
     iscale = _positive_number("iscale", iscale)
@@ -1722,6 +1725,16 @@ def _positive_number(name: str, value: float) -> float:
         raise ParameterError(f"{name} must be a positive finite number, got {value!r}") from None
     if not (math.isfinite(number) and number > 0.0):
         raise ParameterError(f"{name} must be a positive finite number, got {value!r}")
+    return number
+
+
+def _non_negative_number(name: str, value: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a finite number >= 0, got {value!r}") from None
+    if not (math.isfinite(number) and number >= 0.0):
+        raise ParameterError(f"{name} must be a finite number >= 0, got {value!r}")
     return number
 
 

@@ -9,20 +9,28 @@ opened read-only here.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
-from multidrizzle.errors import InputError
+from multidrizzle.errors import InputError, MultidrizzleError
 from multidrizzle.io.dataunits import DataUnit, FileState, file_state, read_data_unit
+from multidrizzle.model.fits_structure import check_exposure_structure
 from multidrizzle.model.instruments import cte_direction, detector_noise, header_number
 
 __all__ = ["Chip", "Exposure", "ReadOptions", "read_exposure", "UNITS_PER_SECOND"]
 
 log = logging.getLogger(__name__)
+
+#: What astropy raises on a header or HDU it cannot make sense of (a card that
+#: does not parse, an HDU of no known kind, data shorter than its header says).
+_ASTROPY_READ_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError,
+                        AttributeError, fits.VerifyError)
 
 #: BUNIT values understood, mapped to (counts-like?, per-second?).
 _KNOWN_UNITS = {
@@ -191,12 +199,19 @@ class Chip:
             except EOFError as error:
                 raise InputError(f"input file {self.filename}, {extname},{self.extver}: "
                                  f"the file is truncated ({error})") from None
-        with fits.open(self.filename, mode="readonly") as hdul:
-            data = hdul[extname, self.extver].data
-            shape = None if data is None else data.shape
-            if shape == self.shape:
-                dtype = np.float32 if extname != "DQ" else data.dtype.newbyteorder("=")
-                return np.array(data, dtype=dtype)
+        try:
+            with warnings.catch_warnings(), \
+                    fits.open(self.filename, mode="readonly") as hdul:
+                warnings.simplefilter("ignore", AstropyWarning)
+                data = hdul[extname, self.extver].data
+                shape = None if data is None else data.shape
+                if shape == self.shape:
+                    dtype = np.float32 if extname != "DQ" else data.dtype.newbyteorder("=")
+                    return np.array(data, dtype=dtype)
+        except _ASTROPY_READ_ERRORS as exc:  # the file changed since it was checked
+            raise InputError(f"input file {self.filename}, {extname},{self.extver}: cannot "
+                             f"be read ({type(exc).__name__}: {exc}); was it changed or "
+                             "cut short after build()?") from exc
         raise InputError(f"input file {self.filename}, {extname},{self.extver}: "
                          f"expected an array of shape {self.shape}, found {shape}")
 
@@ -259,8 +274,27 @@ def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None
     Raises
     ------
     InputError
-        Naming the file and extension at fault.
+        Naming the file and extension at fault: a file cut short, missing
+        extensions or with chip arrays of different shapes (see
+        :func:`~multidrizzle.model.fits_structure.check_exposure_structure`), a
+        keyword that is missing or not understood, an unreadable or singular
+        WCS.
     """
+    check_exposure_structure(path)
+    with warnings.catch_warnings():
+        # the structure was checked above; astropy's own notes about it add nothing
+        warnings.simplefilter("ignore", AstropyWarning)
+        try:
+            return _read_checked_exposure(path, options, ivm_file)
+        except MultidrizzleError:
+            raise
+        except _ASTROPY_READ_ERRORS as exc:  # a card astropy cannot parse, an odd HDU
+            raise InputError(f"input file {path}: cannot be read "
+                             f"({type(exc).__name__}: {exc})") from exc
+
+
+def _read_checked_exposure(path: Path, options: ReadOptions,
+                           ivm_file: Path | None) -> Exposure:
     with fits.open(path, mode="readonly") as hdul:
         primary = hdul[0].header.copy()
         extvers = _science_extvers(hdul, path)
@@ -424,6 +458,7 @@ def _has_data(hdul: fits.HDUList, extname: str, extver: int, shape: tuple) -> bo
 def _chip_wcs(header: fits.Header, hdul: fits.HDUList, options: ReadOptions,
               where: str) -> WCS:
     key = options.wcskey.strip().upper() or " "
+    _check_wcs_numbers(header, key, where)
     try:
         wcs = WCS(header, fobj=hdul, key=key)
     except KeyError as exc:
@@ -439,8 +474,50 @@ def _chip_wcs(header: fits.Header, hdul: fits.HDUList, options: ReadOptions,
         wcs.cpdis1 = wcs.cpdis2 = None
         wcs.det2im1 = wcs.det2im2 = None
         wcs.wcs.ctype = [c.replace("-SIP", "") for c in wcs.wcs.ctype]
+    _check_linear_part(wcs, where)
     wcs.pixel_shape = (header["NAXIS1"], header["NAXIS2"])
     return wcs
+
+
+#: The numeric keywords of the linear part of a celestial WCS (``{key}``: the
+#: WCS key letter, empty for the primary WCS).
+_WCS_NUMBERS = ("CRVAL1{key}", "CRVAL2{key}", "CRPIX1{key}", "CRPIX2{key}", "CD1_1{key}",
+                "CD1_2{key}", "CD2_1{key}", "CD2_2{key}", "CDELT1{key}", "CDELT2{key}",
+                "PC1_1{key}", "PC1_2{key}", "PC2_1{key}", "PC2_2{key}")
+
+
+def _check_wcs_numbers(header: fits.Header, key: str, where: str) -> None:
+    """InputError naming the keyword when a WCS number is text or undefined.
+
+    astropy's WCS would replace it by 0 with a warning, and the chip would
+    then land at RA 0 or on a collapsed grid.
+    """
+    for template in _WCS_NUMBERS:
+        keyword = template.format(key=key.strip())
+        if keyword in header:
+            header_number(header[keyword], where=f"{where} header", keyword=keyword,
+                          expected="a WCS number")
+
+
+#: Below this sine of the angle between the rows of the CD matrix, the matrix
+#: is singular for any practical purpose: the pixel grid collapses to a line.
+_SINGULAR_SINE = 1e-6
+
+
+def _check_linear_part(wcs: WCS, where: str) -> None:
+    """InputError naming the chip when its WCS has a non-finite or singular linear part."""
+    matrix = np.asarray(wcs.pixel_scale_matrix, dtype=float)
+    values = {"CRVAL": wcs.wcs.crval, "CRPIX": wcs.wcs.crpix, "CD (or PC x CDELT)": matrix}
+    for name, value in values.items():
+        if not np.all(np.isfinite(value)):
+            raise InputError(f"{where}: the WCS has a non-finite {name} "
+                             f"({np.asarray(value).tolist()}); expected finite numbers")
+    rows = np.linalg.norm(matrix, axis=1)
+    determinant = float(np.linalg.det(matrix))
+    if not (rows.min() > 0 and abs(determinant) > _SINGULAR_SINE * rows.prod()):
+        raise InputError(f"{where}: the WCS's CD matrix {matrix.tolist()} is singular "
+                         f"(determinant {determinant:.3g}); expected a matrix whose rows "
+                         "point in different directions (check CD1_1, CD1_2, CD2_1, CD2_2)")
 
 
 def _filter_name(primary: fits.Header) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -305,6 +306,15 @@ def _process(session, console: _Console) -> None:
     for path in session.products:
         print(f"  {path}")
     print(session.step_table())
+    if session.final_has_valid_pixel is False:
+        raise EmptyProductError(
+            f"the product {session.products[0]} was written but has no valid pixel "
+            "(weight 0 everywhere): every input pixel was masked by its DQ bits (see "
+            "final_bits), the static mask or the cosmic-ray masks")
+
+
+class EmptyProductError(MultidrizzleError):
+    """The run finished but its product holds no measurement (exit status 1)."""
 
 
 def _what_to_open(products: list[Path]) -> str:
@@ -400,7 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``multidrizzle`` command; returns the exit status.
 
     0 on success, 2 for a bad command line or parameter value, 1 when the
-    run fails (unreadable input, ...); errors are one line on standard error.
+    run fails (unreadable input, ...) or its product has no valid pixel, 130
+    when interrupted by Ctrl-C (143 by SIGTERM); errors are one line on
+    standard error.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_of(argv)
@@ -424,6 +436,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_input(arguments, values, console)
     except SystemExit as exit_request:  # --help, --version and usage errors
         return exit_request.code if isinstance(exit_request.code, int) else 0
+    except KeyboardInterrupt as interruption:  # Ctrl-C, or SIGTERM during a run
+        # every temporary file is gone by now, and the earlier products, if any,
+        # are as they were (or, without their manifest, marked incomplete)
+        print("multidrizzle: interrupted; no products written", file=sys.stderr)
+        return 128 + getattr(interruption, "signal_number", signal.SIGINT)
     except ParameterError as error:
         _print_error(error)
         return 2

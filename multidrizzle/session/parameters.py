@@ -1032,6 +1032,10 @@ class DrizzleParameters(HasTraits):
         "scheduler ('tcp://host:port'; every worker must see the input and output "
         "folders). Needs the 'dask' extra for anything but 'local'. Products do not "
         "depend on it.")), "init", origin="package")
+    allow_mixed_inputs = _parameter(Flag(False, help=(
+        "Combine exposures of different instruments, detectors or filters (with a "
+        "warning). False: such inputs are refused in build(), since their sum has no "
+        "single calibration.")), "init", origin="package")
     in_memory = _parameter(Flag(False, help=(
         "Keep intermediate products (single drizzles, median, blots, CR masks) in memory "
         "rather than writing them to disk.")), "init", origin="astrodrizzle")

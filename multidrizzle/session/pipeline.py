@@ -95,7 +95,8 @@ BUILD_TAGS = ("init", "instrument", "driz_sep_wcs", "final_wcs")
 #: what is shown and logged, how intermediates are stored.
 PARAMETERS_WITHOUT_RESULT = frozenset({
     "output", "mdriztab", "runfile", "verbose", "num_cores", "in_memory", "rules_file",
-    "updatewcs", "driz_sep_compress", "memory_limit", "tile_size", "scheduler"})
+    "updatewcs", "driz_sep_compress", "memory_limit", "tile_size", "scheduler",
+    "allow_mixed_inputs"})
 
 
 # --------------------------------------------------------------------------
@@ -506,8 +507,7 @@ def _split_median(md: "Multidrizzle", inputs: MedianInputs, plan: RunPlan) -> Sp
         image = np.empty(shape, dtype=np.float32)
         building = None
     else:
-        final_path = md.layout.median()
-        building = final_path.with_name(f".{final_path.name}.part")
+        building = md.layout.median_part()
         image = create_image(building, shape, np.float32,
                              products.median_header(md.separate_grid, md.exposures))
 

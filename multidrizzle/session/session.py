@@ -14,6 +14,8 @@ import datetime
 import html
 import logging
 import platform
+import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -31,13 +33,14 @@ from astropy.wcs import WCS
 from traitlets import All, observe
 
 from multidrizzle import __version__
-from multidrizzle.session import pipeline
+from multidrizzle.session import checks, pipeline
 from multidrizzle.session.execution import Executor, make_executor, prepare_worker
 from multidrizzle.session.tasks import estimate_run, make_run_plan, tile_size_for
 from multidrizzle.model.plan import RunPlan
+from multidrizzle.model.coverage import Coverage, exposure_coverage
 from multidrizzle.session.console import Console
 from multidrizzle.errors import (
-    ParameterError, StepOrderError, UnsupportedError,
+    ParameterError, RunInterrupted, StepOrderError, UnsupportedError,
 )
 from multidrizzle.model.geometry import (
     GridRequest, OutputGrid, PixelMap, check_memory, compute_pixel_map, make_output_grid,
@@ -46,6 +49,8 @@ from multidrizzle.io import products
 from multidrizzle.io.inputs import (
     InputList, check_runfile, parse_group, prepare_output_folder, resolve_inputs,
 )
+from multidrizzle.io import manifest
+from multidrizzle.io.atomic import FileSet
 from multidrizzle.io.layout import OutputLayout
 from multidrizzle.io.intermediates import (
     LoadedImages, ScaledImage, StoredImage, loaded, store_image,
@@ -100,6 +105,8 @@ class BuildSummary:
     seconds: float
     pixel_map_wcs_seconds: float
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    coverage: Coverage | None = None
 
     def __str__(self) -> str:
         lines = [
@@ -157,6 +164,7 @@ class Multidrizzle(DrizzleParameters):
     build_summary: BuildSummary | None
     _kept: dict[str, pipeline.Kept]
     executor_is_remote: bool
+    run_warnings: list[str]
     console: Console | None
     _active_console: Console | None
 
@@ -179,6 +187,9 @@ class Multidrizzle(DrizzleParameters):
         self.build_summary: BuildSummary | None = None
         self._kept: dict[str, pipeline.Kept] = {}
         self.executor_is_remote = False
+        #: Warnings about the last build() and run(): degenerate inputs, weak
+        #: cosmic-ray detection, an empty product (also logged; RunWarning).
+        self.run_warnings: list[str] = []
         self.step_functions: dict[str, Callable] = dict(pipeline.DEFAULT_STEPS)
         if configobj is not None:
             self.update_from_configobj(configobj)
@@ -247,12 +258,18 @@ class Multidrizzle(DrizzleParameters):
         self._step_started("inputs")
         notes = self.check_consistency() or []
         inputs = resolve_inputs(self.input)
+        # every check that needs no pixels comes first: nothing is written and no
+        # input is touched (restore, workinplace) before they all pass
+        self.run_warnings = []
+        checks.check_paths(self, inputs.files)
+        checks.check_step_parameters(self, len(inputs.files), self._switched_on())
+        options = self._read_options()
         if self.restore:
             products.restore_inputs(inputs.files)
-        options = self._read_options()
         exposures = [read_exposure(path, options, ivm) for path, ivm in tracked(
             list(zip(inputs.files, inputs.ivm_files)), self._progress_of("inputs"),
             label=lambda pair: Path(pair[0]).name)]
+        checks.check_exposures(self, exposures)
         chips = [chip for exposure in exposures for chip in exposure.chips]
         self._step_started("grid")
         final_request = self._grid_request("final")
@@ -274,6 +291,10 @@ class Multidrizzle(DrizzleParameters):
         separate_maps = (pixel_maps if separate_grid is output_grid else
                          {chip.name: compute_pixel_map(chip, separate_grid, self.stepsize)
                           for chip in self._tracked_chips(chips, "pixel maps")})
+        coverage = exposure_coverage([[pixel_maps[chip.name] for chip in exposure.chips]
+                                      for exposure in exposures], output_grid.shape)
+        checks.warn_about_overlap(self, exposures, coverage)
+        notes.append("coverage: " + checks.coverage_text(coverage))
         # commit the new geometry only once everything succeeded; results of
         # earlier runs belong to the old geometry and are dropped
         self._kept = {}
@@ -295,7 +316,7 @@ class Multidrizzle(DrizzleParameters):
             rotation=output_grid.rotation, separate_shape=separate_grid.shape,
             separate_is_final=separate_grid is output_grid, estimated_bytes=estimated,
             seconds=time.perf_counter() - started, pixel_map_wcs_seconds=wcs_seconds,
-            notes=plan_lines + notes)
+            notes=plan_lines + notes, warnings=list(self.run_warnings), coverage=coverage)
         record = self.step_records["build"]
         record.status, record.seconds, record.reason = "done", self.build_summary.seconds, ""
         log.info("build summary:\n%s", self.build_summary)
@@ -363,25 +384,33 @@ class Multidrizzle(DrizzleParameters):
                     else bool(overrides[name]) for name, step in pipeline.STEPS.items()}
         self._require_build()
         self.check_consistency()
+        steps_to_run = [step for step, switched_on in switches.items() if switched_on]
+        # parameters may have changed since build(): check again before writing
+        self.run_warnings = list(self.build_summary.warnings)
+        checks.check_paths(self, [exposure.filename for exposure in self.exposures])
+        checks.check_step_parameters(self, len(self.exposures), steps_to_run)
         written: list[Path] = []
         prepare_output_folder(self._output_folder(), "output", self.output_root)
         if self.runfile:
             check_runfile(self.runfile)
-        steps_to_run = [step for step, switched_on in switches.items() if switched_on]
         remote = client is not None or self.scheduler != "local"
         if remote and self.in_memory:
             raise ParameterError("in_memory=True keeps the intermediates in this process; "
                                  f"a run on Dask (scheduler={self.scheduler!r}) keeps them "
                                  "in files that every worker reads: set in_memory=False")
+        if "driz_cr" in steps_to_run and self.build_summary.coverage is not None:
+            checks.warn_about_cosmic_ray_depth(self, len(self.exposures),
+                                               self.build_summary.coverage)
         plan = make_run_plan(self)
         with self._showing("run", steps_to_run), self._run_environment(steps_to_run,
                                                                         written), \
-                make_executor(self.scheduler, self.num_cores, client,
+                self._interruptible(), make_executor(self.scheduler, self.num_cores, client,
                               prepare=functools.partial(
                                   prepare_worker, pipeline.kernel_variants(
                                       self, pipeline.default_steps_of(self, steps_to_run)))
                               ) as executor:
             self.executor_is_remote = executor.remote
+            self._remove_leftovers()
             pipeline.prepare_kernels(self, steps_to_run)
             if self.workinplace:
                 products.archive_inputs([e.filename for e in self.exposures],
@@ -571,6 +600,12 @@ class Multidrizzle(DrizzleParameters):
         """Final context image ``(planes, ny, nx)``, or None."""
         return None if self.final is None or self.final.ctx is None else \
             loaded(self.final.ctx)
+
+    @property
+    def final_has_valid_pixel(self) -> bool | None:
+        """Whether some pixel of the final product has a positive weight (None before
+        the final drizzle); False when every input pixel was masked."""
+        return None if self.final is None else _has_valid_pixel(self.final.wht)
 
     @property
     def final_image(self) -> CCDData | None:
@@ -794,13 +829,45 @@ class Multidrizzle(DrizzleParameters):
         headers = self._product_headers(final)
         for conflict in headers.conflicts:
             log.warning("final product: %s", conflict)
-        written = products.write_drizzle_product(
-            self.output_root, self._science_of(final), final.wht, final.ctx,
-            headers, build=bool(self.build_mef), suffix=suffix,
-            err=self._science_of(final, "err"))
+        layout = self.layout
+        file_set = FileSet()  # temporary names until every file is written
+        try:
+            written = products.write_drizzle_product(
+                self.output_root, self._science_of(final), final.wht, final.ctx,
+                headers, build=bool(self.build_mef), suffix=suffix,
+                err=self._science_of(final, "err"), file_set=file_set)
+            # the earlier set stays whole and valid until here; from the first rename
+            # until the new manifest is written, the set has no manifest: incomplete
+            layout.manifest().unlink(missing_ok=True)
+            file_set.commit()
+        except BaseException:
+            file_set.discard()
+            raise
         for path in written:
             log.info("wrote %s", path)
+        for stale in layout.every_product():
+            if stale.is_file() and stale not in written and stale != layout.manifest():
+                stale.unlink()
+                log.warning("removed %s, a product of an earlier run with another layout "
+                            "(build_mef) or input type, which this product set replaces",
+                            stale)
+        manifest.write_manifest(
+            layout.manifest(), parameters=self._result_parameters(),
+            inputs=[exposure.filename for exposure in self.exposures],
+            products={path: (file_set.sizes[path], file_set.checksums[path])
+                      for path in written})
+        log.info("wrote %s", layout.manifest())
+        if not _has_valid_pixel(final.wht):  # warned here, where the log sees it
+            checks.warn(self, f"the product {written[0]} has no valid pixel (weight 0 "
+                              "everywhere): every input pixel was masked (DQ bits not in "
+                              "final_bits, static mask, cosmic rays) or fell off the grid")
         return written
+
+    def _result_parameters(self) -> dict[str, str]:
+        """The parameters that change the products, as text (for the manifest's hash)."""
+        return {name: format_parameter_value(value) if isinstance(value, WCS) else repr(value)
+                for name, value in self.parameters_dict().items()
+                if name not in pipeline.PARAMETERS_WITHOUT_RESULT}
 
     def _product_headers(self, final: DrizzledImage | None = None) -> products.ProductHeaders:
         """Headers and HDRTAB of the final product (see :func:`products.product_headers`)."""
@@ -900,6 +967,44 @@ class Multidrizzle(DrizzleParameters):
             if run_log is not None:
                 run_log.finish(self._run_log_footer(written, time.perf_counter() - started,
                                                     failure))
+
+    @contextlib.contextmanager
+    def _interruptible(self):
+        """SIGTERM ends the run as Ctrl-C does (when it would otherwise kill the process
+        at once), and an interrupted or failed run removes its partial files.
+
+        Every file is written under a temporary name that its writer removes on
+        any exception; what is left are the images being assembled in place.
+        """
+        previous = None
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+        try:
+            yield
+        except BaseException:
+            for path in self.layout.partial_files():
+                path.unlink(missing_ok=True)
+            raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def _remove_leftovers(self) -> None:
+        """Remove the temporary files a killed run of this output left, and say whether
+        the products in place are a complete set."""
+        leftovers = self.layout.leftovers(self.exposures)
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        if leftovers:
+            log.warning("removed %d temporary file%s left by an interrupted run: %s",
+                        len(leftovers), "s" if len(leftovers) != 1 else "",
+                        ", ".join(path.name for path in leftovers))
+        existing = [path for path in self.layout.every_product() if path.is_file()]
+        if existing and not self.layout.manifest().exists():
+            log.warning("products %s have no manifest (%s): an interrupted run left them, "
+                        "or an older version wrote them; the final drizzle replaces them",
+                        ", ".join(str(path) for path in existing), self.layout.manifest())
 
     def _run_log_header(self, steps: list[str]) -> str:
         """The top of the run log: software, date, inputs, output grid, parameters."""
@@ -1004,6 +1109,10 @@ class Multidrizzle(DrizzleParameters):
         files = resolve_inputs(self.input).files
         return apply_mdriztab(self, read_mdriztab(files[0], len(files)))
 
+    def _switched_on(self) -> list[str]:
+        """The steps that a run() with no switches given would run."""
+        return [name for name, step in pipeline.STEPS.items() if getattr(self, step.switch)]
+
     def _read_options(self) -> ReadOptions:
         group = parse_group(self.group)
         return ReadOptions(
@@ -1094,6 +1203,22 @@ class Multidrizzle(DrizzleParameters):
         step = _first_step_changed_by(name, self.trait_metadata(name, "step"))
         if step is not None:
             self._mark_stale_after(step, f"parameter {name!r} changed", include=True)
+
+
+#: Rows of the weight image looked at a time when looking for a valid pixel.
+_ROWS_PER_CHECK = 256
+
+
+def _raise_interrupted(signal_number: int, frame: Any) -> None:
+    raise RunInterrupted(signal_number)
+
+
+def _has_valid_pixel(weight: Any) -> bool:
+    """True when some pixel of the weight image (an array or a file) is positive."""
+    for start in range(0, weight.shape[0], _ROWS_PER_CHECK):
+        if np.any(np.asarray(weight[start:start + _ROWS_PER_CHECK]) > 0):
+            return True
+    return False
 
 
 def _first_step_changed_by(name: str, tag: str | None) -> str | None:

@@ -259,7 +259,8 @@ def test_inputs_with_another_filter_are_named_in_a_warning(uvis, tmp_path, caplo
             science["PHOTMODE"] = science["PHOTMODE"].replace("F555W", "F814W")
             science["PHOTFLAM"] = 1.5e-19
     with caplog.at_level(logging.WARNING, logger="multidrizzle"):
-        md = _final_only([inputs[0], other], tmp_path / "out" / "mixed")
+        md = _final_only([inputs[0], other], tmp_path / "out" / "mixed",
+                         allow_mixed_inputs=True)
     warned = {record.getMessage() for record in caplog.records
               if record.levelno == logging.WARNING}
     for keyword in ("FILTER", "PHOTMODE", "PHOTFLAM"):

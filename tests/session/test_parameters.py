@@ -71,7 +71,7 @@ MULTIDRIZZLE_ONLY = {"workinplace", "refimage", "bits", "ra", "dec", "shiftfile"
                      "gnkeyword"}
 #: Parameters of this package that neither program documents.
 PACKAGE_ONLY = {"verbose", "memory_limit", "tile_size", "scheduler", "driz_cr_sharpness",
-                "driz_cr_peak_ratio", "final_err"}
+                "driz_cr_peak_ratio", "final_err", "allow_mixed_inputs"}
 
 # A value of the wrong kind for each trait type.
 BAD_VALUE_BY_TYPE = {
@@ -89,7 +89,7 @@ NON_DEFAULT_VALUES = {
     "input": ["j8cw03a1q_flt.fits", "j8cw03a2q_flt.fits"], "output": "12",
     "mdriztab": True, "runfile": "my run.log", "verbose": "always", "wcskey": "A",
     "memory_limit": 2_000_000_000, "tile_size": 512, "scheduler": "tcp://127.0.0.1:8786",
-    "proc_unit": "electrons",
+    "proc_unit": "electrons", "allow_mixed_inputs": True,
     "coeffs": False, "context": False, "group": "sci,2", "build_mef": False, "crbit": 8192,
     "stepsize": 5, "resetbits": "4096+8192", "num_cores": 4, "in_memory": True,
     "refimage": "ref_drz.fits[sci,1]", "bits": "~(4+8)", "ra": 150.25, "dec": -2.5,

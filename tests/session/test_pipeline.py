@@ -67,7 +67,7 @@ def test_every_settings_field_is_a_parameter_and_no_parameter_is_unused():
         "gainkeyword", "gnkeyword", "rdnoise", "rnkeyword", "exptime", "expkeyword",
         "static", "skysub", "driz_separate", "median", "blot", "driz_cr", "driz_combine",
         "driz_cr_corr", "driz_sep_compress", "final_units", "driz_sep_bits", "staticfile",
-        "memory_limit", "tile_size", "scheduler", "driz_sep_fillval"}
+        "memory_limit", "tile_size", "scheduler", "driz_sep_fillval", "allow_mixed_inputs"}
     grid = {name for name in names if name.startswith(("driz_sep_", "final_"))
             and name.split("_")[-1] in ("wcs", "refimage", "outnx", "outny", "scale", "rot",
                                         "ra", "dec", "crpix1", "crpix2")}

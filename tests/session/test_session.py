@@ -288,6 +288,10 @@ def test_unwritable_output_or_runfile_is_named_before_any_step(small_inputs, tmp
               else {"output": str(tmp_path / "final"),
                     "runfile": str(tmp_path / "nodir" / "run.log")})
     md = Multidrizzle(small_inputs, **values)
+    if case == "output":  # build() finds it, before reading the inputs
+        with pytest.raises(InputError, match=rf"parameter '{case}'"):
+            md.build()
+        return
     md.build()
     with pytest.raises(InputError, match=rf"parameter '{case}'"):
         md.run()

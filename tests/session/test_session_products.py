@@ -128,14 +128,16 @@ def test_cosmic_ray_masks_written_by_default(files_run):
 def test_clean_removes_the_cosmic_ray_masks(demo, tmp_path, demo_session):
     md = demo_session(demo, tmp_path / "final", in_memory=False, clean=True)
     md.run()
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["final_drc.fits"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["final_drc.fits",
+                                                                "final_manifest.json"]
     assert md.cr_masks is not None           # the masks stay on the session
 
 
 def test_in_memory_writes_no_cosmic_ray_mask(demo, tmp_path, demo_session):
     md = demo_session(demo, tmp_path / "final", in_memory=True)
     md.run()
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["final_drc.fits"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["final_drc.fits",
+                                                                "final_manifest.json"]
     md.driz_cr_corr = True
     md.run(static=False, skysub=False, driz_separate=False, median=False, blot=False)
     names = {path.name for path in tmp_path.iterdir()}

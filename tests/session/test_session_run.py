@@ -228,11 +228,12 @@ def test_products_build_false_in_memory_and_clean(small_set, tmp_path):
     cleaned = tmp_path / "cleaned"
     md = _session(small_set, cleaned, in_memory=False, build=True, clean=True)
     md.run()
-    assert sorted(p.name for p in cleaned.iterdir()) == ["out_drc.fits"]
+    assert sorted(p.name for p in cleaned.iterdir()) == ["out_drc.fits", "out_manifest.json"]
     in_memory = tmp_path / "memory"
     md = _session(small_set, in_memory, in_memory=True)  # MultiDrizzle's default build=True
     md.run()
-    assert sorted(p.name for p in in_memory.iterdir()) == ["out_drc.fits"]
+    assert sorted(p.name for p in in_memory.iterdir()) == ["out_drc.fits",
+                                                           "out_manifest.json"]
 
 
 def test_workinplace_archives_and_writes_back(small_set, tmp_path):

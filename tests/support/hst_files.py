@@ -47,5 +47,7 @@ def full_size_copy(source: Path, destination: Path, *, fill: float = 0.0,
                                          ver=hdu.ver))
             elif isinstance(hdu, fits.ImageHDU) and hdu.name in ("WCSDVARR", "D2IMARR"):
                 out.append(hdu.copy())
+        # the extensions left out (header lets, WCSCORR) are no longer promised
+        out[0].header["NEXTEND"] = len(out) - 1
         out.writeto(destination, overwrite=True)
     return destination
