@@ -334,7 +334,8 @@ def test_manifest_describes_the_complete_product_set(case, capsys):
     manifest = case.out / "final_manifest.json"
     record = json.loads(manifest.read_text())
     assert [entry["file"] for entry in record["products"]] == [
-        "final_drc_sci.fits", "final_drc_wht.fits", "final_drc_ctx.fits"]
+        "final_drc_sci.fits", "final_drc_wht.fits", "final_drc_ctx.fits",
+        "final_drc_err.fits"]
     for entry in record["products"]:
         content = (case.out / entry["file"]).read_bytes()
         assert entry["size"] == len(content)

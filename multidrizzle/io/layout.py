@@ -107,7 +107,7 @@ class OutputLayout:
     def partial_files(self) -> list[Path]:
         """The files a run builds in place and renames or removes when it ends: the
         final images being assembled and the median being combined."""
-        return [self.assembly(image) for image in ("sci", "wht", "ctx")] + [
+        return [self.assembly(image) for image in ("sci", "wht", "ctx", "err")] + [
             self.median_part()]
 
     def leftovers(self, exposures) -> list[Path]:

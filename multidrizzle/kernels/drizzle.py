@@ -1611,7 +1611,9 @@ def noise_correlation_ratio(kernel: str, pixfrac: float, pixel_scale_ratio: floa
         sub-pixel positions, with the kernel's own normalised weights.
     """
     kernel_code = _kernel_code(kernel)
-    pixfrac = _positive_number("pixfrac", pixfrac)
+    # as in drizzle_add_image: the point kernel takes pixfrac 0 (it never reads it)
+    pixfrac = (_non_negative_number if kernel_code == _POINT else _positive_number)(
+        "pixfrac", pixfrac)
     pixel_scale_ratio = _positive_number("pixel_scale_ratio", pixel_scale_ratio)
     if kernel_code == _POINT:
         return 1.0
