@@ -113,7 +113,7 @@ def test_products_written_and_inputs_untouched(demo_run):
     product, = md.products
     assert product.name == "demo_drc.fits"
     with fits.open(product) as hdul:
-        assert [h.name for h in hdul[1:]] == ["SCI", "WHT", "CTX", "HDRTAB"]
+        assert [h.name for h in hdul[1:]] == ["SCI", "WHT", "CTX", "ERR", "HDRTAB"]
         assert hdul[0].header["NDRIZIM"] == 4
         for extension in (0, "SCI"):
             assert hdul[extension].header["EXPTIME"] == pytest.approx(

@@ -589,14 +589,14 @@ def test_context_false_gives_no_context_image_or_extension(demo, tmp_path, full)
     assert one_file.final_ctx is None
     assert len(one_file.products) == 1
     with fits.open(one_file.products[0]) as hdul:
-        assert [hdu.name for hdu in hdul[1:]] == ["SCI", "WHT", "HDRTAB"]
+        assert [hdu.name for hdu in hdul[1:]] == ["SCI", "WHT", "ERR", "HDRTAB"]
         assert hdul[0].header["D001OUCO"] == ""
     separate_files = new_session(demo, tmp_path / "files", static=False, build_mef=False,
                                  context=False)
     separate_files.run(driz_cr=False, median=False, blot=False, driz_separate=False)
     assert separate_files.final_ctx is None
     assert sorted(p.name for p in separate_files.products) == [
-        "final_drc_sci.fits", "final_drc_wht.fits"]
+        "final_drc_err.fits", "final_drc_sci.fits", "final_drc_wht.fits"]
     np.testing.assert_array_equal(separate_files.final_wht, one_file.final_wht)
 
 
