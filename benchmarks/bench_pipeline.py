@@ -594,8 +594,9 @@ def report(runs: dict[str, list[Run]], num_cores: int, n_exposures: int,
         if check is None:
             print(f"  {label:<14}no ERR extension")
             continue
-        print(f"  {label:<14}{check['n_pixels']:,} pixels: measured {check['measured_variance']:.4g}"
-              f", propagated {check['propagated_variance']:.4g}, measured/propagated "
+        print(f"  {label:<14}{check['n_pixels']:,} pixels: measured "
+              f"{check['measured_variance']:.4g}, propagated "
+              f"{check['propagated_variance']:.4g}, measured/propagated "
               f"{check['ratio']:.3f}; std((SCI - median) / ERR) {check['normalised_std']:.3f}")
 
     print()
