@@ -341,9 +341,19 @@ def chip_coverage(truth, multidrizzle_workdir: Path,
     md = Multidrizzle([str(p) for p in truth.input_files], **SHARED_PARAMETERS,
                       **(extra or {}))
     md.build()
-    weights = [fits.getdata(multidrizzle_workdir / f"{exposure.filename.name.rsplit('.fits', 1)[0]}"
-                                                   "_single_wht.fits")
-               for exposure in md.exposures]
+    grid_crpix = md.separate_grid.wcs.wcs.crpix
+    weights = []
+    for exposure in md.exposures:
+        stem = exposure.filename.name.rsplit('.fits', 1)[0]
+        with fits.open(multidrizzle_workdir / f"{stem}_single_wht.fits") as hdul:
+            hdu = next(h for h in hdul if h.data is not None)
+            # a single image may be a cutout of the separate grid (its footprint):
+            # place it by the shift of its reference pixel
+            x0 = int(round(grid_crpix[0] - hdu.header["CRPIX1"]))
+            y0 = int(round(grid_crpix[1] - hdu.header["CRPIX2"]))
+            weight = np.zeros(md.separate_grid.shape, dtype=np.float32)
+            weight[y0:y0 + hdu.data.shape[0], x0:x0 + hdu.data.shape[1]] = hdu.data
+        weights.append(weight)
     return exposure_coverage(md._all_chips(), md.separate_pixel_maps, weights)
 
 
@@ -723,6 +733,10 @@ def main(argv: list[str] | None = None) -> int:
               f"(not counted)", flush=True)
         shutil.rmtree(profiled.workdir, ignore_errors=True)
 
+    # timings first: they do not depend on the scoring below
+    report_medians(runs)
+    if profile_file is not None:
+        report_profile(profile_file)
     coverage = chip_coverage(truth, runs["multidrizzle"][0].workdir, extra)
     good = good_dq(truth)
     chip_of_star = _first_exposure_chip_of_stars(truth)
@@ -735,9 +749,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"{arguments.n_exposures}x{chip_shape[0]}x{chip_shape[1]}"
                 + "".join(f" {s}" for s in arguments.set),
                 runs["astrodrizzle"][0].scores, runs["multidrizzle"][0].scores)
-    report_medians(runs)
-    if profile_file is not None:
-        report_profile(profile_file)
 
     if not arguments.keep:
         for run_list in runs.values():
