@@ -12,7 +12,7 @@ SCI in blank sky; AstroDrizzle makes no ERR), and the targets::
     python benchmarks/bench_pipeline.py [--num-cores 2] [--n-exposures 4]
         [--repeat 1] [--folder DIR] [--chip-shape 2051 4096] [--keep]
         [--camera wfc3_uvis|acs_wfc] [--distortion sip|npol_d2im] [--seed 0]
-        [--set NAME=VALUE ...] [--reuse-astrodrizzle]
+        [--set NAME=VALUE ...] [--reuse-astrodrizzle] [--profile]
 
 ``--camera``/``--distortion`` pick the demo variant (ACS/WFC-like chips;
 NPOL and D2IM lookup tables in the headers), ``--seed`` its random draws;
@@ -23,6 +23,17 @@ left by ``--keep`` on the same data and parameters instead of running it
 again (for comparing changes of multidrizzle).  The last lines print one
 summary row per run: cosmic-ray recall (all, > 30, > 100 e-) and the pixels
 wrongly flagged, AstroDrizzle against multidrizzle.
+
+``--repeat N`` runs the two pipelines alternately N times each on the same
+data (AstroDrizzle first in even rounds, multidrizzle first in odd ones, so
+neither always runs on a warmer page cache) and prints, besides the best
+times, the median wall time of each, the median of the per-round ratios
+AstroDrizzle / multidrizzle, and the same median ratio for every step.
+``--profile`` then runs multidrizzle once more under cProfile (not counted
+in any timing: profiling slows Python code) and prints the 25 functions
+with the most cumulative time and the 25 with the most own time.  cProfile
+sees the main thread only: kernel parts run on the pool's threads show up
+as the main thread's wait in ``run_parts`` (the main thread runs part 0).
 
 Timing: wall time of the pipeline call in the child (AstroDrizzle() for
 AstroDrizzle; session set-up, build() and run() for multidrizzle), without
@@ -38,8 +49,11 @@ numba kernels are compiled into their cache by a small warm-up run first.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
 import resource
 import shutil
 import subprocess
@@ -85,6 +99,9 @@ def run_multidrizzle_child(arguments: argparse.Namespace) -> int:
     import_seconds = time.perf_counter() - started
     workdir = Path(arguments.workdir).resolve()
     parameters = json.loads(arguments.parameters)
+    profiler = cProfile.Profile() if arguments.profile_out else None
+    if profiler is not None:
+        profiler.enable()
     started = time.perf_counter()
     md = Multidrizzle([str(Path(p).resolve()) for p in arguments.inputs],
                       output=str(workdir / OUTPUT_ROOT["multidrizzle"]),
@@ -93,6 +110,9 @@ def run_multidrizzle_child(arguments: argparse.Namespace) -> int:
     md.build()
     md.run()
     wall_seconds = time.perf_counter() - started
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(arguments.profile_out)
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     maxrss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 
@@ -237,13 +257,14 @@ class Run:
 
 def run_pipeline(pipeline: str, inputs: list[Path], workdir: Path, num_cores: int,
                  extra: dict | None = None, reuse: bool = False,
-                 own: dict | None = None) -> Run:
+                 own: dict | None = None, profile_out: Path | None = None) -> Run:
     """Copy the inputs into ``workdir`` and run one pipeline there in a child.
 
     ``extra``: parameters for both pipelines beyond SHARED_PARAMETERS.
     ``reuse``: return the run already in ``workdir`` if it was made from
     the same inputs and parameters.  ``own``: parameters for multidrizzle
-    only (``scheduler``, ``memory_limit``).
+    only (``scheduler``, ``memory_limit``).  ``profile_out``: multidrizzle
+    only, run under cProfile and write the statistics there.
     """
     parameters = dict(SHARED_PARAMETERS, num_cores=num_cores, **(extra or {}))
     if pipeline == "multidrizzle":
@@ -271,6 +292,8 @@ def run_pipeline(pipeline: str, inputs: list[Path], workdir: Path, num_cores: in
     else:
         command = [sys.executable, str(Path(__file__).resolve()), "--child",
                    "--workdir", str(workdir)]
+        if profile_out is not None:
+            command += ["--profile-out", str(profile_out)]
     command += ["--parameters", json.dumps(parameters), "--result", str(result_file),
                 *[str(c) for c in copies]]
     products = [workdir / f"{OUTPUT_ROOT[pipeline]}_{kind}.fits" for kind in ("drz", "drc")]
@@ -329,19 +352,19 @@ def chip_coverage(truth, multidrizzle_workdir: Path,
     md = Multidrizzle([str(p) for p in truth.input_files], **SHARED_PARAMETERS,
                       **(extra or {}))
     md.build()
-    grid = md.separate_grid
+    grid_crpix = md.separate_grid.wcs.wcs.crpix
     weights = []
     for exposure in md.exposures:
-        # the _single_wht files are cutouts of the separate grid (CRPIX moved)
-        path = multidrizzle_workdir / (exposure.filename.name.rsplit(".fits", 1)[0]
-                                       + "_single_wht.fits")
-        with fits.open(path) as hdul:
-            cutout, header = hdul[0].data, hdul[0].header
-        x0 = int(round(grid.wcs.wcs.crpix[0] - header["CRPIX1"]))
-        y0 = int(round(grid.wcs.wcs.crpix[1] - header["CRPIX2"]))
-        whole = np.zeros(grid.shape, dtype=np.float32)
-        whole[y0:y0 + cutout.shape[0], x0:x0 + cutout.shape[1]] = cutout
-        weights.append(whole)
+        stem = exposure.filename.name.rsplit('.fits', 1)[0]
+        with fits.open(multidrizzle_workdir / f"{stem}_single_wht.fits") as hdul:
+            hdu = next(h for h in hdul if h.data is not None)
+            # a single image may be a cutout of the separate grid (its footprint):
+            # place it by the shift of its reference pixel
+            x0 = int(round(grid_crpix[0] - hdu.header["CRPIX1"]))
+            y0 = int(round(grid_crpix[1] - hdu.header["CRPIX2"]))
+            weight = np.zeros(md.separate_grid.shape, dtype=np.float32)
+            weight[y0:y0 + hdu.data.shape[0], x0:x0 + hdu.data.shape[1]] = hdu.data
+        weights.append(weight)
     return exposure_coverage(md._all_chips(), md.separate_pixel_maps, weights)
 
 
@@ -647,6 +670,45 @@ def report(runs: dict[str, list[Run]], num_cores: int, n_exposures: int,
         print(f"  [{'met' if met else 'NOT met'}] {text}: {detail}")
 
 
+def report_medians(runs: dict[str, list[Run]]) -> None:
+    """Median wall times, and the medians of the per-round ratios (whole run and
+    per step) of the alternating runs."""
+    pairs = list(zip(runs["astrodrizzle"], runs["multidrizzle"]))
+    print()
+    print(f"medians over {len(pairs)} alternating round(s) (ratio = AstroDrizzle / "
+          f"multidrizzle, median of the per-round ratios)")
+    ad_wall = [ad.result["wall_seconds"] for ad, _ in pairs]
+    md_wall = [md.result["wall_seconds"] for _, md in pairs]
+    ratios = [a / m for a, m in zip(ad_wall, md_wall)]
+    print(f"{'':<34}{'AstroDrizzle':>14}{'multidrizzle':>14}{'ratio':>9}")
+    print(f"  {'wall time (s)':<32}{np.median(ad_wall):>14.2f}{np.median(md_wall):>14.2f}"
+          f"{np.median(ratios):>8.2f}x   (rounds: "
+          + ", ".join(f"{r:.2f}" for r in ratios) + ")")
+    for ad_step, md_step in STEP_PAIRS:
+        ad_seconds = [ad.result["steps"].get(ad_step, float("nan")) for ad, _ in pairs]
+        md_seconds = [md.result["steps"].get(md_step, float("nan")) for _, md in pairs]
+        step_ratios = [a / max(m, 1e-9) for a, m in zip(ad_seconds, md_seconds)]
+        print(f"  {ad_step + ' / ' + md_step:<32}{np.median(ad_seconds):>14.2f}"
+              f"{np.median(md_seconds):>14.2f}{np.median(step_ratios):>8.2f}x")
+
+
+def report_profile(profile_file: Path, top: int = 25) -> None:
+    """The ``top`` functions of a cProfile run by cumulative and by own time."""
+    for order, label in (("cumulative", "cumulative time"), ("tottime", "own time")):
+        text = io.StringIO()
+        stats = pstats.Stats(str(profile_file), stream=text)
+        stats.sort_stats(order).print_stats(top)
+        print()
+        print(f"profile of multidrizzle ({profile_file}): top {top} by {label}")
+        # pstats prints a preamble (file, totals, sort key) before the table
+        lines = text.getvalue().splitlines()
+        start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+        totals = [line.strip() for line in lines[:start] if "function calls" in line]
+        for line in totals + lines[start:]:
+            if line.strip():
+                print(line)
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -691,7 +753,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-cores", type=int, default=2)
     parser.add_argument("--n-exposures", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=1,
-                        help="runs of each pipeline (alternating); the best time is shown")
+                        help="runs of each pipeline (alternating); the best and the "
+                             "median times, the median ratio and per-step median ratios "
+                             "are shown")
     parser.add_argument("--chip-shape", type=int, nargs=2, default=None, metavar=("NY", "NX"),
                         help="chip size (default: full WFC3/UVIS, 2051 4096)")
     parser.add_argument("--folder", type=Path,
@@ -705,11 +769,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="another parameter for both pipelines (repeatable)")
     parser.add_argument("--reuse-astrodrizzle", action="store_true",
                         help="reuse a kept AstroDrizzle run of the same data and parameters")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the timed runs, run multidrizzle once more under cProfile "
+                             "and print its top 25 functions by cumulative and by own time")
     # child mode (internal)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--parameters", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-out", help=argparse.SUPPRESS)
     parser.add_argument("inputs", nargs="*", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.child:
@@ -747,7 +815,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{pipeline:>13} run {repeat + 1}: {run.result['wall_seconds']:.2f} s wall, "
                   f"peak RSS {_mib(run.result['maxrss_self_bytes'])}, "
                   f"tree PSS {_mib(run.tree_pss_bytes)}", flush=True)
+    profile_file = None
+    if arguments.profile:
+        profile_file = folder / "multidrizzle.prof"
+        profiled = run_pipeline("multidrizzle", truth.input_files, folder / "run_profiled",
+                                arguments.num_cores, extra, profile_out=profile_file)
+        print(f" multidrizzle under cProfile: {profiled.result['wall_seconds']:.2f} s wall "
+              f"(not counted)", flush=True)
+        shutil.rmtree(profiled.workdir, ignore_errors=True)
 
+    # timings first: they do not depend on the scoring below
+    report_medians(runs)
+    if profile_file is not None:
+        report_profile(profile_file)
     coverage = chip_coverage(truth, runs["multidrizzle"][0].workdir, extra)
     good = good_dq(truth)
     chip_of_star = _first_exposure_chip_of_stars(truth)

@@ -108,10 +108,12 @@ Growth (driz_cr_grow, driz_cr_ctegrow)
     also flag a few pixels on the wrong side of a cosmic ray lying within
     ``ctegrow`` rows of the edge; that is not reproduced.)
 
-Every pass writes each output pixel from its own neighbourhood only, in
-separate passes over blocks of rows run in parallel
-(`multidrizzle.kernels._parallel`), so results are bit-identical for any
-number of threads.  Arithmetic is in float64.
+Every pass writes each output pixel from its own neighbourhood only, over
+blocks of rows run in parallel (`multidrizzle.kernels._parallel`), so results
+are bit-identical for any number of threads.  The two tests are one pass
+(each block keeps the test results of three rows and also tests the row on
+either side of it), and so are the box growth and the CTE tails (each block
+keeps the rows of one box dilated along x).  Arithmetic is in float64.
 """
 
 from __future__ import annotations
@@ -333,10 +335,18 @@ def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, co
         return np.uint8(0)
     data = np.float64(science[row, col])
     model = np.float64(blotted[row, col])
-    slope = _derivative_at(blotted, row, col)
-    if not (math.isfinite(data) and math.isfinite(model) and math.isfinite(slope)):
+    if not (math.isfinite(data) and math.isfinite(model)):
         return np.uint8(0)
     residual = data - model  # one-sided: cosmic rays add charge
+    if residual <= 0.0 and snr_first >= 1.0 and snr_second >= 1.0:
+        # Every threshold is then >= 0 (the skew term too), and so is the
+        # derivative allowance: a pixel at or below the model fails nothing.
+        # About half the pixels of a chip; their derivative and square roots
+        # are not needed.
+        return np.uint8(0)
+    slope = _derivative_at(blotted, row, col)
+    if not math.isfinite(slope):
+        return np.uint8(0)
     ratio = np.float64(model_variance[row & variance_mask, col & variance_mask])
     read_variance = read_noise * read_noise
     poisson = to_electrons * abs(model + sky)
@@ -389,19 +399,6 @@ def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, co
 
 
 @njit(cache=True, inline="always")
-def _first_pass_nearby(tests, row: int, col: int) -> bool:
-    """True when a pixel of the 3 x 3 box around (row, col) fails the first test."""
-    n_rows, n_cols = tests.shape
-    for near_row in range(max(row - SECOND_PASS_RADIUS, 0),
-                          min(row + SECOND_PASS_RADIUS + 1, n_rows)):
-        for near_col in range(max(col - SECOND_PASS_RADIUS, 0),
-                              min(col + SECOND_PASS_RADIUS + 1, n_cols)):
-            if tests[near_row, near_col] & _FAILS_FIRST:
-                return True
-    return False
-
-
-@njit(cache=True, inline="always")
 def _or_row_into(target, source):
     """``target |= source`` for two equal-length uint8 rows (a loop LLVM vectorises)."""
     for col in range(target.shape[0]):
@@ -421,80 +418,138 @@ def _derivative_image(part, n_parts, image, out):
             out[row, col] = _derivative_at(image, row, col)
 
 
-@njit(cache=True, nogil=True)
-def _test_all_pixels(part, n_parts, science, blotted, valid, model_variance, variance_mask,
-                     to_electrons, read_noise, sky, blot_sky, snr_first, snr_second,
-                     scale_first, scale_second, sharpness, peak_ratio, skew, tests):
-    """Fill ``tests`` with the per-pixel test bits."""
-    row_lo, row_hi = part_range(part, n_parts, science.shape[0])
-    for row in range(row_lo, row_hi):
-        for col in range(science.shape[1]):
-            tests[row, col] = _pixel_tests(science, blotted, valid, model_variance,
-                                           variance_mask, row, col, to_electrons, read_noise,
-                                           sky, blot_sky, snr_first, snr_second, scale_first,
-                                           scale_second, sharpness, peak_ratio, skew)
+@njit(cache=True, inline="always")
+def _test_row(science, blotted, valid, model_variance, variance_mask, row, to_electrons,
+              read_noise, sky, blot_sky, snr_first, snr_second, scale_first, scale_second,
+              sharpness, peak_ratio, skew, out_row):
+    """The per-pixel test bits of one row."""
+    for col in range(science.shape[1]):
+        out_row[col] = _pixel_tests(science, blotted, valid, model_variance, variance_mask,
+                                    row, col, to_electrons, read_noise, sky, blot_sky,
+                                    snr_first, snr_second, scale_first, scale_second,
+                                    sharpness, peak_ratio, skew)
 
 
 @njit(cache=True, nogil=True)
-def _second_pass(part, n_parts, tests, cosmic_rays):
-    """Cosmic rays: pixels failing the second test next to a first-test failure."""
-    row_lo, row_hi = part_range(part, n_parts, tests.shape[0])
+def _detect_rows(part, n_parts, science, blotted, valid, model_variance, variance_mask,
+                 to_electrons, read_noise, sky, blot_sky, snr_first, snr_second,
+                 scale_first, scale_second, sharpness, peak_ratio, skew, cosmic_rays):
+    """Both passes in one sweep over the rows of a part: the test bits of three
+    rows at a time (row ``r`` in slot ``r % 3``), from which the row in the
+    middle is decided.  A part tests the rows on either side of its own as
+    well (each pixel's bits depend on its neighbourhood only, so they are
+    the same bits the neighbouring part finds), so no chip-sized array of
+    bits is written and read back."""
+    n_rows, n_cols = science.shape
+    row_lo, row_hi = part_range(part, n_parts, n_rows)
+    ring = np.zeros((3, n_cols), dtype=np.uint8)
+    first_nearby = np.empty(n_cols, dtype=np.uint8)
+    if row_lo >= row_hi:
+        return
+    for row in range(max(row_lo - 1, 0), row_lo + 1):
+        _test_row(science, blotted, valid, model_variance, variance_mask, row,
+                  to_electrons, read_noise, sky, blot_sky, snr_first, snr_second,
+                  scale_first, scale_second, sharpness, peak_ratio, skew, ring[row % 3])
     for row in range(row_lo, row_hi):
-        for col in range(tests.shape[1]):
-            cosmic_rays[row, col] = bool(tests[row, col] & _FAILS_SECOND) and \
-                _first_pass_nearby(tests, row, col)
+        if row + 1 < n_rows:
+            _test_row(science, blotted, valid, model_variance, variance_mask, row + 1,
+                      to_electrons, read_noise, sky, blot_sky, snr_first, snr_second,
+                      scale_first, scale_second, sharpness, peak_ratio, skew,
+                      ring[(row + 1) % 3])
+        # first-pass failures in the rows of the 3 x 3 box (SECOND_PASS_RADIUS = 1)
+        for col in range(n_cols):
+            first_nearby[col] = ring[row % 3, col] & _FAILS_FIRST
+        if row > 0:
+            _or_row_into(first_nearby, ring[(row - 1) % 3])
+        if row + 1 < n_rows:
+            _or_row_into(first_nearby, ring[(row + 1) % 3])
+        current = ring[row % 3]
+        for col in range(n_cols):
+            near = first_nearby[col]
+            if col > 0:
+                near |= first_nearby[col - 1]
+            if col + 1 < n_cols:
+                near |= first_nearby[col + 1]
+            cosmic_rays[row, col] = (current[col] & _FAILS_SECOND) != 0 and \
+                (near & _FAILS_FIRST) != 0
 
 
 # The growth kernels work on uint8 views of boolean masks and OR whole
 # shifted rows together: branch-free loops that vectorise, where testing
 # pixel by pixel would be dominated by mispredicted branches.
 
-@njit(cache=True, nogil=True)
-def _dilate_rows(part, n_parts, mask, before: int, after: int, out):
-    """``out[y, x]``: any of ``mask[y, x-before .. x+after]`` (uint8 0/1)."""
-    n_cols = mask.shape[1]
-    row_lo, row_hi = part_range(part, n_parts, mask.shape[0])
-    for row in range(row_lo, row_hi):
-        out[row, :] = 0
-        for offset in range(-before, after + 1):
-            # Columns whose neighbour at ``offset`` lies inside the row.
-            first = max(-offset, 0)
-            last = min(n_cols, n_cols - offset)
-            if first < last:
-                _or_row_into(out[row, first:last], mask[row, first + offset:last + offset])
+@njit(cache=True, inline="always")
+def _dilate_row(mask_row, before: int, after: int, out_row):
+    """``out_row[x]``: any of ``mask_row[x-before .. x+after]`` (uint8 0/1)."""
+    n_cols = mask_row.shape[0]
+    for col in range(n_cols):
+        out_row[col] = 0
+    for offset in range(-before, after + 1):
+        # Columns whose neighbour at ``offset`` lies inside the row.
+        first = max(-offset, 0)
+        last = min(n_cols, n_cols - offset)
+        if first < last:
+            _or_row_into(out_row[first:last], mask_row[first + offset:last + offset])
 
 
-@njit(cache=True, nogil=True)
-def _dilate_columns(part, n_parts, mask, before: int, after: int, out):
-    """``out[y, x]``: any of ``mask[y-before .. y+after, x]`` (uint8 0/1)."""
-    n_rows = mask.shape[0]
-    row_lo, row_hi = part_range(part, n_parts, n_rows)
-    for row in range(row_lo, row_hi):
-        out[row, :] = 0
-        for near_row in range(max(row - before, 0), min(row + after, n_rows - 1) + 1):
-            _or_row_into(out[row], mask[near_row])
-
-
-@njit(cache=True, nogil=True)
-def _add_tails(part, n_parts, cosmic_rays, grown, length: int, direction: int, out):
-    """``out = grown | tail``, the tail of ``length`` rows on the side set by ``direction``."""
+@njit(cache=True, inline="always")
+def _or_tail_rows(cosmic_rays, row: int, length: int, direction: int, out_row):
+    """OR into ``out_row`` the cosmic rays of whose CTE tail row ``row`` is part."""
     n_rows = cosmic_rays.shape[0]
+    # A pixel is in the tail of a cosmic ray lying on its amplifier side:
+    # larger row indices for direction +1, smaller ones for direction -1.
+    if direction > 0:
+        first = row + 1
+        last = min(row + length, n_rows - 1)
+    else:
+        first = max(row - length, 0)
+        last = row - 1
+    for near_row in range(first, last + 1):
+        _or_row_into(out_row, cosmic_rays[near_row])
+
+
+@njit(cache=True, nogil=True)
+def _grow_box(part, n_parts, cosmic_rays, before: int, after: int, length: int,
+              direction: int, out):
+    """``out``: ``cosmic_rays`` dilated by a box reaching ``before`` pixels back and
+    ``after`` forward on both axes, with CTE tails of ``length`` rows (0: none) on
+    the side set by ``direction``; one sweep over the rows of a part.
+
+    The rows dilated along x are kept for the rows of one box (row ``r`` in
+    slot ``r % box``), each made once per part.
+    """
+    n_rows, n_cols = cosmic_rays.shape
     row_lo, row_hi = part_range(part, n_parts, n_rows)
+    if row_lo >= row_hi:
+        return
+    box = before + after + 1
+    across = np.empty((box, n_cols), dtype=np.uint8)
+    next_row = max(row_lo - before, 0)  # the next row to dilate along x
     for row in range(row_lo, row_hi):
-        # A pixel is in the tail of a cosmic ray lying on its amplifier side:
-        # larger row indices for direction +1, smaller ones for direction -1.
-        if direction > 0:
-            first = row + 1
-            last = min(row + length, n_rows - 1)
-        else:
-            first = max(row - length, 0)
-            last = row - 1
+        newest = min(row + after, n_rows - 1)
+        while next_row <= newest:
+            _dilate_row(cosmic_rays[next_row], before, after, across[next_row % box])
+            next_row += 1
+        out_row = out[row]
+        for col in range(n_cols):
+            out_row[col] = 0
+        for near_row in range(max(row - before, 0), newest + 1):
+            _or_row_into(out_row, across[near_row % box])
+        if length > 0:
+            _or_tail_rows(cosmic_rays, row, length, direction, out_row)
+
+
+@njit(cache=True, nogil=True)
+def _add_tails(part, n_parts, cosmic_rays, length: int, direction: int, out):
+    """``out = cosmic_rays | tail``, the tail of ``length`` rows on the side set by
+    ``direction`` (no box growth)."""
+    row_lo, row_hi = part_range(part, n_parts, cosmic_rays.shape[0])
+    for row in range(row_lo, row_hi):
         # Element by element: an array-to-array slice assignment would compile
         # numba's shape-mismatch error formatting (seconds of compile time).
         for col in range(out.shape[1]):
-            out[row, col] = grown[row, col]
-        for near_row in range(first, last + 1):
-            _or_row_into(out[row], cosmic_rays[near_row])
+            out[row, col] = cosmic_rays[row, col]
+        _or_tail_rows(cosmic_rays, row, length, direction, out[row])
 
 
 # ---------------------------------------------------------------------------
@@ -688,13 +743,10 @@ def flag_cosmic_rays(
     peak = _number(peak_ratio, "driz_cr_peak_ratio", minimum=0.0, exclusive=False)
     variance, variance_mask = _model_variance(model_variance, data.shape)
 
-    tests = np.empty(data.shape, dtype=np.uint8)
-    n_parts = _n_parts(data.shape[0])
-    run_parts(_test_all_pixels, n_parts, data, model, testable, variance, variance_mask, factor,
-              noise, sky_level, blot_sky_level, snr_first, snr_second, scale_first,
-              scale_second, sharp, peak, bool(skew_correction), tests)
     cosmic_rays = np.empty(data.shape, dtype=np.bool_)
-    run_parts(_second_pass, n_parts, tests, cosmic_rays)
+    run_parts(_detect_rows, _n_parts(data.shape[0]), data, model, testable, variance,
+              variance_mask, factor, noise, sky_level, blot_sky_level, snr_first, snr_second,
+              scale_first, scale_second, sharp, peak, bool(skew_correction), cosmic_rays)
     return cosmic_rays
 
 
@@ -744,16 +796,17 @@ def grow_cosmic_rays(
                              f"got {cte_direction!r}.")
 
     flags = mask.view(np.uint8)
-    grown = flags.copy()
     n_parts = _n_parts(flags.shape[0])
+    tail_length = tail if cte_direction != 0 else 0
     if box > 1:
         # A cosmic ray at p flags p - (box-1)//2 .. p + box//2, so a pixel is
         # flagged when a cosmic ray lies box//2 before to (box-1)//2 after it.
-        across = np.empty_like(flags)
-        run_parts(_dilate_rows, n_parts, flags, box // 2, (box - 1) // 2, across)
-        run_parts(_dilate_columns, n_parts, across, box // 2, (box - 1) // 2, grown)
-    if tail > 0 and cte_direction != 0:
-        with_tails = np.empty_like(flags)
-        run_parts(_add_tails, n_parts, flags, grown, tail, int(cte_direction), with_tails)
-        grown = with_tails
+        grown = np.empty_like(flags)
+        run_parts(_grow_box, n_parts, flags, box // 2, (box - 1) // 2, tail_length,
+                  int(cte_direction), grown)
+    elif tail_length > 0:
+        grown = np.empty_like(flags)
+        run_parts(_add_tails, n_parts, flags, tail_length, int(cte_direction), grown)
+    else:
+        grown = flags.copy()
     return grown.view(np.bool_)

@@ -28,7 +28,8 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
 from multidrizzle.io.userfiles import split_file_spec
-from multidrizzle.kernels.pixmap import interpolate_pixel_map
+from multidrizzle.kernels.pixmap import (CoarsePixelMap, coarse_pixel_map,
+                                         interpolate_pixel_map)
 from multidrizzle.model.exposure import Chip
 
 __all__ = [
@@ -155,6 +156,27 @@ class PixelMap:
                                      (y1 - y0, x1 - x0), dx_of_column=dx_col,
                                      dx_of_row=dx_row, dy_of_column=dy_col,
                                      dy_of_row=dy_row, first=(y0, x0))
+
+    def coarse(self, offset: tuple[float, float] = (0.0, 0.0)) -> CoarsePixelMap:
+        """The map for kernels that evaluate it from the nodes row by row.
+
+        The positions they read are those of :meth:`evaluate`, to the last
+        bit, minus ``offset``, without the dense ``(ny, nx, 2)`` array.
+
+        Parameters
+        ----------
+        offset : (float, float)
+            ``(x, y)`` subtracted from every position: the origin of the
+            window of the output grid the kernel reads.
+        """
+        if self.stepsize == 1 and self.node_values.shape[:2] == self.shape:
+            return coarse_pixel_map(self.node_values, (0.0, 0.0), 1.0, self.shape,
+                                    offset=offset)
+        dx_col, dy_col = self.column_shifts if self.column_shifts else (None, None)
+        dx_row, dy_row = self.row_shifts if self.row_shifts else (None, None)
+        return coarse_pixel_map(self.node_values, self.origin, self.stepsize, self.shape,
+                                dx_of_column=dx_col, dx_of_row=dx_row, dy_of_column=dy_col,
+                                dy_of_row=dy_row, offset=offset)
 
 
 # --------------------------------------------------------------------------

@@ -883,7 +883,7 @@ def kernel_variants(md: "Multidrizzle", steps: Iterable[str]) -> list[str]:
     if "median" in steps:
         variants.append(warmup.combine_variant(md.combine_type))
     if "blot" in steps:
-        variants += _pixel_map_variants(md.separate_pixel_maps)
+        # the blot kernels evaluate the pixel maps themselves (PixelMap.coarse)
         variants.append(warmup.blot_variant(md.blot_interp))
         if "median" in steps or md.median_counts is not None:
             variants.append("blot/nearest")  # blot_counts

@@ -10,6 +10,7 @@ import numpy as np
 
 from multidrizzle.model.geometry import OutputGrid, PixelMap, native_scale
 from multidrizzle.kernels.blot import SINC_HALF_WIDTH, blot_image
+from multidrizzle.kernels.pixmap import CoarsePixelMap
 from multidrizzle.model import Chip
 from multidrizzle.model.plan import Box
 from multidrizzle.progress import ProgressCallback, no_progress, tracked
@@ -85,7 +86,7 @@ class BlottedChip:
     counts: np.ndarray | None = None
 
 
-def blot_counts(counts: np.ndarray, pixmap: np.ndarray) -> np.ndarray:
+def blot_counts(counts: np.ndarray, pixmap: np.ndarray | CoarsePixelMap) -> np.ndarray:
     """The number of inputs of each median pixel, seen through one chip (nearest pixel).
 
     Parameters
@@ -93,8 +94,9 @@ def blot_counts(counts: np.ndarray, pixmap: np.ndarray) -> np.ndarray:
     counts : ndarray
         Inputs per pixel of the median (``MedianResult.good_counts``); pass
         it as float32 to save a conversion per chip.
-    pixmap : ndarray
-        The chip's dense pixel map onto the median's grid.
+    pixmap : ndarray or CoarsePixelMap
+        The chip's pixel map onto the median's grid, dense or from its nodes
+        (:meth:`PixelMap.coarse <multidrizzle.model.geometry.PixelMap.coarse>`).
 
     Returns
     -------
@@ -117,7 +119,8 @@ def _off_the_grid(chip: Chip, sky: float, with_counts: bool) -> BlottedChip:
                        np.zeros(chip.shape, dtype=np.uint8) if with_counts else None)
 
 
-def blot_median(median: np.ndarray, chip: Chip, pixel_map: PixelMap | np.ndarray,
+def blot_median(median: np.ndarray, chip: Chip,
+                pixel_map: PixelMap | CoarsePixelMap | np.ndarray,
                 grid: OutputGrid, *, interp: str = "poly5", sinscl: float = 1.0,
                 sky: float = 0.0) -> np.ndarray:
     """The median (a count rate on ``grid``) seen through one chip.
@@ -129,8 +132,9 @@ def blot_median(median: np.ndarray, chip: Chip, pixel_map: PixelMap | np.ndarray
         second per output pixel.
     chip : Chip
         The chip to blot onto.
-    pixel_map : PixelMap or ndarray
-        The chip's map onto ``grid``, or that map evaluated (to share it).
+    pixel_map : PixelMap, CoarsePixelMap or ndarray
+        The chip's map onto ``grid``, read from its nodes as the kernel goes
+        (:meth:`PixelMap.coarse`, made here for a PixelMap), or evaluated.
     grid : OutputGrid
         The grid of ``median``.
     interp, sinscl
@@ -150,7 +154,7 @@ def blot_median(median: np.ndarray, chip: Chip, pixel_map: PixelMap | np.ndarray
     # The processing units, not the file's: proc_unit='electrons' turns a
     # per-second file into electrons per exposure.
     per_exposure = 1.0 if chip.processing_is_rate else chip.exptime
-    pixmap = pixel_map.evaluate() if isinstance(pixel_map, PixelMap) else pixel_map
+    pixmap = pixel_map.coarse() if isinstance(pixel_map, PixelMap) else pixel_map
     blotted = blot_image(median, pixmap, interp=BLOT_INTERPOLANTS[interp].name, sinscl=sinscl,
                          scale=per_exposure / ratio ** 2, fillval=0.0)
     if sky:
@@ -216,8 +220,8 @@ def blot_chips(median: np.ndarray, chips: Sequence[Chip], pixel_maps: Mapping[st
     chips : sequence of Chip
         The chips to blot onto, in order.
     pixel_maps : mapping
-        ``chip.name`` -> PixelMap onto ``grid``; each is evaluated once and
-        serves both the median and ``counts``.
+        ``chip.name`` -> PixelMap onto ``grid``; the kernels evaluate it from
+        its nodes row by row (no dense map), for the median and ``counts``.
     grid : OutputGrid
     interp, sinscl
         ``blot_interp`` and ``blot_sinscl``.
@@ -245,13 +249,13 @@ def blot_chips(median: np.ndarray, chips: Sequence[Chip], pixel_maps: Mapping[st
         if windows is not None and window is None:
             yield _off_the_grid(chip, sky_of(chip), counts is not None)
             continue
-        pixmap = pixel_maps[chip.name].evaluate()
         part, part_counts = median, counts
+        offset = (0.0, 0.0)
         if window is not None:
             part = np.asarray(median[window.slices], dtype=np.float32)
             part_counts = None if counts is None else counts[window.slices]
-            pixmap[..., 0] -= window.x0  # exact: integers off positions on the window
-            pixmap[..., 1] -= window.y0
+            offset = (window.x0, window.y0)  # exact: integers off positions on the window
+        pixmap = pixel_maps[chip.name].coarse(offset)
         if part_counts is not None and counts_reach:
             # exact on a window: the pixels a chip reads are a halo away from its edges
             part_counts = footprint_minimum(part_counts, counts_reach)

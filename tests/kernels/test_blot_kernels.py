@@ -18,6 +18,7 @@ from drizzle.resample import blot_image as drizzle_blot_image
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels.blot import BLOT_INTERPOLANTS, SINC_HALF_WIDTH, blot_image
+from multidrizzle.kernels.pixmap import coarse_pixel_map, interpolate_pixel_map
 
 from support.references.blot import POLY_NODES, reference_blot
 
@@ -163,6 +164,54 @@ def test_matches_slow_reference(interp, kind):
     np.testing.assert_allclose(ours, expected, rtol=2e-6, atol=2e-6 * float(data.max()))
     if kind != "identity":
         assert np.any(ours == -7.0), "map should reach beyond the image"
+
+
+@pytest.mark.parametrize("interp", BLOT_INTERPOLANTS)
+def test_wide_chip_matches_slow_reference(interp):
+    """A chip wider than the kernels' column blocks, rotated onto a small image whose
+    edges it crosses: every block, the interior fast paths and the edges agree
+    with the slow version."""
+    data_shape = (60, 70)
+    data = smooth_image(data_shape)
+    pixmap = pixel_map("rotated", (9, 2300), data_shape) * np.array([0.04, 1.0]) \
+        + np.array([20.0, 0.0])
+    assert np.any(~on_image(pixmap, data_shape)) and np.any(on_image(pixmap, data_shape))
+    ours = blot_image(data, pixmap, interp=interp, fillval=-7.0)
+    expected = reference_blot(data, pixmap, interp, fillval=-7.0)
+    np.testing.assert_allclose(ours, expected, rtol=2e-6, atol=2e-6 * float(data.max()))
+
+
+@pytest.mark.parametrize("interp", BLOT_INTERPOLANTS)
+@pytest.mark.parametrize("shifted", [False, True])
+def test_coarse_map_gives_the_bits_of_the_dense_map(interp, shifted):
+    """A map given by its nodes (evaluated by the kernel row by row) blots exactly as
+    the dense map filled from the same nodes, offset and separable shifts included."""
+    data = smooth_image()
+    n_rows, n_cols = CHIP_SHAPE
+    step = 4.0
+    node_y, node_x = np.mgrid[-1.0:n_rows + step:step, -1.0:n_cols + step:step]
+    # a smooth rotated and distorted field that reaches beyond the image's edges
+    u, v = node_x - (n_cols - 1) / 2, node_y - (n_rows - 1) / 2
+    angle = math.radians(-8.0)
+    nodes = np.dstack([
+        1.15 * (math.cos(angle) * u - math.sin(angle) * v) + 4e-3 * u * u + 24.0,
+        1.15 * (math.sin(angle) * u + math.cos(angle) * v) + 3e-3 * v * v + 20.0])
+    rng = np.random.default_rng(3)
+    shifts = {}
+    if shifted:
+        shifts = {"dx_of_column": rng.uniform(-0.3, 0.3, n_cols),
+                  "dx_of_row": rng.uniform(-0.3, 0.3, n_rows),
+                  "dy_of_column": rng.uniform(-0.3, 0.3, n_cols)}
+    offset = (2.0, 3.0)
+    dense = interpolate_pixel_map(nodes, (-1.0, -1.0), step, CHIP_SHAPE, **shifts)
+    dense[..., 0] -= offset[0]
+    dense[..., 1] -= offset[1]
+    coarse = coarse_pixel_map(nodes, (-1.0, -1.0), step, CHIP_SHAPE, offset=offset, **shifts)
+    ours = blot_image(data, coarse, interp=interp, fillval=-7.0)
+    assert np.any(ours == -7.0) and np.any(ours != -7.0)
+    np.testing.assert_array_equal(ours.view(np.uint32),
+                                  blot_image(data, dense, interp=interp,
+                                             fillval=-7.0).view(np.uint32))
 
 
 @pytest.mark.parametrize("sinscl", (0.7, 1.6))

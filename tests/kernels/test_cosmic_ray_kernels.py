@@ -440,6 +440,38 @@ def test_results_do_not_depend_on_the_number_of_threads():
         np.testing.assert_array_equal(grown, results[0][2])
 
 
+@pytest.mark.parametrize("n_parts", [2, 3, 7, 13])
+def test_row_blocks_match_the_references_at_their_seams(n_parts, monkeypatch):
+    """The tests and the growth are one pass per block of rows, each block testing
+    (or dilating) the rows beyond its own: any cut into blocks, down to blocks of
+    a few rows, gives the slow references' masks."""
+    from multidrizzle.kernels import cosmic_rays
+
+    science, model, valid = _random_case(7, shape=(40, 53))
+    settings = dict(to_electrons=1.3, read_noise=3.0, sky=5.0, snr=(3.5, 3.0), scale=(1.2, 0.7))
+    monkeypatch.setattr(cosmic_rays, "_n_parts", lambda n_rows: n_parts)
+    detected = flag_cosmic_rays(science, model, valid, **settings)
+    np.testing.assert_array_equal(detected, flag_reference(science, model, valid, **settings))
+    for grow, ctegrow, direction in [(3, 0, 0), (4, 3, 1), (2, 5, -1), (1, 4, 1)]:
+        np.testing.assert_array_equal(
+            grow_cosmic_rays(detected, grow=grow, ctegrow=ctegrow, cte_direction=direction),
+            grow_reference(detected, grow=grow, ctegrow=ctegrow, cte_direction=direction))
+
+
+def test_thresholds_below_one_sigma_match_the_reference():
+    """snr < 1 makes the skewness term negative, so a pixel below the model may
+    fail a test: the shortcut for such pixels must then not be taken."""
+    rng = np.random.default_rng(8)
+    # 0.01 e- of model: T = 0.5 * 0.1 - 0.75 / 6 < 0, so data a little below fails
+    model = np.full((30, 40), 0.01)
+    science = model - np.where(rng.random(model.shape) < 0.3, 0.01, -0.2)
+    valid = np.ones(model.shape, dtype=bool)
+    settings = dict(to_electrons=1.0, read_noise=0.0, sky=0.0, snr=(0.5, 0.5), scale=(0.0, 0.0))
+    result = flag_cosmic_rays(science, model, valid, **settings)
+    np.testing.assert_array_equal(result, flag_reference(science, model, valid, **settings))
+    assert result[science < model].any()
+
+
 # --------------------------------------------------------------- checks
 
 def test_shape_and_dtype_checks():

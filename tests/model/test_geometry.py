@@ -10,6 +10,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from multidrizzle.errors import GridTooLargeError, InputError, ParameterError
+from multidrizzle.kernels.blot import blot_image
 from multidrizzle.model.geometry import (
     GridRequest, available_memory, check_memory, compute_pixel_map, make_output_grid,
     native_orientation, native_scale, read_reference_wcs, reference_grid,
@@ -79,6 +80,42 @@ def test_pixel_map_window_with_one_dimensional_d2im_is_exact(tmp_path):
     assert pixel_map.column_shifts is not None or pixel_map.row_shifts is not None
     window = (slice(333, 901), slice(1234, 2999))
     np.testing.assert_array_equal(pixel_map.evaluate(window), pixel_map.evaluate()[window])
+
+
+@pytest.mark.parametrize("stepsize", [1, 10])
+@pytest.mark.parametrize("interp", ["nearest", "linear", "poly5"])
+def test_blot_from_the_nodes_is_the_blot_of_the_dense_map(uvis_chips, default_grid,
+                                                           stepsize, interp):
+    """The blot kernels evaluate the map row by row from its nodes (PixelMap.coarse):
+    the same positions, to the last bit, as the dense map, a window's offset
+    included, so the blot is bit-identical."""
+    chip = uvis_chips[0]
+    pixel_map = compute_pixel_map(chip, default_grid, stepsize)
+    dense = pixel_map.evaluate()
+    image = np.random.default_rng(2).normal(10.0, 2.0, default_grid.shape).astype(np.float32)
+    np.testing.assert_array_equal(blot_image(image, pixel_map.coarse(), interp=interp),
+                                  blot_image(image, dense, interp=interp))
+    # a window of the grid, as the blot step reads it: positions minus its origin
+    y0, x0 = 300, 250
+    window = np.ascontiguousarray(image[y0:, x0:])
+    shifted = dense.copy()
+    shifted[..., 0] -= x0
+    shifted[..., 1] -= y0
+    np.testing.assert_array_equal(
+        blot_image(window, pixel_map.coarse((x0, y0)), interp=interp, fillval=-1.0),
+        blot_image(window, shifted, interp=interp, fillval=-1.0))
+
+
+def test_blot_from_the_nodes_with_one_dimensional_d2im_is_exact(tmp_path):
+    """Shifts that depend on the row and the column (D2IM) take the general path."""
+    chip = _lookup_chip(tmp_path, full_size=False, d2im_gain=50.0)
+    grid = make_output_grid([chip], GridRequest())
+    pixel_map = compute_pixel_map(chip, grid, 3)
+    assert pixel_map.column_shifts is not None or pixel_map.row_shifts is not None
+    image = np.random.default_rng(4).normal(10.0, 2.0, grid.shape).astype(np.float32)
+    for interp in ("linear", "poly3"):
+        np.testing.assert_array_equal(blot_image(image, pixel_map.coarse(), interp=interp),
+                                      blot_image(image, pixel_map.evaluate(), interp=interp))
 
 
 def _lookup_chip(tmp_path, full_size: bool, d2im_gain: float = 1.0):
