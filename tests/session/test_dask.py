@@ -23,18 +23,9 @@ from multidrizzle import Multidrizzle  # noqa: E402
 from multidrizzle.demo.datasets import make_demo_dataset  # noqa: E402
 from multidrizzle.errors import ParameterError  # noqa: E402
 
+from support.sessions import product_digests  # noqa: E402
+
 pytestmark = pytest.mark.slow
-
-
-def _digests(md: Multidrizzle) -> dict[str, str]:
-    chips = [chip for exposure in md.exposures for chip in exposure.chips]
-    assert md.final_error is not None  # final_err is on by default
-    arrays = {"sci": [md.final_sci], "wht": [md.final_wht], "ctx": [md.final_ctx],
-              "err": [md.final_error],
-              "cr": [md.cr_masks[c.name] for c in chips]}
-    return {name: hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes()
-                                          for a in values)).hexdigest()
-            for name, values in arrays.items()}
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +47,13 @@ def _session(demo: Path, output: Path, **parameters) -> Multidrizzle:
 def local_digests(demo, tmp_path_factory):
     md = _session(demo, tmp_path_factory.mktemp("local"))
     md.run()
-    return _digests(md)
+    return product_digests(md)
 
 
 def test_local_cluster_gives_the_local_products(demo, tmp_path, local_digests):
     md = _session(demo, tmp_path, scheduler="dask", num_cores=2)
     md.run()
-    assert _digests(md) == local_digests
+    assert product_digests(md) == local_digests
 
 
 def test_in_memory_is_refused_on_dask(demo, tmp_path):
@@ -117,7 +108,7 @@ def test_scheduler_and_workers_started_apart(demo, tmp_path, local_digests, sepa
     client, _ = separate_cluster
     md = _session(demo, tmp_path, scheduler=client.scheduler.address)
     md.run()
-    assert _digests(md) == local_digests
+    assert product_digests(md) == local_digests
 
 
 def test_a_worker_killed_mid_run_changes_nothing(demo, tmp_path, local_digests,
@@ -140,7 +131,7 @@ def test_a_worker_killed_mid_run_changes_nothing(demo, tmp_path, local_digests,
     md.run(client=client)
     watcher.join(timeout=5)
     assert killed.is_set()
-    assert _digests(md) == local_digests
+    assert product_digests(md) == local_digests
 
 
 def test_command_line_scheduler_dask_gives_the_local_products(demo, tmp_path, local_digests):

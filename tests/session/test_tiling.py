@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -13,18 +11,9 @@ from multidrizzle import Multidrizzle
 from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.model.plan import Box
 
+from support.sessions import product_digests
+
 SMALL_CHIP = (96, 192)
-
-
-def _digests(md: Multidrizzle) -> dict[str, str]:
-    chips = [chip for exposure in md.exposures for chip in exposure.chips]
-    assert md.final_error is not None  # final_err is on by default
-    arrays = {"sci": [md.final_sci], "wht": [md.final_wht], "ctx": [md.final_ctx],
-              "err": [md.final_error],
-              "median": [md.median_image], "cr": [md.cr_masks[c.name] for c in chips]}
-    return {name: hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes()
-                                          for a in values)).hexdigest()
-            for name, values in arrays.items()}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +35,7 @@ def _run(demo, folder, **parameters) -> Multidrizzle:
 def untiled(demo, tmp_path_factory):
     md = _run(demo, tmp_path_factory.mktemp("untiled"), tile_size=100_000)
     assert len(md.run_plan.median_tiles) == 1 and len(md.run_plan.final_strips) == 1
-    return _digests(md)
+    return product_digests(md, median=True)
 
 
 # 16 and 40 cut chips into several tiles, and the minmed grow halo (combine_grow=1)
@@ -54,7 +43,7 @@ def untiled(demo, tmp_path_factory):
 def test_tiled_products_are_bit_identical(demo, tmp_path, untiled, tile_size, in_memory):
     md = _run(demo, tmp_path, tile_size=tile_size, in_memory=in_memory)
     assert len(md.run_plan.median_tiles) > 1 or tile_size == 256
-    assert _digests(md) == untiled
+    assert product_digests(md, median=True) == untiled
 
 
 @pytest.mark.parametrize("parameters", [
@@ -64,8 +53,10 @@ def test_tiled_products_are_bit_identical(demo, tmp_path, untiled, tile_size, in
      "final_fillval": -1.0, "final_units": "counts", "build_mef": False},
 ])
 def test_every_kernel_and_combine_type_tiles_exactly(demo, tmp_path, parameters):
-    whole = _digests(_run(demo, tmp_path / "whole", tile_size=100_000, **parameters))
-    tiled = _digests(_run(demo, tmp_path / "tiled", tile_size=24, **parameters))
+    whole = product_digests(_run(demo, tmp_path / "whole", tile_size=100_000, **parameters),
+                            median=True)
+    tiled = product_digests(_run(demo, tmp_path / "tiled", tile_size=24, **parameters),
+                            median=True)
     assert tiled == whole
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+
+import numpy as np
 
 from multidrizzle import Multidrizzle
 
@@ -38,3 +41,16 @@ def run_only(md: Multidrizzle, *steps: str) -> None:
 def chips_of(md: Multidrizzle) -> list:
     """Every chip of the session, exposure by exposure."""
     return [chip for exposure in md.exposures for chip in exposure.chips]
+
+
+def product_digests(md: Multidrizzle, *, median: bool = False) -> dict[str, str]:
+    """sha256 of a run's final SCI, WHT, CTX, ERR and cosmic-ray masks (and median):
+    runs that must agree to the last bit compare these."""
+    assert md.final_error is not None  # final_err is on by default
+    arrays = {"sci": [md.final_sci], "wht": [md.final_wht], "ctx": [md.final_ctx],
+              "err": [md.final_error], "cr": [md.cr_masks[c.name] for c in chips_of(md)]}
+    if median:
+        arrays["median"] = [md.median_image]
+    return {name: hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes()
+                                          for a in values)).hexdigest()
+            for name, values in arrays.items()}
