@@ -319,8 +319,7 @@ class StoredCosmicRayMask(StoredImage):
         return np.dtype(bool)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        return read_data_unit(self.path, DataUnit(self.data_offset, self.file_dtype,
-                                                  self.shape), key) == 0
+        return super().__getitem__(key) == 0
 
 
 def write_crmask(path: str | os.PathLike, cr_mask: np.ndarray) -> StoredCosmicRayMask:
