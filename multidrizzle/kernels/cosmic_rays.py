@@ -163,6 +163,16 @@ _FAILS_SECOND = np.uint8(2)
 
 # ---------------------------------------------------------------------------
 # Per-pixel building blocks
+#
+# Only the helpers every tested pixel calls are inlined in numba's IR
+# (``inline="always"``).  The source-core and sharpness helpers run for the
+# few pixels a derivative allowance hides, and the row test is called once a
+# row: inlining them copied their IR into every call site (the core test
+# alone twice, the pair contrast five times, the row test twice), which made
+# the first compile of `flag_cosmic_rays` take minutes of CPU per dtype.  As
+# separate functions the compile takes seconds (``python
+# benchmarks/bench_cold_start.py --table-only``), and the cost of a call
+# (reference counts of the arrays passed) falls on rare pixels or per row.
 # ---------------------------------------------------------------------------
 
 @njit(cache=True, inline="always")
@@ -224,7 +234,7 @@ def _usable_neighbour(image, valid, row: int, col: int) -> bool:
     return bool(valid[row, col]) and math.isfinite(np.float64(image[row, col]))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _is_model_peak(blotted, row: int, col: int) -> bool:
     """True when the blotted median is at least its finite in-image 4-neighbours."""
     centre = np.float64(blotted[row, col])
@@ -244,7 +254,7 @@ def _is_model_peak(blotted, row: int, col: int) -> bool:
     return seen
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _local_background(blotted, row: int, col: int) -> float:
     """The lowest finite blotted-median value in the box of radius
     ``BACKGROUND_RADIUS`` (the pixel's own value if none other is finite)."""
@@ -260,7 +270,7 @@ def _local_background(blotted, row: int, col: int) -> float:
     return lowest
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _in_source_core(blotted, row: int, col: int, floor: float) -> bool:
     """A local maximum of the blotted median in the 3 x 3 box that stands more
     than ``floor`` above its local background: the pixel is in a source's core."""
@@ -274,7 +284,7 @@ def _in_source_core(blotted, row: int, col: int, floor: float) -> bool:
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _pair_contrast(image, valid, row: int, col: int):
     """``image`` at the pixel minus the lower mean of its opposite 4-neighbour pairs.
 
@@ -302,7 +312,7 @@ def _pair_contrast(image, valid, row: int, col: int):
     return centre - best, best_row, best_col
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _model_contrast_allowance(blotted, valid, row: int, col: int, sharpness: float,
                               shift: float) -> float:
     """``k |c(B)| + shift * (largest change of c(B) to a 4-neighbour)``; NaN if none."""
@@ -418,7 +428,7 @@ def _derivative_image(part, n_parts, image, out):
             out[row, col] = _derivative_at(image, row, col)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _test_row(science, blotted, valid, model_variance, variance_mask, row, to_electrons,
               read_noise, sky, blot_sky, snr_first, snr_second, scale_first, scale_second,
               sharpness, peak_ratio, skew, out_row):
