@@ -329,25 +329,36 @@ class BoundedFloat(ParameterTrait):
         return number
 
 
-class OptionalFloat(BoundedFloat):
-    """Like :class:`BoundedFloat`, but ``None``, 'None', 'INDEF', '' and NaN mean None."""
+class _OrNone:
+    """Mixin for a numeric trait: ``None``, 'None', 'INDEF', '' and NaN (number or
+    text: NaN is how FITS tables spell INDEF) also mean None.  The default is None."""
 
-    type_label = "float|None"
     accepts_none = True
 
-    def __init__(self, default_value: float | None = None, **kwargs: Any) -> None:
+    def __init__(self, default_value: Any = None, **kwargs: Any) -> None:
         super().__init__(default_value, **kwargs)
 
     def allowed_text(self) -> str:
         return super().allowed_text() + " or None"
 
-    def convert(self, value: Any) -> float | None:
-        if _is_none_word(value):
+    def convert(self, value: Any) -> Any:
+        if _is_none_word(value) or _is_nan(value):
             return None
-        number = _as_float(value)
-        if math.isnan(number):  # NaN is how FITS tables spell INDEF
-            return None
-        return super().convert(number)
+        return super().convert(value)
+
+
+def _is_nan(value: Any) -> bool:
+    """A NaN number, or text that reads as one."""
+    try:
+        return not isinstance(value, (bool, np.bool_)) and math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+class OptionalFloat(_OrNone, BoundedFloat):
+    """Like :class:`BoundedFloat`, but ``None``, 'None', 'INDEF', '' and NaN mean None."""
+
+    type_label = "float|None"
 
 
 class OptionalAngle(OptionalFloat):
@@ -438,24 +449,10 @@ class BoundedInt(ParameterTrait):
         return number
 
 
-class OptionalInt(BoundedInt):
-    """Like :class:`BoundedInt`, but ``None``, 'None', 'INDEF' and '' mean None."""
+class OptionalInt(_OrNone, BoundedInt):
+    """Like :class:`BoundedInt`, but ``None``, 'None', 'INDEF', '' and NaN mean None."""
 
     type_label = "int|None"
-    accepts_none = True
-
-    def __init__(self, default_value: int | None = None, **kwargs: Any) -> None:
-        super().__init__(default_value, **kwargs)
-
-    def allowed_text(self) -> str:
-        return super().allowed_text() + " or None"
-
-    def convert(self, value: Any) -> int | None:
-        if _is_none_word(value):
-            return None
-        if isinstance(value, float) and math.isnan(value):
-            return None
-        return super().convert(value)
 
 
 class Flag(ParameterTrait):

@@ -294,6 +294,7 @@ def test_value_out_of_range_is_rejected(params, name, value):
     ("final_pixfrac", "0.8", 0.8), ("final_pixfrac", 0, 0.0), ("skyclip", "3", 3),
     ("skyclip", 3.0, 3), ("final_outnx", "2048.0", 2048), ("final_outnx", "INDEF", None),
     ("final_scale", "None", None), ("final_scale", "", None), ("final_rot", float("nan"), None),
+    ("final_rot", "NaN", None), ("final_outnx", float("nan"), None), ("final_outnx", "nan", None),
     ("final_rot", "-30", -30.0), ("num_cores", None, None), ("num_cores", "2", 2),
     ("build_mef", "yes", True), ("build_mef", "No", False), ("build_mef", 1, True), ("clean", "true", True),
     ("coeffs", "header", True), ("final_wht_type", "ivm", "IVM"),
