@@ -419,11 +419,16 @@ class Multidrizzle(DrizzleParameters):
             if self.workinplace:
                 products.archive_inputs([e.filename for e in self.exposures],
                                         preserve=self.preserve, overwrite=self.overwrite)
+            written_by: dict[str, list[Path]] = {}
             for step, switched_on in switches.items():
                 if switched_on:
                     self._step_started(step)
                     self._check_inputs_of(step)
-                    written += self._run_step(step, plan, executor)
+                    written_by[step] = self._run_step(step, plan, executor)
+                    written += written_by[step]
+                    if self.clean:
+                        self._remove(self._files_read_no_more(step, steps_to_run,
+                                                              written_by))
                 else:
                     self._skip_step(step, by_call=overrides[step] is not None)
             if self.clean:
@@ -929,6 +934,19 @@ class Multidrizzle(DrizzleParameters):
                         for k, v in self.parameters_dict().items()},
             exposures=self.exposures, sky_values=self.sky_values,
             sky_subtracted=self.sky_subtracted, drizzle=drizzle, weight=final.wht)
+
+    @staticmethod
+    def _files_read_no_more(done: str, steps_to_run: list[str],
+                            written_by: dict[str, list[Path]]) -> list[Path]:
+        """``clean=True``: the intermediates of this run that no step after ``done`` reads
+        (each step's are removed once the last step that reads them has run, not at
+        the end, so that a run never holds every intermediate at once on disk).
+        They are taken out of ``written_by``."""
+        later = steps_to_run[steps_to_run.index(done) + 1:]
+        finished = [step for step in written_by
+                    if not any(step in pipeline.STEPS[reader].reads + pipeline.STEPS[reader].needs
+                               for reader in later)]
+        return [path for step in finished for path in written_by.pop(step)]
 
     def _remove(self, paths: list[Path]) -> None:
         """``clean=True``: remove the intermediate files, and the results kept in them."""

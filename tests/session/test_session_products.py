@@ -12,6 +12,7 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 from astropy.table import Table
 
+from multidrizzle import Multidrizzle
 from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.io import products
 from multidrizzle.io.intermediates import StoredImage
@@ -137,6 +138,33 @@ def test_clean_removes_the_cosmic_ray_masks(demo, tmp_path, demo_session):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["final_drc.fits",
                                                                 "final_manifest.json"]
     assert md.cr_masks is not None           # the masks stay on the session
+
+
+def test_clean_removes_each_steps_files_once_no_later_step_reads_them(
+        demo, tmp_path, demo_session, monkeypatch):
+    """clean=True: the separate drizzles go once the median is made, the median once
+    blotted, the blotted medians once the cosmic rays are found; so the run never
+    holds every intermediate on disk at once."""
+    md = demo_session(demo, tmp_path / "final", in_memory=False, clean=True)
+    seen: dict[str, set[str]] = {}
+    started = Multidrizzle._step_started
+
+    def recorded(session, step):
+        seen[step] = {name for name in _folder_files(tmp_path) if name.endswith(".fits")}
+        started(session, step)
+    monkeypatch.setattr(Multidrizzle, "_step_started", recorded)
+    md.run()
+
+    def kinds(names):
+        return {kind for kind in ("_single_sci", "_single_wht", "_med", "_blt", "_crmask")
+                if any(kind in name for name in names)}
+    assert kinds(seen["median"]) == {"_single_sci", "_single_wht"}
+    assert kinds(seen["blot"]) == {"_med"}
+    assert kinds(seen["driz_cr"]) == {"_blt"}
+    assert kinds(seen["driz_combine"]) == {"_crmask"}
+    assert sorted(_folder_files(tmp_path)) == ["final_drc.fits", "final_manifest.json"]
+    assert [md.step_records[step].status for step in ("driz_separate", "median", "blot")] \
+        == ["removed"] * 3
 
 
 def test_in_memory_writes_no_cosmic_ray_mask(demo, tmp_path, demo_session):
