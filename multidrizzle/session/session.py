@@ -1035,7 +1035,8 @@ class Multidrizzle(DrizzleParameters):
         at once), and an interrupted or failed run removes its partial files.
 
         Every file is written under a temporary name that its writer removes on
-        any exception; what is left are the images being assembled in place.
+        any exception; what is left are the median being combined in place and
+        the final product being written in place (under its temporary names).
         """
         previous = None
         if threading.current_thread() is threading.main_thread() and \
