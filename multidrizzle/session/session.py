@@ -942,10 +942,9 @@ class Multidrizzle(DrizzleParameters):
         (each step's are removed once the last step that reads them has run, not at
         the end, so that a run never holds every intermediate at once on disk).
         They are taken out of ``written_by``."""
-        later = steps_to_run[steps_to_run.index(done) + 1:]
+        later = [pipeline.STEPS[step] for step in steps_to_run[steps_to_run.index(done) + 1:]]
         finished = [step for step in written_by
-                    if not any(step in pipeline.STEPS[reader].reads + pipeline.STEPS[reader].needs
-                               for reader in later)]
+                    if not any(step in reader.reads + reader.needs for reader in later)]
         return [path for step in finished for path in written_by.pop(step)]
 
     def _remove(self, paths: list[Path]) -> None:
