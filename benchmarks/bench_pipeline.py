@@ -220,7 +220,7 @@ def _bytes_under(folder: Path, skip: set[str]) -> int:
 class TemporaryDiskSampler(threading.Thread):
     """Peak bytes of the files under a run folder other than the input copies,
     the final products (also while they are written) and the benchmark's own
-    files: intermediates, logs, the final image's assembly."""
+    files: intermediates and logs."""
 
     def __init__(self, folder: Path, skip: list[Path], interval: float = 0.2) -> None:
         super().__init__(daemon=True)

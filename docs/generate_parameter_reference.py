@@ -41,7 +41,8 @@ _BEHAVIOURS = [
     ("`restore`", "copy `OrIg_files/` over the inputs before processing", "the same, "
      "before the inputs are read in `build()`, and only with `workinplace=True` (it "
      "changes the inputs)"),
-    ("`clean`", "remove intermediate files", "the same; the results kept in those "
+    ("`clean`", "remove intermediate files", "the same, each step's as soon as no later "
+     "step of the run reads them (less disk at the peak); the results kept in those "
      "files leave the session with them (`in_memory=False`), `_crclean` images are kept"),
     ("`in_memory`", "keep intermediates in memory instead of files", "the same; with "
      "`False` the session reads them back from their files when asked (`md.single_sci`, "

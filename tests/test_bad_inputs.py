@@ -299,24 +299,44 @@ def test_exposure_that_overlaps_no_other_is_named(case, capsys, demo_session):
 # ------------------------------------------------------------ product set and interruption
 
 #: A command that runs multidrizzle and stops itself with a signal once the first
-#: product file of the final drizzle has been written (to its temporary name).
+#: product file of the final drizzle is complete (under its temporary name).
 _STOPPED_IN_FINAL_WRITE = """
 import os, signal, sys
-from multidrizzle.io import products
+from multidrizzle.io.atomic import FileSet
 from multidrizzle.session.cli import main
-write_images = products.write_images
-def stopped(path, *args, **kwargs):
-    written = write_images(path, *args, **kwargs)
+seal = FileSet.seal
+def stopped(self, path):
+    sealed = seal(self, path)
     os.kill(os.getpid(), getattr(signal, sys.argv[1]))
-    return written
-products.write_images = stopped
+    return sealed
+FileSet.seal = stopped
+sys.exit(main(sys.argv[2:]))
+"""
+
+#: As :data:`_STOPPED_IN_FINAL_WRITE`, but the signal comes once the first strip of
+#: the final drizzle has been written into the product being made in place.
+_STOPPED_IN_FINAL_STRIPS = """
+import os, signal, sys
+from multidrizzle.io import intermediates, products
+from multidrizzle.session.cli import main
+allocate, write = products.ProductInProgress._allocate, intermediates.StoredImage.write
+product_files = set()
+def allocated(self, *args):
+    allocate(self, *args)
+    product_files.update(image.path for image in self.images.values())
+def written(self, key, values):
+    write(self, key, values)
+    if self.path in product_files:
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+products.ProductInProgress._allocate = allocated
+intermediates.StoredImage.write = written
 sys.exit(main(sys.argv[2:]))
 """
 
 
-def _stopped_run(case, signal_name, *options):
+def _stopped_run(case, signal_name, *options, script=_STOPPED_IN_FINAL_WRITE):
     return subprocess.run(
-        [sys.executable, "-c", _STOPPED_IN_FINAL_WRITE, signal_name,
+        [sys.executable, "-c", script, signal_name,
          f"@{case.folder / 'in' / 'inputs.lst'}", "--output", str(case.out / "final"),
          "--quiet", "--runfile", "", *options],
         capture_output=True, text=True, cwd=case.folder, timeout=300,
@@ -373,6 +393,21 @@ def test_signal_during_the_final_write_leaves_the_earlier_set_whole(case, capsys
     assert fits.getval(case.out / "final_drc_wht.fits", "D001PIXF") == 1.0
     assert _temporary_files(case.out) == set()
     assert bad_inputs.sha256_of(case.inputs) == case.before
+
+
+@pytest.mark.parametrize("build", ["yes", "no"])
+def test_signal_while_the_final_strips_are_written_leaves_no_product_and_no_temporary_file(
+        case, capsys, build):
+    """The strips go straight into the product, made under temporary names: an
+    interrupted final drizzle leaves the earlier set whole and nothing else."""
+    assert case.run(capsys, "--build", build)[0] == 0
+    earlier = bad_inputs.sha256_of(sorted(case.out.glob("final_*")))
+    finished = _stopped_run(case, "SIGINT", "--build", build, "--final_pixfrac", "0.6",
+                            script=_STOPPED_IN_FINAL_STRIPS)
+    assert finished.returncode == 130, finished.stderr
+    assert bad_inputs.sha256_of(sorted(case.out.glob("final_*"))) == earlier
+    assert check_product_set(case.out / "final_manifest.json") == []
+    assert _temporary_files(case.out) == set()
 
 
 def test_killed_run_leaves_no_complete_claim_and_the_next_run_cleans_up(case, capsys):

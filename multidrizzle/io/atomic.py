@@ -28,6 +28,8 @@ TEMPORARY_SUFFIX = ".tmp"
 
 #: Mode of a new file (mkstemp makes files private, 0600).
 _NEW_FILE_MODE = 0o644
+#: Bytes read at a time to take the sha256 of a file filled in place.
+_HASH_BLOCK_BYTES = 16 * 2**20
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
@@ -98,7 +100,10 @@ class FileSet:
     written, and :meth:`discard` (called on any error, ``KeyboardInterrupt``
     included, when used as a context manager) removes them, leaving the
     earlier files as they were.  The sha256 and size of each file are taken
-    as it is written, for a manifest.
+    as it is written, for a manifest.  A file too large to be streamed (a
+    final product written region by region) is made in place instead:
+    :meth:`create` gives its temporary file, :meth:`seal` records it once
+    complete.
 
     Examples
     --------
@@ -129,6 +134,39 @@ class FileSet:
             write(_HashingStream(stream, digest))
         self.checksums[path] = digest.hexdigest()
         self.sizes[path] = Path(temporary).stat().st_size
+        return path
+
+    def create(self, path: str | os.PathLike) -> Path:
+        """An empty temporary file for ``path``, to be filled in place (a product
+        written region by region); returns the temporary file's name.
+
+        Call :meth:`seal` once it is complete, so that its sha256 and size are
+        recorded; it is renamed by :meth:`commit` and removed by :meth:`discard`
+        as the files of :meth:`write` are.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.is_file() else _NEW_FILE_MODE
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.",
+                                             suffix=TEMPORARY_SUFFIX, dir=path.parent)
+        os.close(handle)
+        self._pending.append((Path(temporary), path, mode))
+        return Path(temporary)
+
+    def seal(self, path: str | os.PathLike) -> Path:
+        """Record the sha256 and size of the file made by :meth:`create` for ``path``
+        (read back from its temporary file); returns ``path``."""
+        path = Path(path)
+        temporary = next((temp for temp, destination, _ in self._pending
+                          if destination == path), None)
+        if temporary is None:
+            raise KeyError(f"{path} is not a file of this set")
+        digest = hashlib.sha256()
+        with open(temporary, "rb") as stream:
+            for block in iter(lambda: stream.read(_HASH_BLOCK_BYTES), b""):
+                digest.update(block)
+        self.checksums[path] = digest.hexdigest()
+        self.sizes[path] = temporary.stat().st_size
         return path
 
     @property

@@ -95,20 +95,15 @@ class OutputLayout:
     def crclean(self, chip: Chip) -> Path:
         return self._chip(chip, "crclean")
 
-    def assembly(self, image: str) -> Path:
-        """A final image being put together from its strips (``sci``, ``wht``, ``ctx``, ``err``),
-        streamed into the product and removed."""
-        return self.folder / f".{Path(self.root).name}_final_{image}.part.fits"
-
     def product(self, suffix: str) -> Path:
         """The multi-extension product, ``suffix`` ``'drz'`` or ``'drc'``."""
         return Path(f"{self.root}_{suffix}.fits")
 
     def partial_files(self) -> list[Path]:
         """The files a run builds in place and renames or removes when it ends: the
-        final images being assembled and the median being combined."""
-        return [self.assembly(image) for image in ("sci", "wht", "ctx", "err")] + [
-            self.median_part()]
+        median being combined.  (The final product is built in place under the
+        temporary names of its :class:`~multidrizzle.io.atomic.FileSet`.)"""
+        return [self.median_part()]
 
     def leftovers(self, exposures) -> list[Path]:
         """Temporary files in the output folder left by a run of this layout that was

@@ -51,7 +51,8 @@ __all__ = [
     "photometric_cards", "footprint_region", "header_table", "keyword_conflicts",
     "bunit_unit", "IDENTITY_KEYWORDS", "PHOTOMETRY_KEYWORDS", "CONFLICT_KEYWORDS",
     "TABLE_KEYWORDS", "single_headers", "median_header", "blot_header", "crclean_header",
-    "final_product_names", "write_drizzle_product", "ARCHIVE_FOLDER", "archive_inputs",
+    "final_product_names", "write_drizzle_product", "ProductInProgress", "stored_product_images",
+    "ARCHIVE_FOLDER", "archive_inputs",
     "restore_inputs", "write_back_to_input",
 ]
 
@@ -1036,36 +1037,57 @@ def write_drizzle_product(root: str, sci: np.ndarray, wht: np.ndarray,
     -------
     list of pathlib.Path
         The files written.
+
+    See Also
+    --------
+    ProductInProgress : the same files, allocated first and written region by
+        region (a final image larger than memory).
     """
     context = None if ctx is None else (ctx[0] if ctx.shape[0] == 1 else ctx)
-    names = final_product_names(root, suffix, build=build, context=context is not None,
-                                error=err is not None)
+    files = _product_files(root, suffix, headers,
+                           {"SCI": sci, "WHT": wht, "CTX": context, "ERR": err},
+                           build=build, written_at=_utc_now())
+    return [write_images(path, parts, table, file_set=file_set)
+            for path, parts, table in files]
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _product_files(root: str, suffix: str, headers: ProductHeaders,
+                   images: Mapping[str, Any], *, build: bool, written_at: str
+                   ) -> list[tuple[Path, list[tuple[fits.Header, Any, str]],
+                                   fits.BinTableHDU | None]]:
+    """The files of a product: each file's name, its HDUs ``(header, data, name)``
+    (the first the primary HDU) and the HDRTAB table it ends with, if any.
+
+    ``images`` maps ``SCI``, ``WHT``, ``CTX`` and ``ERR`` to their data (or
+    anything with ``shape`` and ``dtype``), None for an image left out.
+    """
+    names = final_product_names(root, suffix, build=build,
+                                context=images.get("CTX") is not None,
+                                error=images.get("ERR") is not None)
     error_header = headers.science if headers.error is None else headers.error
     primary = headers.primary.copy()
     _add_output_cards(primary, names)
     primary["ROOTNAME"] = (Path(root).name, "root name of the product")
-    written_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     table = fits.table_to_hdu(headers.table)
     table.name = "HDRTAB"
+    cards = {"SCI": headers.science, "WHT": headers.weight, "CTX": headers.weight,
+             "ERR": error_header}
     if build:
         path = Path(f"{root}_{suffix}.fits")
-        parts = [(_file_cards(primary, path, written_at), None, "PRIMARY"),
-                 (headers.science, sci, "SCI"), (headers.weight, wht, "WHT")]
-        if context is not None:
-            parts.append((headers.weight, context, "CTX"))
-        if err is not None:
-            parts.append((error_header, err, "ERR"))
-        return [write_images(path, parts, table, file_set=file_set)]
-    images = {"SCI": (sci, headers.science), "WHT": (wht, headers.weight),
-              "CTX": (context, headers.weight), "ERR": (err, error_header)}
-    written = []
+        parts = [(_file_cards(primary, path, written_at), None, "PRIMARY")]
+        parts += [(cards[name], images[name], name) for name in names]
+        return [(path, parts, table)]
+    files = []
     for name, file_name in names.items():
-        data, cards = images[name]
         path = Path(file_name)
-        header = _file_cards(_merged(primary, cards), path, written_at)
-        written.append(write_images(path, [(header, data, "PRIMARY")],
-                                    table if name == "SCI" else None, file_set=file_set))
-    return written
+        header = _file_cards(_merged(primary, cards[name]), path, written_at)
+        files.append((path, [(header, images[name], "PRIMARY")],
+                      table if name == "SCI" else None))
+    return files
 
 
 #: Bytes of image data copied at a time when a product is written from
@@ -1100,22 +1122,27 @@ def write_images(path: str | os.PathLike,
         for index, (header, data, name) in enumerate(parts):
             _write_image_hdu(stream, header, data, name, primary=index == 0)
         if table is not None:
-            buffer = io.BytesIO()
-            fits.HDUList([fits.PrimaryHDU(), table]).writeto(buffer)
-            stream.write(buffer.getvalue()[len(fits.PrimaryHDU().header.tostring()):])
+            stream.write(_table_bytes(table))
     if file_set is not None:
         return file_set.write(path, write)
     return atomic_write(path, write)
 
 
-def _write_image_hdu(stream: BinaryIO, header: fits.Header, data: Any, name: str,
-                     primary: bool) -> None:
+def _table_bytes(table: fits.BinTableHDU) -> bytes:
+    """A table extension as written after other HDUs."""
+    buffer = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), table]).writeto(buffer)
+    return buffer.getvalue()[len(fits.PrimaryHDU().header.tostring()):]
+
+
+def _hdu_header_bytes(header: fits.Header, data: Any, name: str, primary: bool) -> bytes:
+    """The header of an image HDU of ``data`` (only its shape and dtype are used; None
+    for an empty primary HDU) as written to the file, padded to whole blocks."""
     content = header.copy()
     for keyword in STRUCTURAL_KEYWORDS:
         content.remove(keyword, ignore_missing=True, remove_all=True)
     if data is None:
-        stream.write(fits.PrimaryHDU(header=content).header.tostring().encode("ascii"))
-        return
+        return fits.PrimaryHDU(header=content).header.tostring().encode("ascii")
     dtype = np.dtype(data.dtype).newbyteorder("=")
     shape = tuple(int(n) for n in data.shape)
     template = np.zeros((1,) * len(shape), dtype=dtype)
@@ -1123,7 +1150,16 @@ def _write_image_hdu(stream: BinaryIO, header: fits.Header, data: Any, name: str
            else fits.ImageHDU(data=template, header=content, name=name))
     for axis, length in enumerate(reversed(shape), start=1):
         hdu.header[f"NAXIS{axis}"] = length
-    stream.write(hdu.header.tostring().encode("ascii"))
+    return hdu.header.tostring().encode("ascii")
+
+
+def _write_image_hdu(stream: BinaryIO, header: fits.Header, data: Any, name: str,
+                     primary: bool) -> None:
+    stream.write(_hdu_header_bytes(header, data, name, primary))
+    if data is None:
+        return
+    dtype = np.dtype(data.dtype).newbyteorder("=")
+    shape = tuple(int(n) for n in data.shape)
     big_endian = dtype.newbyteorder(">")
     rows = max(1, _COPY_BYTES // max(1, shape[-1] * dtype.itemsize))
     planes = [()] if len(shape) == 2 else [(plane,) for plane in range(shape[0])]
@@ -1134,6 +1170,191 @@ def _write_image_hdu(stream: BinaryIO, header: fits.Header, data: Any, name: str
             stream.write(chunk.astype(big_endian, copy=False).tobytes())
             written += chunk.size * dtype.itemsize
     stream.write(b"\0" * (-written % _BLOCK))
+
+
+@dataclass(frozen=True)
+class _Allocated:
+    """An image not written yet: its shape and (native-endian) type."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * np.dtype(self.dtype).itemsize
+
+
+@dataclass
+class _PlacedHDU:
+    """Where an HDU of a product in progress lies in its file."""
+
+    header_offset: int
+    header_length: int
+    data_length: int   # with its padding to whole blocks
+
+    @property
+    def end(self) -> int:
+        return self.header_offset + self.header_length + self.data_length
+
+
+class ProductInProgress:
+    """A final product allocated under its temporary names and written in place.
+
+    The files :func:`write_drizzle_product` writes (the same names, HDUs,
+    headers and data layout), but made before their pixels exist: the
+    headers are written from ``headers`` (the final ones but for values
+    known only at the end, such as ``S_REGION``), the data areas are
+    allocated (sparse: they read as zeros), and the caller writes the images
+    region by region through :attr:`images`.  :meth:`finish` then writes the
+    final headers, moving the data in place when a header's length in blocks
+    changed (an ``S_REGION`` polygon longer than the allocated one: the file
+    grows by that many blocks, no copy is made), appends HDRTAB and records
+    the files in ``file_set``, which the caller commits.  So a final image
+    larger than memory is written once, and no other copy of it is made on
+    disk.
+
+    Parameters
+    ----------
+    root, suffix, build
+        As for :func:`write_drizzle_product`.
+    headers : ProductHeaders
+        The headers to allocate with.
+    shape : tuple of int
+        ``(ny, nx)`` of the output grid.
+    context_planes : int or None
+        Number of 32-bit context planes (a single plane is written as a 2-D
+        image, as :func:`write_drizzle_product` does), None for no CTX.
+    error : bool
+        Whether there is an ERR image.
+    file_set : FileSet
+        The set the files are made in (temporary names until it is
+        committed; :meth:`~multidrizzle.io.atomic.FileSet.discard` removes
+        them).
+
+    Attributes
+    ----------
+    images : dict of str to StoredImage
+        ``SCI``, ``WHT``, ``CTX`` (always ``(planes, ny, nx)``) and ``ERR``
+        in the temporary files, to write into (and read back) until
+        :meth:`finish`.
+    """
+
+    def __init__(self, root: str, suffix: str, headers: ProductHeaders, *, build: bool,
+                 shape: tuple[int, int], context_planes: int | None, error: bool,
+                 file_set: FileSet) -> None:
+        shape = tuple(int(n) for n in shape)
+        self._root, self._suffix, self._build = root, suffix, bool(build)
+        self.file_set = file_set
+        context = None if context_planes is None else _Allocated(
+            shape if context_planes == 1 else (int(context_planes), *shape),
+            np.dtype(np.int32))
+        self._images = {"SCI": _Allocated(shape, np.dtype(np.float32)),
+                        "WHT": _Allocated(shape, np.dtype(np.float32)),
+                        "CTX": context,
+                        "ERR": _Allocated(shape, np.dtype(np.float32)) if error else None}
+        self.images: dict[str, Any] = {}
+        self._files: list[tuple[Path, Path, list[_PlacedHDU]]] = []
+        try:
+            self._allocate(headers, shape)
+        except BaseException:
+            file_set.discard()
+            raise
+
+    def _allocate(self, headers: ProductHeaders, shape: tuple[int, ...]) -> None:
+        from multidrizzle.io.intermediates import StoredImage
+
+        for path, parts, _ in _product_files(self._root, self._suffix, headers, self._images,
+                                             build=self._build, written_at=_utc_now()):
+            temporary = self.file_set.create(path)
+            placed: list[_PlacedHDU] = []
+            with open(temporary, "r+b") as stream:
+                for header, data, name in parts:
+                    header_bytes = _hdu_header_bytes(header, data, name, primary=not placed)
+                    offset = placed[-1].end if placed else 0
+                    stream.seek(offset)
+                    stream.write(header_bytes)
+                    data_length = 0 if data is None else data.nbytes + (-data.nbytes % _BLOCK)
+                    placed.append(_PlacedHDU(offset, len(header_bytes), data_length))
+                    if data is not None:
+                        image = next(key for key, value in self._images.items()
+                                     if value is data)
+                        stored_shape = (1, *shape) if image == "CTX" and len(
+                            data.shape) == 2 else data.shape
+                        self.images[image] = StoredImage(
+                            temporary, stored_shape, data.dtype.newbyteorder(">"),
+                            offset + len(header_bytes))
+                stream.truncate(placed[-1].end)
+            self._files.append((path, temporary, placed))
+
+    @property
+    def paths(self) -> list[Path]:
+        """The products' names (after the commit)."""
+        return [path for path, _, _ in self._files]
+
+    def finish(self, headers: ProductHeaders) -> list[Path]:
+        """Write the final ``headers`` (DATE now), append HDRTAB, and record each file's
+        size and sha256 in the file set; returns the products' names.
+
+        :attr:`images` may point at moved data afterwards: read the product
+        through :func:`stored_product_images` once committed.
+        """
+        files = _product_files(self._root, self._suffix, headers, self._images,
+                               build=self._build, written_at=_utc_now())
+        for (path, temporary, placed), (_, parts, table) in zip(self._files, files):
+            header_bytes = [_hdu_header_bytes(header, data, name, primary=index == 0)
+                            for index, (header, data, name) in enumerate(parts)]
+            with open(temporary, "r+b") as stream:
+                end = _rewrite_headers(stream, placed, header_bytes)
+                stream.truncate(end)
+                if table is not None:
+                    stream.seek(end)
+                    stream.write(_table_bytes(table))
+            self.file_set.seal(path)
+        return self.paths
+
+    def discard(self) -> None:
+        """Remove the temporary files (a failed or interrupted final step)."""
+        self.file_set.discard()
+
+
+def _rewrite_headers(stream: BinaryIO, placed: list[_PlacedHDU],
+                     header_bytes: list[bytes]) -> int:
+    """Write new headers over a file's HDUs, moving their data in place when a header's
+    length changed; returns where the last HDU now ends."""
+    shifts, shift = [], 0
+    for hdu, header in zip(placed, header_bytes):
+        shift += len(header) - hdu.header_length
+        shifts.append(shift)
+    if any(s > 0 for s in shifts) and any(s < 0 for s in shifts):
+        raise RuntimeError("product headers grew in one HDU and shrank in another; "
+                           "cannot move their data in place")
+    order = range(len(placed))
+    if any(s > 0 for s in shifts):
+        order = reversed(order)   # to the end of the file: the last HDU moves first
+    for index in order:
+        hdu = placed[index]
+        if shifts[index] and hdu.data_length:
+            log.debug("product header %d is %+d bytes: moving its data", index,
+                      shifts[index])
+            _move_bytes(stream, hdu.header_offset + hdu.header_length, hdu.data_length,
+                        shifts[index])
+    offset = 0
+    for hdu, header in zip(placed, header_bytes):
+        stream.seek(offset)
+        stream.write(header)
+        offset += len(header) + hdu.data_length
+    return offset
+
+
+def _move_bytes(stream: BinaryIO, start: int, length: int, shift: int) -> None:
+    """Move ``length`` bytes at ``start`` by ``shift`` within the file, a block at a time
+    (from the end when moving towards it, so that nothing is overwritten before read)."""
+    starts = range(start, start + length, _COPY_BYTES)
+    for chunk in (reversed(starts) if shift > 0 else starts):
+        stream.seek(chunk)
+        data = stream.read(min(_COPY_BYTES, start + length - chunk))
+        stream.seek(chunk + shift)
+        stream.write(data)
 
 
 def _add_output_cards(header: fits.Header, names: Mapping[str, str]) -> None:

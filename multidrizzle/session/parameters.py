@@ -1083,7 +1083,8 @@ class DrizzleParameters(HasTraits):
         "Copy the input files to the 'OrIg_files' archive directory, replacing copies "
         "made earlier.")), "state", origin="astrodrizzle")
     clean = _parameter(Flag(False, help=(
-        "Remove intermediate files (masks, single drizzles, median, blots) at the end of "
+        "Remove intermediate files (masks, single drizzles, median, blots): each step's "
+        "once the last step of the run that reads them is done, the rest at the end of "
         "the run.")), "state")
 
     # -------------------------------------------------------------- static

@@ -429,14 +429,11 @@ def _keep_cosmic_rays(md: "Multidrizzle", result: Mapping) -> Kept:
 
 
 def _keep_final(md: "Multidrizzle", result: DrizzledImage) -> Kept:
-    """Write the product; a final drizzle made in files is streamed into it, the files
-    removed, and the session then reads the product's images."""
+    """Write (or, made in place by the strips, finish and commit) the product; the
+    session then reads a product in files from it."""
     written = md.write_final(result)
     if not isinstance(result.sci, StoredImage):
         return Kept(result, products=written)
-    for image in (result.sci, result.wht, result.ctx, result.err):
-        if isinstance(image, StoredImage):
-            image.path.unlink(missing_ok=True)
     stored = products.stored_product_images(written)
     return Kept(dataclasses.replace(result, sci=stored["SCI"], wht=stored["WHT"],
                                     ctx=stored.get("CTX"), err=stored.get("ERR")),
@@ -580,40 +577,51 @@ def _split_final(md: "Multidrizzle", inputs: FinalDrizzleInputs, plan: RunPlan) 
 
 def _joined_final(md: "Multidrizzle", inputs: FinalDrizzleInputs, plan: RunPlan,
                   results: Iterator[DrizzledImage]) -> DrizzledImage:
-    """The strips put together: arrays, or (``in_memory=False``) files being written
-    that :func:`_keep_final` streams into the product."""
+    """The strips put together: arrays, or (``in_memory=False``) the product itself,
+    allocated under its temporary names and written strip by strip (in
+    ``final_units``), which :func:`_keep_final` finishes and commits."""
     shape = plan.final_shape
     planes = (len(inputs.exposures) - 1) // CONTEXT_PLANE_BITS + 1
     error = bool(inputs.settings.final_err)
+    exptime = float(sum(e.exptime for e in inputs.exposures))
+    n_images = len(inputs.exposures)
     if md.in_memory:
         sci = np.empty(shape, dtype=np.float32)
         wht = np.empty(shape, dtype=np.float32)
         ctx = np.empty((planes, *shape), dtype=np.int32) if inputs.settings.context else None
         err = np.empty(shape, dtype=np.float32) if error else None
-    else:
-        sci, wht, ctx = (create_image(md.layout.assembly(name), shape_of, dtype)
-                         for name, shape_of, dtype in (
-                             ("sci", shape, np.float32), ("wht", shape, np.float32),
-                             ("ctx", (planes, *shape), np.int32)))
-        if not inputs.settings.context:
-            ctx.path.unlink()
-            ctx = None
-        err = create_image(md.layout.assembly("err"), shape, np.float32) if error else None
-    for strip, result in zip(plan.final_strips, results):
-        rows, columns = strip.slices
-        for target, values, key in ((sci, result.sci, (rows, columns)),
-                                    (wht, result.wht, (rows, columns)),
-                                    (ctx, result.ctx, (slice(None), rows, columns)),
-                                    (err, result.err, (rows, columns))):
-            if target is None:
-                continue
-            if isinstance(target, StoredImage):
-                target.write(key, values)
-            else:
-                target[key] = values
-    return DrizzledImage(sci=sci, wht=wht, ctx=ctx, err=err,
-                         exptime=float(sum(e.exptime for e in inputs.exposures)),
-                         n_images=len(inputs.exposures))
+        for strip, result in zip(plan.final_strips, results):
+            rows, columns = strip.slices
+            sci[rows, columns] = result.sci
+            wht[rows, columns] = result.wht
+            if ctx is not None:
+                ctx[:, rows, columns] = result.ctx
+            if err is not None:
+                err[rows, columns] = result.err
+        return DrizzledImage(sci=sci, wht=wht, ctx=ctx, err=err, exptime=exptime,
+                             n_images=n_images)
+    product = md.start_final_product(exptime, n_images, shape,
+                                     planes if inputs.settings.context else None, error)
+    images = product.images
+    # the product holds SCI and ERR in final_units: a strip's count rates are scaled as
+    # they are written, as the product of an in-memory drizzle is (ScaledImage)
+    factor = np.float32(exptime) if md.final_units == "counts" else None
+    try:
+        for strip, result in zip(plan.final_strips, results):
+            rows, columns = strip.slices
+            for name, values in (("SCI", result.sci), ("WHT", result.wht),
+                                 ("CTX", result.ctx), ("ERR", result.err)):
+                if name not in images:
+                    continue
+                if factor is not None and name in ("SCI", "ERR"):
+                    values = values * factor
+                key = (slice(None), rows, columns) if name == "CTX" else (rows, columns)
+                images[name].write(key, values)
+    except BaseException:
+        md.discard_final_product()
+        raise
+    return DrizzledImage(sci=images["SCI"], wht=images["WHT"], ctx=images.get("CTX"),
+                         err=images.get("ERR"), exptime=exptime, n_images=n_images)
 
 
 # --------------------------------------------------------------------------

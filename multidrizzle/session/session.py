@@ -163,6 +163,7 @@ class Multidrizzle(DrizzleParameters):
     separate_pixel_maps: dict[str, PixelMap]
     build_summary: BuildSummary | None
     _kept: dict[str, pipeline.Kept]
+    _final_in_progress: products.ProductInProgress | None
     executor_is_remote: bool
     run_warnings: list[str]
     console: Console | None
@@ -186,6 +187,9 @@ class Multidrizzle(DrizzleParameters):
         self.separate_pixel_maps: dict[str, PixelMap] = {}
         self.build_summary: BuildSummary | None = None
         self._kept: dict[str, pipeline.Kept] = {}
+        #: The final product being written in place by the final drizzle's strips
+        #: (``in_memory=False``), until it is committed or discarded.
+        self._final_in_progress = None
         self.executor_is_remote = False
         #: Warnings about the last build() and run(): degenerate inputs, weak
         #: cosmic-ray detection, an empty product (also logged; RunWarning).
@@ -415,11 +419,16 @@ class Multidrizzle(DrizzleParameters):
             if self.workinplace:
                 products.archive_inputs([e.filename for e in self.exposures],
                                         preserve=self.preserve, overwrite=self.overwrite)
+            written_by: dict[str, list[Path]] = {}
             for step, switched_on in switches.items():
                 if switched_on:
                     self._step_started(step)
                     self._check_inputs_of(step)
-                    written += self._run_step(step, plan, executor)
+                    written_by[step] = self._run_step(step, plan, executor)
+                    written += written_by[step]
+                    if self.clean:
+                        self._remove(self._files_read_no_more(step, steps_to_run,
+                                                              written_by))
                 else:
                     self._skip_step(step, by_call=overrides[step] is not None)
             if self.clean:
@@ -823,19 +832,56 @@ class Multidrizzle(DrizzleParameters):
     def _output_folder(self) -> Path:
         return self.layout.folder
 
+    def _product_suffix(self) -> str:
+        return "drc" if any(e.is_cte_corrected for e in self.exposures) else "drz"
+
+    def start_final_product(self, exptime: float, n_images: int, shape: tuple[int, int],
+                            context_planes: int | None, error: bool
+                            ) -> products.ProductInProgress:
+        """The final product, allocated under temporary names for the final drizzle's
+        strips to be written into (see :class:`products.ProductInProgress`);
+        :meth:`write_final` finishes and commits it, :meth:`discard_final_product`
+        removes it.
+
+        Its headers are those of the finished product but for the footprint
+        (``S_REGION``), allocated for the whole grid and rewritten at the end.
+        """
+        self.discard_final_product()
+        allocation = DrizzledImage(sci=None, wht=None, exptime=exptime, n_images=n_images)
+        file_set = FileSet()  # temporary names until every file is finished
+        self._final_in_progress = products.ProductInProgress(
+            self.output_root, self._product_suffix(), self._product_headers(allocation),
+            build=bool(self.build_mef), shape=shape, context_planes=context_planes,
+            error=error, file_set=file_set)
+        return self._final_in_progress
+
+    def discard_final_product(self) -> None:
+        """Remove the temporary files of a final product not committed yet, if any."""
+        product, self._final_in_progress = self._final_in_progress, None
+        if product is not None:
+            product.discard()
+
     def write_final(self, final: DrizzledImage) -> list[Path]:
-        """Write the product of a final drizzle; returns the files written."""
-        suffix = "drc" if any(e.is_cte_corrected for e in self.exposures) else "drz"
+        """Write the product of a final drizzle (or finish the one its strips were
+        written into: :meth:`start_final_product`); returns the files written."""
+        product = self._final_in_progress
+        if product is not None and final.sci is not product.images["SCI"]:
+            self.discard_final_product()   # a result made otherwise replaces it
+            product = None
         headers = self._product_headers(final)
         for conflict in headers.conflicts:
             log.warning("final product: %s", conflict)
         layout = self.layout
-        file_set = FileSet()  # temporary names until every file is written
+        valid = _has_valid_pixel(final.wht)   # read before a product in progress is renamed
+        file_set = FileSet() if product is None else product.file_set
         try:
-            written = products.write_drizzle_product(
-                self.output_root, self._science_of(final), final.wht, final.ctx,
-                headers, build=bool(self.build_mef), suffix=suffix,
-                err=self._science_of(final, "err"), file_set=file_set)
+            if product is None:
+                written = products.write_drizzle_product(
+                    self.output_root, self._science_of(final), final.wht, final.ctx,
+                    headers, build=bool(self.build_mef), suffix=self._product_suffix(),
+                    err=self._science_of(final, "err"), file_set=file_set)
+            else:
+                written = product.finish(headers)
             # the earlier set stays whole and valid until here; from the first rename
             # until the new manifest is written, the set has no manifest: incomplete
             layout.manifest().unlink(missing_ok=True)
@@ -843,6 +889,8 @@ class Multidrizzle(DrizzleParameters):
         except BaseException:
             file_set.discard()
             raise
+        finally:
+            self._final_in_progress = None
         for path in written:
             log.info("wrote %s", path)
         for stale in layout.every_product():
@@ -857,7 +905,7 @@ class Multidrizzle(DrizzleParameters):
             products={path: (file_set.sizes[path], file_set.checksums[path])
                       for path in written})
         log.info("wrote %s", layout.manifest())
-        if not _has_valid_pixel(final.wht):  # warned here, where the log sees it
+        if not valid:  # warned here, where the log sees it
             checks.warn(self, f"the product {written[0]} has no valid pixel (weight 0 "
                               "everywhere): every input pixel was masked (DQ bits not in "
                               "final_bits, static mask, cosmic rays) or fell off the grid")
@@ -886,6 +934,18 @@ class Multidrizzle(DrizzleParameters):
                         for k, v in self.parameters_dict().items()},
             exposures=self.exposures, sky_values=self.sky_values,
             sky_subtracted=self.sky_subtracted, drizzle=drizzle, weight=final.wht)
+
+    @staticmethod
+    def _files_read_no_more(done: str, steps_to_run: list[str],
+                            written_by: dict[str, list[Path]]) -> list[Path]:
+        """``clean=True``: the intermediates of this run that no step after ``done`` reads
+        (each step's are removed once the last step that reads them has run, not at
+        the end, so that a run never holds every intermediate at once on disk).
+        They are taken out of ``written_by``."""
+        later = [pipeline.STEPS[step] for step in steps_to_run[steps_to_run.index(done) + 1:]]
+        finished = [step for step in written_by
+                    if not any(step in reader.reads + reader.needs for reader in later)]
+        return [path for step in finished for path in written_by.pop(step)]
 
     def _remove(self, paths: list[Path]) -> None:
         """``clean=True``: remove the intermediate files, and the results kept in them."""
@@ -974,7 +1034,8 @@ class Multidrizzle(DrizzleParameters):
         at once), and an interrupted or failed run removes its partial files.
 
         Every file is written under a temporary name that its writer removes on
-        any exception; what is left are the images being assembled in place.
+        any exception; what is left are the median being combined in place and
+        the final product being written in place (under its temporary names).
         """
         previous = None
         if threading.current_thread() is threading.main_thread() and \
@@ -983,6 +1044,7 @@ class Multidrizzle(DrizzleParameters):
         try:
             yield
         except BaseException:
+            self.discard_final_product()
             for path in self.layout.partial_files():
                 path.unlink(missing_ok=True)
             raise

@@ -171,7 +171,8 @@ _FLOAT32 = 4
 
 
 def estimate_run(md: "Multidrizzle", plan: RunPlan) -> RunEstimate:
-    """Peak memory of the largest task plus what the session keeps; disk of the files."""
+    """Peak memory of the largest task plus what the session keeps; peak disk of the
+    intermediate files."""
     chips = [chip for exposure in md.exposures for chip in exposure.chips]
     chip_pixels = [chip.shape[0] * chip.shape[1] for chip in chips]
     planes = ((len(md.exposures) - 1) // 32 + 1) if md.context else 0
@@ -188,8 +189,13 @@ def estimate_run(md: "Multidrizzle", plan: RunPlan) -> RunEstimate:
     if md.in_memory:
         kept += (cutouts * 2 * _FLOAT32 + separate_area * _FLOAT32
                  + sum(chip_pixels) * (_FLOAT32 + 1) + ny * nx * final_pixel)
-    disk = 0 if md.in_memory else (cutouts * 2 * _FLOAT32 + separate_area * _FLOAT32
-                                   + sum(chip_pixels) * (_FLOAT32 + 1) + ny * nx * final_pixel)
+    # the intermediates' files (the final strips go straight into the product); with
+    # clean=True each step's go once the next step that reads them is done
+    singles, median = cutouts * 2 * _FLOAT32, separate_area * _FLOAT32
+    blots, masks = sum(chip_pixels) * _FLOAT32, sum(chip_pixels)
+    disk = max(singles + median, median + blots, blots + masks) if md.clean else \
+        singles + median + blots + masks
+    disk = 0 if md.in_memory else disk
     return RunEstimate(peak_memory=int(task + kept), temporary_disk=int(disk),
                        product_disk=int(ny * nx * final_pixel))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 import warnings
 
 import numpy as np
@@ -14,6 +16,7 @@ from multidrizzle.demo.datasets import make_demo_dataset
 from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.model.geometry import GridRequest, make_output_grid, native_scale
 from multidrizzle.io import products
+from multidrizzle.io.atomic import FileSet
 from multidrizzle.model import ReadOptions, read_exposure
 
 from support.hst_files import UVIS_FLC
@@ -220,3 +223,76 @@ def test_write_image_drops_structural_keywords(tmp_path):
         assert len(hdul) == 1 and hdul[0].data.shape == (3, 4)
         assert hdul[0].header["MDRIZSKY"] == 1.5 and "EXTNAME" not in hdul[0].header
     assert header["EXTNAME"] == "SCI"  # the caller's header is not modified
+
+
+def _without_date(content: bytes) -> bytes:
+    """A product's bytes with its DATE (when it was written) blanked."""
+    return re.sub(rb"DATE    = '[0-9T:-]+'", b"DATE    = 'written'", content)
+
+
+@pytest.mark.parametrize("build, planes, error, change", [
+    (True, 1, True, "region"), (True, 3, False, "grown"), (True, 2, True, "shrunk"),
+    (False, 3, True, "grown"), (False, 1, False, "shrunk"), (False, 2, True, "region")])
+def test_product_written_in_place_is_the_streamed_product(demo, tmp_path, build, planes,
+                                                          error, change):
+    """ProductInProgress (allocated with provisional headers, written strip by strip,
+    finished with the final ones) makes the same bytes as write_drizzle_product from
+    whole images, whether the final primary header takes the allocated number of
+    blocks or more or fewer (then the data are moved in place)."""
+    exposures, grid, sky_values = demo
+    rng = np.random.default_rng(11)
+    ny, nx = grid.shape
+    sci = rng.normal(size=grid.shape).astype(np.float32)
+    wht = np.zeros(grid.shape, np.float32)
+    wht[ny // 5:ny - 3, 7:nx // 2] = rng.random((ny - 3 - ny // 5, nx // 2 - 7))
+    ctx = rng.integers(0, 2**31 - 1, size=(planes, ny, nx), dtype=np.int32)
+    err = rng.random(grid.shape).astype(np.float32) if error else None
+    final = _final_headers(demo, exposures=exposures, sky_values=sky_values, weight=wht)
+    allocation = _final_headers(demo, exposures=exposures, sky_values=sky_values)
+    assert allocation.primary["S_REGION"] != final.primary["S_REGION"]
+    longer = {"grown": final, "shrunk": allocation}.get(change)
+    if longer is not None:  # three blocks more in one of them
+        for line in range(100):
+            longer.primary["HISTORY"] = f"a line of the parameters, number {line}"
+    file_set = FileSet()
+    product = products.ProductInProgress(
+        str(tmp_path / "placed" / "out"), "drz", allocation, build=build, shape=grid.shape,
+        context_planes=planes, error=error, file_set=file_set)
+    assert not list((tmp_path / "placed").glob("out*"))    # temporary names until the commit
+    for start in range(0, ny, 7):                          # strips, as the final drizzle's
+        rows = (slice(start, start + 7), slice(None))
+        for name, values in (("SCI", sci), ("WHT", wht), ("ERR", err)):
+            if values is not None:
+                product.images[name].write(rows, values[rows])
+        product.images["CTX"].write((slice(None), *rows), ctx[(slice(None), *rows)])
+    np.testing.assert_array_equal(product.images["WHT"].read(), wht)
+    placed = product.finish(final)
+    file_set.commit()
+    streamed = products.write_drizzle_product(str(tmp_path / "streamed" / "out"), sci, wht,
+                                              ctx, final, build=build, err=err)
+    assert [path.name for path in placed] == [path.name for path in streamed]
+    assert len(placed) == (1 if build else 3 + error)
+    for path, reference in zip(placed, streamed):
+        content = path.read_bytes()
+        assert _without_date(content) == _without_date(reference.read_bytes()), path.name
+        assert file_set.sizes[path] == len(content)
+        assert file_set.checksums[path] == hashlib.sha256(content).hexdigest()
+        with fits.open(path, checksum=True) as hdul:
+            hdul.verify("exception")
+            assert hdul[0].header["S_REGION"] == products.footprint_region(grid, wht)
+    assert sorted(path.name for path in (tmp_path / "placed").iterdir()) == \
+        sorted(path.name for path in placed)
+
+
+def test_product_in_progress_discarded_leaves_nothing(demo, tmp_path):
+    exposures, grid, sky_values = demo
+    headers = _final_headers(demo, exposures=exposures, sky_values=sky_values)
+    for build in (True, False):
+        product = products.ProductInProgress(
+            str(tmp_path / "out"), "drz", headers, build=build, shape=grid.shape,
+            context_planes=1, error=True, file_set=FileSet())
+        assert {path.name.startswith(".out_drz") for path in tmp_path.iterdir()} == {True}
+        product.images["SCI"].write((slice(0, 3), slice(None)),
+                                    np.ones((3, grid.nx), np.float32))
+        product.discard()
+        assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -9,7 +12,11 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 from astropy.table import Table
 
+from multidrizzle import Multidrizzle
 from multidrizzle.demo.datasets import make_demo_dataset
+from multidrizzle.io import products
+from multidrizzle.io.intermediates import StoredImage
+from multidrizzle.session.tasks import make_run_plan
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +140,33 @@ def test_clean_removes_the_cosmic_ray_masks(demo, tmp_path, demo_session):
     assert md.cr_masks is not None           # the masks stay on the session
 
 
+def test_clean_removes_each_steps_files_once_no_later_step_reads_them(
+        demo, tmp_path, demo_session, monkeypatch):
+    """clean=True: the separate drizzles go once the median is made, the median once
+    blotted, the blotted medians once the cosmic rays are found; so the run never
+    holds every intermediate on disk at once."""
+    md = demo_session(demo, tmp_path / "final", in_memory=False, clean=True)
+    seen: dict[str, set[str]] = {}
+    started = Multidrizzle._step_started
+
+    def recorded(session, step):
+        seen[step] = {name for name in _folder_files(tmp_path) if name.endswith(".fits")}
+        started(session, step)
+    monkeypatch.setattr(Multidrizzle, "_step_started", recorded)
+    md.run()
+
+    def kinds(names):
+        return {kind for kind in ("_single_sci", "_single_wht", "_med", "_blt", "_crmask")
+                if any(kind in name for name in names)}
+    assert kinds(seen["median"]) == {"_single_sci", "_single_wht"}
+    assert kinds(seen["blot"]) == {"_med"}
+    assert kinds(seen["driz_cr"]) == {"_blt"}
+    assert kinds(seen["driz_combine"]) == {"_crmask"}
+    assert sorted(_folder_files(tmp_path)) == ["final_drc.fits", "final_manifest.json"]
+    assert [md.step_records[step].status for step in ("driz_separate", "median", "blot")] \
+        == ["removed"] * 3
+
+
 def test_in_memory_writes_no_cosmic_ray_mask(demo, tmp_path, demo_session):
     md = demo_session(demo, tmp_path / "final", in_memory=True)
     md.run()
@@ -142,3 +176,84 @@ def test_in_memory_writes_no_cosmic_ray_mask(demo, tmp_path, demo_session):
     md.run(static=False, skysub=False, driz_separate=False, median=False, blot=False)
     names = {path.name for path in tmp_path.iterdir()}
     assert _crmask_names(md) <= names
+
+
+def _folder_files(folder) -> set[str]:
+    return {path.name for path in folder.iterdir()}
+
+
+def test_final_strips_are_written_into_the_product_itself(files_run, monkeypatch):
+    """in_memory=False: each strip of the final drizzle goes straight into the product,
+    made under its temporary name; no other file (no assembly of the final images)
+    exists during the final step, and none is left after it."""
+    md, output, _ = files_run
+    md.tile_size = 16                   # several strips
+    md.final_pixfrac = 0.9              # the final drizzle again, on the files kept
+    before = _folder_files(output)
+    writes: list[tuple[str, set[str]]] = []
+    write = StoredImage.write
+
+    def recorded(image, key, values):
+        write(image, key, values)
+        writes.append((image.path.name, _folder_files(output) - before))
+    monkeypatch.setattr(StoredImage, "write", recorded)
+    md.run(only="driz_combine")
+    strips = len(make_run_plan(md).final_strips)
+    assert strips > 2
+    assert len(writes) == strips * 4    # SCI, WHT, CTX and ERR of each strip
+    temporary, = {name for name, _ in writes}
+    assert temporary.startswith(".final_drc.fits.") and temporary.endswith(".tmp")
+    assert {frozenset(new) for _, new in writes} == {frozenset({temporary})}
+    assert _folder_files(output) == before
+    assert md.products == [output / "final_drc.fits"]
+    with fits.open(md.products[0]) as hdul:
+        assert hdul[0].header["D001PIXF"] == 0.9
+        np.testing.assert_array_equal(hdul["WHT"].data, md.final_wht)
+    md.tile_size = None
+    md.final_pixfrac = 1.0
+    md.run(only="driz_combine")
+
+
+def _cards(header: fits.Header) -> list[tuple[str, object]]:
+    """A header's cards but DATE (when the file was written) and the HISTORY of the
+    parameters that differ between the runs compared (in_memory, tile_size)."""
+    return [(card.keyword, card.value) for card in header.cards
+            if card.keyword != "DATE" and not (
+                card.keyword == "HISTORY" and str(card.value).startswith(
+                    ("in_memory =", "tile_size =")))]
+
+
+@pytest.mark.parametrize("build_mef, final_units", [(True, "cps"), (False, "counts")])
+def test_product_written_in_place_equals_the_streamed_one(demo, tmp_path, demo_session,
+                                                          build_mef, final_units):
+    """The product made in place from strips (in_memory=False) has the headers (S_REGION
+    from the whole weight image included) and the data of the product streamed from
+    whole images (in_memory=True), and is a valid FITS file."""
+    runs, streamed = {}, []
+    for in_memory in (True, False):
+        md = demo_session(demo, tmp_path / "out" / "final", in_memory=in_memory,
+                          build_mef=build_mef, final_units=final_units,
+                          tile_size=None if in_memory else 16)
+        md.run()
+        runs[in_memory] = md
+        if in_memory:      # kept aside: the second run replaces them
+            (tmp_path / "streamed").mkdir()
+            for path in md.products:
+                streamed.append(Path(shutil.copy(path, tmp_path / "streamed")))
+    placed = runs[False].products
+    assert [path.name for path in placed] == [path.name for path in streamed]
+    assert len(placed) == (1 if build_mef else 4)
+    for path, reference in zip(placed, streamed):
+        with fits.open(path, checksum=True) as hdul, fits.open(reference) as expected:
+            hdul.verify("exception")
+            assert [hdu.name for hdu in hdul] == [hdu.name for hdu in expected]
+            assert hdul[0].header["S_REGION"] == expected[0].header["S_REGION"]
+            assert hdul[0].header["S_REGION"] == products.footprint_region(
+                runs[False].output_grid, runs[True].final_wht)
+            for hdu, reference_hdu in zip(hdul, expected):
+                assert _cards(hdu.header) == _cards(reference_hdu.header), hdu.name
+                if hdu.data is not None:
+                    assert hdu.data.tobytes() == reference_hdu.data.tobytes(), hdu.name
+    np.testing.assert_array_equal(runs[False].final_sci, runs[True].final_sci)
+    np.testing.assert_array_equal(runs[False].final_error, runs[True].final_error)
+    assert not [name for name in _folder_files(tmp_path / "out") if name.startswith(".")]
