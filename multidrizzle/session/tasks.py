@@ -169,7 +169,8 @@ def make_run_plan(md: "Multidrizzle") -> RunPlan:
                 if pixels is not None:
                     members[chip.name] = pixels
         strip_inputs.append(members)
-    return RunPlan(tile_size=tile, strip_rows=rows, separate_shape=separate.shape, final_shape=final.shape,
+    return RunPlan(tile_size=tile, strip_rows=rows, separate_shape=separate.shape,
+                   final_shape=final.shape,
                    cutouts=cutouts, median_tiles=tuple(split_into_tiles(separate.shape, tile)),
                    blot_windows=windows, final_strips=strips,
                    strip_inputs=tuple(strip_inputs))
