@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from multidrizzle.io.dataunits import DataUnit, read_data_unit
 from multidrizzle.io.products import STRUCTURAL_KEYWORDS, write_image
 
 __all__ = ["StoredImage", "CompressedStoredImage", "store_image", "create_image",
-           "ScaledImage", "LoadedImages", "loaded",
+           "ScaledImage", "PackedImage", "LoadedImages", "loaded",
            "write_static_mask", "write_crmask", "write_crclean", "StoredCosmicRayMask"]
 
 #: Bytes of pixels converted to big-endian at a time when an image is stored.
@@ -242,9 +243,51 @@ class ScaledImage:
         return self.image[key] * self.factor
 
 
-def loaded(image: np.ndarray | StoredImage) -> np.ndarray:
-    """The array of an in-memory or stored image."""
-    return image.read() if isinstance(image, StoredImage) else image
+class PackedImage:
+    """A small-integer image kept losslessly compressed in memory (zlib), unpacked when read.
+
+    For per-chip images a session keeps through several steps whose values
+    come in large uniform areas (the blotted median's input counts): a few
+    kilobytes each instead of one byte a pixel, so what the session holds
+    does not grow by a chip's pixels per input.  Reads give the values
+    packed, to the last bit.
+    """
+
+    def __init__(self, image: np.ndarray) -> None:
+        image = np.ascontiguousarray(image)
+        self.shape = image.shape
+        self.dtype = image.dtype
+        self._packed = zlib.compress(image.tobytes(), 1)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def nbytes_packed(self) -> int:
+        """Bytes the packed image takes."""
+        return len(self._packed)
+
+    def read(self) -> np.ndarray:
+        """The image as a new array."""
+        return np.frombuffer(zlib.decompress(self._packed), dtype=self.dtype).reshape(
+            self.shape).copy()
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.read()[key]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = self.read()
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return (f"PackedImage(shape={self.shape}, dtype={self.dtype}, "
+                f"{self.nbytes_packed} bytes packed)")
+
+
+def loaded(image: np.ndarray | StoredImage | PackedImage) -> np.ndarray:
+    """The array of an in-memory, packed or stored image."""
+    return image.read() if isinstance(image, (StoredImage, PackedImage)) else image
 
 
 class LoadedImages(Mapping):
@@ -266,8 +309,9 @@ class LoadedImages(Mapping):
     def __len__(self) -> int:
         return len(self._images)
 
-    def stored(self, key: str) -> np.ndarray | StoredImage:
-        """The array or :class:`StoredImage` behind ``key``, without reading it."""
+    def stored(self, key: str) -> np.ndarray | StoredImage | PackedImage:
+        """The array, :class:`StoredImage` or :class:`PackedImage` behind ``key``, without
+        reading it."""
         return self._images[key]
 
 

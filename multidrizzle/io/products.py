@@ -776,12 +776,15 @@ def keyword_conflicts(exposures: Sequence[Exposure]) -> list[KeywordConflict]:
     """
     conflicts = []
     first = exposures[0]
+    # input by input: each one's headers (kept as text) are parsed once
+    values_of = [{keyword: _values_by_extver(exposure, keyword) for keyword in CONFLICT_KEYWORDS}
+                 for exposure in exposures]
     for keyword in CONFLICT_KEYWORDS:
-        reference = _values_by_extver(first, keyword)
+        reference = values_of[0][keyword]
         others: list[tuple[str, object]] = []
         kept: object = None
-        for exposure in exposures[1:]:
-            values = _values_by_extver(exposure, keyword)
+        for exposure, values_by_keyword in zip(exposures[1:], values_of[1:]):
+            values = values_by_keyword[keyword]
             extvers = sorted(set(reference) | set(values))
             differ = [v for v in extvers
                       if not _agree(keyword, reference.get(v), values.get(v))]

@@ -8,9 +8,10 @@ opened read-only here.
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,13 @@ class Chip:
         ``('INSTRUMENT/DETECTOR', (nx, ny), chip)``: chips with the same
         signature share a static mask.
     header : astropy.io.fits.Header
-        A copy of the SCI header (the file stays untouched).
+        The SCI header (the file stays untouched), read-only: kept as its
+        FITS text (``header_text``) and parsed when asked for, so that a
+        session of many inputs does not hold a parsed header per chip
+        (``header.copy()`` to change it).
+    idcscale : float or None
+        The header's IDCSCALE (the scale of the distortion solution), or
+        None when it has none: the steps ask for it often.
     reset_bits : int
         DQ bits cleared whenever the DQ array is read (``resetbits``; 0 =
         none; negative = every bit but those of ``~reset_bits``), so every
@@ -121,12 +128,22 @@ class Chip:
     to_electrons: float
     proc_scale: float
     signature: tuple
-    header: fits.Header = field(repr=False)
+    header: InitVar[fits.Header | None] = None
     has_error: bool = True
     has_dq: bool = True
     reset_bits: int = 0
     data_units: dict[str, DataUnit] = field(default_factory=dict, repr=False)
     read_state: FileState | None = field(default=None, repr=False)
+    header_text: str = field(default="", repr=False)
+    idcscale: float | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self, header: fits.Header | None) -> None:
+        if header is not None:
+            self.header_text = header.tostring()
+        else:
+            header = parsed_header(self.header_text)
+        value = header.get("IDCSCALE")
+        self.idcscale = float(value) if value else None
 
     @property
     def name(self) -> str:
@@ -216,9 +233,35 @@ class Chip:
                          f"expected an array of shape {self.shape}, found {shape}")
 
 
+def parsed_header(text: str) -> fits.Header:
+    """The header of a FITS header's text, parsed (read-only: ``copy()`` to change it).
+
+    The few headers in use at a time are kept parsed (a step asks for a
+    chip's header several times in a row), not every input's.
+    """
+    return _parsed_header(text)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_header(text: str) -> fits.Header:
+    return fits.Header.fromstring(text)
+
+
+def _header_property(attribute: str, doc: str) -> property:
+    return property(lambda self: parsed_header(getattr(self, attribute)), doc=doc)
+
+
+Chip.header = _header_property(  # type: ignore[assignment]
+    "header_text", "The SCI header (read-only; kept as text, parsed when asked for).")
+
+
 @dataclass
 class Exposure:
-    """One input exposure and its selected chips."""
+    """One input exposure and its selected chips.
+
+    ``primary_header`` is kept as its FITS text (``primary_header_text``)
+    and parsed when asked for (read-only), as :attr:`Chip.header`.
+    """
 
     filename: Path
     rootname: str
@@ -227,8 +270,13 @@ class Exposure:
     filter_name: str
     exptime: float
     chips: list[Chip]
-    primary_header: fits.Header = field(repr=False)
+    primary_header: InitVar[fits.Header | None] = None
     ivm_file: Path | None = None
+    primary_header_text: str = field(default="", repr=False)
+
+    def __post_init__(self, primary_header: fits.Header | None) -> None:
+        if primary_header is not None:
+            self.primary_header_text = primary_header.tostring()
 
     @property
     def is_cte_corrected(self) -> bool:
@@ -526,3 +574,8 @@ def _filter_name(primary: fits.Header) -> str:
         if value and not value.startswith("CLEAR"):
             return value
     return ""
+
+
+Exposure.primary_header = _header_property(  # type: ignore[assignment]
+    "primary_header_text", "The primary header (read-only; kept as text, parsed when "
+                           "asked for).")

@@ -190,9 +190,8 @@ def native_scale(chip: Chip) -> float:
     it, as AstroDrizzle uses; otherwise the square root of the pixel area at
     the reference pixel from the linear WCS.
     """
-    idcscale = chip.header.get("IDCSCALE")
-    if idcscale:
-        return float(idcscale)
+    if chip.idcscale:
+        return chip.idcscale
     return float(math.sqrt(abs(np.linalg.det(chip.wcs.pixel_scale_matrix))) * 3600.0)
 
 

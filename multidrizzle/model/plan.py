@@ -325,7 +325,10 @@ class RunPlan:
     Attributes
     ----------
     tile_size : int
-        Side of the median's tiles and height of the final drizzle's strips.
+        Side of the median's tiles.
+    strip_rows : int
+        Height of the final drizzle's strips: ``tile_size``, or lower with many
+        context planes when the tile size is automatic.
     separate_shape, final_shape : (int, int)
         The grids.
     cutouts : dict
@@ -344,6 +347,7 @@ class RunPlan:
     """
 
     tile_size: int
+    strip_rows: int
     separate_shape: tuple[int, int]
     final_shape: tuple[int, int]
     cutouts: dict[str, Box | None]
@@ -375,7 +379,7 @@ class RunPlan:
         return "\n".join([
             f"tiles: {len(self.median_tiles)} median tiles of up to {self.tile_size} x "
             f"{self.tile_size}, {len(self.final_strips)} final strips of up to "
-            f"{self.tile_size} rows",
+            f"{self.strip_rows} rows",
             f"deepest tile: {self.median_tiles[index]} ({depth} exposures); most chips in "
             f"a strip: {max(chips_per_strip, default=0)}",
             f"separate drizzles: {cutout_pixels / 1e6:.1f} Mpixels in cutouts (the whole "

@@ -21,6 +21,9 @@ extra) and imported only when asked for.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +32,8 @@ from typing import Any
 from multidrizzle.errors import MultidrizzleError, UnsupportedError
 
 __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "make_executor", "TaskError",
-           "WORKER_ENVIRONMENT", "prepare_worker"]
+           "WORKER_ENVIRONMENT", "prepare_worker", "return_freed_memory",
+           "map_large_allocations", "MAPPED_ALLOCATION_BYTES"]
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +103,77 @@ class Executor:
         self.close()
 
 
+#: glibc's ``mallopt`` parameter M_MMAP_THRESHOLD, and the size from which the
+#: local executor has arrays mapped (and unmapped when freed) rather than served
+#: from the heap.
+_M_MMAP_THRESHOLD = -3
+MAPPED_ALLOCATION_BYTES = 2**20
+
+
+@functools.cache
+def _glibc() -> Any:
+    """The C library when it is glibc (``malloc_trim`` and ``mallopt``), else None
+    (macOS, musl: their allocators return large blocks by themselves)."""
+    name = ctypes.util.find_library("c")
+    try:
+        library = ctypes.CDLL(name) if name else None
+        return library if library is not None and hasattr(library, "malloc_trim") \
+            and hasattr(library, "mallopt") else None
+    except OSError:
+        return None
+
+
+def return_freed_memory() -> None:
+    """Give the memory the C allocator holds free back to the system (glibc).
+
+    Freed space inside glibc's heaps stays with the process (per thread
+    arena, with the kernels' threads); trimming between tasks keeps the
+    peak that of the largest task, not of every task run so far (as Dask
+    does for its workers).  Does nothing with other C libraries.
+    """
+    library = _glibc()
+    if library is not None:
+        library.malloc_trim(0)
+
+
+def map_large_allocations() -> None:
+    """Have glibc map every allocation of ``MAPPED_ALLOCATION_BYTES`` or more (process-wide).
+
+    By default glibc raises the size from which it maps allocations to that
+    of the largest block freed (up to 32 MiB), so that a task's arrays of a
+    few megabytes (a chip's data, weights and pixel map; a strip's copies)
+    come from the heap, whose freed space fragments and is not given back:
+    a run of hundreds of tasks then peaks far above its largest task, and
+    the more, the more chips and context planes (inputs) it has.  A fixed
+    threshold returns such arrays to the system as soon as they are freed.
+    It stays set for the process (glibc cannot go back to its moving
+    threshold); does nothing with other C libraries.
+    """
+    library = _glibc()
+    if library is not None:
+        library.mallopt(_M_MMAP_THRESHOLD, MAPPED_ALLOCATION_BYTES)
+
+
 class LocalExecutor(Executor):
-    """The tasks in this process, one at a time (each kernel on the session's threads)."""
+    """The tasks in this process, one at a time (each kernel on the session's threads).
+
+    Large arrays are mapped (:func:`map_large_allocations`) and the memory a
+    task freed is given back to the system before the next one starts
+    (:func:`return_freed_memory`), so that the run's peak memory is that of
+    its largest task.
+    """
 
     name = "local"
+
+    def __init__(self) -> None:
+        map_large_allocations()
 
     def map(self, function: Callable[..., Any], arguments: Sequence[tuple],
             keys: Sequence[str]) -> Iterator[Any]:
         for key, args in zip(keys, arguments):
-            yield named_task(key, function, *args)
+            result = named_task(key, function, *args)
+            return_freed_memory()
+            yield result
 
 
 class DaskExecutor(Executor):

@@ -1020,7 +1020,9 @@ class DrizzleParameters(HasTraits):
         "the final image is drizzled in. None: chosen at build() from the footprints, "
         "the side (64 times a power of two) with the least stacking work whose deepest "
         "tile fits memory_limit: one tile for a single pointing, tiles of about a "
-        "pointing's size in a mosaic. Products do not depend on it.")), "init",
+        "pointing's size in a mosaic, and strips lower than the tiles when the context "
+        "image has several planes (one per 32 inputs), so that a strip's memory does not "
+        "grow with the number of inputs. Products do not depend on it.")), "init",
         origin="package")
     scheduler = _parameter(Scheduler("local", help=(
         "Where the run's tasks execute: 'local' (this process, num_cores threads in every "

@@ -55,7 +55,8 @@ import numpy as np
 from multidrizzle.errors import ParameterError, StepResultError
 from multidrizzle.io import products
 from multidrizzle.io.intermediates import (
-    LoadedImages, StoredImage, create_image, write_crclean, write_crmask, write_static_mask,
+    LoadedImages, PackedImage, StoredImage, create_image, write_crclean, write_crmask,
+    write_static_mask,
 )
 from multidrizzle.kernels.drizzle import CONTEXT_PLANE_BITS
 from multidrizzle.model.plan import Box, RunPlan
@@ -355,7 +356,7 @@ class KeptBlots:
     """The blotted medians as the session keeps them (arrays or files) and their counts."""
 
     images: LoadedImages
-    counts: dict[str, np.ndarray] | None
+    counts: LoadedImages | None
 
 
 def _keep_blots(md: "Multidrizzle", result: Any) -> Kept:
@@ -365,7 +366,7 @@ def _keep_blots(md: "Multidrizzle", result: Any) -> Kept:
     chips = {chip.name: chip for chip in _chips(md)}
     settings = settings_of(md, BlotSettings)
     images: dict[str, np.ndarray | StoredImage] = {}
-    counts: dict[str, np.ndarray] = {}
+    counts: dict[str, PackedImage] = {}
     for item in blotted:
         chip = chips.get(item.name)
         if chip is None:
@@ -378,11 +379,14 @@ def _keep_blots(md: "Multidrizzle", result: Any) -> Kept:
             md.layout.blot(chip), np.asarray(item.image, dtype=np.float32),
             lambda: products.blot_header(chip, sky=blot_sky(chip, settings, md.sky)))
         if item.counts is not None:
-            counts[chip.name] = item.counts
+            # packed: a chip's counts are a few uniform areas, and the session keeps
+            # them until driz_cr runs again (one byte a chip pixel would grow with
+            # the number of inputs)
+            counts[chip.name] = PackedImage(np.asarray(item.counts))
     missing = [name for name in chips if name not in images]
     if missing:
         _fail(md, "blot", f"no blotted image for {', '.join(missing)}")
-    return Kept(KeptBlots(LoadedImages(images), counts or None),
+    return Kept(KeptBlots(LoadedImages(images), LoadedImages(counts) if counts else None),
                 intermediates=_stored(images.values()), in_files=not md.in_memory)
 
 
@@ -543,9 +547,14 @@ def _split_blot(md: "Multidrizzle", inputs: BlotInputs, plan: RunPlan) -> Split:
 def _split_cosmic_rays(md: "Multidrizzle", inputs: CosmicRayInputs, plan: RunPlan) -> Split:
     stored = inputs.blotted.stored if isinstance(inputs.blotted, LoadedImages) else \
         inputs.blotted.__getitem__
+    counts = inputs.blotted_counts
+    counts_of = counts.stored if isinstance(counts, LoadedImages) else (
+        None if counts is None else counts.__getitem__)
+    # each task gets its chip's images unread (files, packed counts): read when it runs
     arguments = [(dataclasses.replace(
         inputs, chips=(chip,), blotted=LoadedImages({chip.name: stored(chip.name)}),
-        blotted_counts=_part_of(inputs.blotted_counts, [chip.name])),)
+        blotted_counts=None if counts is None else LoadedImages(
+            {chip.name: counts_of(chip.name)} if chip.name in counts else {})),)
         for chip in inputs.chips]
     keys = [f"driz_cr {chip.name}" for chip in inputs.chips]
 

@@ -546,8 +546,9 @@ class Multidrizzle(DrizzleParameters):
         return None if blots is None else blots.images
 
     @property
-    def blotted_counts(self) -> dict[str, np.ndarray] | None:
-        """Exposures behind each blotted pixel, by chip name (None when unknown)."""
+    def blotted_counts(self) -> LoadedImages | None:
+        """Exposures behind each blotted pixel, by chip name (None when unknown): a
+        mapping whose arrays are unpacked when looked up."""
         blots = self._result("blot")
         return None if blots is None else blots.counts
 

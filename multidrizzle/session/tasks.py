@@ -24,6 +24,7 @@ import numpy as np
 from astropy.io import fits
 
 from multidrizzle.io.intermediates import StoredImage, store_image
+from multidrizzle.kernels.drizzle import CONTEXT_PLANE_BITS
 from multidrizzle.model.geometry import available_memory, native_scale
 from multidrizzle.model.plan import (
     Box, RunPlan, TileCosts, choose_tile_size, footprint_box, input_box, split_into_strips,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["make_run_plan", "tile_size_for", "estimate_run", "RunEstimate", "Split",
            "separate_task", "median_task", "blot_task", "cosmic_ray_task", "final_task",
-           "DEFAULT_MEMORY_SHARE"]
+           "DEFAULT_MEMORY_SHARE", "strip_rows_for"]
 
 #: Share of the memory available at the start of a run that a task may use
 #: when ``memory_limit`` is None.
@@ -95,6 +96,33 @@ def _automatic_tile_size(md: "Multidrizzle", cutouts: dict[str, Box | None]) -> 
                             _TILE_COSTS, _SMALLEST_TILE)
 
 
+#: Bytes of a final strip's pixel besides its context: science, weight and
+#: the error's variance (float32 each); every context plane adds 4.
+_STRIP_BYTES_BESIDES_CONTEXT = 3 * 4
+_CONTEXT_PLANE_BYTES = 4
+
+
+#: Rows of a final strip with one context plane, at most, with an automatic
+#: tile size: the drizzle of a strip works on the whole grid's frame, so a
+#: strip costs several times its own bytes while its chips are added; 256 rows
+#: of a mosaic's width stay a few tens of MiB.
+_STRIP_ROWS_ONE_PLANE = 256
+
+
+def strip_rows_for(tile: int, context_planes: int) -> int:
+    """Rows of the final drizzle's strips chosen with an automatic tile size.
+
+    A strip pixel holds one context plane per 32 inputs: so that a strip's
+    bytes do not grow with the number of inputs, the strip is as high as the
+    tile (at most 256 rows) for one plane and proportionally lower for more
+    (a multiple of 64 rows, at least 64).
+    """
+    one_plane = _STRIP_BYTES_BESIDES_CONTEXT + _CONTEXT_PLANE_BYTES
+    per_pixel = _STRIP_BYTES_BESIDES_CONTEXT + _CONTEXT_PLANE_BYTES * max(context_planes, 1)
+    rows = min(int(tile), _STRIP_ROWS_ONE_PLANE) * one_plane // per_pixel
+    return max(_SMALLEST_TILE, rows // _TILE_QUANTUM * _TILE_QUANTUM)
+
+
 def _reach(kernel: str, pixfrac: float, grid_scale: float, chip: Any) -> float:
     name = effective_kernel(kernel, pixfrac)
     return DRIZZLE_KERNELS[name].reach(pixfrac, grid_scale / native_scale(chip))
@@ -128,8 +156,13 @@ def make_run_plan(md: "Multidrizzle") -> RunPlan:
         cutouts[exposure.filename.name] = None if not present else Box(
             min(b.y0 for b in present), max(b.y1 for b in present),
             min(b.x0 for b in present), max(b.x1 for b in present))
-    tile = int(md.tile_size) if md.tile_size else _automatic_tile_size(md, cutouts)
-    strips = tuple(split_into_strips(final.shape, tile))
+    if md.tile_size:
+        tile = rows = int(md.tile_size)
+    else:
+        tile = _automatic_tile_size(md, cutouts)
+        planes = (len(md.exposures) - 1) // CONTEXT_PLANE_BITS + 1 if md.context else 0
+        rows = min(tile, strip_rows_for(tile, planes))
+    strips = tuple(split_into_strips(final.shape, rows))
     strip_inputs = []
     for strip in strips:
         members = {}
@@ -143,7 +176,8 @@ def make_run_plan(md: "Multidrizzle") -> RunPlan:
                 if pixels is not None:
                     members[chip.name] = pixels
         strip_inputs.append(members)
-    return RunPlan(tile_size=tile, separate_shape=separate.shape, final_shape=final.shape,
+    return RunPlan(tile_size=tile, strip_rows=rows, separate_shape=separate.shape,
+                   final_shape=final.shape,
                    cutouts=cutouts, median_tiles=tuple(split_into_tiles(separate.shape, tile)),
                    blot_windows=windows, final_strips=strips,
                    strip_inputs=tuple(strip_inputs))
@@ -180,7 +214,7 @@ def estimate_run(md: "Multidrizzle", plan: RunPlan) -> RunEstimate:
     ny, nx = plan.final_shape
     _, depth = plan.deepest_tile
     tile = plan.tile_size
-    strip = min(tile, ny) * nx * final_pixel * 2      # the strip and its frame rows
+    strip = min(plan.strip_rows, ny) * nx * final_pixel * 2   # the strip and its frame rows
     median_tile = (tile + 2 * int(md.combine_grow)) ** 2 * max(depth, 1) * 9 + tile ** 2 * 6
     task = max(chip_pixels) * _CHIP_BYTES_PER_PIXEL + max(strip, median_tile)
     cutouts = sum(box.size for box in plan.cutouts.values() if box is not None)

@@ -358,9 +358,8 @@ def pixel_area(chip: Chip) -> float:
     chip is right); otherwise the area of the chip's central pixel through
     its full WCS.
     """
-    idcscale = chip.header.get("IDCSCALE")
-    if idcscale:
-        return float(idcscale) ** 2
+    if chip.idcscale:
+        return chip.idcscale ** 2
     ny, nx = chip.shape
     x, y = (nx - 1) / 2.0, (ny - 1) / 2.0
     points = np.array([[x - 0.5, y], [x + 0.5, y], [x, y - 0.5], [x, y + 0.5]])

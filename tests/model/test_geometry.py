@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -262,13 +263,11 @@ def test_memory_check_refuses_before_allocating():
 
 
 def test_native_scale_without_idcscale(uvis_chips):
-    chip = uvis_chips[0]
-    header = chip.header
-    saved = header.pop("IDCSCALE")
-    try:
-        scale = native_scale(chip)
-    finally:
-        header["IDCSCALE"] = saved
+    header = uvis_chips[0].header.copy()
+    del header["IDCSCALE"]
+    chip = dataclasses.replace(uvis_chips[0], header=header)
+    assert chip.idcscale is None
+    scale = native_scale(chip)
     assert scale == pytest.approx(math.sqrt(abs(np.linalg.det(chip.wcs.pixel_scale_matrix)))
                                   * 3600)
 
