@@ -102,24 +102,19 @@ _STRIP_BYTES_BESIDES_CONTEXT = 3 * 4
 _CONTEXT_PLANE_BYTES = 4
 
 
-#: Rows of a final strip with one context plane, at most, with an automatic
-#: tile size: the drizzle of a strip works on the whole grid's frame, so a
-#: strip costs several times its own bytes while its chips are added; 256 rows
-#: of a mosaic's width stay a few tens of MiB.
-_STRIP_ROWS_ONE_PLANE = 256
-
-
 def strip_rows_for(tile: int, context_planes: int) -> int:
     """Rows of the final drizzle's strips chosen with an automatic tile size.
 
     A strip pixel holds one context plane per 32 inputs: so that a strip's
     bytes do not grow with the number of inputs, the strip is as high as the
-    tile (at most 256 rows) for one plane and proportionally lower for more
-    (a multiple of 64 rows, at least 64).
+    tile for one plane and proportionally lower for more (a multiple of 64
+    rows, at least 64).  The tile is the memory-limited one: a single pointing
+    gets one strip, as every strip reads and maps again the part of each chip
+    that lands in it.
     """
     one_plane = _STRIP_BYTES_BESIDES_CONTEXT + _CONTEXT_PLANE_BYTES
     per_pixel = _STRIP_BYTES_BESIDES_CONTEXT + _CONTEXT_PLANE_BYTES * max(context_planes, 1)
-    rows = min(int(tile), _STRIP_ROWS_ONE_PLANE) * one_plane // per_pixel
+    rows = int(tile) * one_plane // per_pixel
     return max(_SMALLEST_TILE, rows // _TILE_QUANTUM * _TILE_QUANTUM)
 
 
