@@ -6,6 +6,7 @@ file; no test module imports another.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,19 @@ from multidrizzle.demo.datasets import make_demo_dataset
 
 from support.hst_files import UVIS_FLC, UVIS_FLC_SHORT, full_size_copy
 from support.sessions import SMALL_DEMO_CHIP_SHAPE, SMALL_DEMO_SEED, build_demo_session
+
+
+#: Most processes the suite runs on (pytest-xdist's ``-n auto``): the tests
+#: are mostly single-threaded Python, but each process compiles or loads its
+#: own numba kernels and holds a few hundred MiB, which more processes than
+#: this do not pay back.
+MAX_TEST_PROCESSES = 4
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: one process per core, at most MAX_TEST_PROCESSES."""
+    return max(1, min(MAX_TEST_PROCESSES, len(os.sched_getaffinity(0))
+                      if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 @pytest.fixture(scope="session")
