@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import re
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from numbers import Integral, Real
@@ -48,6 +49,7 @@ from multidrizzle.model import Chip, Exposure
 __all__ = [
     "atomic_writeto", "write_image", "STRUCTURAL_KEYWORDS", "processing_bunit", "product_bunit",
     "sky_keyword", "DrizzleRecord", "KeywordConflict", "ProductHeaders", "product_headers",
+    "with_footprint",
     "photometric_cards", "footprint_region", "header_table", "keyword_conflicts",
     "bunit_unit", "IDENTITY_KEYWORDS", "PHOTOMETRY_KEYWORDS", "CONFLICT_KEYWORDS",
     "TABLE_KEYWORDS", "single_headers", "median_header", "blot_header", "crclean_header",
@@ -394,26 +396,34 @@ def product_headers(grid: OutputGrid, *, exptime: float, n_images: int, units: s
     """
     bunit = product_bunit((c for e in exposures for c in e.chips), units)
     first = exposures[0]
+    # Keyword cards, then the comments, then HISTORY: the order that
+    # `header[keyword] = value` gives (a keyword card goes before trailing
+    # commentary), made with the comments held back so that every card can
+    # be appended at the end (_append_new).
     primary = fits.Header()
+    comments: list[tuple[str, str]] = []
     _copy_cards(primary, first.primary_header, IDENTITY_KEYWORDS)
     _add_observation_times(primary, exposures)
     photometry = photometric_cards(first.chips[0], first.primary_header, bunit)
     for card in photometry.cards:
-        primary.append(card)
+        if card.keyword in _COMMENTARY:
+            comments.append((card.keyword, card.value))
+        else:
+            primary.append(card)
     primary["EXPTIME"] = (float(exptime), "total exposure time of the inputs (s)")
     primary["TEXPTIME"] = (float(exptime), "total exposure time of the inputs (s)")
     primary["NDRIZIM"] = (int(n_images), "number of images drizzled")
     primary["PROD_VER"] = (f"multidrizzle {__version__}", "software that made this product")
-    _add_input_cards(primary, grid, exposures, units, drizzle)
-    _add_sky_cards(primary, exposures, sky_values, sky_subtracted)
+    comments += _add_input_cards(primary, grid, exposures, units, drizzle)
+    comments += _add_sky_cards(primary, exposures, sky_values, sky_subtracted)
     region = footprint_region(grid, weight)
     if region is None:
-        primary["COMMENT"] = "S_REGION not written: no output pixel has weight"
+        comments.append(("COMMENT", _NO_FOOTPRINT))
     else:
-        primary["S_REGION"] = (region, "footprint of the pixels with data (ICRS, deg)")
-    primary["HISTORY"] = "multidrizzle parameters:"
-    for name, value in parameters.items():
-        primary["HISTORY"] = f"{name} = {value}"
+        primary["S_REGION"] = (region, _FOOTPRINT_COMMENT)
+    _append_new(primary, comments)
+    _append_new(primary, [("HISTORY", "multidrizzle parameters:")] + [
+        ("HISTORY", f"{name} = {value}") for name, value in parameters.items()])
 
     weight_header = grid.wcs.to_header()
     weight_header["EXPTIME"] = (float(exptime), "total exposure time of the inputs (s)")
@@ -525,34 +535,83 @@ def photometric_cards(chip: Chip, primary: fits.Header, bunit: str) -> fits.Head
 
 
 def _add_input_cards(header: fits.Header, grid: OutputGrid, exposures: Sequence[Exposure],
-                     units: str, drizzle: DrizzleRecord | None) -> None:
-    """The ``Dnnn`` cards AstroDrizzle writes, one set per input exposure."""
+                     units: str, drizzle: DrizzleRecord | None) -> list[tuple[str, str]]:
+    """The ``Dnnn`` cards AstroDrizzle writes, one set per input exposure; returns the
+    comment to add with them, if any."""
+    comments = []
     if drizzle is None:
-        header["COMMENT"] = ("final drizzle made by a user step function: DnnnKERN, PIXF, "
-                             "WTSC, FVAL, WKEY not recorded")
+        comments.append(("COMMENT", "final drizzle made by a user step function: DnnnKERN, "
+                                    "PIXF, WTSC, FVAL, WKEY not recorded"))
     version = f"multidrizzle {__version__}"
     for number, exposure in enumerate(exposures, start=1):
-        prefix = f"D{number:03d}"
-        header[f"{prefix}VER"] = (version, "Drizzle, task version")
-        header[f"{prefix}GEOM"] = ("wcs", "Drizzle, source of geometric information")
-        header[f"{prefix}DATA"] = (exposure.filename.name, "Drizzle, input data image")
-        header[f"{prefix}DEXP"] = (float(exposure.exptime),
-                                   "Drizzle, input image exposure time (s)")
-        header[f"{prefix}OUUN"] = (units, "Drizzle, units of output image - counts or cps")
+        cards = [("VER", version, "Drizzle, task version"),
+                 ("GEOM", "wcs", "Drizzle, source of geometric information"),
+                 ("DATA", exposure.filename.name, "Drizzle, input data image"),
+                 ("DEXP", float(exposure.exptime), "Drizzle, input image exposure time (s)"),
+                 ("OUUN", units, "Drizzle, units of output image - counts or cps")]
         if drizzle is not None:
-            header[f"{prefix}WTSC"] = (float(drizzle.weight_scales[number - 1]),
-                                       "Drizzle, weighting factor for input image")
-            header[f"{prefix}KERN"] = (drizzle.kernel,
-                                       "Drizzle, form of weight distribution kernel")
-            header[f"{prefix}PIXF"] = (float(drizzle.pixfrac), "Drizzle, linear size of drop")
-            header[f"{prefix}FVAL"] = (
-                "INDEF" if drizzle.fillval is None else float(drizzle.fillval),
-                "Drizzle, fill value for zero weight output pix")
-            header[f"{prefix}WKEY"] = (drizzle.wcskey, "Input image WCS Version used")
-        header[f"{prefix}SCAL"] = (float(grid.scale),
-                                   "Drizzle, pixel size (arcsec) of output image")
-        header[f"{prefix}ISCL"] = (native_scale(exposure.chips[0]),
-                                   "Drizzle, default IDCTAB pixel size(arcsec)")
+            cards += [("WTSC", float(drizzle.weight_scales[number - 1]),
+                       "Drizzle, weighting factor for input image"),
+                      ("KERN", drizzle.kernel, "Drizzle, form of weight distribution kernel"),
+                      ("PIXF", float(drizzle.pixfrac), "Drizzle, linear size of drop"),
+                      ("FVAL", "INDEF" if drizzle.fillval is None else float(drizzle.fillval),
+                       "Drizzle, fill value for zero weight output pix"),
+                      ("WKEY", drizzle.wcskey, "Input image WCS Version used")]
+        cards += [("SCAL", float(grid.scale), "Drizzle, pixel size (arcsec) of output image"),
+                  ("ISCL", native_scale(exposure.chips[0]),
+                   "Drizzle, default IDCTAB pixel size(arcsec)")]
+        _append_new(header, [(f"D{number:03d}{suffix}", value, comment)
+                             for suffix, value, comment in cards])
+    return comments
+
+
+def _append_new(header: fits.Header, cards: Iterable[tuple]) -> None:
+    """Append cards of keywords ``header`` does not have yet (or commentary cards) at
+    its end.  ``header[keyword] = value`` would look for trailing commentary
+    and reindex the header for each card: quadratic for a mosaic's thousands
+    of ``Dnnn`` cards."""
+    for card in cards:
+        header.append(card, end=True)
+
+
+_NO_FOOTPRINT = "S_REGION not written: no output pixel has weight"
+_FOOTPRINT_COMMENT = "footprint of the pixels with data (ICRS, deg)"
+_COMMENTARY = ("COMMENT", "HISTORY", "")
+
+
+def _set_footprint(primary: fits.Header, region: str | None) -> None:
+    """Put ``S_REGION`` (or the COMMENT saying there is none) in a finished primary
+    header where :func:`product_headers` puts it: after the keyword cards
+    (``S_REGION``) or after the other comments (the COMMENT)."""
+    if region is not None and "S_REGION" in primary:
+        primary["S_REGION"] = (region, _FOOTPRINT_COMMENT)   # in place
+        return
+    primary.remove("S_REGION", ignore_missing=True)
+    for index, card in enumerate(primary.cards):
+        if (card.keyword, card.value) == ("COMMENT", _NO_FOOTPRINT):
+            del primary[index]
+            break
+    kinds = [card.keyword for card in primary.cards]
+    if region is None:
+        place = kinds.index("HISTORY") if "HISTORY" in kinds else len(kinds)
+        primary.insert(place, ("COMMENT", _NO_FOOTPRINT))
+    else:
+        place = next((i for i, kind in enumerate(kinds) if kind in _COMMENTARY), len(kinds))
+        primary.insert(place, ("S_REGION", region, _FOOTPRINT_COMMENT))
+
+
+def with_footprint(headers: ProductHeaders, grid: OutputGrid,
+                   weight: np.ndarray | None) -> ProductHeaders:
+    """``headers`` with the ``S_REGION`` of ``weight`` (see :func:`footprint_region`).
+
+    For a product allocated before its pixels existed: its headers are
+    final but for the footprint, so they need not be built again (that
+    parses every input's headers for HDRTAB).  The other headers and the
+    table are shared with ``headers``, not copied.
+    """
+    primary = headers.primary.copy()
+    _set_footprint(primary, footprint_region(grid, weight))
+    return dataclasses.replace(headers, primary=primary)
 
 
 def footprint_region(grid: OutputGrid, weight: np.ndarray | None = None, *,
@@ -823,17 +882,19 @@ def bunit_unit(bunit: str) -> u.UnitBase:
 
 
 def _add_sky_cards(header: fits.Header, exposures: Sequence[Exposure],
-                   sky_values: Mapping[str, float] | None, sky_subtracted: bool) -> None:
+                   sky_values: Mapping[str, float] | None,
+                   sky_subtracted: bool) -> list[tuple[str, str]]:
+    """``DnnnSKYv``: each input chip's sky; returns the comment saying what they are."""
     how = ("subtracted by multidrizzle" if sky_subtracted
            else "removed before multidrizzle, not subtracted by it")
-    header["COMMENT"] = (f"DnnnSKYv: sky (MDRIZSKY) of SCI,v of input exposure nnn, in "
-                         f"that chip's BUNIT per input pixel; {how}")
     for number, exposure in enumerate(exposures, start=1):
         for chip in exposure.chips:
             keyword = sky_keyword(number, chip.extver)
             value = _sky_of(sky_values, chip)
             comment = f"MDRIZSKY {chip.name} {chip.bunit}"
-            header[keyword] = (value, _fitted_comment(comment))
+            _append_new(header, [(keyword, value, _fitted_comment(comment))])
+    return [("COMMENT", f"DnnnSKYv: sky (MDRIZSKY) of SCI,v of input exposure nnn, in "
+                        f"that chip's BUNIT per input pixel; {how}")]
 
 
 def single_headers(grid: OutputGrid, exposure: Exposure,
@@ -1072,8 +1133,7 @@ def _product_files(root: str, suffix: str, headers: ProductHeaders,
                                 context=images.get("CTX") is not None,
                                 error=images.get("ERR") is not None)
     error_header = headers.science if headers.error is None else headers.error
-    primary = headers.primary.copy()
-    _add_output_cards(primary, names)
+    primary = _with_output_cards(headers.primary, names)
     primary["ROOTNAME"] = (Path(root).name, "root name of the product")
     table = fits.table_to_hdu(headers.table)
     table.name = "HDRTAB"
@@ -1240,6 +1300,9 @@ class ProductInProgress:
         ``SCI``, ``WHT``, ``CTX`` (always ``(planes, ny, nx)``) and ``ERR``
         in the temporary files, to write into (and read back) until
         :meth:`finish`.
+    headers : ProductHeaders
+        The headers it was allocated with: :func:`with_footprint` makes the
+        final ones from them.
     """
 
     def __init__(self, root: str, suffix: str, headers: ProductHeaders, *, build: bool,
@@ -1248,6 +1311,7 @@ class ProductInProgress:
         shape = tuple(int(n) for n in shape)
         self._root, self._suffix, self._build = root, suffix, bool(build)
         self.file_set = file_set
+        self.headers = headers
         context = None if context_planes is None else _Allocated(
             shape if context_planes == 1 else (int(context_planes), *shape),
             np.dtype(np.int32))
@@ -1360,21 +1424,22 @@ def _move_bytes(stream: BinaryIO, start: int, length: int, shift: int) -> None:
         stream.write(data)
 
 
-def _add_output_cards(header: fits.Header, names: Mapping[str, str]) -> None:
-    """``DnnnOUDA``, ``DnnnOUWE``, ``DnnnOUCO`` after each input's ``DnnnDEXP``."""
-    comments = {"SCI": ("OUDA", "Drizzle, output data image"),
-                "WHT": ("OUWE", "Drizzle, output weighting image"),
-                "CTX": ("OUCO", "Drizzle, output context image")}
-    numbers = [card.keyword[1:4] for card in header.cards
-               if len(card.keyword) == 8 and card.keyword.startswith("D")
-               and card.keyword.endswith("DATA") and card.keyword[1:4].isdigit()]
-    for number in numbers:
-        after = f"D{number}DEXP"
-        for name in ("SCI", "WHT", "CTX"):
-            keyword, comment = comments[name]
-            header.insert(after, (f"D{number}{keyword}", Path(names.get(name, "")).name,
-                                  comment), after=True)
-            after = f"D{number}{keyword}"
+def _with_output_cards(header: fits.Header, names: Mapping[str, str]) -> fits.Header:
+    """``header`` with ``DnnnOUDA``, ``DnnnOUWE``, ``DnnnOUCO`` after each input's
+    ``DnnnDEXP`` (a new header made from the list of cards: inserting them one
+    by one would reindex the header every time)."""
+    outputs = [("OUDA", "SCI", "Drizzle, output data image"),
+               ("OUWE", "WHT", "Drizzle, output weighting image"),
+               ("OUCO", "CTX", "Drizzle, output context image")]
+    cards = []
+    for card in header.copy().cards:
+        cards.append(card)
+        keyword = card.keyword
+        if len(keyword) == 8 and keyword[0] == "D" and keyword.endswith("DEXP") \
+                and keyword[1:4].isdigit() and f"D{keyword[1:4]}DATA" in header:
+            cards += [fits.Card(f"D{keyword[1:4]}{suffix}", Path(names.get(name, "")).name,
+                                comment) for suffix, name, comment in outputs]
+    return fits.Header(cards)
 
 
 def _merged(primary: fits.Header, image: fits.Header) -> fits.Header:

@@ -869,7 +869,10 @@ class Multidrizzle(DrizzleParameters):
         if product is not None and final.sci is not product.images["SCI"]:
             self.discard_final_product()   # a result made otherwise replaces it
             product = None
-        headers = self._product_headers(final)
+        if product is None:
+            headers = self._product_headers(final)
+        else:   # built at the start; only the footprint was not known then
+            headers = products.with_footprint(product.headers, self.output_grid, final.wht)
         for conflict in headers.conflicts:
             log.warning("final product: %s", conflict)
         layout = self.layout

@@ -339,3 +339,28 @@ def test_bunit_unit():
     assert products.bunit_unit("COUNTS") == u.count
     with pytest.raises(multidrizzle.InputError, match="BUNIT 'JY'"):
         products.bunit_unit("JY")
+
+
+@pytest.mark.parametrize("drizzle", [True, False], ids=["builtin", "user_step"])
+def test_footprint_patched_in_is_the_header_built_with_it(uvis, drizzle):
+    """A product allocated before its pixels has its footprint patched in at the end
+    (with_footprint): the header must be the one a build with the weight makes,
+    card for card, whether the weight has data or none."""
+    md, _ = uvis
+    exposures = md.exposures
+    record = products.DrizzleRecord(kernel="square", pixfrac=1.0, weight_scales=[1.0, 1.0],
+                                    fillval=None, wcskey="") if drizzle else None
+    grid = md.output_grid
+    some = np.zeros(grid.shape, dtype=np.float32)
+    some[2:5, 3:9] = 1.0
+
+    def build(weight):
+        return products.product_headers(
+            grid, exptime=10.0, n_images=2, units="cps", parameters={"a": "1"},
+            exposures=exposures, sky_values={}, drizzle=record, weight=weight)
+
+    for start, end in ((None, some), (None, np.zeros_like(some)), (np.zeros_like(some), some)):
+        patched = products.with_footprint(build(start), grid, end).primary
+        expected = build(end).primary
+        assert patched.tostring() == expected.tostring()
+    assert "S_REGION" not in build(np.zeros_like(some)).primary
