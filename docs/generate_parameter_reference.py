@@ -54,8 +54,10 @@ _BEHAVIOURS = [
     ("cosmic rays on rejected pixels", "tested and flagged like any other", "pixels "
      "rejected by DQ (`driz_sep_bits`) or the static mask are not tested and never "
      "flagged"),
-    ("`num_cores`", "number of processes working on separate chips", "number of numba "
-     "threads inside every pixel kernel; results are identical for any value"),
+    ("`num_cores`", "number of processes working on separate chips", "number of threads "
+     "in this process: one task's kernels get them all, a step of many tasks (chips, "
+     "a mosaic's tiles and strips) runs that many tasks side by side; the worker "
+     "processes with `scheduler='dask'`; results are identical for any value"),
     ("final product (`build_mef`)", "AstroDrizzle: three simple files by default "
      "(`build=False`); MultiDrizzle: one multi-extension file (`build=True`)",
      "MultiDrizzle's default: one `_drz`/`_drc` file with SCI, WHT, CTX and HDRTAB; "

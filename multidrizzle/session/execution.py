@@ -6,7 +6,8 @@ function and small picklable arguments.  An executor runs them and hands the
 results back in the order of the tasks, whichever finished first:
 
 * :class:`LocalExecutor` (``scheduler='local'``, the default): in this
-  process, one after the other, each kernel on ``num_cores`` threads.
+  process, on ``num_cores`` threads: up to ``num_cores`` tasks at once, the
+  kernels of each on its share of the threads.
 * :class:`DaskExecutor`: on a Dask cluster, through a ``distributed.Client``:
   a ``LocalCluster`` of ``num_cores`` single-threaded worker processes that
   the run starts and closes (``scheduler='dask'``), a running scheduler
@@ -21,12 +22,15 @@ extra) and imported only when asked for.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import ctypes.util
 import functools
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from multidrizzle.errors import MultidrizzleError, UnsupportedError
@@ -155,12 +159,26 @@ def map_large_allocations() -> None:
 
 
 class LocalExecutor(Executor):
-    """The tasks in this process, one at a time (each kernel on the session's threads).
+    """The tasks in this process, as many at once as the kernels have threads.
 
-    Large arrays are mapped (:func:`map_large_allocations`) and the memory a
-    task freed is given back to the system before the next one starts
-    (:func:`return_freed_memory`), so that the run's peak memory is that of
-    its largest task.
+    The session's ``num_cores`` threads (``numba.get_num_threads()`` when
+    :meth:`map` is called) are shared among the tasks that run at once: one
+    task of a step with one task (a single pointing's median or final
+    drizzle) has every thread for its kernels; a step with many tasks (a
+    mosaic's tiles, strips, chips) runs ``num_cores`` of them side by side,
+    one kernel thread each.  Many tasks are too small for their kernels to
+    use several threads: a final strip of a mosaic is one band of the
+    square kernel, which its threads share band by band.  The tasks' own
+    Python (reading files, headers) overlaps the other tasks' kernels, which
+    run without the GIL.  Results come back in the tasks' order and do not
+    depend on how many run at once (the kernels' results do not depend on
+    their thread count).
+
+    At most ``num_cores`` tasks are under way or done but not yet handed
+    back, so the run's peak memory is that of its ``num_cores`` largest
+    tasks (``memory_limit`` bounds a task).  Large arrays are mapped
+    (:func:`map_large_allocations`) and the memory a task freed is given
+    back to the system after each task (:func:`return_freed_memory`).
     """
 
     name = "local"
@@ -170,10 +188,49 @@ class LocalExecutor(Executor):
 
     def map(self, function: Callable[..., Any], arguments: Sequence[tuple],
             keys: Sequence[str]) -> Iterator[Any]:
-        for key, args in zip(keys, arguments):
-            result = named_task(key, function, *args)
-            return_freed_memory()
-            yield result
+        import numba
+
+        threads = numba.get_num_threads()
+        at_once = min(threads, len(arguments))
+        if at_once <= 1:
+            for key, args in zip(keys, arguments):
+                result = named_task(key, function, *args)
+                return_freed_memory()
+                yield result
+            return
+        yield from self._side_by_side(function, arguments, keys, at_once,
+                                      max(1, threads // at_once))
+
+    @staticmethod
+    def _side_by_side(function: Callable[..., Any], arguments: Sequence[tuple],
+                      keys: Sequence[str], at_once: int, threads_each: int) -> Iterator[Any]:
+        """``at_once`` tasks at a time on a pool of threads, ``threads_each`` kernel
+        threads for each, results in the tasks' order."""
+        import numba
+
+        def run(key: str, args: tuple) -> Any:
+            numba.set_num_threads(threads_each)   # numba's thread count is per thread
+            try:
+                return named_task(key, function, *args)
+            finally:
+                return_freed_memory()
+
+        tasks = iter(zip(keys, arguments))
+        pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="multidrizzle-tasks")
+        under_way: collections.deque[Future] = collections.deque(
+            pool.submit(run, key, args) for key, args in itertools.islice(tasks, at_once))
+        try:
+            while under_way:
+                result = under_way.popleft().result()
+                following = next(tasks, None)
+                if following is not None:
+                    under_way.append(pool.submit(run, *following))
+                yield result
+        finally:
+            # an error, an interrupt or a consumer that stopped: the tasks not
+            # started are dropped, those under way finish (their threads cannot
+            # be stopped) before the run goes on to clean up
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskExecutor(Executor):

@@ -1007,8 +1007,10 @@ class DrizzleParameters(HasTraits):
         "as cosmic-ray flags (4096) left by an earlier run. None or 0 resets nothing.")),
         "init", origin="astrodrizzle")
     num_cores = _parameter(OptionalInt(minimum=1, help=(
-        "Number of CPU cores to use: the threads of every pixel kernel. None uses all "
-        "cores; 1 disables parallel processing. Results are identical for any value.")),
+        "Number of CPU cores to use: threads of the pixel kernels, shared among the tasks "
+        "that run at once (as many as the cores), or the worker processes of "
+        "scheduler='dask'. None uses all cores; 1 disables parallel processing. Results "
+        "are identical for any value.")),
         "init", origin="astrodrizzle")
     memory_limit = _parameter(MemoryAmount(None, help=(
         "Memory a task of the run may use, which bounds the tile size of the median and "
@@ -1025,8 +1027,8 @@ class DrizzleParameters(HasTraits):
         "grow with the number of inputs. Products do not depend on it.")), "init",
         origin="package")
     scheduler = _parameter(Scheduler("local", help=(
-        "Where the run's tasks execute: 'local' (this process, num_cores threads in every "
-        "kernel), 'dask' (a Dask LocalCluster of num_cores single-threaded worker "
+        "Where the run's tasks execute: 'local' (this process: num_cores threads, shared "
+        "by the tasks that run at once), 'dask' (a Dask LocalCluster of num_cores single-threaded worker "
         "processes, started and closed by the run) or the address of a running Dask "
         "scheduler ('tcp://host:port'; every worker must see the input and output "
         "folders). Needs the 'dask' extra for anything but 'local'. Products do not "

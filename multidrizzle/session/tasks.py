@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,10 +186,12 @@ class RunEstimate:
     peak_memory: int
     temporary_disk: int
     product_disk: int
+    tasks_at_once: int = 1
 
     def lines(self) -> list[str]:
         return [f"estimated peak memory: {self.peak_memory / 2**20:.0f} MiB (the largest "
-                "task and what the session holds)",
+                f"task{'s' if self.tasks_at_once > 1 else ''}, {self.tasks_at_once} at once, "
+                "and what the session holds)",
                 f"estimated temporary disk: {self.temporary_disk / 2**20:.0f} MiB "
                 f"(intermediates), product {self.product_disk / 2**20:.0f} MiB"]
 
@@ -200,8 +203,9 @@ _FLOAT32 = 4
 
 
 def estimate_run(md: "Multidrizzle", plan: RunPlan) -> RunEstimate:
-    """Peak memory of the largest task plus what the session keeps; peak disk of the
-    intermediate files."""
+    """Peak memory of the largest task times the tasks that run at once (``num_cores``:
+    the local executor's threads or the Dask workers) plus what the session
+    keeps; peak disk of the intermediate files."""
     chips = [chip for exposure in md.exposures for chip in exposure.chips]
     chip_pixels = [chip.shape[0] * chip.shape[1] for chip in chips]
     planes = ((len(md.exposures) - 1) // 32 + 1) if md.context else 0
@@ -225,8 +229,9 @@ def estimate_run(md: "Multidrizzle", plan: RunPlan) -> RunEstimate:
     disk = max(singles + median, median + blots, blots + masks) if md.clean else \
         singles + median + blots + masks
     disk = 0 if md.in_memory else disk
-    return RunEstimate(peak_memory=int(task + kept), temporary_disk=int(disk),
-                       product_disk=int(ny * nx * final_pixel))
+    at_once = int(md.num_cores or os.cpu_count() or 1)
+    return RunEstimate(peak_memory=int(at_once * task + kept), temporary_disk=int(disk),
+                       product_disk=int(ny * nx * final_pixel), tasks_at_once=at_once)
 
 
 @dataclass

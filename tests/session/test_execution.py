@@ -1,0 +1,71 @@
+"""The local executor: tasks side by side on the session's threads, results in order."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numba
+import pytest
+
+from multidrizzle.session.execution import LocalExecutor, TaskError
+
+
+class _Recorder:
+    """A task that records how many tasks run at once and its kernels' thread count."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+        self.threads: list[int] = []
+
+    def __call__(self, number: int, seconds: float) -> int:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.threads.append(numba.get_num_threads())
+        time.sleep(seconds)
+        with self.lock:
+            self.running -= 1
+        if number < 0:
+            raise ValueError("bad input")
+        return number
+
+
+@pytest.fixture
+def two_threads():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread on this machine")
+    before = numba.get_num_threads()
+    numba.set_num_threads(2)
+    yield
+    numba.set_num_threads(before)
+
+
+def test_tasks_run_two_at_a_time_and_come_back_in_order(two_threads):
+    task = _Recorder()
+    # the first tasks take longest: they finish after later ones
+    arguments = [(number, 0.05 * (6 - number)) for number in range(6)]
+    results = list(LocalExecutor().map(task, arguments, [f"t{n}" for n in range(6)]))
+    assert results == list(range(6))
+    assert task.most == 2
+    assert task.threads == [1] * 6            # the two threads are shared out
+    assert numba.get_num_threads() == 2      # the caller's count is untouched
+
+
+def test_a_single_task_has_every_thread(two_threads):
+    task = _Recorder()
+    assert list(LocalExecutor().map(task, [(7, 0.0)], ["only"])) == [7]
+    assert task.threads == [2] and task.most == 1
+
+
+def test_an_error_names_its_task_and_no_later_task_starts(two_threads):
+    task = _Recorder()
+    arguments = [(0, 0.0), (-1, 0.0)] + [(n, 0.2) for n in range(2, 8)]
+    results = LocalExecutor().map(task, arguments, [f"strip {n}" for n in range(8)])
+    assert next(results) == 0
+    with pytest.raises(TaskError, match="task strip 1: ValueError: bad input"):
+        next(results)
+    # tasks already under way finish; the rest were never started
+    assert len(task.threads) <= 4 and task.running == 0
