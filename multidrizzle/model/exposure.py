@@ -328,12 +328,12 @@ def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None
         keyword that is missing or not understood, an unreadable or singular
         WCS.
     """
-    check_exposure_structure(path)
+    data_starts = {unit.index: unit.data_start for unit in check_exposure_structure(path)}
     with warnings.catch_warnings():
         # the structure was checked above; astropy's own notes about it add nothing
         warnings.simplefilter("ignore", AstropyWarning)
         try:
-            return _read_checked_exposure(path, options, ivm_file)
+            return _read_checked_exposure(path, options, ivm_file, data_starts)
         except MultidrizzleError:
             raise
         except _ASTROPY_READ_ERRORS as exc:  # a card astropy cannot parse, an odd HDU
@@ -341,8 +341,8 @@ def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None
                              f"({type(exc).__name__}: {exc})") from exc
 
 
-def _read_checked_exposure(path: Path, options: ReadOptions,
-                           ivm_file: Path | None) -> Exposure:
+def _read_checked_exposure(path: Path, options: ReadOptions, ivm_file: Path | None,
+                           data_starts: dict[int, int]) -> Exposure:
     with fits.open(path, mode="readonly") as hdul:
         primary = hdul[0].header.copy()
         extvers = _science_extvers(hdul, path)
@@ -354,7 +354,7 @@ def _read_checked_exposure(path: Path, options: ReadOptions,
                                  f"{extvers}")
             extvers = [v for v in extvers if v in options.group]
         exptime = _exposure_time(primary, hdul["SCI", extvers[0]].header, path, options)
-        chips = [_read_chip(hdul, path, extver, primary, exptime, options)
+        chips = [_read_chip(hdul, path, extver, primary, exptime, options, data_starts)
                  for extver in extvers]
     return Exposure(
         filename=path,
@@ -406,8 +406,9 @@ def _keyword(primary: fits.Header, science: fits.Header, name: str, path: Path,
 
 
 def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header,
-               exptime: float, options: ReadOptions) -> Chip:
-    units = _data_units(hdul, extver)   # before any data is read: astropy then drops BSCALE
+               exptime: float, options: ReadOptions, data_starts: dict[int, int]) -> Chip:
+    # before any data is read: astropy then drops BSCALE
+    units = _data_units(hdul, extver, data_starts)
     sci = hdul["SCI", extver]
     header = sci.header.copy()
     where = f"input file {path}, SCI,{extver}"
@@ -453,9 +454,16 @@ def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header
 _BITPIX_TYPES = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
 
 
-def _data_units(hdul: fits.HDUList, extver: int) -> dict[str, DataUnit]:
+def _data_units(hdul: fits.HDUList, extver: int,
+                data_starts: dict[int, int]) -> dict[str, DataUnit]:
     """Where the SCI, ERR and DQ pixels of chip ``extver`` lie, for those that are
-    plain 2-D images (not scaled, not compressed)."""
+    plain 2-D images (not scaled, not compressed).
+
+    ``data_starts`` maps HDU index -> offset of its data, as the structure
+    check found them: astropy's ``HDUList.fileinfo`` would serialise every
+    header of the file again to see whether it changed (a third of
+    ``build()`` for a mosaic of small exposures).
+    """
     units = {}
     for extname in ("SCI", "ERR", "DQ"):
         try:
@@ -469,7 +477,7 @@ def _data_units(hdul: fits.HDUList, extver: int) -> dict[str, DataUnit]:
                  and header.get("BSCALE", 1) == 1 and header.get("BZERO", 0) == 0
                  and header.get("NAXIS") == 2)
         if plain:
-            units[extname] = DataUnit(int(hdul.fileinfo(index)["datLoc"]),
+            units[extname] = DataUnit(int(data_starts[index]),
                                       np.dtype(_BITPIX_TYPES[header["BITPIX"]]),
                                       (int(header["NAXIS2"]), int(header["NAXIS1"])))
     return units
