@@ -220,7 +220,8 @@ def _switch_bands(first, last, box_row, open_lo, open_hi, last_col, band_lo, ban
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _square_register_rows(part, n_parts, data, weights, weight_mask, pixmap, half_side,
                           reach_x, reach_y, y_first, x_first, x_last, n_rows_out, n_cols_out,
-                          first, last, missed_per_row, idle_per_row) -> None:
+                          first, last, missed_per_row, idle_per_row, band_first,
+                          band_last) -> None:
     """First pass of the square kernel over part ``part`` of ``n_parts`` of the box rows.
 
     Records, per band, the first and last pixel of each row whose drop may
@@ -230,7 +231,8 @@ def _square_register_rows(part, n_parts, data, weights, weight_mask, pixmap, hal
     decided from their exact corners (and values).  Drops registered from
     their centre alone are not checked here: a non-finite value or weight,
     or a degenerate drop (next to an undefined centre), is counted by the
-    second pass (`_run_coefficients`), which reads them anyway.
+    second pass (`_run_coefficients`), which reads them anyway.  Only bands
+    ``band_first..band_last`` are registered (`drizzle_add_image`'s ``out_rows``).
     """
     row_lo, row_hi = part_range(part, n_parts, first.shape[1])
     for box_row in range(row_lo, row_hi):
@@ -273,8 +275,11 @@ def _square_register_rows(part, n_parts, data, weights, weight_mask, pixmap, hal
                         x_lo, x_hi, y_lo, y_hi, n_rows_out, n_cols_out):
                     missed += 1
                     continue
-            band_lo = int(max(nearest_cell(y_lo), 0.0)) // BAND_HEIGHT
-            band_hi = int(min(nearest_cell(y_hi), n_rows_out - 1.0)) // BAND_HEIGHT
+            band_lo = max(int(max(nearest_cell(y_lo), 0.0)) // BAND_HEIGHT, band_first)
+            band_hi = min(int(min(nearest_cell(y_hi), n_rows_out - 1.0)) // BAND_HEIGHT,
+                          band_last)
+            if band_lo > band_hi:
+                continue   # it reaches only rows not asked for
             if band_lo != open_lo or band_hi != open_hi:
                 open_lo, open_hi = _switch_bands(first, last, box_row, open_lo, open_hi,
                                                  last_col, band_lo, band_hi, col)
@@ -654,7 +659,8 @@ def _square_bands_separate(part, n_parts, first, last, y_first, data, weights, w
 
 def _drizzle_square(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
                     bit, value_scale, weight_scale, half_side, x_first, x_last, y_first,
-                    y_last, variance=None, out_var=None) -> tuple[int, int]:
+                    y_last, band_first, band_last, variance=None,
+                    out_var=None) -> tuple[int, int]:
     """Square kernel driver; returns ``(n_skipped_lines, n_missed_pixels)``.
 
     With ``variance`` and ``out_var``, the variance pass follows the science pass.
@@ -674,7 +680,7 @@ def _drizzle_square(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_pl
     missed_in_band = np.zeros((n_bands, n_box_rows), dtype=np.int64)
     run_parts(_square_register_rows, n_parts, data, weights, weight_mask, pixmap, half_side,
               reach_x, reach_y, y_first, x_first, x_last, n_rows_out, n_cols_out, first, last,
-              missed_per_row, idle_per_row)
+              missed_per_row, idle_per_row, band_first, band_last)
     n_workers = min(n_threads, n_bands)
     if half_side == 0.5:
         run_parts(_square_bands_shared, n_workers, first, last, y_first, data, weights,
@@ -723,8 +729,9 @@ def _clipped_window(lo: float, hi: float, limit_lo: int, limit_hi: int):
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _centred_register_rows(part, n_parts, data, weights, weight_mask, pixmap, kernel, radius,
                            y_first, x_first, x_last, n_rows_out, n_cols_out, first, last,
-                           missed_per_row, idle_per_row) -> None:
-    """First pass of a centred kernel over part ``part`` of ``n_parts`` of the box rows."""
+                           missed_per_row, idle_per_row, band_first, band_last) -> None:
+    """First pass of a centred kernel over part ``part`` of ``n_parts`` of the box rows,
+    registering bands ``band_first..band_last`` only."""
     row_lo, row_hi = part_range(part, n_parts, first.shape[1])
     for box_row in range(row_lo, row_hi):
         row = y_first + box_row
@@ -747,8 +754,8 @@ def _centred_register_rows(part, n_parts, data, weights, weight_mask, pixmap, ke
             if top < 0.0 or bottom > n_rows_out - 1.0 or right < 0.0 or left > n_cols_out - 1.0:
                 missed += 1
                 continue
-            band_lo = int(max(bottom, 0.0)) // BAND_HEIGHT
-            band_hi = int(min(top, n_rows_out - 1.0)) // BAND_HEIGHT
+            band_lo = max(int(max(bottom, 0.0)) // BAND_HEIGHT, band_first)
+            band_hi = min(int(min(top, n_rows_out - 1.0)) // BAND_HEIGHT, band_last)
             for band in range(band_lo, band_hi + 1):
                 if first[band, box_row] < 0:
                     first[band, box_row] = col
@@ -1012,7 +1019,8 @@ def _band_accumulators(n_cols_out):
 
 def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
                      bit, value_scale, weight_scale, kernel, radius, shape, x_first, x_last,
-                     y_first, y_last, variance=None, out_var=None) -> tuple[int, int]:
+                     y_first, y_last, band_first, band_last, variance=None,
+                     out_var=None) -> tuple[int, int]:
     """Driver of the kernels centred on the mapped pixel centre.
 
     Each kernel has its own second pass, so a run compiles only the kernel
@@ -1029,7 +1037,7 @@ def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_p
     n_threads = thread_count()
     run_parts(_centred_register_rows, min(n_box_rows, n_threads), data, weights, weight_mask,
               pixmap, kernel, radius, y_first, x_first, x_last, n_rows_out, n_cols_out, first,
-              last, missed_per_row, idle_per_row)
+              last, missed_per_row, idle_per_row, band_first, band_last)
     band_pass = (first, last, y_first, data, weights, weight_mask, value_scale, weight_scale,
                  pixmap)
     outputs = (out_sci, out_wht, ctx_plane, has_ctx, bit)
@@ -1392,6 +1400,7 @@ def drizzle_add_image(
     ymax: int | None = None,
     variance: np.ndarray | None = None,
     out_var: np.ndarray | None = None,
+    out_rows: tuple[int, int] | None = None,
 ) -> tuple[int, int]:
     """Drizzle one input image onto the output arrays (updated in place).
 
@@ -1470,6 +1479,14 @@ def drizzle_add_image(
         the factor from ``data`` to ``v`` below.  After the last image,
         `error_from_variance` turns it and ``out_wht`` into the standard
         deviation of ``out_sci``.
+    out_rows : (int, int), optional
+        Inclusive first and last output row the caller will read (a strip
+        of a larger image).  Those rows get exactly what a call without
+        ``out_rows`` gives them; input pixels whose drop reaches none of the
+        bands of ``BAND_HEIGHT`` output rows holding them are not drizzled,
+        so other rows of those bands may be changed and the rest are left
+        as they are.  Such pixels count as neither skipped nor missed.
+        None: every row.
 
     Returns
     -------
@@ -1524,6 +1541,7 @@ def drizzle_add_image(
     value_scale = iscale / _exposure_divisor(in_units, exptime)
     x_first, x_last = _box_range("x", xmin, xmax, n_cols_in)
     y_first, y_last = _box_range("y", ymin, ymax, n_rows_in)
+    band_first, band_last = _bands_of_rows(out_rows, n_rows_out)
     if fillval is not None:
         fillval = float(fillval)
 
@@ -1538,13 +1556,13 @@ def drizzle_add_image(
         n_skipped, n_missed = _drizzle_square(
             data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit,
             value_scale, wt_scl, 0.5 * pixfrac, x_first, x_last, y_first, y_last,
-            variance, out_var)
+            band_first, band_last, variance, out_var)
     else:
         radius, shape = _centred_kernel_size(kernel_code, pixfrac, pixel_scale_ratio)
         n_skipped, n_missed = _drizzle_centred(
             data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit,
             value_scale, wt_scl, kernel_code, radius, shape, x_first, x_last, y_first, y_last,
-            variance, out_var)
+            band_first, band_last, variance, out_var)
     finalize_fill(out_sci, out_wht, fillval)
     return int(n_skipped), int(n_missed)
 
@@ -1803,6 +1821,21 @@ def _context_plane(out_ctx: np.ndarray | None, image_id: int,
         raise ValueError(f"image_id {image_id} needs context plane {plane} but out_ctx has "
                          f"{planes.shape[0]} plane(s); see new_context()")
     return planes[plane], bit
+
+
+def _bands_of_rows(out_rows: tuple[int, int] | None, n_rows_out: int) -> tuple[int, int]:
+    """First and last band holding the output rows ``out_rows`` (None: all rows)."""
+    if out_rows is None:
+        return 0, (n_rows_out - 1) // BAND_HEIGHT
+    try:
+        first, last = (int(row) for row in out_rows)
+    except (TypeError, ValueError):
+        raise ValueError(f"out_rows must be two row numbers (first, last), got "
+                         f"{out_rows!r}") from None
+    if not 0 <= first <= last < n_rows_out:
+        raise ValueError(f"out_rows must satisfy 0 <= first <= last < {n_rows_out} (the "
+                         f"output's rows), got {out_rows!r}")
+    return first // BAND_HEIGHT, last // BAND_HEIGHT
 
 
 def _box_range(axis: str, lo: int | None, hi: int | None, size: int) -> tuple[int, int]:

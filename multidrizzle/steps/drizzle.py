@@ -401,9 +401,12 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
                                    science_of=science_of, weights_of=weights_of,
                                    chips_done=chips_done, cutouts=cutouts)
     frame = _new_frame(grid, max(len(exposures), n_context_images), context, settings.error)
+    # only the region's rows are kept: the kernels need not drizzle pixels whose
+    # drops land only elsewhere (the region's rows get the same values)
+    out_rows = None if region is None else (region.y0, region.y1 - 1)
     for image_id, exposure in zip(image_ids or range(len(exposures)), exposures):
         _add_exposure(exposure, image_id, pixel_maps, grid, settings, frame, science_of,
-                      weights_of, chips_done, input_boxes, variance_of)
+                      weights_of, chips_done, input_boxes, variance_of, out_rows)
     return _finished(frame, region, settings)
 
 
@@ -426,7 +429,8 @@ def _add_exposure(exposure: Exposure, image_id: int, pixel_maps: Mapping[str, Pi
                   weights_of: Callable[[Chip], np.ndarray],
                   chips_done: ProgressCounter,
                   input_boxes: Mapping[str, Box | None] | None,
-                  variance_of: Callable[[Chip, np.ndarray], np.ndarray] | None = None) -> None:
+                  variance_of: Callable[[Chip, np.ndarray], np.ndarray] | None = None,
+                  out_rows: tuple[int, int] | None = None) -> None:
     chips_done.start()
     for chip in exposure.chips:
         boxed = input_boxes is not None and chip.name in input_boxes
@@ -435,7 +439,7 @@ def _add_exposure(exposure: Exposure, image_id: int, pixel_maps: Mapping[str, Pi
             science = science_of(chip)
             variance = variance_of(chip, science) if target.variance_sum is not None else None
             _add_chip(chip, pixel_maps[chip.name], grid, settings, settings.kernel, target,
-                      image_id, science, weights_of(chip), box, variance)
+                      image_id, science, weights_of(chip), box, variance, out_rows)
         chips_done.advance(chip.name)
     target.exptime += exposure.exptime
     target.n_images += 1
@@ -484,8 +488,10 @@ def _finished(frame: DrizzledImage, region: Box | None,
 def _add_chip(chip: Chip, pixel_map: PixelMap, grid: OutputGrid, settings: DrizzleSettings,
               kernel: str, target: DrizzledImage, image_id: int, science: np.ndarray,
               weights: np.ndarray, input_box: Box | None = None,
-              variance: np.ndarray | None = None) -> None:
-    """Drizzle one chip (or the pixels ``input_box`` of it) onto ``target``.
+              variance: np.ndarray | None = None,
+              out_rows: tuple[int, int] | None = None) -> None:
+    """Drizzle one chip (or the pixels ``input_box`` of it) onto ``target``, of which
+    only the rows ``out_rows`` are read (None: all).
 
     A box is drizzled from a window one pixel larger on each side, so that
     the pixel corners the kernels build from neighbouring centres are those
@@ -509,7 +515,7 @@ def _add_chip(chip: Chip, pixel_map: PixelMap, grid: OutputGrid, settings: Drizz
         pixfrac=settings.pixfrac, wt_scl=weight_scale(settings.wt_scl, chip.exptime),
         exptime=chip.exptime, in_units="cps" if chip.processing_is_rate else "counts",
         iscale=ratio ** 2, pixel_scale_ratio=ratio, fillval=None, variance=variance,
-        out_var=None if variance is None else target.variance_sum, **box)
+        out_var=None if variance is None else target.variance_sum, out_rows=out_rows, **box)
 
 
 # ---------------------------------------------------------------------------
