@@ -603,13 +603,12 @@ def _square_reach(steps, half_side):
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _square_bands_shared(part, n_parts, first, last, y_first, data, weights, weight_mask,
                          value_scale, weight_scale, pixmap, reach_x, reach_y, out_sci, out_wht,
-                         ctx_plane, has_ctx, bit, missed_in_band) -> None:
-    """Second pass of the square kernel with whole pixels, bands ``part::n_parts``."""
+                         ctx_plane, has_ctx, bit, missed_in_band, covers) -> None:
+    """Second pass of the square kernel with whole pixels, bands ``part::n_parts``;
+    ``covers[part]`` is its zeroed band buffer (`_band_covers`)."""
     n_rows_out, n_cols_out = out_sci.shape
     n_cols_in = data.shape[1]
-    # A spare row on each side of the band and spare columns on the right
-    # catch the deposits of short edges that leave the band or the grid.
-    cover = np.zeros((BAND_HEIGHT + 2, n_cols_out + 4, 2))
+    cover = covers[part]
     extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
     extent[:, 0] = n_cols_out
     extent[:, 1] = -1
@@ -634,11 +633,13 @@ def _square_bands_shared(part, n_parts, first, last, y_first, data, weights, wei
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _square_bands_separate(part, n_parts, first, last, y_first, data, weights, weight_mask,
                            value_scale, weight_scale, pixmap, half_side, reach_x, reach_y,
-                           out_sci, out_wht, ctx_plane, has_ctx, bit, missed_in_band) -> None:
-    """Second pass of the square kernel with shrunken drops, bands ``part::n_parts``."""
+                           out_sci, out_wht, ctx_plane, has_ctx, bit, missed_in_band,
+                           covers) -> None:
+    """Second pass of the square kernel with shrunken drops, bands ``part::n_parts``;
+    ``covers[part]`` is its zeroed band buffer (`_band_covers`)."""
     n_rows_out, n_cols_out = out_sci.shape
     n_cols_in = data.shape[1]
-    cover = np.zeros((BAND_HEIGHT + 2, n_cols_out + 4, 2))
+    cover = covers[part]
     extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
     extent[:, 0] = n_cols_out
     extent[:, 1] = -1
@@ -655,6 +656,26 @@ def _square_bands_separate(part, n_parts, first, last, y_first, data, weights, w
         _finish_square_band(row0, min(BAND_HEIGHT, n_rows_out - row0), cover, extent,
                             WEIGHT_NOISE_FRACTION * largest_weight, out_sci, out_wht, ctx_plane,
                             has_ctx, bit)
+
+
+# The kernels' band buffers are allocated here rather than in the kernels: numpy
+# asks the C library for zeroed memory (calloc), whose pages the system zeroes
+# when they are first touched, while numba's np.zeros writes every byte.  A
+# band buffer spans the whole output width and a chip touches a fraction of
+# it; with large allocations mapped fresh for every call (the local executor's
+# malloc settings), zeroing whole buffers cost more than drizzling a mosaic's
+# strip of a chip.
+
+def _band_covers(n_parts: int, n_cols_out: int) -> np.ndarray:
+    """Zeroed edge-deposit buffers of the square kernel, one per part: a spare row on
+    each side of the band and spare columns on the right catch the deposits
+    of short edges that leave the band or the grid."""
+    return np.zeros((n_parts, BAND_HEIGHT + 2, n_cols_out + 4, 2))
+
+
+def _band_sums(n_parts: int, n_sums: int, n_cols_out: int) -> np.ndarray:
+    """Zeroed float64 band sums (``n_sums`` per output pixel of a band), one set per part."""
+    return np.zeros((n_parts, n_sums, BAND_HEIGHT, n_cols_out))
 
 
 def _drizzle_square(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
@@ -685,15 +706,18 @@ def _drizzle_square(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_pl
     if half_side == 0.5:
         run_parts(_square_bands_shared, n_workers, first, last, y_first, data, weights,
                   weight_mask, value_scale, weight_scale, pixmap, reach_x, reach_y, out_sci,
-                  out_wht, ctx_plane, has_ctx, bit, missed_in_band)
+                  out_wht, ctx_plane, has_ctx, bit, missed_in_band,
+                  _band_covers(n_workers, n_cols_out))
     else:
         run_parts(_square_bands_separate, n_workers, first, last, y_first, data, weights,
                   weight_mask, value_scale, weight_scale, pixmap, half_side, reach_x, reach_y,
-                  out_sci, out_wht, ctx_plane, has_ctx, bit, missed_in_band)
+                  out_sci, out_wht, ctx_plane, has_ctx, bit, missed_in_band,
+                  _band_covers(n_workers, n_cols_out))
     if out_var is not None:
         run_parts(_square_variance_bands, n_workers, first, last, y_first, data, weights,
                   weight_mask, value_scale, weight_scale, variance, value_scale * value_scale,
-                  pixmap, half_side, reach_x, reach_y, out_var)
+                  pixmap, half_side, reach_x, reach_y, out_var,
+                  _band_covers(n_workers, n_cols_out), _band_sums(n_workers, 1, n_cols_out))
     missed_per_row += missed_in_band.sum(axis=0)
     return _count_skips(missed_per_row, idle_per_row, x_last - x_first + 1)
 
@@ -766,10 +790,10 @@ def _centred_register_rows(part, n_parts, data, weights, weight_mask, pixmap, ke
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _point_bands(part, n_parts, first, last, y_first, data, weights, weight_mask, value_scale,
-                 weight_scale, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit) -> None:
+                 weight_scale, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit, sums) -> None:
     """Point kernel over bands ``part::n_parts``: all weight to the pixel holding the centre."""
     n_rows_out, n_cols_out = out_sci.shape
-    acc_w, acc_wv, extent = _band_accumulators(n_cols_out)
+    acc_w, acc_wv, extent = _band_accumulators(sums, part)
     # Bands are dealt round-robin: neighbouring bands carry similar loads.
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
@@ -802,10 +826,10 @@ def _point_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _turbo_bands(part, n_parts, first, last, y_first, data, weights, weight_mask, value_scale,
-                 weight_scale, pixmap, radius, out_sci, out_wht, ctx_plane, has_ctx, bit) -> None:
+                 weight_scale, pixmap, radius, out_sci, out_wht, ctx_plane, has_ctx, bit, sums) -> None:
     """Turbo kernel over bands ``part::n_parts``: an axis-aligned square drop, exact overlaps."""
     n_rows_out, n_cols_out = out_sci.shape
-    acc_w, acc_wv, extent = _band_accumulators(n_cols_out)
+    acc_w, acc_wv, extent = _band_accumulators(sums, part)
     # Bands are dealt round-robin: neighbouring bands carry similar loads.
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
@@ -853,7 +877,7 @@ def _turbo_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _separable_bands(part, n_parts, first, last, y_first, data, weights, weight_mask,
                      value_scale, weight_scale, pixmap, kernel, radius, shape, out_sci,
-                     out_wht, ctx_plane, has_ctx, bit) -> None:
+                     out_wht, ctx_plane, has_ctx, bit, sums) -> None:
     """Gaussian or Lanczos kernel over bands ``part::n_parts``, normalised per window.
 
     ``shape`` is the Gaussian's ``1 / (2 sigma^2)`` or the Lanczos sample
@@ -861,7 +885,7 @@ def _separable_bands(part, n_parts, first, last, y_first, data, weights, weight_
     `lanczos_step_table`).
     """
     n_rows_out, n_cols_out = out_sci.shape
-    acc_w, acc_wv, extent = _band_accumulators(n_cols_out)
+    acc_w, acc_wv, extent = _band_accumulators(sums, part)
     window_length = int(2.0 * radius) + 3
     profile_x = np.empty(window_length)
     profile_y = np.empty(window_length)
@@ -948,14 +972,14 @@ def _separable_bands(part, n_parts, first, last, y_first, data, weights, weight_
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _tophat_bands(part, n_parts, first, last, y_first, data, weights, weight_mask,
                   value_scale, weight_scale, pixmap, radius, out_sci, out_wht, ctx_plane,
-                  has_ctx, bit) -> None:
+                  has_ctx, bit, sums) -> None:
     """Top-hat kernel over bands ``part::n_parts``.
 
     Equal shares to the output pixels whose centres lie within ``radius`` of
     the mapped centre.
     """
     n_rows_out, n_cols_out = out_sci.shape
-    acc_w, acc_wv, extent = _band_accumulators(n_cols_out)
+    acc_w, acc_wv, extent = _band_accumulators(sums, part)
     # Bands are dealt round-robin: neighbouring bands carry similar loads.
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
@@ -1007,14 +1031,14 @@ def _tophat_bands(part, n_parts, first, last, y_first, data, weights, weight_mas
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
-def _band_accumulators(n_cols_out):
-    """Zeroed float64 sums of weight and weighted value for one band, and its empty extent."""
-    acc_w = np.zeros((BAND_HEIGHT, n_cols_out))
-    acc_wv = np.zeros((BAND_HEIGHT, n_cols_out))
+def _band_accumulators(sums, part):
+    """Part ``part``'s zeroed float64 sums of weight and weighted value for one band
+    (``sums[part]``, `_band_sums`), and its empty extent."""
+    n_cols_out = sums.shape[3]
     extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
     extent[:, 0] = n_cols_out
     extent[:, 1] = -1
-    return acc_w, acc_wv, extent
+    return sums[part, 0], sums[part, 1], extent
 
 
 def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
@@ -1040,8 +1064,8 @@ def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_p
               last, missed_per_row, idle_per_row, band_first, band_last)
     band_pass = (first, last, y_first, data, weights, weight_mask, value_scale, weight_scale,
                  pixmap)
-    outputs = (out_sci, out_wht, ctx_plane, has_ctx, bit)
     n_workers = min(n_threads, n_bands)
+    outputs = (out_sci, out_wht, ctx_plane, has_ctx, bit, _band_sums(n_workers, 2, n_cols_out))
     if kernel == _POINT:
         run_parts(_point_bands, n_workers, *band_pass, *outputs)
     elif kernel == _TURBO:
@@ -1053,7 +1077,7 @@ def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_p
     if out_var is not None:
         run_parts(_centred_variance_bands, n_workers, first, last, y_first, data, weights,
                   weight_mask, weight_scale, variance, value_scale * value_scale, pixmap, kernel,
-                  radius, shape, out_var)
+                  radius, shape, out_var, _band_sums(n_workers, 1, n_cols_out))
     return _count_skips(missed_per_row, idle_per_row, x_last - x_first + 1)
 
 
@@ -1070,13 +1094,14 @@ def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_p
 # The two helpers below serve the square and the centred families, which must
 # share no separately compiled function (see kernels.warmup): inlined.
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
-def _variance_accumulator(n_cols_out):
-    """Zeroed float64 sums of squared weight times variance for one band, and its extent."""
-    acc = np.zeros((BAND_HEIGHT, n_cols_out))
+def _variance_accumulator(sums, part):
+    """Part ``part``'s zeroed float64 sums of squared weight times variance for one band
+    (``sums[part, 0]``, `_band_sums`), and its empty extent."""
+    n_cols_out = sums.shape[3]
     extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
     extent[:, 0] = n_cols_out
     extent[:, 1] = -1
-    return acc, extent
+    return sums[part, 0], extent
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
@@ -1097,7 +1122,7 @@ def _write_back_variance(row0: int, n_rows: int, out_var, acc, extent) -> None:
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _square_variance_bands(part, n_parts, first, last, y_first, data, weights, weight_mask,
                            value_scale, weight_scale, variance, variance_scale, pixmap,
-                           half_side, reach_x, reach_y, out_var) -> None:
+                           half_side, reach_x, reach_y, out_var, covers, sums) -> None:
     """Square kernel variance over bands ``part::n_parts``.
 
     The science pass sums the edge deposits of all drops before taking the
@@ -1110,8 +1135,8 @@ def _square_variance_bands(part, n_parts, first, last, y_first, data, weights, w
     """
     n_rows_out, n_cols_out = out_var.shape
     n_cols_in = data.shape[1]
-    cover = np.zeros((BAND_HEIGHT + 2, n_cols_out + 4, 2))
-    acc, extent = _variance_accumulator(n_cols_out)
+    cover = covers[part]
+    acc, extent = _variance_accumulator(sums, part)
     rows = np.empty((4, n_cols_in))
     corners = np.empty((8, n_cols_in))
     alpha = np.empty(n_cols_in)
@@ -1215,7 +1240,7 @@ def _separable_profiles(kernel, x_out, y_out, left, right, bottom, top, shape, s
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _centred_variance_bands(part, n_parts, first, last, y_first, data, weights, weight_mask,
                             weight_scale, variance, variance_scale, pixmap, kernel, radius,
-                            shape, out_var) -> None:
+                            shape, out_var, sums) -> None:
     """Variance of the kernels centred on the mapped pixel centre, bands ``part::n_parts``.
 
     Each drop's weights on its cells are those of `_point_bands`,
@@ -1223,7 +1248,7 @@ def _centred_variance_bands(part, n_parts, first, last, y_first, data, weights, 
     way; each cell adds ``dow^2 * variance``.
     """
     n_rows_out, n_cols_out = out_var.shape
-    acc, extent = _variance_accumulator(n_cols_out)
+    acc, extent = _variance_accumulator(sums, part)
     window_length = int(2.0 * radius) + 3
     profile_x = np.empty(window_length)
     profile_y = np.empty(window_length)
