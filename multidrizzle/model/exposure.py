@@ -21,7 +21,7 @@ from astropy.wcs import WCS
 
 from multidrizzle.errors import InputError, MultidrizzleError
 from multidrizzle.io.dataunits import DataUnit, FileState, file_state, read_data_unit
-from multidrizzle.model.fits_structure import check_exposure_structure
+from multidrizzle.model.fits_structure import open_checked_exposure
 from multidrizzle.model.instruments import cte_direction, detector_noise, header_number
 
 __all__ = ["Chip", "Exposure", "ReadOptions", "read_exposure", "UNITS_PER_SECOND"]
@@ -328,12 +328,12 @@ def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None
         keyword that is missing or not understood, an unreadable or singular
         WCS.
     """
-    data_starts = {unit.index: unit.data_start for unit in check_exposure_structure(path)}
-    with warnings.catch_warnings():
-        # the structure was checked above; astropy's own notes about it add nothing
+    with open_checked_exposure(path) as (hdul, units), warnings.catch_warnings():
+        # the structure was checked; astropy's own notes about it add nothing
         warnings.simplefilter("ignore", AstropyWarning)
         try:
-            return _read_checked_exposure(path, options, ivm_file, data_starts)
+            return _read_checked_exposure(
+                hdul, path, options, ivm_file, {unit.index: unit.data_start for unit in units})
         except MultidrizzleError:
             raise
         except _ASTROPY_READ_ERRORS as exc:  # a card astropy cannot parse, an odd HDU
@@ -341,21 +341,20 @@ def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None
                              f"({type(exc).__name__}: {exc})") from exc
 
 
-def _read_checked_exposure(path: Path, options: ReadOptions, ivm_file: Path | None,
-                           data_starts: dict[int, int]) -> Exposure:
-    with fits.open(path, mode="readonly") as hdul:
-        primary = hdul[0].header.copy()
-        extvers = _science_extvers(hdul, path)
-        if options.group is not None:
-            missing = [v for v in options.group if v not in extvers]
-            if missing:
-                raise InputError(f"input file {path}: parameter 'group' selects SCI,"
-                                 f"{missing[0]} but the file has SCI extensions "
-                                 f"{extvers}")
-            extvers = [v for v in extvers if v in options.group]
-        exptime = _exposure_time(primary, hdul["SCI", extvers[0]].header, path, options)
-        chips = [_read_chip(hdul, path, extver, primary, exptime, options, data_starts)
-                 for extver in extvers]
+def _read_checked_exposure(hdul: fits.HDUList, path: Path, options: ReadOptions,
+                           ivm_file: Path | None, data_starts: dict[int, int]) -> Exposure:
+    primary = hdul[0].header.copy()
+    extvers = _science_extvers(hdul, path)
+    if options.group is not None:
+        missing = [v for v in options.group if v not in extvers]
+        if missing:
+            raise InputError(f"input file {path}: parameter 'group' selects SCI,"
+                             f"{missing[0]} but the file has SCI extensions "
+                             f"{extvers}")
+        extvers = [v for v in extvers if v in options.group]
+    exptime = _exposure_time(primary, hdul["SCI", extvers[0]].header, path, options)
+    chips = [_read_chip(hdul, path, extver, primary, exptime, options, data_starts)
+             for extver in extvers]
     return Exposure(
         filename=path,
         rootname=str(primary.get("ROOTNAME", path.name.split("_")[0])).strip().lower(),

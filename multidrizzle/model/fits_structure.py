@@ -21,18 +21,22 @@ are whole without it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
 from multidrizzle.errors import InputError, MultidrizzleError
 
-__all__ = ["HeaderUnit", "check_exposure_structure", "read_header_units"]
+__all__ = ["HeaderUnit", "check_exposure_structure", "open_checked_exposure",
+           "read_header_units"]
 
 #: The extensions of one chip (ERR and DQ follow SCI in HST FLT/FLC files).
 CHIP_EXTENSIONS = ("SCI", "ERR", "DQ")
@@ -86,24 +90,28 @@ def read_header_units(path: Path) -> tuple[list[HeaderUnit], int]:
     """
     path = Path(path)
     size = os.path.getsize(path)
-    units = []
+    with _opened(path, size, memmap=False) as (_, units):
+        return units, size
+
+
+@contextlib.contextmanager
+def _opened(path: Path, size: int, *, memmap: bool
+            ) -> Iterator[tuple[fits.HDUList, list[HeaderUnit]]]:
+    """``path`` open with astropy and its header units; what astropy raises while
+    reading the headers becomes an InputError naming the file."""
     headers_read = 0
     try:
         # astropy's warnings about a short file are replaced by the errors below
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)
-            with fits.open(path, mode="readonly", memmap=False) as hdul:
+            hdul = fits.open(path, mode="readonly", memmap=memmap)
+            try:
                 for _ in hdul:  # every header first: a damaged one stops here
                     headers_read += 1
-                for index, hdu in enumerate(hdul):
-                    header = hdu.header
-                    where = f"input file {path}, HDU {index}"
-                    shape = _shape(header, where)
-                    units.append(HeaderUnit(
-                        index=index, name=str(getattr(hdu, "name", "") or "").upper(),
-                        ver=int(getattr(hdu, "ver", 1) or 1), header=header,
-                        data_start=int(hdu.fileinfo()["datLoc"]),
-                        data_bytes=_data_bytes(header, shape, where), shape=shape))
+                units = [_header_unit(path, index, hdu) for index, hdu in enumerate(hdul)]
+            except BaseException:
+                hdul.close()
+                raise
     except MultidrizzleError:
         raise
     except Exception as exc:  # astropy raises OSError, ValueError, VerifyError, ...
@@ -117,9 +125,38 @@ def read_header_units(path: Path) -> tuple[list[HeaderUnit], int]:
             hint = ""
         raise InputError(f"input file {path}: cannot be read as FITS "
                          f"({type(exc).__name__}: {exc}){hint}") from exc
-    if not units:
-        raise InputError(f"input file {path}: cannot be read as FITS (no header found)")
-    return units, size
+    with hdul:
+        if not units:
+            raise InputError(f"input file {path}: cannot be read as FITS (no header found)")
+        yield hdul, units
+
+
+def _header_unit(path: Path, index: int, hdu: Any) -> HeaderUnit:
+    header = hdu.header
+    where = f"input file {path}, HDU {index}"
+    shape = _shape(header, where)
+    return HeaderUnit(index=index, name=str(getattr(hdu, "name", "") or "").upper(),
+                      ver=int(getattr(hdu, "ver", 1) or 1), header=header,
+                      data_start=int(hdu.fileinfo()["datLoc"]),
+                      data_bytes=_data_bytes(header, shape, where), shape=shape)
+
+
+@contextlib.contextmanager
+def open_checked_exposure(path: Path) -> Iterator[tuple[fits.HDUList, list[HeaderUnit]]]:
+    """The exposure file open with astropy (data mapped when read) and its header units,
+    once :func:`check_exposure_structure`'s checks passed: one reading of the
+    headers serves the checks and the caller.
+
+    Raises
+    ------
+    InputError
+        As :func:`check_exposure_structure`.
+    """
+    path = Path(path)
+    size = os.path.getsize(path)
+    with _opened(path, size, memmap=True) as (hdul, units):
+        _checked(path, units, size)
+        yield hdul, units
 
 
 def check_exposure_structure(path: Path) -> list[HeaderUnit]:
@@ -142,11 +179,15 @@ def check_exposure_structure(path: Path) -> list[HeaderUnit]:
     """
     path = Path(path)
     units, size = read_header_units(path)
+    _checked(path, units, size)
+    return units
+
+
+def _checked(path: Path, units: list[HeaderUnit], size: int) -> None:
     try:
         _check_units(path, units, size)
     except fits.VerifyError as exc:  # a card that does not parse, met on the way
         raise InputError(f"input file {path}: a header cannot be read ({exc})") from exc
-    return units
 
 
 def _check_units(path: Path, units: list[HeaderUnit], size: int) -> None:
