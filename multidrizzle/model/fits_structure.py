@@ -95,7 +95,7 @@ def read_header_units(path: Path) -> tuple[list[HeaderUnit], int]:
 
 
 @contextlib.contextmanager
-def _opened(path: Path, size: int, *, memmap: bool
+def _opened(path: Path, size: int, *, memmap: bool | None
             ) -> Iterator[tuple[fits.HDUList, list[HeaderUnit]]]:
     """``path`` open with astropy and its header units; what astropy raises while
     reading the headers becomes an InputError naming the file."""
@@ -143,9 +143,9 @@ def _header_unit(path: Path, index: int, hdu: Any) -> HeaderUnit:
 
 @contextlib.contextmanager
 def open_checked_exposure(path: Path) -> Iterator[tuple[fits.HDUList, list[HeaderUnit]]]:
-    """The exposure file open with astropy (data mapped when read) and its header units,
-    once :func:`check_exposure_structure`'s checks passed: one reading of the
-    headers serves the checks and the caller.
+    """The exposure file open with astropy (its data mapped when read, where astropy
+    can) and its header units, once :func:`check_exposure_structure`'s checks
+    passed: one reading of the headers serves the checks and the caller.
 
     Raises
     ------
@@ -154,7 +154,7 @@ def open_checked_exposure(path: Path) -> Iterator[tuple[fits.HDUList, list[Heade
     """
     path = Path(path)
     size = os.path.getsize(path)
-    with _opened(path, size, memmap=True) as (hdul, units):
+    with _opened(path, size, memmap=None) as (hdul, units):
         _checked(path, units, size)
         yield hdul, units
 
