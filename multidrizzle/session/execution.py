@@ -29,6 +29,7 @@ import functools
 import itertools
 import logging
 import os
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -193,19 +194,28 @@ class LocalExecutor(Executor):
         threads = numba.get_num_threads()
         at_once = min(threads, len(arguments))
         if at_once <= 1:
-            for key, args in zip(keys, arguments):
-                result = named_task(key, function, *args)
-                return_freed_memory()
-                yield result
-            return
-        yield from self._side_by_side(function, arguments, keys, at_once,
-                                      max(1, threads // at_once))
+            return self._one_by_one(function, arguments, keys)
+        return self._side_by_side(function, arguments, keys, at_once,
+                                  max(1, threads // at_once))
+
+    @staticmethod
+    def _one_by_one(function: Callable[..., Any], arguments: Sequence[tuple],
+                    keys: Sequence[str]) -> Iterator[Any]:
+        for key, args in zip(keys, arguments):
+            result = named_task(key, function, *args)
+            return_freed_memory()
+            yield result
 
     @staticmethod
     def _side_by_side(function: Callable[..., Any], arguments: Sequence[tuple],
                       keys: Sequence[str], at_once: int, threads_each: int) -> Iterator[Any]:
         """``at_once`` tasks at a time on a pool of threads, ``threads_each`` kernel
-        threads for each, results in the tasks' order."""
+        threads for each, results in the tasks' order.
+
+        The first tasks start at once, not when the first result is asked
+        for: what the caller does first (a step's join allocating its
+        product and building its headers) runs while they compute.
+        """
         import numba
 
         def run(key: str, args: tuple) -> Any:
@@ -219,18 +229,25 @@ class LocalExecutor(Executor):
         pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="multidrizzle-tasks")
         under_way: collections.deque[Future] = collections.deque(
             pool.submit(run, key, args) for key, args in itertools.islice(tasks, at_once))
-        try:
-            while under_way:
-                result = under_way.popleft().result()
-                following = next(tasks, None)
-                if following is not None:
-                    under_way.append(pool.submit(run, *following))
-                yield result
-        finally:
-            # an error, an interrupt or a consumer that stopped: the tasks not
-            # started are dropped, those under way finish (their threads cannot
-            # be stopped) before the run goes on to clean up
-            pool.shutdown(wait=True, cancel_futures=True)
+
+        def results() -> Iterator[Any]:
+            try:
+                while under_way:
+                    result = under_way.popleft().result()
+                    following = next(tasks, None)
+                    if following is not None:
+                        under_way.append(pool.submit(run, *following))
+                    yield result
+            finally:
+                # an error, an interrupt or a consumer that stopped: the tasks not
+                # started are dropped, those under way finish (their threads cannot
+                # be stopped) before the run goes on to clean up
+                pool.shutdown(wait=True, cancel_futures=True)
+
+        handed_back = results()
+        # a consumer that never asks for a result still stops the pool
+        weakref.finalize(handed_back, pool.shutdown, wait=False, cancel_futures=True)
+        return handed_back
 
 
 class DaskExecutor(Executor):

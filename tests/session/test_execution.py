@@ -69,3 +69,24 @@ def test_an_error_names_its_task_and_no_later_task_starts(two_threads):
         next(results)
     # tasks already under way finish; the rest were never started
     assert len(task.threads) <= 4 and task.running == 0
+
+
+def test_the_first_tasks_start_before_a_result_is_asked_for(two_threads):
+    """A step's join does its own work first (its product's headers): the tasks
+    compute meanwhile."""
+    task = _Recorder()
+    results = LocalExecutor().map(task, [(n, 0.0) for n in range(5)], [str(n) for n in range(5)])
+    deadline = time.monotonic() + 10.0
+    while len(task.threads) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(task.threads) == 2          # two started, the rest wait for room
+    assert list(results) == list(range(5))
+
+
+def test_results_never_asked_for_stop_the_pool(two_threads):
+    task = _Recorder()
+    results = LocalExecutor().map(task, [(n, 0.05) for n in range(20)],
+                                  [str(n) for n in range(20)])
+    del results
+    time.sleep(0.3)
+    assert len(task.threads) <= 4 and task.running == 0
