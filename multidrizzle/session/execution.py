@@ -175,9 +175,10 @@ class LocalExecutor(Executor):
     depend on how many run at once (the kernels' results do not depend on
     their thread count).
 
-    At most ``num_cores`` tasks are under way or done but not yet handed
-    back, so the run's peak memory is that of its ``num_cores`` largest
-    tasks (``memory_limit`` bounds a task).  Large arrays are mapped
+    Besides the result the caller holds, at most ``num_cores`` tasks are
+    under way or done and waiting to be handed back, so the run's peak
+    memory is about that of its ``num_cores`` largest tasks
+    (``memory_limit`` bounds a task).  Large arrays are mapped
     (:func:`map_large_allocations`) and the memory a task freed is given
     back to the system after each task (:func:`return_freed_memory`).
     """
