@@ -172,8 +172,11 @@ class LocalExecutor(Executor):
             keys: Sequence[str]) -> Iterator[Any]:
         for key, args in zip(keys, arguments):
             result = named_task(key, function, *args)
-            return_freed_memory()
             yield result
+            # the caller has used the result (a join takes each before asking for the
+            # next): let it go, and return its memory, before the next task starts
+            del result
+            return_freed_memory()
 
 
 class DaskExecutor(Executor):

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from astropy.io import fits
 
-from multidrizzle.io.intermediates import StoredImage, store_image
+from multidrizzle.io.intermediates import (
+    StoredCosmicRayMask, StoredImage, store_image, write_crmask,
+)
 from multidrizzle.kernels.drizzle import CONTEXT_PLANE_BITS
 from multidrizzle.model.geometry import available_memory, native_scale
 from multidrizzle.model.plan import (
@@ -279,9 +281,14 @@ def blot_task(inputs: BlotInputs, store: ImageStore | None) -> BlottedChip:
     return dataclasses.replace(blotted, image=store.keep(blotted.image))
 
 
-def cosmic_ray_task(inputs: CosmicRayInputs) -> dict[str, np.ndarray]:
-    """The cosmic rays of one chip."""
-    return run_driz_cr(inputs)
+def cosmic_ray_task(inputs: CosmicRayInputs, mask_files: dict[str, Path] | None = None
+                    ) -> dict[str, np.ndarray | StoredCosmicRayMask]:
+    """The cosmic rays of one chip; written to its ``_crmask`` file when ``mask_files``
+    names it (chip name -> path), and then the file is handed back, not the mask."""
+    masks = run_driz_cr(inputs)
+    if mask_files is None:
+        return masks
+    return {name: write_crmask(mask_files[name], mask) for name, mask in masks.items()}
 
 
 def final_task(inputs: FinalDrizzleInputs) -> DrizzledImage:
@@ -298,7 +305,9 @@ def joined_median(results: Iterator[MedianResult], tiles: Sequence[Box],
     filled, minimum, sections, rows = 0, None, 0, 0
     thresholds = np.zeros(n_images)
     combine_type = ""
-    for tile, result in zip(tiles, results):
+    results = iter(results)
+    for tile in tiles:
+        result = next(results)   # not zip(): it would hold a tile while the next is made
         if isinstance(image, StoredImage):
             image.write(tile.slices, result.median)
         else:
@@ -312,6 +321,7 @@ def joined_median(results: Iterator[MedianResult], tiles: Sequence[Box],
         rows = max(rows, result.section_rows)
         thresholds = np.asarray(result.weight_thresholds)
         combine_type = result.combine_type
+        del result
     return MedianResult(median=image, masks=None, good_counts=counts,
                         weight_thresholds=thresholds,
                         masked_fractions=masked / float(shape[0] * shape[1]),
