@@ -98,10 +98,16 @@ def _automatic_tile_size(md: "Multidrizzle", cutouts: dict[str, Box | None]) -> 
                             _TILE_COSTS, _SMALLEST_TILE)
 
 
-#: Bytes of a final strip's pixel besides its context: science, weight and
-#: the error's variance (float32 each); every context plane adds 4.
-_STRIP_BYTES_BESIDES_CONTEXT = 3 * 4
+#: Bytes of a final strip's pixel besides its context: science, weight, the
+#: error's variance sums and the error (float32 each); every context plane adds 4.
+_STRIP_BYTES_BESIDES_CONTEXT = 4 * 4
 _CONTEXT_PLANE_BYTES = 4
+
+#: Context planes (32 inputs each) up to which a final strip is as high as the
+#: tile: a strip then holds no more than about twice a one-plane strip's bytes,
+#: a tile's worth of rows of the grid, as a median tile's stack does; beyond
+#: them strips get lower.
+_FULL_HEIGHT_PLANES = 8
 
 
 def strip_rows_for(tile: int, context_planes: int) -> int:
@@ -109,14 +115,20 @@ def strip_rows_for(tile: int, context_planes: int) -> int:
 
     A strip pixel holds one context plane per 32 inputs: so that a strip's
     bytes do not grow with the number of inputs, the strip is as high as the
-    tile for one plane and proportionally lower for more (a multiple of 64
-    rows, at least 64).  The tile is the memory-limited one: a single pointing
-    gets one strip, as every strip reads and maps again the part of each chip
-    that lands in it.
+    tile up to ``_FULL_HEIGHT_PLANES`` planes (256 inputs) and proportionally
+    lower for more (a multiple of 64 rows, at least 64).  Strips are not made
+    lower than that: every strip reads and maps again the part of each chip
+    that lands in it, so low strips make the final drizzle slow (a 200-input
+    mosaic took twice as long with 64-row strips as with 256), and a strip
+    costs only the rows it makes (its frame's other pages are never written,
+    :mod:`multidrizzle.model.memory`).  The tile is the memory-limited one: a
+    single pointing gets one strip.
     """
-    one_plane = _STRIP_BYTES_BESIDES_CONTEXT + _CONTEXT_PLANE_BYTES
+    budget = _STRIP_BYTES_BESIDES_CONTEXT + _CONTEXT_PLANE_BYTES * _FULL_HEIGHT_PLANES
     per_pixel = _STRIP_BYTES_BESIDES_CONTEXT + _CONTEXT_PLANE_BYTES * max(context_planes, 1)
-    rows = int(tile) * one_plane // per_pixel
+    if per_pixel <= budget:
+        return int(tile)
+    rows = int(tile) * budget // per_pixel
     return max(_SMALLEST_TILE, rows // _TILE_QUANTUM * _TILE_QUANTUM)
 
 
