@@ -30,3 +30,31 @@ def test_a_strip_holds_no_more_bytes_than_a_tile_high_strip_of_8_planes(tile, pl
 def test_more_planes_never_make_higher_strips():
     heights = [strip_rows_for(1024, planes) for planes in range(1, 40)]
     assert heights == sorted(heights, reverse=True)
+
+
+def test_cosmic_ray_tasks_write_their_masks(tmp_path):
+    # each task writes its chip's _crmask file and hands back the file, so that a
+    # mosaic's masks are never all in memory at once; the values are the step's
+    import numpy as np
+
+    from multidrizzle import Multidrizzle
+    from multidrizzle.demo.datasets import make_demo_dataset
+    from multidrizzle.io.intermediates import StoredCosmicRayMask
+    from multidrizzle.session import pipeline
+    from multidrizzle.steps.cosmic_rays import run_driz_cr
+
+    make_demo_dataset(tmp_path / "data", n_exposures=2, chip_shape=(64, 96), seed=3)
+    md = Multidrizzle(f"@{tmp_path / 'data' / 'inputs.lst'}", output=str(tmp_path / "final"),
+                      runfile="", verbose=False)
+    md.build()
+    md.run(driz_cr=False, driz_combine=False)
+    step = pipeline.STEPS["driz_cr"]
+    split = step.split(md, step.make_inputs(md), md.run_plan)
+    task_inputs, mask_files = split.arguments[0]
+    (name, stored), = split.function(task_inputs, mask_files).items()
+    assert isinstance(stored, StoredCosmicRayMask) and stored.path == mask_files[name]
+    assert stored.path.is_file()
+    assert np.array_equal(np.asarray(stored, dtype=bool), run_driz_cr(task_inputs)[name])
+    md.run(only="driz_cr")
+    assert all(isinstance(md.cr_masks.stored(chip.name), StoredCosmicRayMask)
+               for chip in md._all_chips())
