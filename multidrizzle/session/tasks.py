@@ -223,12 +223,17 @@ def estimate_run(md: "Multidrizzle", plan: RunPlan) -> RunEstimate:
     ny, nx = plan.final_shape
     _, depth = plan.deepest_tile
     tile = plan.tile_size
-    strip = min(plan.strip_rows, ny) * nx * final_pixel * 2   # the strip and its frame rows
+    # a strip's rows of the frame (science, weight, variance sums, context; handed on
+    # as views) and its error image
+    strip = min(plan.strip_rows, ny) * nx * (_STRIP_BYTES_BESIDES_CONTEXT
+                                             + _CONTEXT_PLANE_BYTES * planes)
     median_tile = (tile + 2 * int(md.combine_grow)) ** 2 * max(depth, 1) * 9 + tile ** 2 * 6
     task = max(chip_pixels) * _CHIP_BYTES_PER_PIXEL + max(strip, median_tile)
     cutouts = sum(box.size for box in plan.cutouts.values() if box is not None)
     separate_area = plan.separate_shape[0] * plan.separate_shape[1]
-    kept = separate_area * 2 + sum(chip_pixels) * 1   # median counts, cosmic-ray masks
+    kept = separate_area * 2   # the median's counts
+    if md.clean and not md.in_memory:   # the cosmic-ray masks stay in memory, not files
+        kept += sum(chip_pixels)
     if md.in_memory:
         kept += (cutouts * 2 * _FLOAT32 + separate_area * _FLOAT32
                  + sum(chip_pixels) * (_FLOAT32 + 1) + ny * nx * final_pixel)
