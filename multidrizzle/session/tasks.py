@@ -104,10 +104,10 @@ _STRIP_BYTES_BESIDES_CONTEXT = 4 * 4
 _CONTEXT_PLANE_BYTES = 4
 
 #: Context planes (32 inputs each) up to which a final strip is as high as the
-#: tile: a strip then holds no more than about twice a one-plane strip's bytes,
-#: a tile's worth of rows of the grid, as a median tile's stack does; beyond
-#: them strips get lower.
-_FULL_HEIGHT_PLANES = 8
+#: tile; beyond them strips get lower, so that a strip holds no more bytes than
+#: a tile-high strip of this many planes (on the benchmark mosaic, 8 planes'
+#: worth raised the peak of 200 inputs 14% above that of 50; see bench_mosaic.py).
+_FULL_HEIGHT_PLANES = 4
 
 
 def strip_rows_for(tile: int, context_planes: int) -> int:
@@ -115,11 +115,11 @@ def strip_rows_for(tile: int, context_planes: int) -> int:
 
     A strip pixel holds one context plane per 32 inputs: so that a strip's
     bytes do not grow with the number of inputs, the strip is as high as the
-    tile up to ``_FULL_HEIGHT_PLANES`` planes (256 inputs) and proportionally
+    tile up to ``_FULL_HEIGHT_PLANES`` planes (128 inputs) and proportionally
     lower for more (a multiple of 64 rows, at least 64).  Strips are not made
     lower than that: every strip reads and maps again the part of each chip
     that lands in it, so low strips make the final drizzle slow (a 200-input
-    mosaic took twice as long with 64-row strips as with 256), and a strip
+    mosaic's took twice as long with 64-row strips as with 192), and a strip
     costs only the rows it makes (its frame's other pages are never written,
     :mod:`multidrizzle.model.memory`).  The tile is the memory-limited one: a
     single pointing gets one strip.
