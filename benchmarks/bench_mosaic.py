@@ -80,8 +80,8 @@ def _input_mpix(inputs: list[Path]) -> float:
 
 def _line(run: Run, label: str) -> None:
     print(f"{label:>30}: {run.result['wall_seconds']:8.1f} s wall, tree PSS "
-          f"{_mib(run.tree_pss_bytes)}, temporary disk {_mib(run.temporary_disk_bytes)}",
-          flush=True)
+          f"{_mib(run.tree_pss_bytes)} (anonymous {_mib(run.tree_anon_bytes)}), temporary "
+          f"disk {_mib(run.temporary_disk_bytes)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         print("multidrizzle peak memory by number of exposures: " + ", ".join(
             f"{n}: {_mib(r.tree_pss_bytes)} ({r.result['wall_seconds']:.0f} s)"
             for n, r in sorted(scaling.items())))
+        anonymous = [r.tree_anon_bytes for r in scaling.values()]
+        print("  of which anonymous (Pss_Anon: without shared libraries, whose share "
+              "depends on the other processes of the machine): " + ", ".join(
+                  f"{n}: {_mib(r.tree_anon_bytes)}" for n, r in sorted(scaling.items()))
+              + f" (spread {max(anonymous) / max(min(anonymous), 1) - 1:.1%})")
     peaks = [r.tree_pss_bytes for r in scaling.values()]
     spread = max(peaks) / min(peaks) - 1
     print()

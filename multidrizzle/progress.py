@@ -94,6 +94,9 @@ def tracked(items: Iterable[Item], progress: ProgressCallback,
         progress(done, total, label(item))
 
 
+_END = object()
+
+
 def reported(items: Iterable[Item], labels: Sequence[str],
              progress: ProgressCallback) -> Iterator[Item]:
     """Yield ``items`` as they come, one per label, each reported done as it arrives.
@@ -105,9 +108,16 @@ def reported(items: Iterable[Item], labels: Sequence[str],
     """
     total = len(labels)
     progress(0, total, "")
-    for done, (label, item) in enumerate(zip(labels, items), start=1):
+    items = iter(items)
+    for done, label in enumerate(labels, start=1):
+        item = next(items, _END)
+        if item is _END:
+            return
         progress(done, total, label)
         yield item
+        # hold no item while the next one is made (a task's result can be large);
+        # zip() would keep the last pair until it has the next one
+        del item
 
 
 class ProgressCounter:

@@ -204,8 +204,11 @@ class LocalExecutor(Executor):
                     keys: Sequence[str]) -> Iterator[Any]:
         for key, args in zip(keys, arguments):
             result = named_task(key, function, *args)
-            return_freed_memory()
             yield result
+            # the caller has used the result (a join takes each before asking for the
+            # next): let it go, and return its memory, before the next task starts
+            del result
+            return_freed_memory()
 
     @staticmethod
     def _side_by_side(function: Callable[..., Any], arguments: Sequence[tuple],
@@ -239,6 +242,7 @@ class LocalExecutor(Executor):
                     if following is not None:
                         under_way.append(pool.submit(run, *following))
                     yield result
+                    del result   # the caller has used it: not held while we wait
             finally:
                 # an error, an interrupt or a consumer that stopped: the tasks not
                 # started are dropped, those under way finish (their threads cannot

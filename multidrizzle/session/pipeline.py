@@ -55,8 +55,8 @@ import numpy as np
 from multidrizzle.errors import ParameterError, StepResultError
 from multidrizzle.io import products
 from multidrizzle.io.intermediates import (
-    LoadedImages, PackedImage, StoredImage, create_image, write_crclean, write_crmask,
-    write_static_mask,
+    LoadedImages, PackedImage, StoredCosmicRayMask, StoredImage, create_image, write_crclean,
+    write_crmask, write_static_mask,
 )
 from multidrizzle.kernels.drizzle import CONTEXT_PLANE_BITS
 from multidrizzle.model.plan import Box, RunPlan
@@ -411,15 +411,23 @@ def _keep_cosmic_rays(md: "Multidrizzle", result: Mapping) -> Kept:
     ``workinplace`` the cosmic rays are flagged with ``crbit`` in the inputs'
     DQ arrays.
     """
-    masks = {name: np.asarray(mask, dtype=bool) for name, mask in result.items()}
+    masks: dict[str, np.ndarray | StoredImage] = {}
     written, cleaned = [], []
     for chip in _chips(md):
-        mask = masks[chip.name]
+        mask = result[chip.name]
         if md.driz_cr_corr or not md.in_memory:
-            stored = write_crmask(md.layout.crmask(chip), mask)
+            # the tasks of a mosaic wrote their masks (so that they are never all in
+            # memory at once); a user's function returns arrays, written here
+            stored = mask if isinstance(mask, StoredCosmicRayMask) else \
+                write_crmask(md.layout.crmask(chip), np.asarray(mask, dtype=bool))
             written.append(stored.path)
-            if not md.in_memory and not md.clean:
-                masks[chip.name] = stored   # read back when used: memory stays flat
+        if not md.in_memory and not md.clean:
+            masks[chip.name] = stored   # read back when used: memory stays flat
+        else:
+            masks[chip.name] = np.asarray(mask, dtype=bool)
+        if not (md.driz_cr_corr or (md.workinplace and md.crbit)):
+            continue
+        mask = np.asarray(mask, dtype=bool)
         if md.driz_cr_corr:
             clean = cosmic_ray_clean(chip.read_science(), md.blotted_images[chip.name], mask)
             cleaned.append(write_crclean(md.layout.crclean(chip), clean,
@@ -557,6 +565,9 @@ def _split_cosmic_rays(md: "Multidrizzle", inputs: CosmicRayInputs, plan: RunPla
             {chip.name: counts_of(chip.name)} if chip.name in counts else {})),)
         for chip in inputs.chips]
     keys = [f"driz_cr {chip.name}" for chip in inputs.chips]
+    if not md.in_memory:   # each task writes its chip's _crmask file (see _keep_cosmic_rays)
+        arguments = [(*task, {chip.name: md.layout.crmask(chip)})
+                     for task, chip in zip(arguments, inputs.chips)]
 
     def join(results: Iterator[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         masks: dict[str, np.ndarray] = {}
@@ -599,7 +610,9 @@ def _joined_final(md: "Multidrizzle", inputs: FinalDrizzleInputs, plan: RunPlan,
         wht = np.empty(shape, dtype=np.float32)
         ctx = np.empty((planes, *shape), dtype=np.int32) if inputs.settings.context else None
         err = np.empty(shape, dtype=np.float32) if error else None
-        for strip, result in zip(plan.final_strips, results):
+        results = iter(results)
+        for strip in plan.final_strips:
+            result = next(results)
             rows, columns = strip.slices
             sci[rows, columns] = result.sci
             wht[rows, columns] = result.wht
@@ -607,6 +620,7 @@ def _joined_final(md: "Multidrizzle", inputs: FinalDrizzleInputs, plan: RunPlan,
                 ctx[:, rows, columns] = result.ctx
             if err is not None:
                 err[rows, columns] = result.err
+            del result
         return DrizzledImage(sci=sci, wht=wht, ctx=ctx, err=err, exptime=exptime,
                              n_images=n_images)
     product = md.start_final_product(exptime, n_images, shape,
@@ -615,8 +629,12 @@ def _joined_final(md: "Multidrizzle", inputs: FinalDrizzleInputs, plan: RunPlan,
     # the product holds SCI and ERR in final_units: a strip's count rates are scaled as
     # they are written, as the product of an in-memory drizzle is (ScaledImage)
     factor = np.float32(exptime) if md.final_units == "counts" else None
+    results = iter(results)
     try:
-        for strip, result in zip(plan.final_strips, results):
+        for strip in plan.final_strips:
+            # one strip at a time: none is held while the next is drizzled
+            # (zip() would keep the last one until it has the next)
+            result = next(results)
             rows, columns = strip.slices
             for name, values in (("SCI", result.sci), ("WHT", result.wht),
                                  ("CTX", result.ctx), ("ERR", result.err)):
@@ -626,6 +644,7 @@ def _joined_final(md: "Multidrizzle", inputs: FinalDrizzleInputs, plan: RunPlan,
                     values = values * factor
                 key = (slice(None), rows, columns) if name == "CTX" else (rows, columns)
                 images[name].write(key, values)
+            del result, values
     except BaseException:
         md.discard_final_product()
         raise

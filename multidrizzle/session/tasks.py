@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from astropy.io import fits
 
-from multidrizzle.io.intermediates import StoredImage, store_image
+from multidrizzle.io.intermediates import (
+    StoredCosmicRayMask, StoredImage, store_image, write_crmask,
+)
 from multidrizzle.kernels.drizzle import CONTEXT_PLANE_BITS
 from multidrizzle.model.geometry import available_memory, native_scale
 from multidrizzle.model.plan import (
@@ -97,10 +99,16 @@ def _automatic_tile_size(md: "Multidrizzle", cutouts: dict[str, Box | None]) -> 
                             _TILE_COSTS, _SMALLEST_TILE)
 
 
-#: Bytes of a final strip's pixel besides its context: science, weight and
-#: the error's variance (float32 each); every context plane adds 4.
-_STRIP_BYTES_BESIDES_CONTEXT = 3 * 4
+#: Bytes of a final strip's pixel besides its context: science, weight, the
+#: error's variance sums and the error (float32 each); every context plane adds 4.
+_STRIP_BYTES_BESIDES_CONTEXT = 4 * 4
 _CONTEXT_PLANE_BYTES = 4
+
+#: Context planes (32 inputs each) up to which a final strip is as high as the
+#: tile; beyond them strips get lower, so that a strip holds no more bytes than
+#: a tile-high strip of this many planes (on the benchmark mosaic, 8 planes'
+#: worth raised the peak of 200 inputs 14% above that of 50; see bench_mosaic.py).
+_FULL_HEIGHT_PLANES = 4
 
 
 def strip_rows_for(tile: int, context_planes: int) -> int:
@@ -108,14 +116,20 @@ def strip_rows_for(tile: int, context_planes: int) -> int:
 
     A strip pixel holds one context plane per 32 inputs: so that a strip's
     bytes do not grow with the number of inputs, the strip is as high as the
-    tile for one plane and proportionally lower for more (a multiple of 64
-    rows, at least 64).  The tile is the memory-limited one: a single pointing
-    gets one strip, as every strip reads and maps again the part of each chip
-    that lands in it.
+    tile up to ``_FULL_HEIGHT_PLANES`` planes (128 inputs) and proportionally
+    lower for more (a multiple of 64 rows, at least 64).  Strips are not made
+    lower than that: every strip reads and maps again the part of each chip
+    that lands in it, so low strips make the final drizzle slow (a 200-input
+    mosaic's took twice as long with 64-row strips as with 192), and a strip
+    costs only the rows it makes (its frame's other pages are never written,
+    :mod:`multidrizzle.model.memory`).  The tile is the memory-limited one: a
+    single pointing gets one strip.
     """
-    one_plane = _STRIP_BYTES_BESIDES_CONTEXT + _CONTEXT_PLANE_BYTES
+    budget = _STRIP_BYTES_BESIDES_CONTEXT + _CONTEXT_PLANE_BYTES * _FULL_HEIGHT_PLANES
     per_pixel = _STRIP_BYTES_BESIDES_CONTEXT + _CONTEXT_PLANE_BYTES * max(context_planes, 1)
-    rows = int(tile) * one_plane // per_pixel
+    if per_pixel <= budget:
+        return int(tile)
+    rows = int(tile) * budget // per_pixel
     return max(_SMALLEST_TILE, rows // _TILE_QUANTUM * _TILE_QUANTUM)
 
 
@@ -213,12 +227,17 @@ def estimate_run(md: "Multidrizzle", plan: RunPlan) -> RunEstimate:
     ny, nx = plan.final_shape
     _, depth = plan.deepest_tile
     tile = plan.tile_size
-    strip = min(plan.strip_rows, ny) * nx * final_pixel * 2   # the strip and its frame rows
+    # a strip's rows of the frame (science, weight, variance sums, context; handed on
+    # as views) and its error image
+    strip = min(plan.strip_rows, ny) * nx * (_STRIP_BYTES_BESIDES_CONTEXT
+                                             + _CONTEXT_PLANE_BYTES * planes)
     median_tile = (tile + 2 * int(md.combine_grow)) ** 2 * max(depth, 1) * 9 + tile ** 2 * 6
     task = max(chip_pixels) * _CHIP_BYTES_PER_PIXEL + max(strip, median_tile)
     cutouts = sum(box.size for box in plan.cutouts.values() if box is not None)
     separate_area = plan.separate_shape[0] * plan.separate_shape[1]
-    kept = separate_area * 2 + sum(chip_pixels) * 1   # median counts, cosmic-ray masks
+    kept = separate_area * 2   # the median's counts
+    if md.clean and not md.in_memory:   # the cosmic-ray masks stay in memory, not files
+        kept += sum(chip_pixels)
     if md.in_memory:
         kept += (cutouts * 2 * _FLOAT32 + separate_area * _FLOAT32
                  + sum(chip_pixels) * (_FLOAT32 + 1) + ny * nx * final_pixel)
@@ -284,9 +303,14 @@ def blot_task(inputs: BlotInputs, store: ImageStore | None) -> BlottedChip:
     return dataclasses.replace(blotted, image=store.keep(blotted.image))
 
 
-def cosmic_ray_task(inputs: CosmicRayInputs) -> dict[str, np.ndarray]:
-    """The cosmic rays of one chip."""
-    return run_driz_cr(inputs)
+def cosmic_ray_task(inputs: CosmicRayInputs, mask_files: dict[str, Path] | None = None
+                    ) -> dict[str, np.ndarray | StoredCosmicRayMask]:
+    """The cosmic rays of one chip; written to its ``_crmask`` file when ``mask_files``
+    names it (chip name -> path), and then the file is handed back, not the mask."""
+    masks = run_driz_cr(inputs)
+    if mask_files is None:
+        return masks
+    return {name: write_crmask(mask_files[name], mask) for name, mask in masks.items()}
 
 
 def final_task(inputs: FinalDrizzleInputs) -> DrizzledImage:
@@ -303,7 +327,9 @@ def joined_median(results: Iterator[MedianResult], tiles: Sequence[Box],
     filled, minimum, sections, rows = 0, None, 0, 0
     thresholds = np.zeros(n_images)
     combine_type = ""
-    for tile, result in zip(tiles, results):
+    results = iter(results)
+    for tile in tiles:
+        result = next(results)   # not zip(): it would hold a tile while the next is made
         if isinstance(image, StoredImage):
             image.write(tile.slices, result.median)
         else:
@@ -317,6 +343,7 @@ def joined_median(results: Iterator[MedianResult], tiles: Sequence[Box],
         rows = max(rows, result.section_rows)
         thresholds = np.asarray(result.weight_thresholds)
         combine_type = result.combine_type
+        del result
     return MedianResult(median=image, masks=None, good_counts=counts,
                         weight_thresholds=thresholds,
                         masked_fractions=masked / float(shape[0] * shape[1]),

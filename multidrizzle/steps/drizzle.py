@@ -21,6 +21,7 @@ from multidrizzle.kernels.drizzle import (
     drizzle_add_image, error_from_variance, finalize_fill, new_context,
 )
 from multidrizzle.model import Chip, Exposure
+from multidrizzle.model.memory import sparse_zeros, use_small_pages
 from multidrizzle.model.plan import Box
 from multidrizzle.steps.registry import Registry
 from multidrizzle.steps.sky import SkyResult
@@ -450,13 +451,33 @@ def _new_frame(grid: OutputGrid, n_inputs: int, context: bool,
     """Zeroed outputs on the whole grid (and variance sums if ``error``).
 
     ``np.zeros`` of this size gets pages the system zeroes when they are
-    first written, so a frame costs memory only where the chips land.
+    first written, so a frame costs memory only where the chips land; small
+    pages (:mod:`multidrizzle.model.memory`), so that this is the rows the
+    chips land on, not the 2 MiB huge pages around them.
     """
-    return DrizzledImage(sci=np.zeros(grid.shape, dtype=np.float32),
-                         wht=np.zeros(grid.shape, dtype=np.float32),
-                         ctx=new_context(n_inputs, grid.shape) if context else None,
-                         variance_sum=np.zeros(grid.shape, dtype=np.float32) if error
+    return DrizzledImage(sci=sparse_zeros(grid.shape, np.float32),
+                         wht=sparse_zeros(grid.shape, np.float32),
+                         ctx=use_small_pages(new_context(n_inputs, grid.shape)) if context
+                         else None,
+                         variance_sum=sparse_zeros(grid.shape, np.float32) if error
                          else None)
+
+
+#: Pixels of a band in which the error image is made from the variance sums
+#: (its float64 work arrays are a few times the band, not the strip).
+_ERROR_BAND_PIXELS = 2 ** 18
+
+
+def _error_in_bands(variance_sum: np.ndarray, wht: np.ndarray) -> np.ndarray:
+    """:func:`error_from_variance` band of rows by band of rows (the same values:
+    it works pixel by pixel), so that its float64 work arrays stay small."""
+    n_rows = variance_sum.shape[0]
+    band = max(1, _ERROR_BAND_PIXELS // max(variance_sum.shape[1], 1))
+    err = np.empty(variance_sum.shape, dtype=np.float32)
+    for row in range(0, n_rows, band):
+        err[row:row + band] = error_from_variance(variance_sum[row:row + band],
+                                                  wht[row:row + band])
+    return err
 
 
 def _finished(frame: DrizzledImage, region: Box | None,
@@ -471,13 +492,21 @@ def _finished(frame: DrizzledImage, region: Box | None,
     variance_sum = frame.variance_sum
     if region is None:
         sci, wht, ctx = frame.sci, frame.wht, frame.ctx
+    elif region.x0 == 0 and region.x1 == frame.sci.shape[1]:
+        # whole rows (a final strip): views, not copies; the frame's pages outside
+        # the strip were never written and cost nothing
+        rows = slice(region.y0, region.y1)
+        sci, wht = frame.sci[rows], frame.wht[rows]
+        ctx = None if frame.ctx is None else frame.ctx[:, rows]
+        if variance_sum is not None:
+            variance_sum = variance_sum[rows]
     else:
         rows, columns = region.slices
         sci, wht = frame.sci[rows, columns].copy(), frame.wht[rows, columns].copy()
         ctx = None if frame.ctx is None else frame.ctx[:, rows, columns].copy()
         if variance_sum is not None:
             variance_sum = variance_sum[rows, columns]
-    err = None if variance_sum is None else error_from_variance(variance_sum, wht)
+    err = None if variance_sum is None else _error_in_bands(variance_sum, wht)
     if settings.maskval != 0.0:
         sci[wht == 0] = np.float32(settings.maskval)
     finalize_fill(sci, wht, settings.fillval)

@@ -1,13 +1,17 @@
-"""The local executor: tasks side by side on the session's threads, results in order."""
+"""The local executor: tasks side by side on the session's threads, results in order,
+and no result held longer than needed (a mosaic's strips would otherwise be held
+twice)."""
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 import numba
 import pytest
 
+from multidrizzle.progress import no_progress, reported
 from multidrizzle.session.execution import LocalExecutor, TaskError
 
 
@@ -90,3 +94,54 @@ def test_results_never_asked_for_stop_the_pool(two_threads):
     del results
     time.sleep(0.3)
     assert len(task.threads) <= 4 and task.running == 0
+
+
+class _Result:
+    """A stand-in for a task's arrays."""
+
+
+def _results_alive_when_each_task_starts(n_tasks: int) -> list[int]:
+    earlier: list[weakref.ref] = []
+    alive_at_start: list[int] = []
+    lock = threading.Lock()
+
+    def task(number: int) -> _Result:
+        with lock:
+            alive_at_start.append(sum(ref() is not None for ref in earlier))
+        result = _Result()
+        result.number = number
+        with lock:
+            earlier.append(weakref.ref(result))
+        time.sleep(0.02)
+        return result
+
+    keys = [f"task {number}" for number in range(n_tasks)]
+    results = reported(LocalExecutor().map(task, [(n,) for n in range(n_tasks)], keys), keys,
+                       no_progress)
+    seen = []
+    for _ in keys:   # as the steps' joins take them: one, used, let go
+        result = next(results)
+        seen.append(result.number)
+        del result
+    assert seen == list(range(n_tasks))
+    return alive_at_start
+
+
+def test_no_result_is_held_while_the_next_task_runs():
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        assert _results_alive_when_each_task_starts(5) == [0, 0, 0, 0, 0]
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_side_by_side_holds_no_more_than_the_tasks_at_once(two_threads):
+    # a task starts while the caller holds the result before it and the other
+    # task of the pair may be done: never more
+    assert max(_results_alive_when_each_task_starts(8)) <= 2
+
+
+def test_reported_stops_with_the_shorter_of_items_and_labels():
+    assert list(reported(iter([1, 2]), ["a", "b", "c"], no_progress)) == [1, 2]
+    assert list(reported(iter([1, 2, 3]), ["a", "b"], no_progress)) == [1, 2]

@@ -110,3 +110,19 @@ def test_final_err_switches_the_error_image():
     assert FinalDrizzleSettings(**base).drizzle().error
     assert not FinalDrizzleSettings(**base, final_err=False).drizzle().error
     assert not DrizzleSettings().error  # the separate drizzle makes none
+
+
+def test_the_error_made_in_bands_equals_the_error_made_at_once(monkeypatch):
+    from multidrizzle.kernels.drizzle import error_from_variance
+    from multidrizzle.steps import drizzle as drizzle_step
+
+    generator = np.random.default_rng(5)
+    variance = generator.gamma(2.0, 3.0, size=(37, 29)).astype(np.float32)
+    weight = generator.uniform(0.0, 4.0, size=(37, 29)).astype(np.float32)
+    weight[::5, ::3] = 0.0
+    monkeypatch.setattr(drizzle_step, "_ERROR_BAND_PIXELS", 29 * 4)   # bands of 4 rows
+    banded = drizzle_step._error_in_bands(variance, weight)
+    whole = error_from_variance(variance, weight)
+    assert banded.dtype == whole.dtype == np.float32
+    assert np.array_equal(banded, whole, equal_nan=True)
+    assert np.isnan(banded[::5, ::3]).all()
