@@ -21,12 +21,12 @@ input chip's keywords.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import math
 import os
 import re
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from numbers import Integral, Real
@@ -887,12 +887,10 @@ def _add_sky_cards(header: fits.Header, exposures: Sequence[Exposure],
     """``DnnnSKYv``: each input chip's sky; returns the comment saying what they are."""
     how = ("subtracted by multidrizzle" if sky_subtracted
            else "removed before multidrizzle, not subtracted by it")
-    for number, exposure in enumerate(exposures, start=1):
-        for chip in exposure.chips:
-            keyword = sky_keyword(number, chip.extver)
-            value = _sky_of(sky_values, chip)
-            comment = f"MDRIZSKY {chip.name} {chip.bunit}"
-            _append_new(header, [(keyword, value, _fitted_comment(comment))])
+    _append_new(header, [(sky_keyword(number, chip.extver), _sky_of(sky_values, chip),
+                          _fitted_comment(f"MDRIZSKY {chip.name} {chip.bunit}"))
+                         for number, exposure in enumerate(exposures, start=1)
+                         for chip in exposure.chips])
     return [("COMMENT", f"DnnnSKYv: sky (MDRIZSKY) of SCI,v of input exposure nnn, in "
                         f"that chip's BUNIT per input pixel; {how}")]
 

@@ -826,7 +826,8 @@ def _point_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _turbo_bands(part, n_parts, first, last, y_first, data, weights, weight_mask, value_scale,
-                 weight_scale, pixmap, radius, out_sci, out_wht, ctx_plane, has_ctx, bit, sums) -> None:
+                 weight_scale, pixmap, radius, out_sci, out_wht, ctx_plane, has_ctx, bit,
+                 sums) -> None:
     """Turbo kernel over bands ``part::n_parts``: an axis-aligned square drop, exact overlaps."""
     n_rows_out, n_cols_out = out_sci.shape
     acc_w, acc_wv, extent = _band_accumulators(sums, part)

@@ -21,23 +21,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["sparse_zeros", "use_small_pages"]
+__all__ = ["sparse_zeros", "use_small_pages", "c_library"]
 
 #: Linux's ``madvise`` advice MADV_NOHUGEPAGE.
 _MADV_NOHUGEPAGE = 15
 
 
 @functools.cache
-def _libc() -> Any:
-    """The C library when it has ``madvise`` on Linux, else None."""
-    if not sys.platform.startswith("linux"):
-        return None
+def c_library() -> Any:
+    """The process's C library through ctypes (errno kept), or None where it cannot be
+    loaded; callers check for the functions they need (``madvise``, glibc's
+    ``malloc_trim`` and ``mallopt``)."""
     name = ctypes.util.find_library("c")
     try:
-        library = ctypes.CDLL(name, use_errno=True) if name else None
+        return ctypes.CDLL(name, use_errno=True) if name else None
     except OSError:
         return None
-    return library if library is not None and hasattr(library, "madvise") else None
 
 
 def use_small_pages(array: np.ndarray) -> np.ndarray:
@@ -48,8 +47,8 @@ def use_small_pages(array: np.ndarray) -> np.ndarray:
     happens on systems without ``madvise`` or huge pages, and a refusal is
     harmless (the array just keeps huge pages).  The values are untouched.
     """
-    library = _libc()
-    if library is None or array.nbytes < 2 * mmap.PAGESIZE:
+    library = c_library() if sys.platform.startswith("linux") else None
+    if library is None or not hasattr(library, "madvise") or array.nbytes < 2 * mmap.PAGESIZE:
         return array
     start = array.ctypes.data
     first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE

@@ -23,9 +23,6 @@ extra) and imported only when asked for.
 from __future__ import annotations
 
 import collections
-import ctypes
-import ctypes.util
-import functools
 import itertools
 import logging
 import os
@@ -35,6 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from multidrizzle.errors import MultidrizzleError, UnsupportedError
+from multidrizzle.model.memory import c_library
 
 __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "make_executor", "TaskError",
            "WORKER_ENVIRONMENT", "prepare_worker", "return_freed_memory",
@@ -115,17 +113,12 @@ _M_MMAP_THRESHOLD = -3
 MAPPED_ALLOCATION_BYTES = 2**20
 
 
-@functools.cache
 def _glibc() -> Any:
     """The C library when it is glibc (``malloc_trim`` and ``mallopt``), else None
     (macOS, musl: their allocators return large blocks by themselves)."""
-    name = ctypes.util.find_library("c")
-    try:
-        library = ctypes.CDLL(name) if name else None
-        return library if library is not None and hasattr(library, "malloc_trim") \
-            and hasattr(library, "mallopt") else None
-    except OSError:
-        return None
+    library = c_library()
+    return library if library is not None and hasattr(library, "malloc_trim") \
+        and hasattr(library, "mallopt") else None
 
 
 def return_freed_memory() -> None:
