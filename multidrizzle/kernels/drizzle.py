@@ -589,7 +589,7 @@ def _square_reach_part(part, n_parts, pixmap, x_first, x_last, y_first, y_last, 
     steps[part, 3] = y_along_y
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
 def _square_reach(steps, half_side):
     """`corner_reach` in x and y from the largest steps of all parts."""
     largest = np.zeros(4)

@@ -86,7 +86,7 @@ def fill_pixel_map_row(packed, j: int, i_start: int, i_stop: int, out_row) -> No
             out_row[i, 1] = _bilinear(node_values, iy, ix, ty, tx, 1) - y_offset
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _axis_cells(n: int, first: int, shifts, origin: float, step: float, n_nodes: int):
     """Cell index and fraction for positions ``first + k + shifts[k]``, k = 0..n-1."""
     index = np.empty(n, dtype=np.int64)

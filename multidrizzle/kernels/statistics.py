@@ -92,7 +92,7 @@ class ClippedMoments:
 # numba kernels
 # ---------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _first_inside(values, low, high):
     """A value inside [low, high] (the first one), or NaN when there is none."""
     for v in values:
@@ -135,7 +135,7 @@ def _chunk_moments(part, n_parts, values, low, high, shift, counts, totals, squa
         largest_of[chunk] = largest
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _combined_moments(counts, totals, squares_of, smallest_of, largest_of, shift):
     """The chunks' partial sums added in chunk order: count, mean, stddev, min, max."""
     count = 0
@@ -195,7 +195,7 @@ def _clip(values, lower, upper, nclip, lsigma, usigma):
     return count, mean, stddev, smallest, largest, low, high
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _histogram_peak(values, low, high, bin_width, n_bins):
     """Mode of the finite values in [low, high] from a histogram with a parabolic peak."""
     counts = np.zeros(n_bins, dtype=np.int64)
@@ -221,7 +221,7 @@ def _histogram_peak(values, low, high, bin_width, n_bins):
     return low + (peak + 0.5 + offset) * bin_width
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _select_window(values, low, high):
     count = 0
     for v in values:
@@ -242,7 +242,7 @@ def _median_bin(value, low, scale, n_bins):
     return min(max(index, 0), n_bins - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _window_middle(values, low, high, n_bins):
     """The values around the median of the finite values in [low, high].
 

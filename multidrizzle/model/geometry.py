@@ -14,6 +14,7 @@ detector-to-image (D2IM) tables are applied exactly per column or row.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -116,6 +117,10 @@ class OutputGrid:
                                 rtol=1e-12, atol=0))
 
 
+#: Nodes per axis sampled inside a chip when finding where it lands.
+_INTERIOR_SAMPLES = 64
+
+
 @dataclass
 class PixelMap:
     """The map from one chip's pixels to an output grid.
@@ -156,6 +161,43 @@ class PixelMap:
                                      (y1 - y0, x1 - x0), dx_of_column=dx_col,
                                      dx_of_row=dx_row, dy_of_column=dy_col,
                                      dy_of_row=dy_row, first=(y0, x0))
+
+    @functools.cached_property
+    def mapped_bounds(self) -> tuple[float, float, float, float] | None:
+        """``(x_low, y_low, x_high, y_high)`` of where the chip's pixel centres land,
+        or None if nowhere finite; worked out once per map.
+
+        The border pixels are mapped exactly (the map of a smooth distortion
+        takes its extremes on the border), together with a sample of the
+        nodes on the chip.
+        """
+        ny, nx = self.shape
+        edges = [self.evaluate((slice(0, 1), slice(None))),
+                 self.evaluate((slice(ny - 1, ny), slice(None))),
+                 self.evaluate((slice(None), slice(0, 1))),
+                 self.evaluate((slice(None), slice(nx - 1, nx)))]
+        positions = np.concatenate([edge.reshape(-1, 2) for edge in edges]
+                                   + [self._nodes_on_chip()])
+        positions = positions[np.isfinite(positions).all(axis=1)]
+        if positions.size == 0:
+            return None
+        (x_low, y_low), (x_high, y_high) = positions.min(axis=0), positions.max(axis=0)
+        return float(x_low), float(y_low), float(x_high), float(y_high)
+
+    def _nodes_on_chip(self) -> np.ndarray:
+        """The mapped nodes that lie on the chip (pixel centres 0 .. n-1), as ``(n, 2)``."""
+        ny, nx = self.shape
+        x_origin, y_origin = self.origin
+        n_node_y, n_node_x = self.node_values.shape[:2]
+        node_x = x_origin + self.stepsize * np.arange(n_node_x)
+        node_y = y_origin + self.stepsize * np.arange(n_node_y)
+        columns = np.flatnonzero((node_x >= 0) & (node_x <= nx - 1))
+        rows = np.flatnonzero((node_y >= 0) & (node_y <= ny - 1))
+        # a sample of them is enough: they only guard against a map whose extreme is
+        # not on the border (a stepsize-1 map has a node per pixel)
+        columns = columns[::max(1, columns.size // _INTERIOR_SAMPLES)]
+        rows = rows[::max(1, rows.size // _INTERIOR_SAMPLES)]
+        return self.node_values[np.ix_(rows, columns)].reshape(-1, 2)
 
     def coarse(self, offset: tuple[float, float] = (0.0, 0.0)) -> CoarsePixelMap:
         """The map for kernels that evaluate it from the nodes row by row.

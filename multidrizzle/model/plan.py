@@ -20,9 +20,6 @@ import numpy as np
 from multidrizzle.errors import ParameterError
 from multidrizzle.model.geometry import PixelMap
 
-#: Nodes per axis sampled inside a chip when finding its footprint.
-_INTERIOR_SAMPLES = 64
-
 __all__ = ["Box", "parse_memory", "footprint_box", "input_box", "split_into_tiles",
            "split_into_strips", "tile_depths", "choose_tile_size", "TileCosts"]
 
@@ -131,9 +128,8 @@ def footprint_box(pixel_map: PixelMap, grid_shape: tuple[int, int], reach: float
                   ) -> Box | None:
     """The pixels of a grid that a chip's pixels can reach, or None if none.
 
-    The chip's border pixels are mapped exactly (the map of a smooth
-    distortion takes its extremes on the border) together with the nodes
-    that lie on the chip.
+    From the bounds of the mapped pixel centres (:attr:`PixelMap.mapped_bounds`,
+    worked out once per map, whatever the reach).
 
     Parameters
     ----------
@@ -146,39 +142,16 @@ def footprint_box(pixel_map: PixelMap, grid_shape: tuple[int, int], reach: float
         (half the pixel's footprint plus the kernel's radius), on top of the
         one-pixel margin added for rounding.
     """
-    ny, nx = pixel_map.shape
-    edges = [pixel_map.evaluate((slice(0, 1), slice(None))),
-             pixel_map.evaluate((slice(ny - 1, ny), slice(None))),
-             pixel_map.evaluate((slice(None), slice(0, 1))),
-             pixel_map.evaluate((slice(None), slice(nx - 1, nx)))]
-    positions = np.concatenate([edge.reshape(-1, 2) for edge in edges]
-                               + [_nodes_on_chip(pixel_map)])
-    positions = positions[np.isfinite(positions).all(axis=1)]
-    if positions.size == 0:
+    bounds = pixel_map.mapped_bounds
+    if bounds is None:
         return None
+    x_low, y_low, x_high, y_high = bounds
     margin = float(reach) + 1.0
-    (x_low, y_low), (x_high, y_high) = positions.min(axis=0), positions.max(axis=0)
     box = Box(max(int(math.floor(y_low - margin + 0.5)), 0),
               min(int(math.floor(y_high + margin + 0.5)) + 1, grid_shape[0]),
               max(int(math.floor(x_low - margin + 0.5)), 0),
               min(int(math.floor(x_high + margin + 0.5)) + 1, grid_shape[1]))
     return None if box.is_empty() else box
-
-
-def _nodes_on_chip(pixel_map: PixelMap) -> np.ndarray:
-    """The mapped nodes that lie on the chip (pixel centres 0 .. n-1), as ``(n, 2)``."""
-    ny, nx = pixel_map.shape
-    x_origin, y_origin = pixel_map.origin
-    n_node_y, n_node_x = pixel_map.node_values.shape[:2]
-    node_x = x_origin + pixel_map.stepsize * np.arange(n_node_x)
-    node_y = y_origin + pixel_map.stepsize * np.arange(n_node_y)
-    columns = np.flatnonzero((node_x >= 0) & (node_x <= nx - 1))
-    rows = np.flatnonzero((node_y >= 0) & (node_y <= ny - 1))
-    # a sample of them is enough: they only guard against a map whose extreme is
-    # not on the border (a stepsize-1 map has a node per pixel)
-    columns = columns[::max(1, columns.size // _INTERIOR_SAMPLES)]
-    rows = rows[::max(1, rows.size // _INTERIOR_SAMPLES)]
-    return pixel_map.node_values[np.ix_(rows, columns)].reshape(-1, 2)
 
 
 def input_box(pixel_map: PixelMap, region: Box, reach: float) -> Box | None:

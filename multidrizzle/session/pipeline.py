@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import logging
 import os
 import warnings
@@ -62,7 +63,7 @@ from multidrizzle.kernels.drizzle import CONTEXT_PLANE_BITS
 from multidrizzle.model.plan import Box, RunPlan
 from multidrizzle.session.tasks import (
     ImageStore, Split, blot_task, cosmic_ray_task, final_task, joined_median, median_task,
-    separate_task,
+    separate_task, sky_statistics_task, static_task,
 )
 from multidrizzle.kernels import warmup
 from multidrizzle.model import Chip
@@ -79,7 +80,9 @@ from multidrizzle.steps.median import (
     COMBINE_TYPES, MedianInputs, MedianResult, MedianSettings, median_thresholds, run_median,
 )
 from multidrizzle.steps.sky import SKY_METHODS, SkyInputs, SkyResult, SkySettings, run_sky
-from multidrizzle.steps.static_mask import StaticInputs, StaticSettings, run_static
+from multidrizzle.steps.static_mask import (
+    StaticInputs, StaticSettings, merged_static_masks, run_static,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from multidrizzle.session import Multidrizzle
@@ -484,6 +487,36 @@ def _part_of(mapping: Mapping[str, Any] | None, names: Iterable[str]) -> dict | 
                                          if name in mapping}
 
 
+def _split_static(md: "Multidrizzle", inputs: StaticInputs, plan: RunPlan) -> Split:
+    """A task per exposure; the masks are OR-ed by chip signature as they come."""
+    exposures = [tuple(chips) for _, chips in
+                 itertools.groupby(inputs.chips, key=lambda chip: chip.filename)]
+    arguments = [(dataclasses.replace(inputs, chips=chips),) for chips in exposures]
+    keys = [f"static {chips[0].filename.name}" for chips in exposures]
+    return Split(static_task, arguments, keys, join=merged_static_masks)
+
+
+def _split_sky(md: "Multidrizzle", inputs: SkyInputs, plan: RunPlan) -> Split:
+    """The whole-chip statistics a task per exposure, then the method's comparisons.
+
+    User sky values and a ``skymask_cat`` catalog (whose masks are read and
+    checked once, against every input) make the step one task.
+    """
+    settings = inputs.settings
+    if not settings.skysub or settings.skyfile or settings.skymask_cat:
+        return Split(run_sky, [(inputs,)], ["sky"], join=lambda results: next(iter(results)))
+    arguments = [(dataclasses.replace(inputs, exposures=(exposure,)),)
+                 for exposure in inputs.exposures]
+    keys = [f"sky {exposure.filename.name}" for exposure in inputs.exposures]
+
+    def join(results: Iterator[dict[str, float]]) -> SkyResult:
+        statistics: dict[str, float] = {}
+        for part in results:
+            statistics.update(part)
+        return run_sky(dataclasses.replace(inputs, chip_statistics=statistics))
+    return Split(sky_statistics_task, arguments, keys, join)
+
+
 def _split_separate(md: "Multidrizzle", inputs: SeparateDrizzleInputs,
                     plan: RunPlan) -> Split:
     arguments, keys = [], []
@@ -725,10 +758,11 @@ def _sky_without_subtraction(md: "Multidrizzle") -> SkyResult:
 STEPS: dict[str, Step] = {step.name: step for step in (
     Step("static", "static", "static", run_static, _static_inputs, _check_static,
          _keep_static, invalidated_by=("resetbits",),
-         produces="<DET>_<nx>x<ny>_<chip>_staticMask.fits (unless in_memory)"),
+         produces="<DET>_<nx>x<ny>_<chip>_staticMask.fits (unless in_memory)",
+         split=_split_static),
     Step("sky", "skysub", "sky", run_sky, _sky_inputs, _check_sky, _keep_sky,
          reads=("static",), produces="MDRIZSKY in the inputs (workinplace only)",
-         when_off=_sky_without_subtraction),
+         when_off=_sky_without_subtraction, split=_split_sky),
     Step("driz_separate", "driz_separate", "driz_sep", run_driz_separate, _separate_inputs,
          _check_iterable("driz_separate", "a list of DrizzledImage, one per exposure"), _keep_singles,
          reads=("static", "sky"), invalidated_by=("bits",),

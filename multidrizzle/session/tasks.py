@@ -1,10 +1,11 @@
 """A run's plan and its tasks: what every executor runs.
 
 :func:`make_run_plan` splits a run into tasks from the parameters
-(``tile_size`` or ``memory_limit``) and the chips' footprints: a separate
-drizzle per exposure onto its cutout, the median per tile, a blot and a
-cosmic-ray test per chip from the window of the median it needs, the final
-drizzle per strip of rows.  The task functions here are module-level
+(``tile_size`` or ``memory_limit``) and the chips' footprints: the static
+masks and the whole-chip sky statistics per exposure, a separate drizzle per
+exposure onto its cutout, the median per tile, a blot and a cosmic-ray test
+per chip from the window of the median it needs, the final drizzle per strip
+of rows.  The task functions here are module-level
 functions of small picklable arguments (chips with their WCS, boxes, file
 names, settings), which is what lets them run in another process.  Tasks that
 keep their result in a file write it themselves (with the names and headers
@@ -40,12 +41,14 @@ from multidrizzle.steps.drizzle import (
     effective_kernel, run_driz_combine, run_driz_separate,
 )
 from multidrizzle.steps.median import COMBINE_TYPES, MedianInputs, MedianResult, run_median
+from multidrizzle.steps.sky import SkyInputs, chip_sky_statistics
+from multidrizzle.steps.static_mask import StaticInputs, static_masks_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from multidrizzle.session.session import Multidrizzle
 
 __all__ = ["make_run_plan", "tile_size_for", "estimate_run", "RunEstimate", "Split",
-           "separate_task", "median_task", "blot_task", "cosmic_ray_task", "final_task",
+           "static_task", "sky_statistics_task", "separate_task", "median_task", "blot_task", "cosmic_ray_task", "final_task",
            "DEFAULT_MEMORY_SHARE", "strip_rows_for"]
 
 #: Share of the memory available at the start of a run that a task may use
@@ -278,6 +281,18 @@ class ImageStore:
 
     def keep(self, image: np.ndarray) -> StoredImage:
         return store_image(self.path, image, self.header, compress=self.compress)
+
+
+def static_task(inputs: StaticInputs) -> dict[tuple, np.ndarray]:
+    """The static masks of some chips (one exposure's), OR-ed by chip signature."""
+    settings = inputs.settings
+    return static_masks_of(inputs.chips, settings.static_sig, settings.staticfile or None)
+
+
+def sky_statistics_task(inputs: SkyInputs) -> dict[str, float]:
+    """The whole-chip sky statistics of some exposures' chips (the sky step's
+    comparisons are made when every chip's is known)."""
+    return chip_sky_statistics(inputs)
 
 
 def separate_task(inputs: SeparateDrizzleInputs,

@@ -64,6 +64,7 @@ __all__ = [
     "SkyInputs",
     "run_sky",
     "compute_sky",
+    "chip_sky_statistics",
     "pixel_area",
 ]
 
@@ -208,7 +209,8 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
                 skyupper: float | None, skyclip: int, skylsigma: float, skyusigma: float,
                 sky_bits: int | None, static_masks: dict | None, use_static: bool,
                 skymask_cat: str = "", skyfile: str = "", skyuser: str = "",
-                skysub: bool = True, progress: ProgressCallback = no_progress) -> SkyResult:
+                skysub: bool = True, progress: ProgressCallback = no_progress,
+                chip_statistics: Mapping[str, float] | None = None) -> SkyResult:
     """The sky of every chip, as AstroDrizzle's sky step computes or reads it.
 
     Parameters
@@ -247,6 +249,10 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
         ``progress(done, total, label)`` after each chip's statistics and,
         for the matching methods, after each pair of exposures compared
         (see :mod:`multidrizzle.progress`); user values are not counted.
+    chip_statistics : mapping, optional
+        ``chip.name -> whole-chip statistic`` measured already with these
+        settings (:func:`chip_sky_statistics`, by tasks); chips missing from
+        it are measured here.
 
     Returns
     -------
@@ -268,23 +274,23 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
         return _sky_from_file(exposures, skyfile)
     method = SKY_METHODS[skymethod]
     skystat = SKY_STATISTICS.canonical(skystat)
-    statistic = _SkyStatistic(skystat, skylower, skyupper, int(skyclip), float(skylsigma),
-                              float(skyusigma), float(skywidth))
+    statistic = _sky_statistic(skystat, skywidth, skylower, skyupper, skyclip, skylsigma,
+                               skyusigma)
     if use_static and static_masks is None:
         log.warning("sky: use_static is True but no static masks were made (static=False); "
                     "the sky statistics use DQ and user masks only")
     user_masks = read_skymask_catalog(skymask_cat, exposures) if skymask_cat else {}
     pixels = _PixelSource(sky_bits, static_masks if use_static else None, user_masks,
                           capacity=2 * max(len(chips) for chips in exposures))
-    n_chips = sum(len(chips) for chips in exposures)
+    raw = dict(chip_statistics or {})
+    unmeasured = [chip for chips in exposures for chip in chips if chip.name not in raw]
     n_pairs = len(exposures) * (len(exposures) - 1) // 2 if method.matches_overlaps else 0
-    measured = ProgressCounter(n_chips + n_pairs, progress)
-    raw = {}
-    for chips in exposures:
-        for chip in chips:
-            measured.start()
-            raw[chip.name] = _whole_chip_sky(chip, pixels, statistic)
-            measured.advance(chip.name)
+    measured = ProgressCounter(len(unmeasured) + n_pairs, progress)
+    for chip in unmeasured:
+        measured.start()
+        raw[chip.name] = _whole_chip_sky(chip, pixels, statistic)
+        measured.advance(chip.name)
+    raw = {chip.name: raw[chip.name] for chips in exposures for chip in chips}
     brightness = {chip.name: raw[chip.name] * _brightness_factor(chip)
                   for chips in exposures for chip in chips}
     per_exposure = method.per_exposure(
@@ -293,6 +299,40 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
               for index, chips in enumerate(exposures) for chip in chips}
     _log_table(method.name, skystat, exposures, raw, values)
     return SkyResult(values=values, subtract=True, method=method.name, details=raw)
+
+
+def chip_sky_statistics(inputs: "SkyInputs", user_masks: Mapping[tuple, np.ndarray]
+                        | None = None) -> dict[str, float]:
+    """The whole-chip sky statistic of every chip of ``inputs``, in its own units.
+
+    The part of the sky step that looks at one chip at a time, which tasks
+    do for some exposures each; :func:`compute_sky` then compares the chips
+    (``chip_statistics``).  NaN where no pixel is usable.
+
+    Parameters
+    ----------
+    inputs : SkyInputs
+        Exposures, settings and static masks (``use_static``).
+    user_masks : mapping, optional
+        ``(str(chip.filename), extver) -> good-pixel mask`` from the
+        ``skymask_cat`` catalog (:func:`~multidrizzle.io.userfiles.read_skymask_catalog`).
+    """
+    settings = inputs.settings
+    statistic = _sky_statistic(SKY_STATISTICS.canonical(settings.skystat), settings.skywidth,
+                               settings.skylower, settings.skyupper, settings.skyclip,
+                               settings.skylsigma, settings.skyusigma)
+    pixels = _PixelSource(settings.sky_bits,
+                          inputs.static_masks if settings.use_static else None,
+                          dict(user_masks or {}), capacity=1)
+    return {chip.name: _whole_chip_sky(chip, pixels, statistic)
+            for exposure in inputs.exposures for chip in exposure.chips}
+
+
+def _sky_statistic(skystat: str, skywidth: float, skylower: float | None,
+                   skyupper: float | None, skyclip: int, skylsigma: float,
+                   skyusigma: float) -> _SkyStatistic:
+    return _SkyStatistic(skystat, skylower, skyupper, int(skyclip), float(skylsigma),
+                         float(skyusigma), float(skywidth))
 
 
 # ---------------------------------------------------------------------------
@@ -569,15 +609,20 @@ class SkyInputs:
     settings : SkySettings
     static_masks : mapping or None
         The static-mask step's result (``signature -> bad-pixel mask``).
+    chip_statistics : mapping or None
+        ``chip.name -> whole-chip statistic`` measured already
+        (:func:`chip_sky_statistics`); None: measured by the step.
     """
 
     exposures: tuple[Exposure, ...]
     settings: SkySettings
     static_masks: Mapping[tuple, np.ndarray] | None = None
+    chip_statistics: Mapping[str, float] | None = None
 
 
 def run_sky(inputs: SkyInputs, progress: ProgressCallback = no_progress) -> SkyResult:
     """The sky step: :func:`compute_sky` on every exposure's chips."""
     return compute_sky([exposure.chips for exposure in inputs.exposures],
                        static_masks=inputs.static_masks, progress=progress,
+                       chip_statistics=inputs.chip_statistics,
                        **dataclasses.asdict(inputs.settings))

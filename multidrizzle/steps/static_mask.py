@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -35,6 +35,8 @@ __all__ = [
     "chip_static_mask",
     "static_threshold",
     "build_static_masks",
+    "static_masks_of",
+    "merged_static_masks",
 ]
 
 log = logging.getLogger(__name__)
@@ -147,6 +149,19 @@ def build_static_masks(chips: Sequence[Chip], static_sig: float,
         If ``staticfile`` is missing, lacks a chip's extension, or has an
         image whose shape differs from the chip's.
     """
+    return merged_static_masks([static_masks_of(chips, static_sig, staticfile,
+                                                progress=progress)])
+
+
+def static_masks_of(chips: Sequence[Chip], static_sig: float,
+                    staticfile: str | None = None, *,
+                    progress: ProgressCallback = no_progress) -> dict[tuple, np.ndarray]:
+    """The static masks of some chips (one exposure's, say), OR-ed by signature.
+
+    The part of :func:`build_static_masks` a task does; the parts of all
+    chips come together in :func:`merged_static_masks`.  Parameters and
+    errors are those of :func:`build_static_masks`.
+    """
     masks: dict[tuple, np.ndarray] = {}
     for chip in tracked(chips, progress, label=lambda chip: chip.name):
         science = chip.read_science()
@@ -163,6 +178,22 @@ def build_static_masks(chips: Sequence[Chip], static_sig: float,
             masks[chip.signature] |= bad
         else:
             masks[chip.signature] = bad
+    return masks
+
+
+def merged_static_masks(parts: Iterable[dict[tuple, np.ndarray]]) -> dict[tuple, np.ndarray]:
+    """The parts' masks OR-ed by signature (the parts' arrays are reused), logged.
+
+    The OR does not depend on the parts' order, so the masks are the same
+    however the chips were shared out.
+    """
+    masks: dict[tuple, np.ndarray] = {}
+    for part in parts:
+        for signature, bad in part.items():
+            if signature in masks:
+                masks[signature] |= bad
+            else:
+                masks[signature] = bad
     for signature, mask in masks.items():
         log.info("static mask %s: %d bad pixels", static_mask_filename(signature),
                  int(mask.sum()))

@@ -84,3 +84,32 @@ def test_a_forked_child_gets_a_pool_of_its_own():
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert _parallel._pool is not None
+
+
+def _python_entry_points(module) -> set[str]:
+    """Names of the module's numba functions that its plain Python functions call."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(module))
+    compiled = {name for name, value in vars(module).items()
+                if isinstance(value, numba.core.registry.CPUDispatcher)}
+    called = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name not in compiled:
+            called |= {sub.id for sub in ast.walk(node)
+                       if isinstance(sub, ast.Name) and sub.id in compiled}
+    return called
+
+
+@pytest.mark.parametrize("module_name", ["blot", "combine", "cosmic_rays", "drizzle",
+                                         "pixmap", "statistics", "_geometry"])
+def test_kernels_called_from_python_release_the_gil(module_name):
+    """The local executor runs tasks side by side on threads: a kernel that keeps
+    the GIL would run them one after the other."""
+    import importlib
+
+    module = importlib.import_module(f"multidrizzle.kernels.{module_name}")
+    holding = sorted(name for name in _python_entry_points(module)
+                     if not getattr(module, name).targetoptions.get("nogil"))
+    assert not holding, f"compiled without nogil=True: {holding}"

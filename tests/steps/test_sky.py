@@ -14,7 +14,9 @@ from multidrizzle.errors import InputError, ParameterError
 from multidrizzle.kernels.statistics import clipped_statistic
 from multidrizzle.model import ReadOptions, read_exposure
 from multidrizzle.model.overlap import chip_overlap
-from multidrizzle.steps.sky import compute_sky, pixel_area
+from multidrizzle.steps.sky import (
+    SkyInputs, SkySettings, chip_sky_statistics, compute_sky, pixel_area,
+)
 
 from support.references import statistics as reference_statistics
 from support.sessions import chips_of, run_only
@@ -398,6 +400,32 @@ def test_match_recovers_relative_offsets(tmp_path, skystat):
             else:
                 offset = sky - lowest
                 assert result.values[chip.name] == pytest.approx(offset, rel=0.005)
+
+
+@pytest.mark.parametrize("skymethod", ["localmin", "match"])
+def test_statistics_measured_apart_give_the_same_skies(tmp_path, skymethod):
+    """The session's tasks measure each exposure's chips (chip_sky_statistics);
+    compute_sky then compares them as if it had measured them itself."""
+    exposures = _dithered(tmp_path)
+    kwargs = _kwargs(skymethod=skymethod)
+    whole = compute_sky(exposures, **kwargs)
+    settings = SkySettings(**{**{k: v for k, v in kwargs.items() if k != "static_masks"},
+                              "skysub": True, "skymask_cat": "", "skyfile": "",
+                              "skyuser": ""})
+    measured = {}
+    for chips in exposures:
+        exposure = read_exposure(chips[0].filename, ReadOptions(gain=1.0, rdnoise=3.0))
+        measured.update(chip_sky_statistics(SkyInputs((exposure,), settings)))
+    assert measured == whole.details
+    apart = compute_sky(exposures, **kwargs, chip_statistics=measured)
+    assert apart.values == whole.values and apart.details == whole.details
+    # the statistics given are the ones used
+    brighter = {name: value + 7.0 for name, value in measured.items()}
+    shifted = compute_sky(exposures, **kwargs, chip_statistics=brighter)
+    assert shifted.details == brighter
+    if skymethod == "localmin":
+        assert all(shifted.values[n] == pytest.approx(whole.values[n] + 7.0)
+                   for n in whole.values)
 
 
 def test_globalmin_plus_match_adds_the_global_minimum(tmp_path):

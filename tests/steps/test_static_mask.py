@@ -16,6 +16,8 @@ from multidrizzle.model import ReadOptions, read_exposure
 from multidrizzle.steps.static_mask import (
     build_static_masks,
     chip_static_mask,
+    merged_static_masks,
+    static_masks_of,
     static_threshold,
 )
 from multidrizzle.io.intermediates import write_static_mask
@@ -145,6 +147,14 @@ def test_masks_are_or_ed_over_exposures_per_signature(tmp_path):
     assert not chip2_mask[first_bad].all()
     # the inputs are only read
     assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths] == digests
+    # per exposure, as the session's tasks make them, then OR-ed in any order
+    parts = [static_masks_of(_read(path).chips, 4.0) for path in paths]
+    for ordered in (parts, parts[::-1]):
+        merged = merged_static_masks([{k: v.copy() for k, v in part.items()}
+                                      for part in ordered])
+        assert merged.keys() == masks.keys()
+        for signature, mask in masks.items():
+            np.testing.assert_array_equal(merged[signature], mask)
 
 
 def _one_exposure(tmp_path, name="ex_flt.fits"):

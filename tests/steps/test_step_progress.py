@@ -127,7 +127,8 @@ def test_the_session_passes_its_reporter_to_every_step(session, monkeypatch):
     session.run()
     n_chips = len(_chip_names(session))
     plan = session.run_plan
-    tasks = {"static": n_chips, "sky": n_chips, "driz_separate": len(session.exposures),
+    n_exposures = len(session.exposures)
+    tasks = {"static": n_exposures, "sky": n_exposures, "driz_separate": n_exposures,
              "median": len(plan.median_tiles), "blot": n_chips, "driz_cr": n_chips,
              "driz_combine": len(plan.final_strips)}
     for step, total in tasks.items():
