@@ -42,6 +42,9 @@ _KNOWN_UNITS = {
 }
 UNITS_PER_SECOND = {name for name, (_, rate) in _KNOWN_UNITS.items() if rate}
 
+#: A part of a chip's arrays: ``(rows, columns)`` slices of steps of 1.
+Window = tuple[slice, slice]
+
 
 @dataclass(frozen=True)
 class ReadOptions:
@@ -170,15 +173,18 @@ class Chip:
         """
         return self.is_rate and self.proc_scale == 1.0
 
-    def read_science(self) -> np.ndarray:
-        """The SCI array in processing units, as float32."""
-        return self._in_processing_units(self._read("SCI"))
+    def read_science(self, window: Window | None = None) -> np.ndarray:
+        """The SCI array in processing units, as float32 (only ``window``'s
+        ``(rows, columns)`` slices of it when given: the pages of the other
+        rows are not read)."""
+        return self._in_processing_units(self._read("SCI", window))
 
-    def read_error(self) -> np.ndarray | None:
-        """The ERR array in processing units, or None if the file has none."""
+    def read_error(self, window: Window | None = None) -> np.ndarray | None:
+        """The ERR array (or its ``window``) in processing units, or None if the
+        file has none."""
         if not self.has_error:
             return None
-        return self._in_processing_units(self._read("ERR"))
+        return self._in_processing_units(self._read("ERR", window))
 
     @property
     def cte_direction(self) -> int:
@@ -187,11 +193,12 @@ class Chip:
         instrument, detector = self.signature[0].split("/")
         return cte_direction(instrument, detector, self.extver)
 
-    def read_dq(self) -> np.ndarray:
-        """The DQ array as uint32, ``reset_bits`` cleared (zeros when the file has no DQ)."""
+    def read_dq(self, window: Window | None = None) -> np.ndarray:
+        """The DQ array (or its ``window``) as uint32, ``reset_bits`` cleared (zeros
+        when the file has no DQ)."""
         if not self.has_dq:
-            return np.zeros(self.shape, dtype=np.uint32)
-        dq = self._read("DQ").astype(np.uint32)
+            return np.zeros(self.shape, dtype=np.uint32)[window or ...]
+        dq = self._read("DQ", window).astype(np.uint32)
         if self.reset_bits:
             dq &= np.uint32(~self.reset_bits & 0xFFFFFFFF)
         return dq
@@ -201,8 +208,8 @@ class Chip:
             data *= np.float32(self.proc_scale)  # _read returned a private copy
         return data
 
-    def _read(self, extname: str) -> np.ndarray:
-        """A private, native-endian copy of one extension's array.
+    def _read(self, extname: str, window: Window | None = None) -> np.ndarray:
+        """A private, native-endian copy of one extension's array (or its ``window``).
 
         The file is mapped rather than read into a buffer first: the one
         copy that converts from FITS's big-endian order is the only one.
@@ -210,7 +217,7 @@ class Chip:
         unit = self.data_units.get(extname)
         if unit is not None and self.read_state == _state_or_none(self.filename):
             try:
-                return read_data_unit(self.filename, unit).astype(
+                return read_data_unit(self.filename, unit, window or ...).astype(
                     np.float32 if extname != "DQ" else unit.file_dtype.newbyteorder("="),
                     copy=False)
             except EOFError as error:
@@ -224,7 +231,7 @@ class Chip:
                 shape = None if data is None else data.shape
                 if shape == self.shape:
                     dtype = np.float32 if extname != "DQ" else data.dtype.newbyteorder("=")
-                    return np.array(data, dtype=dtype)
+                    return np.array(data[window or ...], dtype=dtype)
         except _ASTROPY_READ_ERRORS as exc:  # the file changed since it was checked
             raise InputError(f"input file {self.filename}, {extname},{self.extver}: cannot "
                              f"be read ({type(exc).__name__}: {exc}); was it changed or "

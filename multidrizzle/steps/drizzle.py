@@ -21,6 +21,7 @@ from multidrizzle.kernels.drizzle import (
     drizzle_add_image, error_from_variance, finalize_fill, new_context,
 )
 from multidrizzle.model import Chip, Exposure
+from multidrizzle.model.exposure import Window
 from multidrizzle.model.memory import sparse_zeros, use_small_pages
 from multidrizzle.model.plan import Box
 from multidrizzle.steps.registry import Registry
@@ -223,7 +224,8 @@ def noise_model_variance(signal: np.ndarray, electrons_per_unit: float,
     return ((electrons + float(read_noise) ** 2) / electrons_per_unit ** 2).astype(np.float32)
 
 
-def input_variance(chip: Chip, science: np.ndarray, sky: SkyResult | None) -> np.ndarray:
+def input_variance(chip: Chip, science: np.ndarray, sky: SkyResult | None,
+                   window: Window | None = None) -> np.ndarray:
     """Variance of each pixel of a chip's data as drizzled, in processing units squared.
 
     The square of the ERR array where it is positive and finite; elsewhere
@@ -236,16 +238,18 @@ def input_variance(chip: Chip, science: np.ndarray, sky: SkyResult | None) -> np
     ----------
     chip : Chip
     science : ndarray
-        The chip's data as drizzled (:func:`subtract_sky`).
+        The chip's data as drizzled (:func:`subtract_sky`), or its ``window``.
     sky : SkyResult or None
         The sky step's result.
+    window : (slice, slice), optional
+        The part of the chip ``science`` holds (None: all of it).
     """
     sky_level = 0.0 if sky is None else sky.in_processing_units(chip)
     electrons_per_unit = chip.to_electrons / chip.proc_scale
     if not (electrons_per_unit > 0 and np.isfinite(electrons_per_unit)):
         raise InputError(f"{chip.name}: cannot model its noise: the gain and exposure time "
                          f"give {electrons_per_unit!r} electrons per unit")
-    error = chip.read_error()
+    error = chip.read_error(window)
     if error is not None:
         usable = (error > 0) & np.isfinite(error)
         if usable.all():
@@ -328,9 +332,10 @@ WEIGHT_TYPES: Registry[Callable[..., np.ndarray]] = Registry(
 
 def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, PixelMap],
                       grid: OutputGrid, settings: DrizzleSettings, *,
-                      science_of: Callable[[Chip], np.ndarray],
-                      weights_of: Callable[[Chip], np.ndarray],
-                      variance_of: Callable[[Chip, np.ndarray], np.ndarray] | None = None,
+                      science_of: Callable[[Chip, Window | None], np.ndarray],
+                      weights_of: Callable[[Chip, Window | None], np.ndarray],
+                      variance_of: Callable[[Chip, np.ndarray, Window | None], np.ndarray]
+                      | None = None,
                       context: bool = False, separate: bool = False,
                       cutouts: Mapping[str, Box | None] | None = None,
                       region: Box | None = None,
@@ -359,13 +364,17 @@ def drizzle_exposures(exposures: Sequence[Exposure], pixel_maps: Mapping[str, Pi
     grid : OutputGrid
     settings : DrizzleSettings
     science_of : callable
-        Returns a chip's data to drizzle (sky-subtracted, processing units).
+        ``science_of(chip, window)``: the chip's data to drizzle
+        (sky-subtracted, processing units), only the part ``window``
+        (``(rows, columns)`` slices) when it is not None: with
+        ``input_boxes``, a chip is read only where it can reach the region.
     weights_of : callable
-        Returns a chip's per-pixel weight map (see :func:`chip_weight_map`).
+        ``weights_of(chip, window)``: the chip's per-pixel weight map (see
+        :func:`chip_weight_map`), or its part ``window``.
     variance_of : callable, optional
-        ``variance_of(chip, science)``: the variance of the chip's data as
-        ``science_of`` gave it (see :func:`input_variance`); needed when
-        ``settings.error`` asks for the error image, unused otherwise.
+        ``variance_of(chip, science, window)``: the variance of the chip's
+        data as ``science_of`` gave it (see :func:`input_variance`); needed
+        when ``settings.error`` asks for the error image, unused otherwise.
     context : bool
         Build a context image (final drizzle).
     separate : bool
@@ -426,21 +435,29 @@ def _drizzle_one_by_one(exposures, pixel_maps, grid, settings, *, science_of,
 
 def _add_exposure(exposure: Exposure, image_id: int, pixel_maps: Mapping[str, PixelMap],
                   grid: OutputGrid, settings: DrizzleSettings, target: DrizzledImage,
-                  science_of: Callable[[Chip], np.ndarray],
-                  weights_of: Callable[[Chip], np.ndarray],
+                  science_of: Callable[[Chip, Window | None], np.ndarray],
+                  weights_of: Callable[[Chip, Window | None], np.ndarray],
                   chips_done: ProgressCounter,
                   input_boxes: Mapping[str, Box | None] | None,
-                  variance_of: Callable[[Chip, np.ndarray], np.ndarray] | None = None,
+                  variance_of: Callable[[Chip, np.ndarray, Window | None], np.ndarray]
+                  | None = None,
                   out_rows: tuple[int, int] | None = None) -> None:
     chips_done.start()
     for chip in exposure.chips:
         boxed = input_boxes is not None and chip.name in input_boxes
         box = input_boxes[chip.name] if boxed else None
         if not boxed or box is not None:
-            science = science_of(chip)
-            variance = variance_of(chip, science) if target.variance_sum is not None else None
+            # a box is drizzled from a window one pixel larger on each side, so that
+            # the pixel corners the kernels build from neighbouring centres are those
+            # of the whole chip; only the window is read
+            window = None if box is None else box.expanded(1, chip.shape)
+            part = None if window is None else window.slices
+            science = science_of(chip, part)
+            variance = (variance_of(chip, science, part)
+                        if target.variance_sum is not None else None)
             _add_chip(chip, pixel_maps[chip.name], grid, settings, settings.kernel, target,
-                      image_id, science, weights_of(chip), box, variance, out_rows)
+                      image_id, science, weights_of(chip, part), box, window, variance,
+                      out_rows)
         chips_done.advance(chip.name)
     target.exptime += exposure.exptime
     target.n_images += 1
@@ -516,26 +533,21 @@ def _finished(frame: DrizzledImage, region: Box | None,
 
 def _add_chip(chip: Chip, pixel_map: PixelMap, grid: OutputGrid, settings: DrizzleSettings,
               kernel: str, target: DrizzledImage, image_id: int, science: np.ndarray,
-              weights: np.ndarray, input_box: Box | None = None,
+              weights: np.ndarray, input_box: Box | None = None, window: Box | None = None,
               variance: np.ndarray | None = None,
               out_rows: tuple[int, int] | None = None) -> None:
     """Drizzle one chip (or the pixels ``input_box`` of it) onto ``target``, of which
     only the rows ``out_rows`` are read (None: all).
 
-    A box is drizzled from a window one pixel larger on each side, so that
-    the pixel corners the kernels build from neighbouring centres are those
-    of the whole chip.
+    With ``input_box``, ``science``, ``weights`` and ``variance`` hold the
+    chip's part ``window`` (a box around ``input_box``), whole chips otherwise.
     """
     ratio = grid.scale / native_scale(chip)
     if input_box is None:
-        pixmap, window, box = pixel_map.evaluate(), None, {}
+        pixmap, box = pixel_map.evaluate(), {}
     else:
-        window = input_box.expanded(1, chip.shape)
         rows, columns = input_box.relative_to(window)
         pixmap = pixel_map.evaluate(window.slices)
-        science, weights = science[window.slices], weights[window.slices]
-        if variance is not None:
-            variance = variance[window.slices]
         box = dict(xmin=columns.start, xmax=columns.stop - 1, ymin=rows.start,
                    ymax=rows.stop - 1)
     drizzle_add_image(
@@ -551,9 +563,11 @@ def _add_chip(chip: Chip, pixel_map: PixelMap, grid: OutputGrid, settings: Drizz
 # the steps
 
 
-def subtract_sky(chip: Chip, sky: SkyResult | None) -> np.ndarray:
-    """The chip's data in processing units with its subtracted sky removed (a copy)."""
-    science = chip.read_science()
+def subtract_sky(chip: Chip, sky: SkyResult | None, window: Window | None = None
+                 ) -> np.ndarray:
+    """The chip's data (or its ``window``) in processing units with its subtracted sky
+    removed (a copy)."""
+    science = chip.read_science(window)
     if sky is not None and sky.subtract:
         science -= np.float32(sky.subtracted(chip))
     return science
@@ -562,6 +576,11 @@ def subtract_sky(chip: Chip, sky: SkyResult | None) -> np.ndarray:
 def _static_mask_of(static_masks: Mapping[tuple, np.ndarray] | None,
                     chip: Chip) -> np.ndarray | None:
     return None if static_masks is None else static_masks.get(chip.signature)
+
+
+def _part(image: np.ndarray | None, window: Window | None) -> np.ndarray | None:
+    """``image[window]`` (the whole image for None; None stays None)."""
+    return image if image is None or window is None else image[window]
 
 
 @dataclass(frozen=True)
@@ -617,10 +636,10 @@ def run_driz_separate(inputs: SeparateDrizzleInputs,
     settings = inputs.settings.drizzle()
     return drizzle_exposures(
         inputs.exposures, inputs.pixel_maps, inputs.grid, settings,
-        science_of=lambda chip: subtract_sky(chip, inputs.sky),
-        weights_of=lambda chip: chip_weight_map(
-            chip, chip.read_dq(), settings.bits,
-            static_mask=_static_mask_of(inputs.static_masks, chip)),
+        science_of=lambda chip, window: subtract_sky(chip, inputs.sky, window),
+        weights_of=lambda chip, window: chip_weight_map(
+            chip, chip.read_dq(window), settings.bits,
+            static_mask=_part(_static_mask_of(inputs.static_masks, chip), window)),
         separate=True, cutouts=inputs.cutouts, progress=progress)
 
 
@@ -691,21 +710,24 @@ class FinalDrizzleInputs:
     n_images: int = 0
 
 
-def final_weights(exposure: Exposure, chip: Chip, inputs: FinalDrizzleInputs) -> np.ndarray:
-    """A chip's weights in the final drizzle: good pixels x ``final_wht_type``."""
+def final_weights(exposure: Exposure, chip: Chip, inputs: FinalDrizzleInputs,
+                  window: Window | None = None) -> np.ndarray:
+    """A chip's weights (or those of its part ``window``) in the final drizzle: good
+    pixels x ``final_wht_type``."""
     wht_type = WEIGHT_TYPES.canonical(inputs.settings.final_wht_type)
     error = ivm = None
     if wht_type == "ERR":
-        error = chip.read_error()
+        error = chip.read_error(window)
     elif wht_type == "IVM":
-        ivm = exposure.read_ivm(chip)
+        ivm = _part(exposure.read_ivm(chip), window)
         if ivm is None:
             ivm = background_ivm(chip, 0.0 if inputs.sky is None else inputs.sky.native(chip))
     cr_mask = None if inputs.cr_masks is None else inputs.cr_masks.get(chip.name)
     if cr_mask is not None:   # an array, or its _crmask file (read here)
-        cr_mask = np.asarray(cr_mask, dtype=bool)
-    return chip_weight_map(chip, chip.read_dq(), inputs.settings.final_bits,
-                           static_mask=_static_mask_of(inputs.static_masks, chip),
+        cr_mask = np.asarray(cr_mask[window or ...], dtype=bool)
+    return chip_weight_map(chip, chip.read_dq(window), inputs.settings.final_bits,
+                           static_mask=_part(_static_mask_of(inputs.static_masks, chip),
+                                             window),
                            cr_mask=cr_mask, wht_type=wht_type, error=error, ivm=ivm)
 
 
@@ -720,9 +742,11 @@ def run_driz_combine(inputs: FinalDrizzleInputs,
                    for chip in exposure.chips}
     return drizzle_exposures(
         inputs.exposures, inputs.pixel_maps, inputs.grid, inputs.settings.drizzle(),
-        science_of=lambda chip: subtract_sky(chip, inputs.sky),
-        weights_of=lambda chip: final_weights(exposure_of[chip.name], chip, inputs),
-        variance_of=lambda chip, science: input_variance(chip, science, inputs.sky),
+        science_of=lambda chip, window: subtract_sky(chip, inputs.sky, window),
+        weights_of=lambda chip, window: final_weights(exposure_of[chip.name], chip, inputs,
+                                                      window),
+        variance_of=lambda chip, science, window: input_variance(chip, science, inputs.sky,
+                                                                 window),
         context=bool(inputs.settings.context), separate=False, region=inputs.region,
         input_boxes=inputs.input_boxes, image_ids=inputs.image_ids,
         n_context_images=inputs.n_images, progress=progress)

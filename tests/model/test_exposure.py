@@ -169,6 +169,11 @@ def test_pixels_read_at_their_offsets_equal_astropys(tmp_path):
         np.testing.assert_array_equal(chip.read_error(), expected["ERR"])
         np.testing.assert_array_equal(chip.read_dq(), expected["DQ"])
         assert chip.read_science().dtype == np.float32 and chip.read_dq().dtype == np.uint32
+        # a window reads those pixels only (a final strip's chip part)
+        window = (slice(5, 23), slice(17, 101))
+        np.testing.assert_array_equal(chip.read_science(window), expected["SCI"][window])
+        np.testing.assert_array_equal(chip.read_error(window), expected["ERR"][window])
+        np.testing.assert_array_equal(chip.read_dq(window), expected["DQ"][window])
 
 
 def test_a_file_changed_after_reading_is_read_again_through_its_headers(tmp_path):
@@ -204,3 +209,6 @@ def test_scaled_images_are_read_through_astropy(tmp_path):
     chip = read_exposure(path, ReadOptions()).chips[0]
     assert "SCI" not in chip.data_units
     np.testing.assert_array_equal(chip.read_science(), _astropy_arrays(path, 1)["SCI"])
+    window = (slice(3, 9), slice(0, 50))
+    np.testing.assert_array_equal(chip.read_science(window),
+                                  _astropy_arrays(path, 1)["SCI"][window])

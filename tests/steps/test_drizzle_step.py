@@ -194,7 +194,7 @@ def test_separate_drizzles_are_count_rates_weighted_by_exptime(fillval):
     exposures, maps, data, weights = _two_exposures()
     results = list(drizzle_exposures(  # separate images come one by one
         exposures, maps, make_grid(), DrizzleSettings(kernel="square", fillval=fillval),
-        science_of=lambda c: data[c.name], weights_of=lambda c: weights[c.name],
+        science_of=lambda c, _: data[c.name], weights_of=lambda c, _: weights[c.name],
         separate=True))
     assert len(results) == 2
     for exposure, result in zip(exposures, results):
@@ -212,7 +212,7 @@ def test_final_drizzle_is_the_weighted_mean_with_context():
     exposures, maps, data, weights = _two_exposures()
     result = drizzle_exposures(
         exposures, maps, make_grid(), DrizzleSettings(kernel="square", fillval=-1.0),
-        science_of=lambda c: data[c.name], weights_of=lambda c: weights[c.name],
+        science_of=lambda c, _: data[c.name], weights_of=lambda c, _: weights[c.name],
         context=True, separate=False)
     a, b = (e.chips[0] for e in exposures)
     w_a, w_b = weights[a.name] * 400.0, weights[b.name] * 100.0
@@ -237,7 +237,7 @@ def test_wt_scl_multiplies_the_weights(wt_scl, factor):
     first = exposures[0].chips[0]
     (result,) = drizzle_exposures(
         exposures[:1], maps, make_grid(), DrizzleSettings(wt_scl=wt_scl),
-        science_of=lambda c: data[c.name], weights_of=lambda c: weights[c.name],
+        science_of=lambda c, _: data[c.name], weights_of=lambda c, _: weights[c.name],
         separate=True)
     np.testing.assert_allclose(result.wht, weights[first.name] * factor, rtol=1e-6)
 
@@ -249,7 +249,7 @@ def test_half_pixel_shift_splits_each_pixel_between_two_columns():
     grid = make_grid(shape=(SHAPE[0], SHAPE[1] + 1))
     (result,) = drizzle_exposures(
         [make_exposure(chip)], maps, grid, DrizzleSettings(kernel="square"),
-        science_of=lambda c: data, weights_of=lambda c: np.ones(SHAPE, np.float32),
+        science_of=lambda c, _: data, weights_of=lambda c, _: np.ones(SHAPE, np.float32),
         separate=True)
     # output column k gets half of input columns k - 1 and k
     expected_wht = np.full(grid.shape, 50.0)
@@ -271,8 +271,8 @@ def test_output_pixels_twice_as_large_add_four_input_pixels():
     grid = make_grid(shape=(SHAPE[0] // 2, SHAPE[1] // 2), scale=2 * SCALE)
     (result,) = drizzle_exposures(
         [make_exposure(chip)], {chip.name: make_map(positions, chip.name)}, grid,
-        DrizzleSettings(kernel="square"), science_of=lambda c: data,
-        weights_of=lambda c: np.ones(SHAPE, np.float32), separate=True)
+        DrizzleSettings(kernel="square"), science_of=lambda c, _: data,
+        weights_of=lambda c, _: np.ones(SHAPE, np.float32), separate=True)
     blocks = data.reshape(SHAPE[0] // 2, 2, SHAPE[1] // 2, 2).sum(axis=(1, 3))
     # the count rate of an output pixel is the sum of its four input pixels'
     np.testing.assert_allclose(result.sci, blocks / 20.0, rtol=1e-5)
@@ -284,8 +284,8 @@ def test_rate_data_are_not_divided_by_the_exposure_time():
     data = np.full(SHAPE, 3.5, np.float32)
     (result,) = drizzle_exposures(
         [make_exposure(chip)], {chip.name: make_map(shifted_positions(), chip.name)},
-        make_grid(), DrizzleSettings(kernel="point"), science_of=lambda c: data,
-        weights_of=lambda c: np.ones(SHAPE, np.float32), separate=True)
+        make_grid(), DrizzleSettings(kernel="point"), science_of=lambda c, _: data,
+        weights_of=lambda c, _: np.ones(SHAPE, np.float32), separate=True)
     np.testing.assert_allclose(result.sci, 3.5, rtol=1e-6)
     np.testing.assert_allclose(result.wht, 250.0, rtol=1e-6)
 

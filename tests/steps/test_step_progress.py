@@ -64,8 +64,8 @@ def test_drizzle_reports_each_chip_as_it_is_drizzled(session, separate):
     calls, progress = _recorder()
     result = drizzle_exposures(
         session.exposures, session.pixel_maps, session.output_grid, DrizzleSettings(),
-        science_of=lambda chip: chip.read_science(),
-        weights_of=lambda chip: chip_weight_map(chip, chip.read_dq(), 0),
+        science_of=lambda chip, window: chip.read_science(window),
+        weights_of=lambda chip, window: chip_weight_map(chip, chip.read_dq(window), 0),
         separate=separate, progress=progress)
     if separate:
         assert calls == []  # nothing is drizzled before the first image is asked for

@@ -124,9 +124,9 @@ def monte_carlo_error_plane(kernel: str, pixfrac: float, wht_type: str, *,
                             + rng.normal(0.0, READ_NOISE, CHIP_SHAPE)
                             - skies[chip.name]).astype(np.float32) for chip in chips}
         result = drizzle_exposures(
-            exposures, maps, grid, settings, science_of=lambda chip: data[chip.name],
-            weights_of=lambda chip: weights[chip.name],
-            variance_of=lambda chip, science: input_variance(chip, science, sky))
+            exposures, maps, grid, settings, science_of=lambda chip, _: data[chip.name],
+            weights_of=lambda chip, _: weights[chip.name],
+            variance_of=lambda chip, science, _: input_variance(chip, science, sky))
         images.append(result.sci.astype(np.float64))
         variances.append(result.err.astype(np.float64) ** 2)
         covered = result.wht > 0 if covered is None else covered & (result.wht > 0)
