@@ -41,6 +41,7 @@ with the session as its argument, still works through :func:`session_form`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import itertools
 import logging
@@ -52,6 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from astropy.io import fits
 
 from multidrizzle.errors import ParameterError, StepResultError
 from multidrizzle.io import products
@@ -66,8 +68,8 @@ from multidrizzle.session.tasks import (
     separate_task, sky_statistics_task, static_task,
 )
 from multidrizzle.kernels import warmup
-from multidrizzle.model import Chip
-from multidrizzle.model.geometry import PixelMap
+from multidrizzle.model import Chip, Exposure
+from multidrizzle.model.geometry import OutputGrid, PixelMap
 from multidrizzle.steps.blot import BlotInputs, BlotSettings, BlottedChip, blot_sky, run_blot
 from multidrizzle.steps.cosmic_rays import (
     CosmicRayInputs, CosmicRaySettings, cosmic_ray_clean, run_driz_cr, update_dq,
@@ -517,6 +519,15 @@ def _split_sky(md: "Multidrizzle", inputs: SkyInputs, plan: RunPlan) -> Split:
     return Split(sky_statistics_task, arguments, keys, join)
 
 
+def single_header(grid: OutputGrid, cutout: Box, exposure: Exposure,
+                  sky_values: Mapping[str, float] | None, image: str) -> fits.Header:
+    """The header of an exposure's ``_single_sci`` (``image='sci'``) or
+    ``_single_wht`` file: its cutout of the separate grid (made by its task)."""
+    science, weight = products.single_headers(grid.cutout(*cutout.slices), exposure,
+                                              sky_values)
+    return science if image == "sci" else weight
+
+
 def _split_separate(md: "Multidrizzle", inputs: SeparateDrizzleInputs,
                     plan: RunPlan) -> Split:
     arguments, keys = [], []
@@ -529,11 +540,10 @@ def _split_separate(md: "Multidrizzle", inputs: SeparateDrizzleInputs,
             cutouts={name: cutout})
         stores = None
         if not md.in_memory and cutout is not None:
-            grid = md.separate_grid.cutout(*cutout.slices)
-            headers = products.single_headers(grid, exposure, md.sky_values)
             compress = bool(md.driz_sep_compress)
-            stores = tuple(ImageStore(md.layout.single(exposure, image), header, compress)
-                           for image, header in zip(("sci", "wht"), headers))
+            stores = tuple(ImageStore(md.layout.single(exposure, image), functools.partial(
+                single_header, md.separate_grid, cutout, exposure, md.sky_values, image),
+                compress) for image in ("sci", "wht"))
         arguments.append((part, stores))
         keys.append(f"driz_separate {name}")
     return Split(separate_task, arguments, keys, join=lambda results: results)
@@ -578,8 +588,8 @@ def _split_blot(md: "Multidrizzle", inputs: BlotInputs, plan: RunPlan) -> Split:
                                    pixel_maps=_part_of(inputs.pixel_maps, [chip.name]),
                                    windows={chip.name: window})
         store = None if md.in_memory else ImageStore(
-            md.layout.blot(chip), products.blot_header(
-                chip, sky=blot_sky(chip, settings, inputs.sky)))
+            md.layout.blot(chip), functools.partial(
+                products.blot_header, chip, sky=blot_sky(chip, settings, inputs.sky)))
         arguments.append((part, store))
         keys.append(f"blot {chip.name}")
     return Split(blot_task, arguments, keys, join=lambda results: results)

@@ -273,14 +273,22 @@ class Split:
 
 @dataclass(frozen=True)
 class ImageStore:
-    """Where a task writes an image it keeps in a file: path, header, compression."""
+    """Where a task writes an image it keeps in a file: path, header, compression.
+
+    ``header`` is the header itself, or a function of no arguments that makes
+    it (a module-level function or a ``functools.partial`` of one, so that it
+    travels to a worker): then the task makes it, side by side with the other
+    tasks, rather than the session making every task's header before the
+    first task starts.
+    """
 
     path: Path
-    header: fits.Header | None = None
+    header: fits.Header | Callable[[], fits.Header] | None = None
     compress: bool = False
 
     def keep(self, image: np.ndarray) -> StoredImage:
-        return store_image(self.path, image, self.header, compress=self.compress)
+        header = self.header() if callable(self.header) else self.header
+        return store_image(self.path, image, header, compress=self.compress)
 
 
 def static_task(inputs: StaticInputs) -> dict[tuple, np.ndarray]:
