@@ -23,6 +23,7 @@ from multidrizzle.errors import InputError, MultidrizzleError
 from multidrizzle.io.dataunits import DataUnit, FileState, file_state, read_data_unit
 from multidrizzle.model.fits_structure import open_checked_exposure
 from multidrizzle.model.instruments import cte_direction, detector_noise, header_number
+from multidrizzle.model.wcs_header import wcs_header_text
 
 __all__ = ["Chip", "Exposure", "ReadOptions", "read_exposure", "UNITS_PER_SECOND"]
 
@@ -100,7 +101,9 @@ class Chip:
         The SCI header (the file stays untouched), read-only: kept as its
         FITS text (``header_text``) and parsed when asked for, so that a
         session of many inputs does not hold a parsed header per chip
-        (``header.copy()`` to change it).
+        (``header.copy()`` to change it).  A caller that already has the
+        text passes both ``header`` and ``header_text`` (the header's
+        ``tostring()``): the header is then not serialised again.
     idcscale : float or None
         The header's IDCSCALE (the scale of the distortion solution), or
         None when it has none: the steps ask for it often.
@@ -139,7 +142,8 @@ class Chip:
 
     def __post_init__(self, header: fits.Header | None) -> None:
         if header is not None:
-            self.header_text = header.tostring()
+            if not self.header_text:
+                self.header_text = header.tostring()
         else:
             header = parsed_header(self.header_text)
         value = header.get("IDCSCALE")
@@ -343,7 +347,7 @@ def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None
 
 def _read_checked_exposure(hdul: fits.HDUList, path: Path, options: ReadOptions,
                            ivm_file: Path | None, data_starts: dict[int, int]) -> Exposure:
-    primary = hdul[0].header.copy()
+    primary = hdul[0].header  # only read: the exposure keeps its text
     extvers = _science_extvers(hdul, path)
     if options.group is not None:
         missing = [v for v in options.group if v not in extvers]
@@ -409,7 +413,7 @@ def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header
     # before any data is read: astropy then drops BSCALE
     units = _data_units(hdul, extver, data_starts)
     sci = hdul["SCI", extver]
-    header = sci.header.copy()
+    header = sci.header  # only read: the chip keeps its text
     where = f"input file {path}, SCI,{extver}"
     if sci.data is None or sci.data.ndim != 2:
         raise InputError(f"{where}: expected a 2-D image, found "
@@ -428,11 +432,12 @@ def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header
     instrument = str(primary.get("INSTRUME", "")).strip().upper()
     detector = str(primary.get("DETECTOR", "")).strip().upper()
     chip_id = _chip_number(header, extver, where)
+    wcs, header_text = _chip_wcs(header, hdul, options, where)
     return Chip(
         filename=path,
         extver=extver,
         shape=shape,
-        wcs=_chip_wcs(header, hdul, options, where),
+        wcs=wcs,
         exptime=exptime,
         gain=noise.gain,
         read_noise=noise.read_noise,
@@ -441,6 +446,7 @@ def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header
         proc_scale=proc_scale,
         signature=(f"{instrument}/{detector}", (shape[1], shape[0]), chip_id),
         header=header,
+        header_text=header_text,
         has_error=_has_data(hdul, "ERR", extver, shape),
         has_dq=_has_data(hdul, "DQ", extver, shape),
         reset_bits=int(options.resetbits or 0),
@@ -511,11 +517,19 @@ def _has_data(hdul: fits.HDUList, extname: str, extver: int, shape: tuple) -> bo
 
 
 def _chip_wcs(header: fits.Header, hdul: fits.HDUList, options: ReadOptions,
-              where: str) -> WCS:
+              where: str) -> tuple[WCS, str]:
+    """The chip's WCS, and the header's text (``tostring()``) made on the way.
+
+    astropy's WCS is given only the cards it reads (:mod:`.wcs_header`): it
+    serialises and parses its header four times over, and the SCI header of
+    an HST exposure is mostly other keywords.  The text is the one astropy
+    makes of the whole header, so the cards it is given are the same.
+    """
     key = options.wcskey.strip().upper() or " "
     _check_wcs_numbers(header, key, where)
     try:
-        wcs = WCS(header, fobj=hdul, key=key)
+        header_text = header.tostring()
+        wcs = WCS(wcs_header_text(header_text), fobj=hdul, key=key)
     except KeyError as exc:
         raise InputError(f"{where}: has no WCS with key {options.wcskey!r} "
                          "(parameter 'wcskey')") from exc
@@ -531,7 +545,7 @@ def _chip_wcs(header: fits.Header, hdul: fits.HDUList, options: ReadOptions,
         wcs.wcs.ctype = [c.replace("-SIP", "") for c in wcs.wcs.ctype]
     _check_linear_part(wcs, where)
     wcs.pixel_shape = (header["NAXIS1"], header["NAXIS2"])
-    return wcs
+    return wcs, header_text
 
 
 #: The numeric keywords of the linear part of a celestial WCS (``{key}``: the
