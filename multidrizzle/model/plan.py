@@ -23,7 +23,8 @@ from multidrizzle.model.geometry import PixelMap
 #: Nodes per axis sampled inside a chip when finding its footprint.
 _INTERIOR_SAMPLES = 64
 
-__all__ = ["Box", "parse_memory", "footprint_box", "input_box", "split_into_tiles",
+__all__ = ["Box", "parse_memory", "MappedExtent", "mapped_extent", "footprint_box",
+           "input_box", "split_into_tiles",
            "split_into_strips", "tile_depths", "choose_tile_size", "TileCosts"]
 
 
@@ -127,24 +128,45 @@ def _cell_pixels(pixel_map: PixelMap, first_cell: int, last_cell: int, axis: int
     return max(low, 0), min(high, size)
 
 
-def footprint_box(pixel_map: PixelMap, grid_shape: tuple[int, int], reach: float
-                  ) -> Box | None:
-    """The pixels of a grid that a chip's pixels can reach, or None if none.
+@dataclass(frozen=True)
+class MappedExtent:
+    """The smallest rectangle of a grid that holds a chip's mapped pixel centres.
+
+    Found once per pixel map by :func:`mapped_extent`; :meth:`box` then gives
+    the footprint for any reach (the drizzles and the blot ask for several).
+    """
+
+    x_low: float
+    y_low: float
+    x_high: float
+    y_high: float
+
+    def box(self, grid_shape: tuple[int, int], reach: float) -> Box | None:
+        """The pixels of the grid that the chip's pixels can reach, or None if none.
+
+        Parameters
+        ----------
+        grid_shape : (int, int)
+            ``(ny, nx)`` of the grid.
+        reach : float
+            How far, in output pixels, a mapped pixel centre spreads its value
+            (half the pixel's footprint plus the kernel's radius), on top of the
+            one-pixel margin added for rounding.
+        """
+        margin = float(reach) + 1.0
+        box = Box(max(int(math.floor(self.y_low - margin + 0.5)), 0),
+                  min(int(math.floor(self.y_high + margin + 0.5)) + 1, grid_shape[0]),
+                  max(int(math.floor(self.x_low - margin + 0.5)), 0),
+                  min(int(math.floor(self.x_high + margin + 0.5)) + 1, grid_shape[1]))
+        return None if box.is_empty() else box
+
+
+def mapped_extent(pixel_map: PixelMap) -> MappedExtent | None:
+    """Where a chip's pixel centres land on its grid, or None if nowhere (all NaN).
 
     The chip's border pixels are mapped exactly (the map of a smooth
     distortion takes its extremes on the border) together with the nodes
     that lie on the chip.
-
-    Parameters
-    ----------
-    pixel_map : PixelMap
-        The chip's map onto the grid.
-    grid_shape : (int, int)
-        ``(ny, nx)`` of the grid.
-    reach : float
-        How far, in output pixels, a mapped pixel centre spreads its value
-        (half the pixel's footprint plus the kernel's radius), on top of the
-        one-pixel margin added for rounding.
     """
     ny, nx = pixel_map.shape
     edges = [pixel_map.evaluate((slice(0, 1), slice(None))),
@@ -156,13 +178,28 @@ def footprint_box(pixel_map: PixelMap, grid_shape: tuple[int, int], reach: float
     positions = positions[np.isfinite(positions).all(axis=1)]
     if positions.size == 0:
         return None
-    margin = float(reach) + 1.0
     (x_low, y_low), (x_high, y_high) = positions.min(axis=0), positions.max(axis=0)
-    box = Box(max(int(math.floor(y_low - margin + 0.5)), 0),
-              min(int(math.floor(y_high + margin + 0.5)) + 1, grid_shape[0]),
-              max(int(math.floor(x_low - margin + 0.5)), 0),
-              min(int(math.floor(x_high + margin + 0.5)) + 1, grid_shape[1]))
-    return None if box.is_empty() else box
+    return MappedExtent(float(x_low), float(y_low), float(x_high), float(y_high))
+
+
+def footprint_box(pixel_map: PixelMap, grid_shape: tuple[int, int], reach: float
+                  ) -> Box | None:
+    """The pixels of a grid that a chip's pixels can reach, or None if none.
+
+    :func:`mapped_extent` and :meth:`MappedExtent.box` in one call (find the
+    extent once when several reaches are wanted).
+
+    Parameters
+    ----------
+    pixel_map : PixelMap
+        The chip's map onto the grid.
+    grid_shape : (int, int)
+        ``(ny, nx)`` of the grid.
+    reach : float
+        As :meth:`MappedExtent.box`.
+    """
+    extent = mapped_extent(pixel_map)
+    return None if extent is None else extent.box(grid_shape, reach)
 
 
 def _nodes_on_chip(pixel_map: PixelMap) -> np.ndarray:

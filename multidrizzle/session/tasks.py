@@ -30,7 +30,7 @@ from multidrizzle.io.intermediates import (
 from multidrizzle.kernels.drizzle import CONTEXT_PLANE_BITS
 from multidrizzle.model.geometry import available_memory, native_scale
 from multidrizzle.model.plan import (
-    Box, RunPlan, TileCosts, choose_tile_size, footprint_box, input_box, split_into_strips,
+    Box, RunPlan, TileCosts, choose_tile_size, input_box, mapped_extent, split_into_strips,
     split_into_tiles,
 )
 from multidrizzle.steps.blot import BLOT_INTERPOLANTS, BlotInputs, BlottedChip, run_blot
@@ -154,14 +154,19 @@ def make_run_plan(md: "Multidrizzle") -> RunPlan:
         boxes = []
         for chip in exposure.chips:
             pixel_map = md.separate_pixel_maps[chip.name]
-            boxes.append(footprint_box(pixel_map, separate.shape, _reach(
-                md.driz_sep_kernel, md.driz_sep_pixfrac, separate.scale, chip)))
-            centres = footprint_box(pixel_map, separate.shape, 0.0)
+            # the extent of a map serves every reach (and both grids when they are one)
+            separate_extent = mapped_extent(pixel_map)
+            final_extent = (separate_extent if md.pixel_maps[chip.name] is pixel_map
+                            else mapped_extent(md.pixel_maps[chip.name]))
+            boxes.append(None if separate_extent is None else separate_extent.box(
+                separate.shape, _reach(md.driz_sep_kernel, md.driz_sep_pixfrac,
+                                       separate.scale, chip)))
+            centres = None if separate_extent is None else separate_extent.box(
+                separate.shape, 0.0)
             windows[chip.name] = None if centres is None else centres.expanded(
                 halo, separate.shape)
-            final_boxes[chip.name] = footprint_box(md.pixel_maps[chip.name], final.shape,
-                                                   _reach(md.final_kernel, md.final_pixfrac,
-                                                          final.scale, chip))
+            final_boxes[chip.name] = None if final_extent is None else final_extent.box(
+                final.shape, _reach(md.final_kernel, md.final_pixfrac, final.scale, chip))
         present = [box for box in boxes if box is not None]
         cutouts[exposure.filename.name] = None if not present else Box(
             min(b.y0 for b in present), max(b.y1 for b in present),
