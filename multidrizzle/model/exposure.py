@@ -532,8 +532,8 @@ def _chip_wcs(header: fits.Header, hdul: fits.HDUList, options: ReadOptions,
     """The chip's WCS, and the header's text (``tostring()``) made on the way.
 
     astropy's WCS is given only the cards it reads (:mod:`.wcs_header`): it
-    serialises and parses its header four times over, and the SCI header of
-    an HST exposure is mostly other keywords.  The text is the one astropy
+    parses and serialises its header several times over, and the SCI header
+    of an HST exposure is mostly other keywords.  The text is the one astropy
     makes of the whole header, so the cards it is given are the same.
     """
     key = options.wcskey.strip().upper() or " "

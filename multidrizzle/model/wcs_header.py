@@ -1,9 +1,9 @@
 """The cards of a FITS header that ``astropy.wcs.WCS`` reads, and nothing else.
 
-``WCS(header)`` serialises and re-parses the header it is given four times
-(wcslib is handed the text twice; SIP and lookup-table keywords are read and
-deleted from parsed copies) and each pass costs time in proportion to the
-number of cards.  An HST SCI header holds two to four times more cards
+``WCS(header)`` serialises the header it is given, parses that text twice and
+serialises it twice more (wcslib is handed the text twice; SIP and
+lookup-table keywords are read and deleted from parsed copies), and each
+pass costs time in proportion to the number of cards.  An HST SCI header holds two to four times more cards
 (photometry, calibration switches, statistics, history) than its WCS needs,
 so a mosaic of hundreds of chips spends much of ``build()`` there.
 :func:`wcs_header_text` keeps the cards that wcslib or ``astropy.wcs`` can
