@@ -62,16 +62,42 @@ def chip_outline(pixel_map: PixelMap) -> np.ndarray:
     return points[np.isfinite(points).all(axis=1)]
 
 
+#: Booleans of (rows x columns x edges) tested at once by :func:`_inside`.
+_BATCH = 2**22
+
+
 def _inside(polygon: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Even-odd test of points (x, y) against a closed polygon."""
-    inside = np.zeros(x.shape, dtype=bool)
+    """Even-odd test of the points of a grid against a closed polygon.
+
+    Parameters
+    ----------
+    polygon : numpy.ndarray
+        ``(n, 2)`` vertices (x, y); the last joins the first.
+    x, y : numpy.ndarray
+        The grid's column and row coordinates (1-D).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(y), len(x))``: True inside.  Where an edge crosses a row
+        depends on the row only, so it is found once per row, and edges are
+        taken in batches (a chip covers few cells of a mosaic's grid: one
+        edge at a time would spend its time in numpy's call overhead).
+    """
+    inside = np.zeros((y.size, x.size), dtype=bool)
     x_ends, y_ends = polygon[:, 0], polygon[:, 1]
     x_starts, y_starts = np.roll(x_ends, 1), np.roll(y_ends, 1)
-    for x0, y0, x1, y1 in zip(x_starts, y_starts, x_ends, y_ends):
-        crosses = (y0 > y) != (y1 > y)
+    rows = y[:, np.newaxis]
+    batch = max(1, _BATCH // max(inside.size, 1))
+    for first in range(0, len(polygon), batch):
+        edge = slice(first, first + batch)
+        x0, y0, x1, y1 = x_starts[edge], y_starts[edge], x_ends[edge], y_ends[edge]
+        crosses = (y0 > rows) != (y1 > rows)                   # (rows, edges)
         with np.errstate(divide="ignore", invalid="ignore"):
-            x_cross = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
-        inside ^= crosses & (x < x_cross)
+            x_cross = x0 + (rows - y0) * (x1 - x0) / (y1 - y0)  # (rows, edges)
+        left_of = x[np.newaxis, :, np.newaxis] < x_cross[:, np.newaxis, :]
+        inside ^= (np.count_nonzero(left_of & crosses[:, np.newaxis, :], axis=2) % 2
+                   ).astype(bool)
     return inside
 
 
@@ -109,9 +135,8 @@ def exposure_coverage(exposure_maps: Sequence[Sequence[PixelMap]],
             rows = np.flatnonzero((centres_y >= y_low) & (centres_y <= y_high))
             if not columns.size or not rows.size:
                 continue
-            x, y = np.meshgrid(centres_x[columns], centres_y[rows])
             window = np.ix_(rows, columns)
-            mask[window] |= _inside(outline, x, y)
+            mask[window] |= _inside(outline, centres_x[columns], centres_y[rows])
         masks.append(mask)
     depth = np.sum(masks, axis=0, dtype=np.int32) if masks else \
         np.zeros((cells_y, cells_x), np.int32)

@@ -21,8 +21,9 @@ from astropy.wcs import WCS
 
 from multidrizzle.errors import InputError, MultidrizzleError
 from multidrizzle.io.dataunits import DataUnit, FileState, file_state, read_data_unit
-from multidrizzle.model.fits_structure import open_checked_exposure
+from multidrizzle.model.fits_structure import HeaderUnit, open_checked_exposure
 from multidrizzle.model.instruments import cte_direction, detector_noise, header_number
+from multidrizzle.model.wcs_header import wcs_header_text
 
 __all__ = ["Chip", "Exposure", "ReadOptions", "read_exposure", "UNITS_PER_SECOND"]
 
@@ -103,7 +104,9 @@ class Chip:
         The SCI header (the file stays untouched), read-only: kept as its
         FITS text (``header_text``) and parsed when asked for, so that a
         session of many inputs does not hold a parsed header per chip
-        (``header.copy()`` to change it).
+        (``header.copy()`` to change it).  A caller that already has the
+        text passes both ``header`` and ``header_text`` (the header's
+        ``tostring()``): the header is then not serialised again.
     idcscale : float or None
         The header's IDCSCALE (the scale of the distortion solution), or
         None when it has none: the steps ask for it often.
@@ -142,7 +145,8 @@ class Chip:
 
     def __post_init__(self, header: fits.Header | None) -> None:
         if header is not None:
-            self.header_text = header.tostring()
+            if not self.header_text:
+                self.header_text = header.tostring()
         else:
             header = parsed_header(self.header_text)
         value = header.get("IDCSCALE")
@@ -339,8 +343,7 @@ def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None
         # the structure was checked; astropy's own notes about it add nothing
         warnings.simplefilter("ignore", AstropyWarning)
         try:
-            return _read_checked_exposure(
-                hdul, path, options, ivm_file, {unit.index: unit.data_start for unit in units})
+            return _read_checked_exposure(hdul, path, options, ivm_file, units)
         except MultidrizzleError:
             raise
         except _ASTROPY_READ_ERRORS as exc:  # a card astropy cannot parse, an odd HDU
@@ -349,9 +352,12 @@ def read_exposure(path: Path, options: ReadOptions, ivm_file: Path | None = None
 
 
 def _read_checked_exposure(hdul: fits.HDUList, path: Path, options: ReadOptions,
-                           ivm_file: Path | None, data_starts: dict[int, int]) -> Exposure:
-    primary = hdul[0].header.copy()
-    extvers = _science_extvers(hdul, path)
+                           ivm_file: Path | None, units: list[HeaderUnit]) -> Exposure:
+    primary = hdul[0].header  # only read: the exposure keeps its text
+    # the HDUs by (EXTNAME, EXTVER), as the structure check read them (it refused
+    # duplicates): astropy's hdul["SCI", 2] compares the name of every HDU anew
+    hdus = _ExposureHDUs(hdul, {(unit.name, unit.ver): unit for unit in units})
+    extvers = _science_extvers(units, path)
     if options.group is not None:
         missing = [v for v in options.group if v not in extvers]
         if missing:
@@ -359,9 +365,8 @@ def _read_checked_exposure(hdul: fits.HDUList, path: Path, options: ReadOptions,
                              f"{missing[0]} but the file has SCI extensions "
                              f"{extvers}")
         extvers = [v for v in extvers if v in options.group]
-    exptime = _exposure_time(primary, hdul["SCI", extvers[0]].header, path, options)
-    chips = [_read_chip(hdul, path, extver, primary, exptime, options, data_starts)
-             for extver in extvers]
+    exptime = _exposure_time(primary, hdus.hdu("SCI", extvers[0]).header, path, options)
+    chips = [_read_chip(hdus, path, extver, primary, exptime, options) for extver in extvers]
     return Exposure(
         filename=path,
         rootname=str(primary.get("ROOTNAME", path.name.split("_")[0])).strip().lower(),
@@ -375,8 +380,20 @@ def _read_checked_exposure(hdul: fits.HDUList, path: Path, options: ReadOptions,
     )
 
 
-def _science_extvers(hdul: fits.HDUList, path: Path) -> list[int]:
-    extvers = [h.ver for h in hdul if h.name == "SCI"]
+@dataclass(frozen=True)
+class _ExposureHDUs:
+    """An open exposure file and its HDUs by ``(EXTNAME, EXTVER)``."""
+
+    hdul: fits.HDUList
+    units: dict[tuple[str, int], HeaderUnit]
+
+    def hdu(self, extname: str, extver: int):
+        """The HDU ``extname,extver`` (KeyError if the file has none)."""
+        return self.hdul[self.units[extname, extver].index]
+
+
+def _science_extvers(units: list[HeaderUnit], path: Path) -> list[int]:
+    extvers = [unit.ver for unit in units if unit.name == "SCI"]
     if not extvers:
         raise InputError(f"input file {path}: has no SCI extension")
     return extvers
@@ -411,12 +428,12 @@ def _keyword(primary: fits.Header, science: fits.Header, name: str, path: Path,
                      "primary nor the SCI header")
 
 
-def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header,
-               exptime: float, options: ReadOptions, data_starts: dict[int, int]) -> Chip:
+def _read_chip(hdus: _ExposureHDUs, path: Path, extver: int, primary: fits.Header,
+               exptime: float, options: ReadOptions) -> Chip:
     # before any data is read: astropy then drops BSCALE
-    units = _data_units(hdul, extver, data_starts)
-    sci = hdul["SCI", extver]
-    header = sci.header.copy()
+    units = _data_units(hdus, extver)
+    sci = hdus.hdu("SCI", extver)
+    header = sci.header  # only read: the chip keeps its text
     where = f"input file {path}, SCI,{extver}"
     if sci.data is None or sci.data.ndim != 2:
         raise InputError(f"{where}: expected a 2-D image, found "
@@ -435,11 +452,12 @@ def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header
     instrument = str(primary.get("INSTRUME", "")).strip().upper()
     detector = str(primary.get("DETECTOR", "")).strip().upper()
     chip_id = _chip_number(header, extver, where)
+    wcs, header_text = _chip_wcs(header, hdus.hdul, options, where)
     return Chip(
         filename=path,
         extver=extver,
         shape=shape,
-        wcs=_chip_wcs(header, hdul, options, where),
+        wcs=wcs,
         exptime=exptime,
         gain=noise.gain,
         read_noise=noise.read_noise,
@@ -448,8 +466,9 @@ def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header
         proc_scale=proc_scale,
         signature=(f"{instrument}/{detector}", (shape[1], shape[0]), chip_id),
         header=header,
-        has_error=_has_data(hdul, "ERR", extver, shape),
-        has_dq=_has_data(hdul, "DQ", extver, shape),
+        header_text=header_text,
+        has_error=_has_data(hdus, "ERR", extver, shape),
+        has_dq=_has_data(hdus, "DQ", extver, shape),
         reset_bits=int(options.resetbits or 0),
         data_units={name: unit for name, unit in units.items() if unit.shape == shape},
         read_state=_state_or_none(path),
@@ -460,30 +479,28 @@ def _read_chip(hdul: fits.HDUList, path: Path, extver: int, primary: fits.Header
 _BITPIX_TYPES = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
 
 
-def _data_units(hdul: fits.HDUList, extver: int,
-                data_starts: dict[int, int]) -> dict[str, DataUnit]:
+def _data_units(hdus: _ExposureHDUs, extver: int) -> dict[str, DataUnit]:
     """Where the SCI, ERR and DQ pixels of chip ``extver`` lie, for those that are
     plain 2-D images (not scaled, not compressed).
 
-    ``data_starts`` maps HDU index -> offset of its data, as the structure
-    check found them: astropy's ``HDUList.fileinfo`` would serialise every
-    header of the file again to see whether it changed (a third of
-    ``build()`` for a mosaic of small exposures).
+    The offsets are those the structure check found: astropy's
+    ``HDUList.fileinfo`` would serialise every header of the file again to
+    see whether it changed (a third of ``build()`` for a mosaic of small
+    exposures).
     """
     units = {}
     for extname in ("SCI", "ERR", "DQ"):
-        try:
-            index = hdul.index_of((extname, extver))
-        except KeyError:
+        unit = hdus.units.get((extname, extver))
+        if unit is None:
             continue
-        hdu = hdul[index]
+        hdu = hdus.hdul[unit.index]
         header = hdu.header
         plain = (type(hdu) in (fits.ImageHDU, fits.PrimaryHDU)
                  and header.get("BITPIX") in _BITPIX_TYPES
                  and header.get("BSCALE", 1) == 1 and header.get("BZERO", 0) == 0
                  and header.get("NAXIS") == 2)
         if plain:
-            units[extname] = DataUnit(int(data_starts[index]),
+            units[extname] = DataUnit(int(unit.data_start),
                                       np.dtype(_BITPIX_TYPES[header["BITPIX"]]),
                                       (int(header["NAXIS2"]), int(header["NAXIS1"])))
     return units
@@ -508,9 +525,9 @@ def _chip_number(header: fits.Header, extver: int, where: str) -> int:
     return int(number)
 
 
-def _has_data(hdul: fits.HDUList, extname: str, extver: int, shape: tuple) -> bool:
+def _has_data(hdus: _ExposureHDUs, extname: str, extver: int, shape: tuple) -> bool:
     try:
-        hdu = hdul[extname, extver]
+        hdu = hdus.hdu(extname, extver)
     except KeyError:
         return False
     return hdu.header.get("NAXIS", 0) == 2 and (
@@ -518,11 +535,19 @@ def _has_data(hdul: fits.HDUList, extname: str, extver: int, shape: tuple) -> bo
 
 
 def _chip_wcs(header: fits.Header, hdul: fits.HDUList, options: ReadOptions,
-              where: str) -> WCS:
+              where: str) -> tuple[WCS, str]:
+    """The chip's WCS, and the header's text (``tostring()``) made on the way.
+
+    astropy's WCS is given only the cards it reads (:mod:`.wcs_header`): it
+    parses and serialises its header several times over, and the SCI header
+    of an HST exposure is mostly other keywords.  The text is the one astropy
+    makes of the whole header, so the cards it is given are the same.
+    """
     key = options.wcskey.strip().upper() or " "
     _check_wcs_numbers(header, key, where)
     try:
-        wcs = WCS(header, fobj=hdul, key=key)
+        header_text = header.tostring()
+        wcs = WCS(wcs_header_text(header_text), fobj=hdul, key=key)
     except KeyError as exc:
         raise InputError(f"{where}: has no WCS with key {options.wcskey!r} "
                          "(parameter 'wcskey')") from exc
@@ -538,7 +563,7 @@ def _chip_wcs(header: fits.Header, hdul: fits.HDUList, options: ReadOptions,
         wcs.wcs.ctype = [c.replace("-SIP", "") for c in wcs.wcs.ctype]
     _check_linear_part(wcs, where)
     wcs.pixel_shape = (header["NAXIS1"], header["NAXIS2"])
-    return wcs
+    return wcs, header_text
 
 
 #: The numeric keywords of the linear part of a celestial WCS (``{key}``: the

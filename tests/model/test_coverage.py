@@ -9,7 +9,9 @@ from outlines alone.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from multidrizzle.model import coverage
 from multidrizzle.model.coverage import exposure_coverage
 
 from support.sessions import run_only
@@ -65,3 +67,34 @@ def test_coarse_cells_keep_the_fractions(small_demo_set, tmp_path, demo_session)
     assert coarse.cell > 4
     for count in (2, 3):
         assert abs(coarse.fraction_at_least(count) - fine.fraction_at_least(count)) < 0.08
+
+
+def _inside_point_by_point(polygon: np.ndarray, x: float, y: float) -> bool:
+    """The even-odd rule for one point, edge by edge, in plain Python."""
+    inside = False
+    for (x0, y0), (x1, y1) in zip(np.roll(polygon, 1, axis=0), polygon):
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            inside = not inside
+    return inside
+
+
+@pytest.mark.parametrize("batch", [1, 7, 2**22])
+def test_grid_inside_test_agrees_point_by_point(monkeypatch, batch):
+    monkeypatch.setattr(coverage, "_BATCH", batch * 20 * 17)  # edges per batch
+    rng = np.random.default_rng(5)
+    x, y = np.arange(20) - 0.5, np.arange(17) * 1.0 - 0.5
+    # a star (not convex), a rectangle with vertices on the grid's rows and
+    # columns and horizontal edges, and a chip outline like those of the steps
+    star_angles = np.linspace(0, 2 * np.pi, 23, endpoint=False)
+    star_radii = np.where(np.arange(23) % 2, 3.0, 8.0) + rng.uniform(0, 0.5, 23)
+    polygons = [
+        np.c_[10 + star_radii * np.cos(star_angles), 8 + star_radii * np.sin(star_angles)],
+        np.array([[2.5, 1.5], [15.5, 1.5], [15.5, 12.5], [2.5, 12.5]]),
+        np.array([[1.0, 2.0], [18.2, 0.7], [18.9, 15.1], [0.4, 14.0], [0.4, 2.0]]),
+    ]
+    for polygon in polygons:
+        expected = np.array([[_inside_point_by_point(polygon, column, row) for column in x]
+                             for row in y])
+        found = coverage._inside(polygon, x, y)
+        assert found.any() and not found.all()
+        np.testing.assert_array_equal(found, expected)
