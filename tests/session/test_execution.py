@@ -145,3 +145,20 @@ def test_side_by_side_holds_no_more_than_the_tasks_at_once(two_threads):
 def test_reported_stops_with_the_shorter_of_items_and_labels():
     assert list(reported(iter([1, 2]), ["a", "b", "c"], no_progress)) == [1, 2]
     assert list(reported(iter([1, 2, 3]), ["a", "b"], no_progress)) == [1, 2]
+
+
+def test_the_local_executor_maps_large_arrays_and_shares_one_heap(monkeypatch):
+    """glibc settings the local executor makes (see share_one_heap for why)."""
+    from multidrizzle.session import execution
+
+    calls = []
+
+    class _Glibc:
+        def mallopt(self, parameter, value):
+            calls.append((parameter, value))
+            return 1
+
+    monkeypatch.setattr(execution, "_glibc", lambda: _Glibc())
+    LocalExecutor()
+    assert (execution._M_MMAP_THRESHOLD, execution.MAPPED_ALLOCATION_BYTES) in calls
+    assert (execution._M_ARENA_MAX, 1) in calls
