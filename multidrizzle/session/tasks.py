@@ -48,8 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from multidrizzle.session.session import Multidrizzle
 
 __all__ = ["make_run_plan", "tile_size_for", "estimate_run", "RunEstimate", "Split",
-           "static_task", "sky_statistics_task", "separate_task", "median_task", "blot_task", "cosmic_ray_task", "final_task",
-           "DEFAULT_MEMORY_SHARE", "strip_rows_for"]
+           "static_task", "sky_statistics_task", "separate_task", "median_task", "blot_task",
+           "cosmic_ray_task", "final_task", "DEFAULT_MEMORY_SHARE", "strip_rows_for"]
 
 #: Share of the memory available at the start of a run that a task may use
 #: when ``memory_limit`` is None.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from astropy.nddata.bitmask import bitfield_to_boolean_mask
@@ -578,8 +578,9 @@ def _static_mask_of(static_masks: Mapping[tuple, np.ndarray] | None,
     return None if static_masks is None else static_masks.get(chip.signature)
 
 
-def _part(image: np.ndarray | None, window: Window | None) -> np.ndarray | None:
-    """``image[window]`` (the whole image for None; None stays None)."""
+def _part(image: Any, window: Window | None) -> Any:
+    """``image[window]`` of an array or a stored image (the whole image for None; None
+    stays None)."""
     return image if image is None or window is None else image[window]
 
 
@@ -724,7 +725,7 @@ def final_weights(exposure: Exposure, chip: Chip, inputs: FinalDrizzleInputs,
             ivm = background_ivm(chip, 0.0 if inputs.sky is None else inputs.sky.native(chip))
     cr_mask = None if inputs.cr_masks is None else inputs.cr_masks.get(chip.name)
     if cr_mask is not None:   # an array, or its _crmask file (read here)
-        cr_mask = np.asarray(cr_mask[window or ...], dtype=bool)
+        cr_mask = np.asarray(_part(cr_mask, window), dtype=bool)
     return chip_weight_map(chip, chip.read_dq(window), inputs.settings.final_bits,
                            static_mask=_part(_static_mask_of(inputs.static_masks, chip),
                                              window),

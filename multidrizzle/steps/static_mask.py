@@ -174,11 +174,16 @@ def static_masks_of(chips: Sequence[Chip], static_sig: float,
         if staticfile:
             user_bad = ~read_user_static_mask(staticfile, chip)
             bad |= user_bad
-        if chip.signature in masks:
-            masks[chip.signature] |= bad
-        else:
-            masks[chip.signature] = bad
+        _or_into(masks, chip.signature, bad)
     return masks
+
+
+def _or_into(masks: dict[tuple, np.ndarray], signature: tuple, bad: np.ndarray) -> None:
+    """OR ``bad`` into the mask of ``signature`` (``bad`` itself becomes it if none yet)."""
+    if signature in masks:
+        masks[signature] |= bad
+    else:
+        masks[signature] = bad
 
 
 def merged_static_masks(parts: Iterable[dict[tuple, np.ndarray]]) -> dict[tuple, np.ndarray]:
@@ -190,10 +195,7 @@ def merged_static_masks(parts: Iterable[dict[tuple, np.ndarray]]) -> dict[tuple,
     masks: dict[tuple, np.ndarray] = {}
     for part in parts:
         for signature, bad in part.items():
-            if signature in masks:
-                masks[signature] |= bad
-            else:
-                masks[signature] = bad
+            _or_into(masks, signature, bad)
     for signature, mask in masks.items():
         log.info("static mask %s: %d bad pixels", static_mask_filename(signature),
                  int(mask.sum()))
