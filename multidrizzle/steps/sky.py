@@ -301,8 +301,7 @@ def compute_sky(chips_by_exposure: Sequence[Sequence[Chip]], *, skymethod: str,
     return SkyResult(values=values, subtract=True, method=method.name, details=raw)
 
 
-def chip_sky_statistics(inputs: "SkyInputs", user_masks: Mapping[tuple, np.ndarray]
-                        | None = None) -> dict[str, float]:
+def chip_sky_statistics(inputs: "SkyInputs") -> dict[str, float]:
     """The whole-chip sky statistic of every chip of ``inputs``, in its own units.
 
     The part of the sky step that looks at one chip at a time, which tasks
@@ -312,20 +311,22 @@ def chip_sky_statistics(inputs: "SkyInputs", user_masks: Mapping[tuple, np.ndarr
     Parameters
     ----------
     inputs : SkyInputs
-        Exposures, settings and static masks (``use_static``).
-    user_masks : mapping, optional
-        ``(str(chip.filename), extver) -> good-pixel mask`` from the
-        ``skymask_cat`` catalog (:func:`~multidrizzle.io.userfiles.read_skymask_catalog`).
+        Exposures, settings and static masks (``use_static``); a
+        ``skymask_cat`` catalog is read for these exposures (its lines for
+        other images are warned about and ignored).
     """
     settings = inputs.settings
     statistic = _sky_statistic(SKY_STATISTICS.canonical(settings.skystat), settings.skywidth,
                                settings.skylower, settings.skyupper, settings.skyclip,
                                settings.skylsigma, settings.skyusigma)
+    exposures = [exposure.chips for exposure in inputs.exposures]
+    user_masks = (read_skymask_catalog(settings.skymask_cat, exposures)
+                  if settings.skymask_cat else {})
     pixels = _PixelSource(settings.sky_bits,
                           inputs.static_masks if settings.use_static else None,
-                          dict(user_masks or {}), capacity=1)
+                          user_masks, capacity=1)
     return {chip.name: _whole_chip_sky(chip, pixels, statistic)
-            for exposure in inputs.exposures for chip in exposure.chips}
+            for chips in exposures for chip in chips}
 
 
 def _sky_statistic(skystat: str, skywidth: float, skylower: float | None,

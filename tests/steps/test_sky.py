@@ -314,6 +314,12 @@ def test_skymask_cat_masks_exclude_pixels(tmp_path, line):
     assert result.details[chips[1].name] == pytest.approx(110.0, abs=0.05)
     unmasked = compute_sky([chips], **kwargs)
     assert unmasked.details[chips[0].name] > 400.0
+    # measured apart (a task's part of the step), the catalog's masks apply too
+    settings = SkySettings(**{**{k: v for k, v in kwargs.items() if k != "static_masks"},
+                              "skysub": True, "skymask_cat": str(catalog), "skyfile": "",
+                              "skyuser": ""})
+    exposure = read_exposure(chips[0].filename, ReadOptions(gain=1.0, rdnoise=3.0))
+    assert chip_sky_statistics(SkyInputs((exposure,), settings)) == result.details
 
 
 def test_skymask_cat_none_entry_and_errors(tmp_path):
