@@ -157,11 +157,12 @@ def map_large_allocations() -> None:
 def share_one_heap() -> None:
     """Have glibc serve every thread from one heap (its main arena; process-wide).
 
-    By default each thread that allocates gets a heap of its own (an arena);
-    the local executor's task threads then keep what they freed inside
-    their arenas, and ``malloc_trim`` gives little of it back: on the
-    200-exposure benchmark mosaic the median step left 15 MiB per task
-    thread behind, so the peak grew with the number of tasks run.  Arrays of
+    By default each thread that allocates gets a heap of its own (an arena),
+    and ``malloc_trim`` did not give back what the local executor's task
+    threads held in theirs: after the median step of the 200-exposure
+    benchmark mosaic 46 MiB more stayed with the process on two task
+    threads, 17 MiB (the median's counts) with one heap, which put that
+    run's peak above those of smaller mosaics.  Arrays of
     ``MAPPED_ALLOCATION_BYTES`` or more are mapped, not taken from a heap,
     so the threads seldom wait for the shared one.  Arenas made before the
     call stay; does nothing with other C libraries.
