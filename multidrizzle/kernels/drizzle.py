@@ -154,10 +154,28 @@ def _count_skips(missed_per_row: np.ndarray, idle_per_row: np.ndarray,
     return skipped, int(missed_per_row.sum())
 
 
+# The centred kernels track the columns a band received as two numbers held in
+# registers, and merge the band's whole rectangle of those columns: a
+# minimum and maximum per band row, kept in memory, cost the point kernel 20%
+# (benchmarks/bench_kernels.py), while the rectangle adds few empty cells.
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+def _no_columns(n_cols_out: int):
+    """An empty column range ``(col_lo, col_hi)`` (typed int64 from the start)."""
+    return np.int64(n_cols_out), np.int64(-1)
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+def _set_extent(extent, col_lo: int, col_hi: int) -> None:
+    """Every row of a band's extent set to columns ``col_lo..col_hi``."""
+    for band_row in range(extent.shape[0]):
+        extent[band_row, 0] = col_lo
+        extent[band_row, 1] = col_hi
+
+
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _write_back_band(row0: int, n_rows: int, out_sci, out_wht, ctx_plane, has_ctx: bool,
-                     bit: np.int32, acc_w, acc_wv, extent) -> None:
-    """Merge a band's float64 sums into the outputs and reset the sums.
+                     bit: np.int32, acc, extent) -> None:
+    """Merge a band's float64 sums (`_band_accumulators`) into the outputs and reset them.
 
     Pixels that received nothing are not touched, so a NaN fill value or a
     previous science value survives exactly.
@@ -165,19 +183,22 @@ def _write_back_band(row0: int, n_rows: int, out_sci, out_wht, ctx_plane, has_ct
     n_cols = out_sci.shape[1]
     for band_row in range(n_rows):
         row = row0 + band_row
+        # Written without a branch per pixel (selects): where drops leave
+        # pixels empty at random, the branch mispredicted often (point kernel).
+        # An untouched pixel is written back with its own bits.
         for col in range(extent[band_row, 0], extent[band_row, 1] + 1):
-            added_w = acc_w[band_row, col]
-            added_wv = acc_wv[band_row, col]
-            if added_w == 0.0 and added_wv == 0.0:
-                continue
-            acc_w[band_row, col] = 0.0
-            acc_wv[band_row, col] = 0.0
-            new_sci, new_w = _merged(float(out_sci[row, col]), float(out_wht[row, col]),
-                                     added_w, added_wv)
-            out_sci[row, col] = new_sci
-            out_wht[row, col] = new_w
-            if has_ctx and added_w > 0.0:
-                ctx_plane[row, col] |= bit
+            added_w = acc[band_row, col, 0]
+            added_wv = acc[band_row, col, 1]
+            acc[band_row, col, 0] = 0.0
+            acc[band_row, col, 1] = 0.0
+            old_sci = float(out_sci[row, col])
+            old_w = float(out_wht[row, col])
+            new_sci, new_w = _merged(old_sci, old_w, added_w, added_wv)
+            touched = added_w != 0.0 or added_wv != 0.0
+            out_sci[row, col] = new_sci if touched else old_sci
+            out_wht[row, col] = new_w if touched else old_w
+            if has_ctx:
+                ctx_plane[row, col] |= bit if added_w > 0.0 else np.int32(0)
         extent[band_row, 0] = n_cols
         extent[band_row, 1] = -1
 
@@ -200,7 +221,9 @@ def _inside(x_lo, x_hi, y_lo, y_hi, n_rows_out, n_cols_out) -> bool:
             and x_hi < n_cols_out - 0.5)
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
+# inline: the square and the centred families share no compiled function
+# (multidrizzle.kernels.warmup)
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _switch_bands(first, last, box_row, open_lo, open_hi, last_col, band_lo, band_hi, col):
     """Registration of consecutive pixels reaching the same bands, done at changes only.
 
@@ -678,6 +701,13 @@ def _band_sums(n_parts: int, n_sums: int, n_cols_out: int) -> np.ndarray:
     return np.zeros((n_parts, n_sums, BAND_HEIGHT, n_cols_out))
 
 
+def _band_pairs(n_parts: int, n_cols_out: int) -> np.ndarray:
+    """Zeroed float64 band sums of weight and weighted value, side by side (a drop's
+    two sums on a pixel share a cache line: the centred kernels' deposits
+    wait on memory), one set per part."""
+    return np.zeros((n_parts, BAND_HEIGHT, n_cols_out, 2))
+
+
 def _drizzle_square(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
                     bit, value_scale, weight_scale, half_side, x_first, x_last, y_first,
                     y_last, band_first, band_last, variance=None,
@@ -761,6 +791,10 @@ def _centred_register_rows(part, n_parts, data, weights, weight_mask, pixmap, ke
         row = y_first + box_row
         missed = 0
         idle = 0
+        # as in _square_register_rows
+        open_lo = np.int64(1)
+        open_hi = np.int64(0)
+        last_col = np.int64(-1)
         for col in range(x_first, x_last + 1):
             weight = float(weights[row & weight_mask, col & weight_mask])
             if weight == 0.0:
@@ -780,10 +814,16 @@ def _centred_register_rows(part, n_parts, data, weights, weight_mask, pixmap, ke
                 continue
             band_lo = max(int(max(bottom, 0.0)) // BAND_HEIGHT, band_first)
             band_hi = min(int(min(top, n_rows_out - 1.0)) // BAND_HEIGHT, band_last)
-            for band in range(band_lo, band_hi + 1):
-                if first[band, box_row] < 0:
-                    first[band, box_row] = col
-                last[band, box_row] = col
+            if band_lo > band_hi:
+                continue   # it reaches only rows not asked for
+            # Registered at changes only: a store per pixel cost more than the
+            # test (benchmarks/bench_kernels.py, point kernel).
+            if band_lo != open_lo or band_hi != open_hi:
+                open_lo, open_hi = _switch_bands(first, last, box_row, open_lo, open_hi,
+                                                 last_col, band_lo, band_hi, col)
+            last_col = col
+        _switch_bands(first, last, box_row, open_lo, open_hi, last_col, np.int64(1),
+                      np.int64(0), np.int64(0))
         missed_per_row[box_row] = missed
         idle_per_row[box_row] = idle
 
@@ -793,10 +833,11 @@ def _point_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
                  weight_scale, pixmap, out_sci, out_wht, ctx_plane, has_ctx, bit, sums) -> None:
     """Point kernel over bands ``part::n_parts``: all weight to the pixel holding the centre."""
     n_rows_out, n_cols_out = out_sci.shape
-    acc_w, acc_wv, extent = _band_accumulators(sums, part)
+    acc, extent = _band_accumulators(sums, part)
     # Bands are dealt round-robin: neighbouring bands carry similar loads.
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
+        col_lo, col_hi = _no_columns(n_cols_out)
         for box_row in range(first.shape[1]):
             col_first = first[band, box_row]
             if col_first < 0:
@@ -816,12 +857,13 @@ def _point_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
                     band_row = int(out_row) - row0
                     cell = int(out_col)
                     dow = weight * weight_scale
-                    acc_w[band_row, cell] += dow
-                    acc_wv[band_row, cell] += dow * (value * value_scale)
-                    extent[band_row, 0] = min(extent[band_row, 0], cell)
-                    extent[band_row, 1] = max(extent[band_row, 1], cell)
+                    acc[band_row, cell, 0] += dow
+                    acc[band_row, cell, 1] += dow * (value * value_scale)
+                    col_lo = min(col_lo, cell)
+                    col_hi = max(col_hi, cell)
+        _set_extent(extent, col_lo, col_hi)
         _write_back_band(row0, row1 - row0 + 1, out_sci, out_wht, ctx_plane, has_ctx, bit,
-                         acc_w, acc_wv, extent)
+                         acc, extent)
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
@@ -830,7 +872,7 @@ def _turbo_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
                  sums) -> None:
     """Turbo kernel over bands ``part::n_parts``: an axis-aligned square drop, exact overlaps."""
     n_rows_out, n_cols_out = out_sci.shape
-    acc_w, acc_wv, extent = _band_accumulators(sums, part)
+    acc, extent = _band_accumulators(sums, part)
     # Bands are dealt round-robin: neighbouring bands carry similar loads.
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
@@ -867,12 +909,12 @@ def _turbo_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
                         width = min(x_hi, out_col + 0.5) - max(x_lo, out_col - 0.5)
                         if width > 0.0:
                             dow = width * height * scale
-                            acc_w[band_row, out_col] += dow
-                            acc_wv[band_row, out_col] += dow * value
+                            acc[band_row, out_col, 0] += dow
+                            acc[band_row, out_col, 1] += dow * value
                     extent[band_row, 0] = min(extent[band_row, 0], c_first)
                     extent[band_row, 1] = max(extent[band_row, 1], c_last)
         _write_back_band(row0, row1 - row0 + 1, out_sci, out_wht, ctx_plane, has_ctx, bit,
-                         acc_w, acc_wv, extent)
+                         acc, extent)
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
@@ -886,7 +928,7 @@ def _separable_bands(part, n_parts, first, last, y_first, data, weights, weight_
     `lanczos_step_table`).
     """
     n_rows_out, n_cols_out = out_sci.shape
-    acc_w, acc_wv, extent = _band_accumulators(sums, part)
+    acc, extent = _band_accumulators(sums, part)
     window_length = int(2.0 * radius) + 3
     profile_x = np.empty(window_length)
     profile_y = np.empty(window_length)
@@ -962,12 +1004,12 @@ def _separable_bands(part, n_parts, first, last, y_first, data, weights, weight_
                     band_row = out_row - row0
                     for out_col in range(c_first, c_last + 1):
                         dow = profile_x[out_col - x_base] * py
-                        acc_w[band_row, out_col] += dow
-                        acc_wv[band_row, out_col] += dow * value
+                        acc[band_row, out_col, 0] += dow
+                        acc[band_row, out_col, 1] += dow * value
                     extent[band_row, 0] = min(extent[band_row, 0], c_first)
                     extent[band_row, 1] = max(extent[band_row, 1], c_last)
         _write_back_band(row0, row1 - row0 + 1, out_sci, out_wht, ctx_plane, has_ctx, bit,
-                         acc_w, acc_wv, extent)
+                         acc, extent)
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
@@ -980,7 +1022,7 @@ def _tophat_bands(part, n_parts, first, last, y_first, data, weights, weight_mas
     the mapped centre.
     """
     n_rows_out, n_cols_out = out_sci.shape
-    acc_w, acc_wv, extent = _band_accumulators(sums, part)
+    acc, extent = _band_accumulators(sums, part)
     # Bands are dealt round-robin: neighbouring bands carry similar loads.
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
@@ -1023,23 +1065,23 @@ def _tophat_bands(part, n_parts, first, last, y_first, data, weights, weight_mas
                     for out_col in range(c_first, c_last + 1):
                         dx = out_col - x_out
                         if dx * dx + dy * dy <= radius2:
-                            acc_w[band_row, out_col] += share
-                            acc_wv[band_row, out_col] += share * value
+                            acc[band_row, out_col, 0] += share
+                            acc[band_row, out_col, 1] += share * value
                     extent[band_row, 0] = min(extent[band_row, 0], c_first)
                     extent[band_row, 1] = max(extent[band_row, 1], c_last)
         _write_back_band(row0, row1 - row0 + 1, out_sci, out_wht, ctx_plane, has_ctx, bit,
-                         acc_w, acc_wv, extent)
+                         acc, extent)
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _band_accumulators(sums, part):
-    """Part ``part``'s zeroed float64 sums of weight and weighted value for one band
-    (``sums[part]``, `_band_sums`), and its empty extent."""
-    n_cols_out = sums.shape[3]
+    """Part ``part``'s zeroed float64 sums of weight (``[..., 0]``) and weighted value
+    (``[..., 1]``) for one band (``sums[part]``, `_band_pairs`), and its empty extent."""
+    n_cols_out = sums.shape[2]
     extent = np.empty((BAND_HEIGHT, 2), dtype=np.int64)
     extent[:, 0] = n_cols_out
     extent[:, 1] = -1
-    return sums[part, 0], sums[part, 1], extent
+    return sums[part], extent
 
 
 def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
@@ -1066,7 +1108,7 @@ def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_p
     band_pass = (first, last, y_first, data, weights, weight_mask, value_scale, weight_scale,
                  pixmap)
     n_workers = min(n_threads, n_bands)
-    outputs = (out_sci, out_wht, ctx_plane, has_ctx, bit, _band_sums(n_workers, 2, n_cols_out))
+    outputs = (out_sci, out_wht, ctx_plane, has_ctx, bit, _band_pairs(n_workers, n_cols_out))
     if kernel == _POINT:
         run_parts(_point_bands, n_workers, *band_pass, *outputs)
     elif kernel == _TURBO:
