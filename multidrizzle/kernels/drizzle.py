@@ -154,6 +154,13 @@ def _count_skips(missed_per_row: np.ndarray, idle_per_row: np.ndarray,
     return skipped, int(missed_per_row.sum())
 
 
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+def _deposit(acc, band_row: int, col: int, dow: float, value: float) -> None:
+    """Add weight ``dow`` of a drop of ``value`` to a band's sums (`_band_accumulators`)."""
+    acc[band_row, col, 0] += dow
+    acc[band_row, col, 1] += dow * value
+
+
 # The centred kernels track the columns a band received as two numbers held in
 # registers, and merge the band's whole rectangle of those columns: a
 # minimum and maximum per band row, kept in memory, cost the point kernel 20%
@@ -876,6 +883,7 @@ def _turbo_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
     # Bands are dealt round-robin: neighbouring bands carry similar loads.
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
+        col_lo, col_hi = _no_columns(n_cols_out)
         per_area = 1.0 / (4.0 * radius * radius)
         for box_row in range(first.shape[1]):
             col_first = first[band, box_row]
@@ -900,6 +908,23 @@ def _turbo_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
                     continue
                 scale = weight * weight_scale * per_area
                 value *= value_scale
+                col_lo = min(col_lo, c_first)
+                col_hi = max(col_hi, c_last)
+                if r_last == r_first + 1 and c_last == c_first + 1:
+                    # The usual drop, no larger than an output pixel, on 2 x 2
+                    # cells: the loop below written out, same arithmetic, a
+                    # zero share where a cell is missed, no branch per cell
+                    # (benchmarks/bench_kernels.py: turbo 15% faster).
+                    height0 = max(min(y_hi, r_first + 0.5) - max(y_lo, r_first - 0.5), 0.0)
+                    height1 = max(min(y_hi, r_last + 0.5) - max(y_lo, r_last - 0.5), 0.0)
+                    width0 = max(min(x_hi, c_first + 0.5) - max(x_lo, c_first - 0.5), 0.0)
+                    width1 = max(min(x_hi, c_last + 0.5) - max(x_lo, c_last - 0.5), 0.0)
+                    band_row = r_first - row0
+                    _deposit(acc, band_row, c_first, width0 * height0 * scale, value)
+                    _deposit(acc, band_row, c_last, width1 * height0 * scale, value)
+                    _deposit(acc, band_row + 1, c_first, width0 * height1 * scale, value)
+                    _deposit(acc, band_row + 1, c_last, width1 * height1 * scale, value)
+                    continue
                 for out_row in range(r_first, r_last + 1):
                     height = min(y_hi, out_row + 0.5) - max(y_lo, out_row - 0.5)
                     if height <= 0.0:
@@ -908,11 +933,8 @@ def _turbo_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
                     for out_col in range(c_first, c_last + 1):
                         width = min(x_hi, out_col + 0.5) - max(x_lo, out_col - 0.5)
                         if width > 0.0:
-                            dow = width * height * scale
-                            acc[band_row, out_col, 0] += dow
-                            acc[band_row, out_col, 1] += dow * value
-                    extent[band_row, 0] = min(extent[band_row, 0], c_first)
-                    extent[band_row, 1] = max(extent[band_row, 1], c_last)
+                            _deposit(acc, band_row, out_col, width * height * scale, value)
+        _set_extent(extent, col_lo, col_hi)
         _write_back_band(row0, row1 - row0 + 1, out_sci, out_wht, ctx_plane, has_ctx, bit,
                          acc, extent)
 
@@ -932,11 +954,12 @@ def _separable_bands(part, n_parts, first, last, y_first, data, weights, weight_
     window_length = int(2.0 * radius) + 3
     profile_x = np.empty(window_length)
     profile_y = np.empty(window_length)
-    steps = lanczos_step_table(shape, 2.0 if kernel == _LANCZOS2 else 3.0, window_length)
+    steps = _profile_steps(kernel, shape, radius, window_length)
+    n_fixed = _fixed_window(kernel, radius)
     # Bands are dealt round-robin: neighbouring bands carry similar loads.
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
-        order = 2.0 if kernel == _LANCZOS2 else 3.0
+        col_lo, col_hi = _no_columns(n_cols_out)
         for box_row in range(first.shape[1]):
             col_first = first[band, box_row]
             if col_first < 0:
@@ -958,38 +981,9 @@ def _separable_bands(part, n_parts, first, last, y_first, data, weights, weight_
                     continue
                 # Normalised over the whole window, including any part off the
                 # output, so that each drop carries exactly its weight.
-                sum_x = 0.0
-                sum_y = 0.0
-                if kernel == _GAUSSIAN:
-                    for k in range(int(right - left) + 1):
-                        offset = left + k - x_out
-                        profile_x[k] = math.exp(-offset * offset * shape)
-                        sum_x += profile_x[k]
-                    for k in range(int(top - bottom) + 1):
-                        offset = bottom + k - y_out
-                        profile_y[k] = math.exp(-offset * offset * shape)
-                        sum_y += profile_y[k]
-                else:
-                    u0 = (left - x_out) * shape
-                    s_u = math.sin(math.pi * u0)
-                    c_u = math.cos(math.pi * u0)
-                    s_v = math.sin(math.pi * u0 / order)
-                    c_v = math.cos(math.pi * u0 / order)
-                    for k in range(int(right - left) + 1):
-                        profile_x[k] = lanczos_from_sines(
-                            u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
-                            s_v * steps[2, k] + c_v * steps[3, k], order)
-                        sum_x += profile_x[k]
-                    u0 = (bottom - y_out) * shape
-                    s_u = math.sin(math.pi * u0)
-                    c_u = math.cos(math.pi * u0)
-                    s_v = math.sin(math.pi * u0 / order)
-                    c_v = math.cos(math.pi * u0 / order)
-                    for k in range(int(top - bottom) + 1):
-                        profile_y[k] = lanczos_from_sines(
-                            u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
-                            s_v * steps[2, k] + c_v * steps[3, k], order)
-                        sum_y += profile_y[k]
+                sum_x, sum_y = _separable_profiles(kernel, x_out, y_out, left, right, bottom,
+                                                   top, shape, steps, n_fixed, profile_x,
+                                                   profile_y)
                 norm = sum_x * sum_y
                 if not (norm > 0.0 and math.isfinite(norm)):
                     continue
@@ -997,17 +991,21 @@ def _separable_bands(part, n_parts, first, last, y_first, data, weights, weight_
                 value *= value_scale
                 x_base = int(left)
                 y_base = int(bottom)
+                if (r_first == y_base and r_first + n_fixed - 1 <= row1 and c_first == x_base
+                        and c_first + n_fixed - 1 < n_cols_out and r_last - r_first < n_fixed
+                        and c_last - c_first < n_fixed):
+                    # The whole window, padded with zero samples, in loops of
+                    # one length (see _separable_profiles): zeros add nothing.
+                    r_last = r_first + n_fixed - 1
+                    c_last = c_first + n_fixed - 1
+                col_lo = min(col_lo, c_first)
+                col_hi = max(col_hi, c_last)
                 for out_row in range(r_first, r_last + 1):
                     py = profile_y[out_row - y_base] * scale
-                    if py == 0.0:
-                        continue
                     band_row = out_row - row0
                     for out_col in range(c_first, c_last + 1):
-                        dow = profile_x[out_col - x_base] * py
-                        acc[band_row, out_col, 0] += dow
-                        acc[band_row, out_col, 1] += dow * value
-                    extent[band_row, 0] = min(extent[band_row, 0], c_first)
-                    extent[band_row, 1] = max(extent[band_row, 1], c_last)
+                        _deposit(acc, band_row, out_col, profile_x[out_col - x_base] * py, value)
+        _set_extent(extent, col_lo, col_hi)
         _write_back_band(row0, row1 - row0 + 1, out_sci, out_wht, ctx_plane, has_ctx, bit,
                          acc, extent)
 
@@ -1239,45 +1237,118 @@ def _square_variance_bands(part, n_parts, first, last, y_first, data, weights, w
         _write_back_variance(row0, row1 - row0 + 1, out_var, acc, extent)
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
-def _separable_profiles(kernel, x_out, y_out, left, right, bottom, top, shape, steps,
-                        profile_x, profile_y):
-    """Gaussian or Lanczos profiles of one drop's window, as `_separable_bands` makes them.
+# Above this exponent the Gaussian's powers of one exponential
+# (`_gaussian_profile`) could overflow: the profile is then made from one
+# exponential per sample.
+_GAUSSIAN_RECURRENCE_LIMIT = 600.0
 
-    Returns the sums of ``profile_x`` and ``profile_y``.
-    """
-    sum_x = 0.0
-    sum_y = 0.0
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
+def _fixed_window(kernel: int, radius: float) -> int:
+    """Samples per axis of every window of a separable kernel but for rounding
+    accidents: the windows `_separable_bands` deposits with loops of a fixed
+    length."""
     if kernel == _GAUSSIAN:
-        for k in range(int(right - left) + 1):
-            offset = left + k - x_out
-            profile_x[k] = math.exp(-offset * offset * shape)
-            sum_x += profile_x[k]
-        for k in range(int(top - bottom) + 1):
-            offset = bottom + k - y_out
-            profile_y[k] = math.exp(-offset * offset * shape)
-            sum_y += profile_y[k]
-        return sum_x, sum_y
+        return int(math.ceil(2.0 * radius - 1e-9)) + 1
+    return int(math.ceil(2.0 * radius - 1e-9))
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
+def _profile_steps(kernel: int, shape: float, radius: float, window_length: int) -> np.ndarray:
+    """Per-call table of the separable kernels' profiles (4 x ``window_length``).
+
+    Lanczos: `lanczos_step_table`.  Gaussian: row 0 holds ``exp(-k^2 shape)``
+    for ``k < window_length`` when `_gaussian_profile` may use it, and the
+    table has no columns when it may not.
+    """
+    if kernel != _GAUSSIAN:
+        return lanczos_step_table(shape, 2.0 if kernel == _LANCZOS2 else 3.0, window_length)
+    if 2.0 * (radius + 1.0) * shape * window_length > _GAUSSIAN_RECURRENCE_LIMIT:
+        return np.empty((4, 0))
+    steps = np.zeros((4, window_length))
+    for k in range(window_length):
+        steps[0, k] = math.exp(-k * k * shape)
+    return steps
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+def _gaussian_profile(first_offset: float, n: int, n_fixed: int, shape: float, steps,
+                      profile) -> float:
+    """``profile[k]`` proportional to ``exp(-(first_offset + k)^2 shape)`` for ``k < n``,
+    zero for ``n <= k < n_fixed``; returns the sum.
+
+    The profile is normalised by its caller, so it is taken relative to the
+    first sample: ``exp(-(d + k)^2 s) / exp(-d^2 s) = a^k exp(-k^2 s)`` with
+    ``a = exp(-2 d s)``, one exponential per axis instead of one per sample
+    (benchmarks/bench_kernels.py: they limited the kernel).  ``steps[0]``
+    exists only where the powers of ``a`` cannot overflow.
+    """
+    total = 0.0
+    if steps.shape[1] == 0:
+        for k in range(max(n, n_fixed)):
+            offset = first_offset + k
+            sample = math.exp(-offset * offset * shape)
+            profile[k] = sample if k < n else 0.0
+            total += profile[k]
+        return total
+    ratio = math.exp(-2.0 * first_offset * shape)
+    power = 1.0
+    for k in range(max(n, n_fixed)):
+        sample = power * steps[0, k]
+        profile[k] = sample if k < n else 0.0
+        total += profile[k]
+        power *= ratio
+    return total
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+def _lanczos_profile(first_offset: float, n: int, n_fixed: int, shape: float, order: float,
+                     steps, profile) -> float:
+    """``profile[k]`` the Lanczos window at ``(first_offset + k) * shape`` for ``k < n``,
+    zero for ``n <= k < n_fixed``; returns the sum.
+
+    ``sin(pi u0)`` and ``cos(pi u0)`` come from ``sin(pi u0 / order)`` and
+    ``cos(pi u0 / order)`` by the double- or triple-angle formulas: two
+    trigonometric calls per axis instead of four.
+    """
+    u0 = first_offset * shape
+    s_v = math.sin(math.pi * u0 / order)
+    c_v = math.cos(math.pi * u0 / order)
+    if order == 2.0:
+        s_u = 2.0 * s_v * c_v
+        c_u = 2.0 * c_v * c_v - 1.0
+    else:
+        s_u = s_v * (3.0 - 4.0 * s_v * s_v)
+        c_u = c_v * (4.0 * c_v * c_v - 3.0)
+    total = 0.0
+    for k in range(max(n, n_fixed)):
+        sample = lanczos_from_sines(u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
+                                    s_v * steps[2, k] + c_v * steps[3, k], order)
+        profile[k] = sample if k < n else 0.0
+        total += profile[k]
+    return total
+
+
+# inline: a call with array arguments costs reference counting per drop
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+def _separable_profiles(kernel, x_out, y_out, left, right, bottom, top, shape, steps,
+                        n_fixed, profile_x, profile_y):
+    """Gaussian or Lanczos profiles of one drop's window (science and variance passes),
+    padded with zeros to ``n_fixed`` samples (`_fixed_window`).
+
+    Loops of the same length for every drop: windows of varying length
+    (3 or 4 samples for the default Gaussian) made every loop exit a
+    mispredicted branch, which cost more than the arithmetic.  Returns the
+    sums of ``profile_x`` and ``profile_y``.
+    """
+    n_x = int(right - left) + 1
+    n_y = int(top - bottom) + 1
+    if kernel == _GAUSSIAN:
+        return (_gaussian_profile(left - x_out, n_x, n_fixed, shape, steps, profile_x),
+                _gaussian_profile(bottom - y_out, n_y, n_fixed, shape, steps, profile_y))
     order = 2.0 if kernel == _LANCZOS2 else 3.0
-    u0 = (left - x_out) * shape
-    s_u = math.sin(math.pi * u0)
-    c_u = math.cos(math.pi * u0)
-    s_v = math.sin(math.pi * u0 / order)
-    c_v = math.cos(math.pi * u0 / order)
-    for k in range(int(right - left) + 1):
-        profile_x[k] = lanczos_from_sines(u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
-                                          s_v * steps[2, k] + c_v * steps[3, k], order)
-        sum_x += profile_x[k]
-    u0 = (bottom - y_out) * shape
-    s_u = math.sin(math.pi * u0)
-    c_u = math.cos(math.pi * u0)
-    s_v = math.sin(math.pi * u0 / order)
-    c_v = math.cos(math.pi * u0 / order)
-    for k in range(int(top - bottom) + 1):
-        profile_y[k] = lanczos_from_sines(u0 + k * shape, s_u * steps[0, k] + c_u * steps[1, k],
-                                          s_v * steps[2, k] + c_v * steps[3, k], order)
-        sum_y += profile_y[k]
-    return sum_x, sum_y
+    return (_lanczos_profile(left - x_out, n_x, n_fixed, shape, order, steps, profile_x),
+            _lanczos_profile(bottom - y_out, n_y, n_fixed, shape, order, steps, profile_y))
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy", nogil=True)
@@ -1295,7 +1366,8 @@ def _centred_variance_bands(part, n_parts, first, last, y_first, data, weights, 
     window_length = int(2.0 * radius) + 3
     profile_x = np.empty(window_length)
     profile_y = np.empty(window_length)
-    steps = lanczos_step_table(shape, 2.0 if kernel == _LANCZOS2 else 3.0, window_length)
+    steps = _profile_steps(kernel, shape, radius, window_length)
+    n_fixed = _fixed_window(kernel, radius)
     radius2 = radius * radius
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
@@ -1366,8 +1438,8 @@ def _centred_variance_bands(part, n_parts, first, last, y_first, data, weights, 
                                 acc[band_row, out_col] += share * share * drop_variance
                 else:
                     sum_x, sum_y = _separable_profiles(kernel, x_out, y_out, left, right,
-                                                       bottom, top, shape, steps, profile_x,
-                                                       profile_y)
+                                                       bottom, top, shape, steps, n_fixed,
+                                                       profile_x, profile_y)
                     norm = sum_x * sum_y
                     if not (norm > 0.0 and math.isfinite(norm)):
                         continue
