@@ -71,6 +71,7 @@ from multidrizzle.kernels._geometry import (
     pixel_corners,
     pixmap_steps,
     quadrilateral_area,
+    sin_cos_pi,
 )
 from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
 
@@ -1308,12 +1309,11 @@ def _lanczos_profile(first_offset: float, n: int, n_fixed: int, shape: float, or
     zero for ``n <= k < n_fixed``; returns the sum.
 
     ``sin(pi u0)`` and ``cos(pi u0)`` come from ``sin(pi u0 / order)`` and
-    ``cos(pi u0 / order)`` by the double- or triple-angle formulas: two
-    trigonometric calls per axis instead of four.
+    ``cos(pi u0 / order)`` (`sin_cos_pi`) by the double- or triple-angle
+    formulas.
     """
     u0 = first_offset * shape
-    s_v = math.sin(math.pi * u0 / order)
-    c_v = math.cos(math.pi * u0 / order)
+    s_v, c_v = sin_cos_pi(u0 / order)
     if order == 2.0:
         s_u = 2.0 * s_v * c_v
         c_u = 2.0 * c_v * c_v - 1.0
