@@ -225,6 +225,28 @@ def _noise_threshold(snr: float, poisson: float, read_variance: float, to_electr
     return threshold / to_electrons
 
 
+# Margin under the smallest threshold, far above its rounding errors (the
+# square root of read_noise**2 may come out an ulp under read_noise).
+_QUIET_MARGIN = 0.999
+
+
+@njit(cache=True, inline="always")
+def _quiet_residual(to_electrons: float, read_noise: float, snr_first: float,
+                    snr_second: float) -> float:
+    """A residual at or below which a pixel fails no test, in the data units.
+
+    Every threshold of `_pixel_tests` (`_noise_threshold` of a variance of at
+    least the read noise squared, the model's variance ratio >= 0, plus a
+    derivative allowance >= 0) is at least ``snr * read_noise``, and the
+    sharpness test asks for a residual above the threshold too.  The skew
+    term is >= 0 only for ``snr >= 1``: with a smaller ``snr`` every pixel
+    is tested (-inf).
+    """
+    if snr_first < 1.0 or snr_second < 1.0:
+        return -math.inf
+    return _QUIET_MARGIN * min(snr_first, snr_second) * read_noise / to_electrons
+
+
 @njit(cache=True, inline="always")
 def _usable_neighbour(image, valid, row: int, col: int) -> bool:
     """In the image, valid and finite."""
@@ -335,7 +357,7 @@ def _model_contrast_allowance(blotted, valid, row: int, col: int, sharpness: flo
 @njit(cache=True, inline="always")
 def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, col,
                  to_electrons, read_noise, sky, blot_sky, snr_first, snr_second,
-                 scale_first, scale_second, sharpness, peak_ratio, skew):
+                 scale_first, scale_second, sharpness, peak_ratio, skew, quiet_residual):
     """Bits ``_FAILS_FIRST`` / ``_FAILS_SECOND`` of the driz_cr tests at one pixel.
 
     ``model_variance[row & variance_mask, col & variance_mask]`` is ``v``: a
@@ -348,11 +370,10 @@ def _pixel_tests(science, blotted, valid, model_variance, variance_mask, row, co
     if not (math.isfinite(data) and math.isfinite(model)):
         return np.uint8(0)
     residual = data - model  # one-sided: cosmic rays add charge
-    if residual <= 0.0 and snr_first >= 1.0 and snr_second >= 1.0:
-        # Every threshold is then >= 0 (the skew term too), and so is the
-        # derivative allowance: a pixel at or below the model fails nothing.
-        # About half the pixels of a chip; their derivative and square roots
-        # are not needed.
+    if residual <= quiet_residual:
+        # Below both thresholds whatever the model, its slope and the
+        # sharpness and core tests (see `_quiet_residual`): most pixels of a
+        # chip; their derivative and square roots are not needed.
         return np.uint8(0)
     slope = _derivative_at(blotted, row, col)
     if not math.isfinite(slope):
@@ -433,11 +454,12 @@ def _test_row(science, blotted, valid, model_variance, variance_mask, row, to_el
               read_noise, sky, blot_sky, snr_first, snr_second, scale_first, scale_second,
               sharpness, peak_ratio, skew, out_row):
     """The per-pixel test bits of one row."""
+    quiet_residual = _quiet_residual(to_electrons, read_noise, snr_first, snr_second)
     for col in range(science.shape[1]):
         out_row[col] = _pixel_tests(science, blotted, valid, model_variance, variance_mask,
                                     row, col, to_electrons, read_noise, sky, blot_sky,
                                     snr_first, snr_second, scale_first, scale_second,
-                                    sharpness, peak_ratio, skew)
+                                    sharpness, peak_ratio, skew, quiet_residual)
 
 
 @njit(cache=True, nogil=True)

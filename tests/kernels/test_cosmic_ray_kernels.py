@@ -104,6 +104,24 @@ def test_threshold_is_snr_times_noise_in_the_data_units(skew):
         assert result.sum() == flagged
 
 
+@pytest.mark.parametrize("snr", [3.5, 1.0])
+def test_read_noise_alone_sets_the_lowest_threshold(snr):
+    """With no signal at all (model and sky 0) the threshold is snr * read_noise / f
+    exactly: the kernel's early exit for small residuals must let a pixel just
+    above it through."""
+    factor, read_noise = 2.0, 5.0
+    threshold = snr * read_noise / factor
+    model = np.zeros((5, 5))
+    for excess, flagged in ((threshold * (1 + 1e-9), True), (threshold * (1 - 1e-9), False)):
+        science = model.copy()
+        science[2, 2] += excess
+        result = flag_cosmic_rays(science, model, np.ones((5, 5), bool), to_electrons=factor,
+                                  read_noise=read_noise, sky=0.0, snr=(snr, snr),
+                                  scale=(1.2, 0.7))
+        assert result[2, 2] == flagged
+        assert result.sum() == flagged
+
+
 def test_skewness_term_matches_the_poisson_tail():
     """The corrected threshold has the Gaussian tail probability of snr for a
     Poisson count plus read noise (checked against the exact distribution)."""
