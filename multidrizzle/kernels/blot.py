@@ -50,7 +50,8 @@ from numba import njit
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
-from multidrizzle.kernels.pixmap import NO_COARSE_MAP, CoarsePixelMap, fill_pixel_map_row
+from multidrizzle.kernels.pixmap import (NO_COARSE_MAP, CoarsePixelMap, fill_pixel_map_block,
+                                         fill_pixel_map_row)
 
 __all__ = ["BLOT_INTERPOLANTS", "SINC_HALF_WIDTH", "blot_image"]
 
@@ -373,45 +374,83 @@ def _positions(pixmap, coarse, out_row: int, col_start: int, col_stop: int, scra
     return scratch
 
 
+# The nearest and linear kernels go through the columns in blocks of this
+# many: a block of a rotated map reads image rows that stay in the cache for
+# the next row of the block.  512 measured best for both on a 63-degree map of
+# a full WFC3/UVIS chip on AMD EPYC (Zen 3, 32 KiB L1d, 512 KiB L2 per core):
+# nearest 44 ms at 512 against 51/60 ms at 256/1024; the image lines a block
+# reads for one row and reuses for the next then fit the L1 cache.
+_FAST_COLUMN_BLOCK = 512
+
+
+@njit(cache=True, inline="always")
+def _position_block(pixmap, coarse, out_row: int, col_start: int, col_stop: int, scratch,
+                    node_rows, node_row_held: int):
+    """Positions of columns ``col_start .. col_stop - 1`` of row ``out_row`` of the map,
+    shape (col_stop - col_start, 2), and the node row ``node_rows`` holds afterwards
+    (`fill_pixel_map_block`).
+
+    A view of the dense map when one was given (it has rows), else of
+    ``scratch`` with those columns filled from the coarse map.  The view starts
+    at the block's first column: the kernels' loops over it start at 0, which
+    lets them vectorise.
+    """
+    if pixmap.shape[0] > 0:
+        return pixmap[out_row, col_start:col_stop], node_row_held
+    node_row_held = fill_pixel_map_block(coarse, out_row, col_start, col_stop, scratch,
+                                         node_rows, node_row_held)
+    return scratch[col_start:col_stop], node_row_held
+
+
 @njit(cache=True, nogil=True)
 def _blot_nearest(part, n_parts, data, pixmap, coarse, scale, fillval, out):
     """Nearest-pixel blot of ``data`` at every ``pixmap`` position into ``out``."""
     n_rows, n_cols = data.shape
     flat_data = data.ravel()
     n_out_cols = out.shape[1]
-    flat_index = np.empty(n_out_cols, dtype=np.int64)
+    flat_index = np.empty(_FAST_COLUMN_BLOCK, dtype=np.int64)
     scratch = np.empty((n_out_cols, 2))
-    last_col = n_cols - 1
-    last_row = n_rows - 1
+    node_rows = np.empty((4, _FAST_COLUMN_BLOCK))
+    # int32 pixel indices: doubles convert to int32 four at a time (AVX2 has
+    # no vector conversion to int64), which vectorises the first pass.  Image
+    # sides are far below 2**31; the flat index is formed in int64.
+    last_col = np.int32(n_cols - 1)
+    last_row = np.int32(n_rows - 1)
+    row_stride = np.int64(np.int32(n_cols))
     x_end = n_cols - 0.5
     y_end = n_rows - 0.5
     row_lo, row_hi = part_range(part, n_parts, out.shape[0])
-    for col_start in range(0, n_out_cols, _COLUMN_BLOCK):
-        col_stop = min(col_start + _COLUMN_BLOCK, n_out_cols)
+    for col_start in range(0, n_out_cols, _FAST_COLUMN_BLOCK):
+        col_stop = min(col_start + _FAST_COLUMN_BLOCK, n_out_cols)
+        index_block = flat_index[:col_stop - col_start]
+        node_row_held = -1
         for out_row in range(row_lo, row_hi):
-            positions = _positions(pixmap, coarse, out_row, col_start, col_stop, scratch)
+            positions, node_row_held = _position_block(pixmap, coarse, out_row, col_start,
+                                                       col_stop, scratch, node_rows,
+                                                       node_row_held)
+            out_block = out[out_row, col_start:col_stop]
             # Two passes per row: all flat indices first, then the loads.  The
             # load loop is then short enough for the CPU to keep many of its
             # scattered loads in flight; the fused loop measured twice as slow
-            # on a rotated map (AMD Zen 4).
-            for out_col in range(col_start, col_stop):
-                x = positions[out_col, 0]
-                y = positions[out_col, 1]
-                # _on_image written out; NaN compares False and falls outside
-                if x >= -0.5 and x < x_end and y >= -0.5 and y < y_end:
-                    # x + 0.5 >= 0 here, where truncation is floor: no call to floor
-                    col = min(np.int64(x + 0.5), last_col)
-                    row = min(np.int64(y + 0.5), last_row)
-                    flat_index[out_col] = row * n_cols + col
-                else:
-                    flat_index[out_col] = -1
-            for out_col in range(col_start, col_stop):
-                index = flat_index[out_col]
+            # on a rotated map (AMD Zen 4).  The first pass is branch-free so
+            # that it vectorises (44 -> 39 ms on the benchmark's chip).
+            for k in range(index_block.shape[0]):
+                x = positions[k, 0]
+                y = positions[k, 1]
+                # _on_image without short-circuits; NaN compares False and falls outside
+                inside = (x >= -0.5) & (x < x_end) & (y >= -0.5) & (y < y_end)
+                # x + 0.5 >= 0 when inside, where truncation is floor: no call
+                # to floor.  Outside, the conversion's value is not used.
+                col = min(np.int32(x + 0.5), last_col)
+                row = min(np.int32(y + 0.5), last_row)
+                index_block[k] = np.int64(row) * row_stride + col if inside else -1
+            for k in range(index_block.shape[0]):
+                index = index_block[k]
                 if index < 0:
-                    out[out_row, out_col] = fillval
+                    out_block[k] = fillval
                 else:
                     value = np.float64(flat_data[np.uint64(index)])
-                    out[out_row, out_col] = fillval if math.isnan(value) else value * scale
+                    out_block[k] = fillval if math.isnan(value) else value * scale
 
 
 @njit(cache=True, nogil=True)
@@ -421,19 +460,24 @@ def _blot_linear(part, n_parts, data, pixmap, coarse, scale, fillval, out):
     flat_data = data.ravel()
     n_out_cols = out.shape[1]
     scratch = np.empty((n_out_cols, 2))
+    node_rows = np.empty((4, _FAST_COLUMN_BLOCK))
     # Interior: all four neighbours on the image, no index clamping.  The
     # interpolant of `_linear_at` is written out for them, in the same order
     # of operations, so the result is the same to the last bit.
     x_inner = n_cols - 1.0
     y_inner = n_rows - 1.0
     row_lo, row_hi = part_range(part, n_parts, out.shape[0])
-    for col_start in range(0, n_out_cols, _COLUMN_BLOCK):
-        col_stop = min(col_start + _COLUMN_BLOCK, n_out_cols)
+    for col_start in range(0, n_out_cols, _FAST_COLUMN_BLOCK):
+        col_stop = min(col_start + _FAST_COLUMN_BLOCK, n_out_cols)
+        node_row_held = -1
         for out_row in range(row_lo, row_hi):
-            positions = _positions(pixmap, coarse, out_row, col_start, col_stop, scratch)
-            for out_col in range(col_start, col_stop):
-                x = positions[out_col, 0]
-                y = positions[out_col, 1]
+            positions, node_row_held = _position_block(pixmap, coarse, out_row, col_start,
+                                                       col_stop, scratch, node_rows,
+                                                       node_row_held)
+            out_block = out[out_row, col_start:col_stop]
+            for k in range(out_block.shape[0]):
+                x = positions[k, 0]
+                y = positions[k, 1]
                 if x >= 0.0 and x < x_inner and y >= 0.0 and y < y_inner:
                     # x, y >= 0: truncation is floor; unsigned indices skip
                     # the wraparound test of negative ones
@@ -449,11 +493,11 @@ def _blot_linear(part, n_parts, data, pixmap, coarse, scale, fillval, out):
                     lower = (1.0 - fx) * d00 + fx * d01
                     upper = (1.0 - fx) * d10 + fx * d11
                     value = (1.0 - fy) * lower + fy * upper
-                    out[out_row, out_col] = fillval if math.isnan(value) else value * scale
+                    out_block[k] = fillval if math.isnan(value) else value * scale
                 elif _on_image(x, y, n_cols, n_rows):
-                    out[out_row, out_col] = _finished(_linear_at(data, x, y), scale, fillval)
+                    out_block[k] = _finished(_linear_at(data, x, y), scale, fillval)
                 else:
-                    out[out_row, out_col] = fillval
+                    out_block[k] = fillval
 
 
 @njit(cache=True, nogil=True)
