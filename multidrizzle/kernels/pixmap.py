@@ -136,10 +136,12 @@ def fill_pixel_map_block(packed, j: int, i_start: int, i_stop: int, out_row, nod
             upper_y[k] = ((1.0 - tx) * node_values[iy + 1, ix, 1]
                           + tx * node_values[iy + 1, ix + 1, 1])
     ty = row_fraction[j]
-    positions = out_row[i_start:i_stop]
+    # A flat view: the stride of [2 * k] is known when compiling, that of
+    # [k, 0] in an (n, 2) view is not (and LLVM does not vectorise for it).
+    positions = out_row.reshape(out_row.size)[2 * i_start:2 * i_stop]
     for k in range(n):
-        positions[k, 0] = ((1.0 - ty) * lower_x[k] + ty * upper_x[k]) - x_offset
-        positions[k, 1] = ((1.0 - ty) * lower_y[k] + ty * upper_y[k]) - y_offset
+        positions[2 * k] = ((1.0 - ty) * lower_x[k] + ty * upper_x[k]) - x_offset
+        positions[2 * k + 1] = ((1.0 - ty) * lower_y[k] + ty * upper_y[k]) - y_offset
     return iy
 
 
