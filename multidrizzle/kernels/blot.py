@@ -50,8 +50,7 @@ from numba import njit
 
 from multidrizzle.errors import ParameterError
 from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
-from multidrizzle.kernels.pixmap import (NO_COARSE_MAP, CoarsePixelMap, fill_pixel_map_block,
-                                         fill_pixel_map_row)
+from multidrizzle.kernels.pixmap import NO_COARSE_MAP, CoarsePixelMap, fill_pixel_map_block
 
 __all__ = ["BLOT_INTERPOLANTS", "SINC_HALF_WIDTH", "blot_image"]
 
@@ -356,22 +355,10 @@ def _finished(value: float, scale: float, fillval: float) -> float:
     return value * scale
 
 
-# Each part goes through its rows in blocks of this many columns: a block of
-# a rotated map reads image rows that stay in the cache for the next row of
-# the block (the nearest and linear kernels wait on memory; 1024 measured
-# best on a 63-degree map of a full WFC3/UVIS chip).
+# The polynomial and sinc kernels go through their rows in blocks of this
+# many columns: a block of a rotated map reads image rows that stay in the
+# cache for the next row of the block.
 _COLUMN_BLOCK = 1024
-
-
-@njit(cache=True, inline="always")
-def _positions(pixmap, coarse, out_row: int, col_start: int, col_stop: int, scratch):
-    """Row ``out_row`` of the pixel map, of which columns ``col_start .. col_stop - 1``
-    are read: a view of the dense map when one was given (it has rows), else
-    ``scratch`` with those columns filled from the coarse map."""
-    if pixmap.shape[0] > 0:
-        return pixmap[out_row]
-    fill_pixel_map_row(coarse, out_row, col_start, col_stop, scratch)
-    return scratch
 
 
 # The nearest and linear kernels go through the columns in blocks of this
@@ -563,15 +550,20 @@ def _blot_poly3(part, n_parts, data, pixmap, coarse, scale, fillval, out):
     """Bicubic interior-polynomial blot of ``data`` into ``out``."""
     n_rows, n_cols = data.shape
     n_out_cols = out.shape[1]
+    map_values = pixmap.ravel()
     scratch = np.empty((n_out_cols, 2))
+    node_rows = np.empty((4, _COLUMN_BLOCK))
     row_lo, row_hi = part_range(part, n_parts, out.shape[0])
     for col_start in range(0, n_out_cols, _COLUMN_BLOCK):
         col_stop = min(col_start + _COLUMN_BLOCK, n_out_cols)
+        node_row_held = -1
         for out_row in range(row_lo, row_hi):
-            positions = _positions(pixmap, coarse, out_row, col_start, col_stop, scratch)
+            positions, node_row_held = _position_block(map_values, coarse, out_row, col_start,
+                                                       col_stop, scratch, node_rows,
+                                                       node_row_held)
             for out_col in range(col_start, col_stop):
-                x = positions[out_col, 0]
-                y = positions[out_col, 1]
+                x = positions[2 * (out_col - col_start)]
+                y = positions[2 * (out_col - col_start) + 1]
                 if _on_image(x, y, n_cols, n_rows):
                     out[out_row, out_col] = _finished(_poly3_at(data, x, y), scale, fillval)
                 else:
@@ -583,15 +575,20 @@ def _blot_poly5(part, n_parts, data, pixmap, coarse, scale, fillval, out):
     """Biquintic interior-polynomial blot of ``data`` into ``out``."""
     n_rows, n_cols = data.shape
     n_out_cols = out.shape[1]
+    map_values = pixmap.ravel()
     scratch = np.empty((n_out_cols, 2))
+    node_rows = np.empty((4, _COLUMN_BLOCK))
     row_lo, row_hi = part_range(part, n_parts, out.shape[0])
     for col_start in range(0, n_out_cols, _COLUMN_BLOCK):
         col_stop = min(col_start + _COLUMN_BLOCK, n_out_cols)
+        node_row_held = -1
         for out_row in range(row_lo, row_hi):
-            positions = _positions(pixmap, coarse, out_row, col_start, col_stop, scratch)
+            positions, node_row_held = _position_block(map_values, coarse, out_row, col_start,
+                                                       col_stop, scratch, node_rows,
+                                                       node_row_held)
             for out_col in range(col_start, col_stop):
-                x = positions[out_col, 0]
-                y = positions[out_col, 1]
+                x = positions[2 * (out_col - col_start)]
+                y = positions[2 * (out_col - col_start) + 1]
                 if _on_image(x, y, n_cols, n_rows):
                     out[out_row, out_col] = _finished(_poly5_at(data, x, y), scale, fillval)
                 else:
@@ -608,15 +605,20 @@ def _blot_sinc(part, n_parts, data, pixmap, coarse, sinscl, scale, fillval, out)
     col_weights = np.empty(scratch_size)
     row_weights = np.empty(scratch_size)
     n_out_cols = out.shape[1]
+    map_values = pixmap.ravel()
     scratch = np.empty((n_out_cols, 2))
+    node_rows = np.empty((4, _COLUMN_BLOCK))
     row_lo, row_hi = part_range(part, n_parts, out.shape[0])
     for col_start in range(0, n_out_cols, _COLUMN_BLOCK):
         col_stop = min(col_start + _COLUMN_BLOCK, n_out_cols)
+        node_row_held = -1
         for out_row in range(row_lo, row_hi):
-            positions = _positions(pixmap, coarse, out_row, col_start, col_stop, scratch)
+            positions, node_row_held = _position_block(map_values, coarse, out_row, col_start,
+                                                       col_stop, scratch, node_rows,
+                                                       node_row_held)
             for out_col in range(col_start, col_stop):
-                x = positions[out_col, 0]
-                y = positions[out_col, 1]
+                x = positions[2 * (out_col - col_start)]
+                y = positions[2 * (out_col - col_start) + 1]
                 if _on_image(x, y, n_cols, n_rows):
                     value = _sinc_at(data, x, y, kernel, col_weights, row_weights)
                     out[out_row, out_col] = _finished(value, scale, fillval)
