@@ -48,7 +48,7 @@ import math
 import numpy as np
 from numba import njit
 
-from multidrizzle.errors import ParameterError
+from multidrizzle.errors import ParameterError, UnsupportedError
 from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
 from multidrizzle.kernels.pixmap import NO_COARSE_MAP, CoarsePixelMap, fill_pixel_map_block
 
@@ -68,6 +68,10 @@ _INTERP_CODES = {name: code for code, name in enumerate(BLOT_INTERPOLANTS)}
 # (poly5) away from the edge, so those interpolants need images at least this
 # large along each axis.
 _MINIMUM_SIZE = {"nearest": 1, "linear": 1, "poly3": 3, "poly5": 4, "sinc": 1}
+
+# The nearest and linear kernels convert positions to int32 pixel indices
+# (AVX2 converts doubles to int32 four at a time, not to int64).
+_LARGEST_SIDE = np.iinfo(np.int32).max
 
 # Below this |angle| the sinc is evaluated by its Taylor series: the rotation
 # recurrence used for sin() has an absolute error near 1e-16 which, divided by
@@ -662,6 +666,11 @@ def _as_image(data: np.ndarray, interp: str) -> np.ndarray:
             f"data must be at least {minimum} x {minimum} pixels for '{interp}' "
             f"interpolation; got shape {image.shape}."
         )
+    if max(image.shape) > _LARGEST_SIDE:
+        raise UnsupportedError(
+            f"data has a side of {max(image.shape)} pixels; blot supports images of up to "
+            f"{_LARGEST_SIDE} pixels along each axis (pixel indices are int32)."
+        )
     # float32 and float64 are used as they are (one compiled version each);
     # anything else is promoted to float64 without loss.
     if image.dtype not in (np.float32, np.float64):
@@ -750,6 +759,8 @@ def blot_image(
         If ``data`` is not a real 2-D image large enough for the interpolant
         (3 x 3 for poly3, 4 x 4 for poly5), or ``pixmap`` does not have shape
         ``(ny, nx, 2)``.
+    multidrizzle.errors.UnsupportedError
+        If ``data`` has a side of more than 2**31 - 1 pixels.
     """
     interp_code = _interp_code(interp)
     interp_name = BLOT_INTERPOLANTS[interp_code]
