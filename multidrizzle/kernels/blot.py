@@ -424,7 +424,7 @@ def _blot_nearest(part, n_parts, data, pixmap, coarse, scale, fillval, out):
     node_row_held = -1
     # int32 pixel indices: doubles convert to int32 four at a time (AVX2 has
     # no vector conversion to int64), which vectorises the first pass.  Image
-    # sides are far below 2**31; the flat index is formed in int64.
+    # sides fit (_LARGEST_SIDE); the flat index is formed in int64.
     last_col = np.int32(n_cols - 1)
     last_row = np.int32(n_rows - 1)
     row_stride = np.int64(np.int32(n_cols))
@@ -510,7 +510,8 @@ def _blot_linear(part, n_parts, data, pixmap, coarse, scale, fillval, out):
             # Three passes per row, the first and last branch-free so that
             # they vectorise, the loads alone in the second so that many are
             # in flight: 41 ms on the benchmark's chip, against 45 ms for two
-            # passes (loads and arithmetic together) and 54 ms for one.
+            # passes (loads and arithmetic together) and 54 ms for one (copies
+            # of this kernel, same run).
             n_not_interior = 0
             for k in range(n):
                 x = positions[2 * k]
@@ -526,21 +527,24 @@ def _blot_linear(part, n_parts, data, pixmap, coarse, scale, fillval, out):
                 index_block[k] = np.int64(below) * row_stride + left if inside else 0
                 interior_block[k] = inside
                 n_not_interior += not inside
-            for k in range(n):
-                # unsigned: no wraparound test of negative indices
-                index = np.uint64(index_block[k])
-                c00[k] = flat_data[index]
-                c01[k] = flat_data[index + np.uint64(1)]
-                c10[k] = flat_data[index + np.uint64(n_cols)]
-                c11[k] = flat_data[index + np.uint64(n_cols + 1)]
-            for k in range(n):
-                fx = fx_block[k]
-                fy = fy_block[k]
-                lower = (1.0 - fx) * np.float64(c00[k]) + fx * np.float64(c01[k])
-                upper = (1.0 - fx) * np.float64(c10[k]) + fx * np.float64(c11[k])
-                value = (1.0 - fy) * lower + fy * upper
-                out_block[k] = (value * scale if interior_block[k] and not math.isnan(value)
-                                else fillval)
+            # Some pixel is interior only if the image is at least 2 x 2: then
+            # the four pixels from pixel 0 exist.
+            if n_not_interior < n:
+                for k in range(n):
+                    # unsigned: no wraparound test of negative indices
+                    index = np.uint64(index_block[k])
+                    c00[k] = flat_data[index]
+                    c01[k] = flat_data[index + np.uint64(1)]
+                    c10[k] = flat_data[index + np.uint64(n_cols)]
+                    c11[k] = flat_data[index + np.uint64(n_cols + 1)]
+                for k in range(n):
+                    fx = fx_block[k]
+                    fy = fy_block[k]
+                    lower = (1.0 - fx) * np.float64(c00[k]) + fx * np.float64(c01[k])
+                    upper = (1.0 - fx) * np.float64(c10[k]) + fx * np.float64(c11[k])
+                    value = (1.0 - fy) * lower + fy * upper
+                    out_block[k] = (value * scale if interior_block[k] and not math.isnan(value)
+                                    else fillval)
             if n_not_interior > 0:
                 # Near the edges and off the image (rare): the general interpolant.
                 for k in range(n):
@@ -549,6 +553,8 @@ def _blot_linear(part, n_parts, data, pixmap, coarse, scale, fillval, out):
                         y = positions[2 * k + 1]
                         if _on_image(x, y, n_cols, n_rows):
                             out_block[k] = _finished(_linear_at(data, x, y), scale, fillval)
+                        else:
+                            out_block[k] = fillval
 
 
 @njit(cache=True, nogil=True)
