@@ -48,9 +48,9 @@ import math
 import numpy as np
 from numba import njit
 
-from multidrizzle.errors import ParameterError
+from multidrizzle.errors import ParameterError, UnsupportedError
 from multidrizzle.kernels._parallel import part_range, run_parts, thread_count
-from multidrizzle.kernels.pixmap import NO_COARSE_MAP, CoarsePixelMap, fill_pixel_map_row
+from multidrizzle.kernels.pixmap import NO_COARSE_MAP, CoarsePixelMap, fill_pixel_map_block
 
 __all__ = ["BLOT_INTERPOLANTS", "SINC_HALF_WIDTH", "blot_image"]
 
@@ -68,6 +68,10 @@ _INTERP_CODES = {name: code for code, name in enumerate(BLOT_INTERPOLANTS)}
 # (poly5) away from the edge, so those interpolants need images at least this
 # large along each axis.
 _MINIMUM_SIZE = {"nearest": 1, "linear": 1, "poly3": 3, "poly5": 4, "sinc": 1}
+
+# The nearest and linear kernels convert positions to int32 pixel indices
+# (AVX2 converts doubles to int32 four at a time, not to int64).
+_LARGEST_SIDE = np.iinfo(np.int32).max
 
 # Below this |angle| the sinc is evaluated by its Taylor series: the rotation
 # recurrence used for sin() has an absolute error near 1e-16 which, divided by
@@ -355,22 +359,55 @@ def _finished(value: float, scale: float, fillval: float) -> float:
     return value * scale
 
 
-# Each part goes through its rows in blocks of this many columns: a block of
-# a rotated map reads image rows that stay in the cache for the next row of
-# the block (the nearest and linear kernels wait on memory; 1024 measured
-# best on a 63-degree map of a full WFC3/UVIS chip).
+# The polynomial and sinc kernels go through their rows in blocks of this
+# many columns: a block of a rotated map reads image rows that stay in the
+# cache for the next row of the block.
 _COLUMN_BLOCK = 1024
 
 
+# The nearest and linear kernels load image pixels in blocks of this many
+# columns, down all the rows of a block before the next: a block of a rotated
+# map reads image rows that stay in the cache for the next row of the block.
+# Measured on a 63-degree map of a full WFC3/UVIS chip on AMD EPYC (Zen 3,
+# 32 KiB L1d, 512 KiB L2 per core), blocks of 256, 384, 512, 640, 1024:
+# nearest 41.4, 32.5, 25.7, 26.7, 41.1 ms; linear 49.5, 47.8, 45.0, 57.8,
+# 55.3 ms.
+_FAST_COLUMN_BLOCK = 512
+
+
 @njit(cache=True, inline="always")
-def _positions(pixmap, coarse, out_row: int, col_start: int, col_stop: int, scratch):
-    """Row ``out_row`` of the pixel map, of which columns ``col_start .. col_stop - 1``
-    are read: a view of the dense map when one was given (it has rows), else
-    ``scratch`` with those columns filled from the coarse map."""
-    if pixmap.shape[0] > 0:
-        return pixmap[out_row]
-    fill_pixel_map_row(coarse, out_row, col_start, col_stop, scratch)
-    return scratch
+def _position_block(map_values, coarse, out_row: int, col_start: int, col_stop: int, scratch,
+                    node_rows, node_row_held: int):
+    """Positions of columns ``col_start .. col_stop - 1`` of row ``out_row`` of the map,
+    flat (``x0, y0, x1, y1, ...``), and the node row ``node_rows`` holds afterwards
+    (`fill_pixel_map_block`).
+
+    ``map_values`` is the dense map raveled (empty when a coarse map was
+    given); ``scratch`` (nx, 2) receives the coarse map's positions.  Flat
+    views: in a 1-D view, ``[2 * k]`` and ``[2 * k + 1]`` have a stride known
+    when compiling and the loops over them vectorise; in an (n, 2) view the
+    row stride is read at run time and LLVM vectorised only a version for a
+    stride of one element, never taken: the scalar version ran (nearest's
+    index pass 17 -> 11 ms over the benchmark's map).  The view starts at the
+    block's first column: loops from 0 vectorise, loops from a variable start
+    did not.
+    """
+    if map_values.shape[0] > 0:
+        n_map_cols = 2 * scratch.shape[0]
+        return (map_values[out_row * n_map_cols + 2 * col_start:
+                           out_row * n_map_cols + 2 * col_stop], node_row_held)
+    node_row_held = fill_pixel_map_block(coarse, out_row, col_start, col_stop, scratch,
+                                         node_rows, node_row_held)
+    return scratch.reshape(scratch.size)[2 * col_start:2 * col_stop], node_row_held
+
+
+# The nearest kernel finds the flat indices of a band of whole rows first,
+# then loads the band's values in blocks of columns: this many indices per
+# band (4 MiB of int64, 128 rows of a 4096-column chip).  Reading the map in
+# whole rows, apart from the loads, measured 28.9 ms against 31.4 ms for both
+# passes in each block of one row (same run).  Bands of 2**17, 2**18, 2**19,
+# 2**20 pixels: 37.8, 26.7, 25.3, 25.8 ms.
+_NEAREST_BAND_PIXELS = 1 << 19
 
 
 @njit(cache=True, nogil=True)
@@ -378,40 +415,57 @@ def _blot_nearest(part, n_parts, data, pixmap, coarse, scale, fillval, out):
     """Nearest-pixel blot of ``data`` at every ``pixmap`` position into ``out``."""
     n_rows, n_cols = data.shape
     flat_data = data.ravel()
+    map_values = pixmap.ravel()
     n_out_cols = out.shape[1]
-    flat_index = np.empty(n_out_cols, dtype=np.int64)
+    band_rows = max(1, _NEAREST_BAND_PIXELS // max(n_out_cols, 1))
+    band_index = np.empty((band_rows, n_out_cols), dtype=np.int64)
     scratch = np.empty((n_out_cols, 2))
-    last_col = n_cols - 1
-    last_row = n_rows - 1
+    node_rows = np.empty((4, n_out_cols))
+    node_row_held = -1
+    # int32 pixel indices: doubles convert to int32 four at a time (AVX2 has
+    # no vector conversion to int64), which vectorises the first pass.  Image
+    # sides fit (_LARGEST_SIDE); the flat index is formed in int64.
+    last_col = np.int32(n_cols - 1)
+    last_row = np.int32(n_rows - 1)
+    row_stride = np.int64(np.int32(n_cols))
     x_end = n_cols - 0.5
     y_end = n_rows - 0.5
     row_lo, row_hi = part_range(part, n_parts, out.shape[0])
-    for col_start in range(0, n_out_cols, _COLUMN_BLOCK):
-        col_stop = min(col_start + _COLUMN_BLOCK, n_out_cols)
-        for out_row in range(row_lo, row_hi):
-            positions = _positions(pixmap, coarse, out_row, col_start, col_stop, scratch)
-            # Two passes per row: all flat indices first, then the loads.  The
-            # load loop is then short enough for the CPU to keep many of its
-            # scattered loads in flight; the fused loop measured twice as slow
-            # on a rotated map (AMD Zen 4).
-            for out_col in range(col_start, col_stop):
-                x = positions[out_col, 0]
-                y = positions[out_col, 1]
-                # _on_image written out; NaN compares False and falls outside
-                if x >= -0.5 and x < x_end and y >= -0.5 and y < y_end:
-                    # x + 0.5 >= 0 here, where truncation is floor: no call to floor
-                    col = min(np.int64(x + 0.5), last_col)
-                    row = min(np.int64(y + 0.5), last_row)
-                    flat_index[out_col] = row * n_cols + col
-                else:
-                    flat_index[out_col] = -1
-            for out_col in range(col_start, col_stop):
-                index = flat_index[out_col]
-                if index < 0:
-                    out[out_row, out_col] = fillval
-                else:
-                    value = np.float64(flat_data[np.uint64(index)])
-                    out[out_row, out_col] = fillval if math.isnan(value) else value * scale
+    for band_start in range(row_lo, row_hi, band_rows):
+        band_stop = min(band_start + band_rows, row_hi)
+        # First pass, branch-free so that it vectorises: the flat index of
+        # every pixel of the band, -1 off the image.
+        for out_row in range(band_start, band_stop):
+            positions, node_row_held = _position_block(map_values, coarse, out_row, 0,
+                                                       n_out_cols, scratch, node_rows,
+                                                       node_row_held)
+            index_row = band_index[out_row - band_start]
+            for k in range(n_out_cols):
+                x = positions[2 * k]
+                y = positions[2 * k + 1]
+                # _on_image without short-circuits; NaN compares False and falls outside
+                inside = (x >= -0.5) & (x < x_end) & (y >= -0.5) & (y < y_end)
+                # x + 0.5 >= 0 when inside, where truncation is floor: no call
+                # to floor.  Outside, the conversion's value is not used.
+                col = min(np.int32(x + 0.5), last_col)
+                row = min(np.int32(y + 0.5), last_row)
+                index_row[k] = np.int64(row) * row_stride + col if inside else -1
+        # Second pass, the loads, in blocks of columns (see _FAST_COLUMN_BLOCK).
+        # A loop of loads alone lets the CPU keep many of its scattered loads
+        # in flight; fused with the first pass it measured twice as slow on a
+        # rotated map (AMD Zen 4).
+        for col_start in range(0, n_out_cols, _FAST_COLUMN_BLOCK):
+            col_stop = min(col_start + _FAST_COLUMN_BLOCK, n_out_cols)
+            for out_row in range(band_start, band_stop):
+                index_block = band_index[out_row - band_start, col_start:col_stop]
+                out_block = out[out_row, col_start:col_stop]
+                for k in range(index_block.shape[0]):
+                    index = index_block[k]
+                    if index < 0:
+                        out_block[k] = fillval
+                    else:
+                        value = np.float64(flat_data[np.uint64(index)])
+                        out_block[k] = fillval if math.isnan(value) else value * scale
 
 
 @njit(cache=True, nogil=True)
@@ -419,41 +473,88 @@ def _blot_linear(part, n_parts, data, pixmap, coarse, scale, fillval, out):
     """Bilinear blot of ``data`` at every ``pixmap`` position into ``out``."""
     n_rows, n_cols = data.shape
     flat_data = data.ravel()
+    map_values = pixmap.ravel()
     n_out_cols = out.shape[1]
     scratch = np.empty((n_out_cols, 2))
+    node_rows = np.empty((4, _FAST_COLUMN_BLOCK))
+    # Per block of one row: what the first pass finds for each pixel, the
+    # four pixels the second loads, whether the pixel is in the interior.
+    flat_index = np.empty(_FAST_COLUMN_BLOCK, dtype=np.int64)
+    fractions = np.empty((2, _FAST_COLUMN_BLOCK))
+    corners = np.empty((4, _FAST_COLUMN_BLOCK), dtype=data.dtype)
+    interior = np.empty(_FAST_COLUMN_BLOCK, dtype=np.bool_)
     # Interior: all four neighbours on the image, no index clamping.  The
     # interpolant of `_linear_at` is written out for them, in the same order
     # of operations, so the result is the same to the last bit.
     x_inner = n_cols - 1.0
     y_inner = n_rows - 1.0
+    row_stride = np.int64(np.int32(n_cols))
     row_lo, row_hi = part_range(part, n_parts, out.shape[0])
-    for col_start in range(0, n_out_cols, _COLUMN_BLOCK):
-        col_stop = min(col_start + _COLUMN_BLOCK, n_out_cols)
+    for col_start in range(0, n_out_cols, _FAST_COLUMN_BLOCK):
+        col_stop = min(col_start + _FAST_COLUMN_BLOCK, n_out_cols)
+        n = col_stop - col_start
+        index_block = flat_index[:n]
+        fx_block = fractions[0, :n]
+        fy_block = fractions[1, :n]
+        c00 = corners[0, :n]
+        c01 = corners[1, :n]
+        c10 = corners[2, :n]
+        c11 = corners[3, :n]
+        interior_block = interior[:n]
+        node_row_held = -1
         for out_row in range(row_lo, row_hi):
-            positions = _positions(pixmap, coarse, out_row, col_start, col_stop, scratch)
-            for out_col in range(col_start, col_stop):
-                x = positions[out_col, 0]
-                y = positions[out_col, 1]
-                if x >= 0.0 and x < x_inner and y >= 0.0 and y < y_inner:
-                    # x, y >= 0: truncation is floor; unsigned indices skip
-                    # the wraparound test of negative ones
-                    left = np.int64(x)
-                    below = np.int64(y)
-                    fx = x - left
-                    fy = y - below
-                    index = np.uint64(below * n_cols + left)
-                    d00 = np.float64(flat_data[index])
-                    d01 = np.float64(flat_data[index + np.uint64(1)])
-                    d10 = np.float64(flat_data[index + np.uint64(n_cols)])
-                    d11 = np.float64(flat_data[index + np.uint64(n_cols + 1)])
-                    lower = (1.0 - fx) * d00 + fx * d01
-                    upper = (1.0 - fx) * d10 + fx * d11
+            positions, node_row_held = _position_block(map_values, coarse, out_row, col_start,
+                                                       col_stop, scratch, node_rows,
+                                                       node_row_held)
+            out_block = out[out_row, col_start:col_stop]
+            # Three passes per row, the first and last branch-free so that
+            # they vectorise, the loads alone in the second so that many are
+            # in flight: 41 ms on the benchmark's chip, against 45 ms for two
+            # passes (loads and arithmetic together) and 54 ms for one (copies
+            # of this kernel, same run).
+            n_not_interior = 0
+            for k in range(n):
+                x = positions[2 * k]
+                y = positions[2 * k + 1]
+                inside = (x >= 0.0) & (x < x_inner) & (y >= 0.0) & (y < y_inner)
+                # x, y >= 0 when inside: truncation is floor.  int32, which
+                # vectorises (see _blot_nearest); outside, the converted
+                # value is not used, and pixel 0 is loaded in its place.
+                left = np.int32(x)
+                below = np.int32(y)
+                fx_block[k] = x - left if inside else 0.0
+                fy_block[k] = y - below if inside else 0.0
+                index_block[k] = np.int64(below) * row_stride + left if inside else 0
+                interior_block[k] = inside
+                n_not_interior += not inside
+            # Some pixel is interior only if the image is at least 2 x 2: then
+            # the four pixels from pixel 0 exist.
+            if n_not_interior < n:
+                for k in range(n):
+                    # unsigned: no wraparound test of negative indices
+                    index = np.uint64(index_block[k])
+                    c00[k] = flat_data[index]
+                    c01[k] = flat_data[index + np.uint64(1)]
+                    c10[k] = flat_data[index + np.uint64(n_cols)]
+                    c11[k] = flat_data[index + np.uint64(n_cols + 1)]
+                for k in range(n):
+                    fx = fx_block[k]
+                    fy = fy_block[k]
+                    lower = (1.0 - fx) * np.float64(c00[k]) + fx * np.float64(c01[k])
+                    upper = (1.0 - fx) * np.float64(c10[k]) + fx * np.float64(c11[k])
                     value = (1.0 - fy) * lower + fy * upper
-                    out[out_row, out_col] = fillval if math.isnan(value) else value * scale
-                elif _on_image(x, y, n_cols, n_rows):
-                    out[out_row, out_col] = _finished(_linear_at(data, x, y), scale, fillval)
-                else:
-                    out[out_row, out_col] = fillval
+                    out_block[k] = (value * scale if interior_block[k] and not math.isnan(value)
+                                    else fillval)
+            if n_not_interior > 0:
+                # Near the edges and off the image (rare): the general interpolant.
+                for k in range(n):
+                    if not interior_block[k]:
+                        x = positions[2 * k]
+                        y = positions[2 * k + 1]
+                        if _on_image(x, y, n_cols, n_rows):
+                            out_block[k] = _finished(_linear_at(data, x, y), scale, fillval)
+                        else:
+                            out_block[k] = fillval
 
 
 @njit(cache=True, nogil=True)
@@ -461,15 +562,20 @@ def _blot_poly3(part, n_parts, data, pixmap, coarse, scale, fillval, out):
     """Bicubic interior-polynomial blot of ``data`` into ``out``."""
     n_rows, n_cols = data.shape
     n_out_cols = out.shape[1]
+    map_values = pixmap.ravel()
     scratch = np.empty((n_out_cols, 2))
+    node_rows = np.empty((4, _COLUMN_BLOCK))
     row_lo, row_hi = part_range(part, n_parts, out.shape[0])
     for col_start in range(0, n_out_cols, _COLUMN_BLOCK):
         col_stop = min(col_start + _COLUMN_BLOCK, n_out_cols)
+        node_row_held = -1
         for out_row in range(row_lo, row_hi):
-            positions = _positions(pixmap, coarse, out_row, col_start, col_stop, scratch)
+            positions, node_row_held = _position_block(map_values, coarse, out_row, col_start,
+                                                       col_stop, scratch, node_rows,
+                                                       node_row_held)
             for out_col in range(col_start, col_stop):
-                x = positions[out_col, 0]
-                y = positions[out_col, 1]
+                x = positions[2 * (out_col - col_start)]
+                y = positions[2 * (out_col - col_start) + 1]
                 if _on_image(x, y, n_cols, n_rows):
                     out[out_row, out_col] = _finished(_poly3_at(data, x, y), scale, fillval)
                 else:
@@ -481,15 +587,20 @@ def _blot_poly5(part, n_parts, data, pixmap, coarse, scale, fillval, out):
     """Biquintic interior-polynomial blot of ``data`` into ``out``."""
     n_rows, n_cols = data.shape
     n_out_cols = out.shape[1]
+    map_values = pixmap.ravel()
     scratch = np.empty((n_out_cols, 2))
+    node_rows = np.empty((4, _COLUMN_BLOCK))
     row_lo, row_hi = part_range(part, n_parts, out.shape[0])
     for col_start in range(0, n_out_cols, _COLUMN_BLOCK):
         col_stop = min(col_start + _COLUMN_BLOCK, n_out_cols)
+        node_row_held = -1
         for out_row in range(row_lo, row_hi):
-            positions = _positions(pixmap, coarse, out_row, col_start, col_stop, scratch)
+            positions, node_row_held = _position_block(map_values, coarse, out_row, col_start,
+                                                       col_stop, scratch, node_rows,
+                                                       node_row_held)
             for out_col in range(col_start, col_stop):
-                x = positions[out_col, 0]
-                y = positions[out_col, 1]
+                x = positions[2 * (out_col - col_start)]
+                y = positions[2 * (out_col - col_start) + 1]
                 if _on_image(x, y, n_cols, n_rows):
                     out[out_row, out_col] = _finished(_poly5_at(data, x, y), scale, fillval)
                 else:
@@ -506,15 +617,20 @@ def _blot_sinc(part, n_parts, data, pixmap, coarse, sinscl, scale, fillval, out)
     col_weights = np.empty(scratch_size)
     row_weights = np.empty(scratch_size)
     n_out_cols = out.shape[1]
+    map_values = pixmap.ravel()
     scratch = np.empty((n_out_cols, 2))
+    node_rows = np.empty((4, _COLUMN_BLOCK))
     row_lo, row_hi = part_range(part, n_parts, out.shape[0])
     for col_start in range(0, n_out_cols, _COLUMN_BLOCK):
         col_stop = min(col_start + _COLUMN_BLOCK, n_out_cols)
+        node_row_held = -1
         for out_row in range(row_lo, row_hi):
-            positions = _positions(pixmap, coarse, out_row, col_start, col_stop, scratch)
+            positions, node_row_held = _position_block(map_values, coarse, out_row, col_start,
+                                                       col_stop, scratch, node_rows,
+                                                       node_row_held)
             for out_col in range(col_start, col_stop):
-                x = positions[out_col, 0]
-                y = positions[out_col, 1]
+                x = positions[2 * (out_col - col_start)]
+                y = positions[2 * (out_col - col_start) + 1]
                 if _on_image(x, y, n_cols, n_rows):
                     value = _sinc_at(data, x, y, kernel, col_weights, row_weights)
                     out[out_row, out_col] = _finished(value, scale, fillval)
@@ -557,6 +673,11 @@ def _as_image(data: np.ndarray, interp: str) -> np.ndarray:
         raise ValueError(
             f"data must be at least {minimum} x {minimum} pixels for '{interp}' "
             f"interpolation; got shape {image.shape}."
+        )
+    if max(image.shape) > _LARGEST_SIDE:
+        raise UnsupportedError(
+            f"data has a side of {max(image.shape)} pixels; blot supports images of up to "
+            f"{_LARGEST_SIDE} pixels along each axis (pixel indices are int32)."
         )
     # float32 and float64 are used as they are (one compiled version each);
     # anything else is promoted to float64 without loss.
@@ -646,6 +767,8 @@ def blot_image(
         If ``data`` is not a real 2-D image large enough for the interpolant
         (3 x 3 for poly3, 4 x 4 for poly5), or ``pixmap`` does not have shape
         ``(ny, nx, 2)``.
+    multidrizzle.errors.UnsupportedError
+        If ``data`` has a side of more than 2**31 - 1 pixels.
     """
     interp_code = _interp_code(interp)
     interp_name = BLOT_INTERPOLANTS[interp_code]

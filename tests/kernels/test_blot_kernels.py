@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from drizzle.resample import blot_image as drizzle_blot_image
 
-from multidrizzle.errors import ParameterError
+from multidrizzle.errors import ParameterError, UnsupportedError
 from multidrizzle.kernels.blot import BLOT_INTERPOLANTS, SINC_HALF_WIDTH, blot_image
 from multidrizzle.kernels.pixmap import coarse_pixel_map, interpolate_pixel_map
 
@@ -212,6 +212,70 @@ def test_coarse_map_gives_the_bits_of_the_dense_map(interp, shifted):
     np.testing.assert_array_equal(ours.view(np.uint32),
                                   blot_image(data, dense, interp=interp,
                                              fillval=-7.0).view(np.uint32))
+
+
+@pytest.mark.parametrize("interp", BLOT_INTERPOLANTS)
+def test_coarse_map_on_a_wide_chip_gives_the_bits_of_the_dense_map(interp):
+    """The coarse map evaluated by the kernels over several column blocks, with
+    per-column and per-row shifts (the map stays axis-separable: its x
+    interpolation is reused from one map row to the next within a node row)
+    whose row shifts jump back and forth between node rows."""
+    data_shape = (60, 70)
+    data = smooth_image(data_shape)
+    n_rows, n_cols = 23, 1300
+    step = 7.0
+    node_y, node_x = np.mgrid[-3.0:n_rows + 2 * step:step, -3.0:n_cols + 2 * step:step]
+    # rotated and squeezed along x so that the long chip crosses the small image
+    u, v = node_x - (n_cols - 1) / 2, node_y - (n_rows - 1) / 2
+    nodes = np.dstack([0.05 * u + 0.9 * v + 3e-6 * u * u + 35.0,
+                       -0.02 * u + 1.1 * v + 30.0])
+    rng = np.random.default_rng(8)
+    shifts = {"dx_of_column": rng.uniform(-0.4, 0.4, n_cols),
+              "dy_of_row": rng.choice([-9.0, 0.0, 8.0], n_rows) + rng.uniform(-0.3, 0.3, n_rows)}
+    offset = (1.5, -2.0)
+    dense = interpolate_pixel_map(nodes, (-3.0, -3.0), step, (n_rows, n_cols), **shifts)
+    dense[..., 0] -= offset[0]
+    dense[..., 1] -= offset[1]
+    coarse = coarse_pixel_map(nodes, (-3.0, -3.0), step, (n_rows, n_cols), offset=offset,
+                              **shifts)
+    ours = blot_image(data, coarse, interp=interp, fillval=-7.0)
+    assert np.any(ours == -7.0) and np.any(ours != -7.0)
+    np.testing.assert_array_equal(ours.view(np.uint32),
+                                  blot_image(data, dense, interp=interp,
+                                             fillval=-7.0).view(np.uint32))
+
+
+def numpy_nearest(data: np.ndarray, pixmap: np.ndarray, fillval: float,
+                  scale: float) -> np.ndarray:
+    """Nearest-pixel blot in whole-array numpy: an independent check of large maps."""
+    x, y = pixmap[..., 0], pixmap[..., 1]
+    inside = on_image(pixmap, data.shape)
+    col = np.clip(np.floor(np.where(inside, x, 0.0) + 0.5), 0, data.shape[1] - 1).astype(int)
+    row = np.clip(np.floor(np.where(inside, y, 0.0) + 0.5), 0, data.shape[0] - 1).astype(int)
+    values = data[row, col].astype(np.float64)
+    return np.where(inside & ~np.isnan(values), values * scale, fillval).astype(np.float32)
+
+
+def test_nearest_over_several_bands_of_rows():
+    """nearest finds the indices of a band of whole rows before loading them: a chip
+    so wide that each band is one row, on 1 and 2 threads, off-image and NaN
+    positions and NaN pixels included."""
+    data = smooth_image()
+    data[4, 7] = np.nan
+    n_cols = (1 << 18) + 3  # past the band size: one row per band, columns in 513 blocks
+    rng = np.random.default_rng(9)
+    pixmap = np.dstack([rng.uniform(-3.0, DATA_SHAPE[1] + 2.0, (5, n_cols)),
+                        rng.uniform(-3.0, DATA_SHAPE[0] + 2.0, (5, n_cols))])
+    pixmap[2, 1000:1010, 1] = np.nan
+    expected = numpy_nearest(data, pixmap, fillval=-7.0, scale=1.5)
+    previous = numba.get_num_threads()
+    try:
+        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(threads)
+            ours = blot_image(data, pixmap, interp="nearest", fillval=-7.0, scale=1.5)
+            np.testing.assert_array_equal(ours, expected)
+    finally:
+        numba.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("sinscl", (0.7, 1.6))
@@ -506,6 +570,14 @@ def test_bad_numbers_raise_parameter_error(kwargs):
 def test_bad_arrays_raise_value_error(data, pixmap, interp):
     with pytest.raises(ValueError):
         blot_image(data, pixmap, interp=interp)
+
+
+def test_image_sides_beyond_int32_are_unsupported():
+    """The kernels index image pixels with int32 along each side (which vectorises):
+    a side of 2**31 pixels or more is refused clearly, before any copy."""
+    too_long = np.broadcast_to(np.float32(1.0), (1, 1 << 31))
+    with pytest.raises(UnsupportedError, match="2147483648"):
+        blot_image(too_long, np.zeros((2, 2, 2)), interp="nearest")
 
 
 @pytest.mark.parametrize("interp", BLOT_INTERPOLANTS)
