@@ -525,14 +525,15 @@ def sin_cos_pi(t: float):
                  + ((_S4 + _S5 * x2) + (_S6 + _S7 * x2) * x4) * x8)
     cos_x = (((_C0 + _C1 * x2) + (_C2 + _C3 * x2) * x4)
              + ((_C4 + _C5 * x2) + (_C6 + _C7 * x2) * x4) * x8 + _C8 * (x8 * x8))
+    # The quarter turn picks and signs the pair, with selects: the quadrant
+    # of a drop's offset is random, and branches on it were mispredicted.
     quadrant = int(half_turns) & 3
-    if quadrant == 0:
-        return sin_x, cos_x
-    if quadrant == 1:
-        return cos_x, -sin_x
-    if quadrant == 2:
-        return -sin_x, -cos_x
-    return -cos_x, sin_x
+    swap = (quadrant & 1) != 0
+    sine = cos_x if swap else sin_x
+    cosine = sin_x if swap else cos_x
+    sine = -sine if (quadrant & 2) != 0 else sine
+    cosine = -cosine if ((quadrant + 1) & 2) != 0 else cosine
+    return sine, cosine
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
