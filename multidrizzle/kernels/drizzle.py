@@ -39,7 +39,7 @@ Differences from the reference C code (deliberate)
   reference samples a Gaussian normalised as a continuous function and an
   un-normalised Lanczos look-up table, whose sums vary with the sub-pixel
   phase (ripples in the weight image, flux not conserved).  Lanczos values are
-  computed exactly rather than from a table.
+  computed for each drop (to a few ulps) rather than read from a table.
 * A context bit is set where the image's total weight on the pixel is
   positive (the reference sets it where any single contribution is
   positive; this differs only for Lanczos negative lobes).
