@@ -395,6 +395,26 @@ def add_edge_cover(cover: np.ndarray, row0: int, row: float, col: float, cell0: 
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+def add_edge_weight(cover: np.ndarray, row0: int, row: float, col: float, cell0: float,
+                    d0: float, d1: float, d2: float, cell1: float, e0: float, e1: float,
+                    e2: float, alpha: float) -> None:
+    """`add_edge_cover` of the weights only (``cover[..., 0]``).
+
+    The variance pass reads no weighted values: writing their zero deposits
+    was half its memory traffic.
+    """
+    r = int(row) - row0 + 1
+    c = int(col + cell0)
+    cover[r, c, 0] += alpha * d0
+    cover[r, c + 1, 0] += alpha * d1
+    cover[r, c + 2, 0] += alpha * d2
+    c = int(col + cell1)
+    cover[r + 1, c, 0] += alpha * e0
+    cover[r + 1, c + 1, 0] += alpha * e1
+    cover[r + 1, c + 2, 0] += alpha * e2
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _clipped_deposit(cover: np.ndarray, row: int, col: int, dy: float, to_right_edge: float,
                      n_cols: int, alpha: float, beta: float) -> None:
     """One deposit on a grid of ``n_cols`` columns; pieces left of it count in column 0."""

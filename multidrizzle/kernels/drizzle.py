@@ -59,6 +59,7 @@ from multidrizzle.kernels._geometry import (
     FUSED_MULTIPLY_ADD,
     WEIGHT_NOISE_FRACTION,
     add_edge_cover,
+    add_edge_weight,
     c_round,
     corner_reach,
     deposit_edge_clipped,
@@ -1208,8 +1209,8 @@ def _square_variance_bands(part, n_parts, first, last, y_first, data, weights, w
                         x_a, y_a, x_b, y_b)
                     route = edge_route(fits, e_row, e_col, row0, row1, n_cols_out)
                     if route == FAST_EDGE:
-                        add_edge_cover(cover, row0, e_row, e_col, c0, d0, d1, d2, c1, e0, e1,
-                                       e2, a, 0.0)
+                        add_edge_weight(cover, row0, e_row, e_col, c0, d0, d1, d2, c1, e0, e1,
+                                        e2, a)
                     elif route == CLIPPED_EDGE:
                         deposit_edge_clipped(x_a, y_a, x_b, y_b, a, 0.0, row0, row1,
                                              n_cols_out, cover)
@@ -1229,10 +1230,10 @@ def _square_variance_bands(part, n_parts, first, last, y_first, data, weights, w
                 for out_row in range(int(bottom), int(top) + 1):
                     r = out_row - row0 + 1
                     dow = 0.0
+                    # (cover[..., 1] is not read here and only ever gets zeros)
                     for out_col in range(left, right + 1):
                         dow += cover[r, out_col, 0]
                         cover[r, out_col, 0] = 0.0
-                        cover[r, out_col, 1] = 0.0
                         if out_col < n_cols_out and abs(dow) > noise:
                             acc[out_row - row0, out_col] += dow * dow * drop_variance
         _write_back_variance(row0, row1 - row0 + 1, out_var, acc, extent)
