@@ -315,9 +315,11 @@ def run_pipeline(pipeline: str, inputs: list[Path], workdir: Path, num_cores: in
         peak = sampler.stop()
         peak_disk = disk.stop()
     process_seconds = time.perf_counter() - started
-    if code != 0:
+    if code != 0 or not any(product.exists() for product in products):
+        # AstroDrizzle quits with status 0 on parameters it does not know
+        # (``--set`` of one of ours): no product is the sign
         tail = (workdir / "stdout.txt").read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"{pipeline} failed (exit {code}):\n{tail}")
+        raise RuntimeError(f"{pipeline} failed (exit {code}, no product):\n{tail}")
     signature_file.write_text(json.dumps(signature))
     return Run(pipeline, workdir, json.loads(result_file.read_text()), process_seconds, peak,
                temporary_disk_bytes=peak_disk, tree_anon_bytes=sampler.anon_peak,
