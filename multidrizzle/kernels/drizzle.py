@@ -912,11 +912,12 @@ def _turbo_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
                 value *= value_scale
                 col_lo = min(col_lo, c_first)
                 col_hi = max(col_hi, c_last)
-                if r_last == r_first + 1 and c_last == c_first + 1:
+                if r_last == r_first + 1 and c_last == c_first + 1 and math.isfinite(scale * value):
                     # The usual drop, no larger than an output pixel, on 2 x 2
                     # cells: the loop below written out, same arithmetic, a
                     # zero share where a cell is missed, no branch per cell
-                    # (benchmarks/bench_kernels.py: turbo 15% faster).
+                    # (benchmarks/bench_kernels.py: turbo 15% faster).  A zero
+                    # share adds nothing only while value and scale are finite.
                     height0 = max(min(y_hi, r_first + 0.5) - max(y_lo, r_first - 0.5), 0.0)
                     height1 = max(min(y_hi, r_last + 0.5) - max(y_lo, r_last - 0.5), 0.0)
                     width0 = max(min(x_hi, c_first + 0.5) - max(x_lo, c_first - 0.5), 0.0)
@@ -995,9 +996,10 @@ def _separable_bands(part, n_parts, first, last, y_first, data, weights, weight_
                 y_base = int(bottom)
                 if (r_first == y_base and r_first + n_fixed - 1 <= row1 and c_first == x_base
                         and c_first + n_fixed - 1 < n_cols_out and r_last - r_first < n_fixed
-                        and c_last - c_first < n_fixed):
+                        and c_last - c_first < n_fixed and math.isfinite(scale * value)):
                     # The whole window, padded with zero samples, in loops of
-                    # one length (see _separable_profiles): zeros add nothing.
+                    # one length (see _separable_profiles): zeros add nothing
+                    # (while value and scale are finite).
                     r_last = r_first + n_fixed - 1
                     c_last = c_first + n_fixed - 1
                 col_lo = min(col_lo, c_first)
@@ -1287,9 +1289,14 @@ def _gaussian_profile(first_offset: float, n: int, n_fixed: int, shape: float, s
     """
     total = 0.0
     if steps.shape[1] == 0:
+        # One exponential per sample, relative to the sample nearest the
+        # centre (offset e): exp(-(d^2 - e^2) s) <= 1, and that sample is 1.
+        # Absolute samples of a narrow Gaussian could all underflow, and a
+        # drop then lost its weight or spread NaN (a zero or subnormal sum).
+        nearest = first_offset + min(max(c_round(-first_offset), 0.0), n - 1.0)
         for k in range(max(n, n_fixed)):
             offset = first_offset + k
-            sample = math.exp(-offset * offset * shape)
+            sample = math.exp((nearest - offset) * (nearest + offset) * shape)
             profile[k] = sample if k < n else 0.0
             total += profile[k]
         return total

@@ -444,3 +444,38 @@ def test_bad_arrays_raise():
         drizzle_add_image(data, pixmap, sci, wht, np.zeros((1, 10, 10), np.int64))
     with pytest.raises(ValueError, match="2 x 2"):
         drizzle_add_image(data[:1], pixmap[:1], sci, wht)
+
+
+@pytest.mark.parametrize("pixfrac", [0.03, 0.01])
+def test_narrow_gaussian_keeps_every_drop(pixfrac):
+    """A Gaussian far narrower than a pixel, centred anywhere between output pixel
+    centres: every drop still lands whole (its profile is taken relative to its
+    nearest sample, so its sum cannot underflow to zero or a subnormal)."""
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0:50, 0:50].astype(float)
+    pixmap = np.dstack([cols + 5 + rng.uniform(-0.5, 0.5, rows.shape),
+                        rows + 5 + rng.uniform(-0.5, 0.5, rows.shape)])
+    sci, wht, _, (skipped, missed) = ours(np.ones((50, 50), np.float32), pixmap, (60, 60),
+                                          kernel="gaussian", pixfrac=pixfrac)
+    assert np.isfinite(wht).all() and np.isfinite(sci).all()
+    assert wht.sum() == pytest.approx(2500.0, rel=1e-5)
+    assert (skipped, missed) == (0, 0)
+
+
+@pytest.mark.parametrize("kernel,pixfrac,offset", [("turbo", 0.5, (-0.05, 0.05)),
+                                                   ("gaussian", 1.0, (-0.3, -0.2))])
+def test_a_value_overflowing_to_inf_spoils_no_cell_it_does_not_reach(kernel, pixfrac, offset):
+    """data * iscale beyond float64: the cells the drop reaches become inf, and
+    cells it does not reach (zero overlap, padding of the window) stay finite
+    rather than 0 * inf = NaN."""
+    rows, cols = np.mgrid[0:20, 0:20].astype(float)
+    pixmap = np.dstack([cols + 5.3, rows + 5.2])
+    sci, wht = np.zeros((30, 30), np.float32), np.zeros((30, 30), np.float32)
+    drizzle_add_image(np.ones((20, 20), np.float32), pixmap, sci, wht, kernel=kernel,
+                      pixfrac=pixfrac)
+    data = np.zeros((20, 20))
+    data[10, 10] = 1e10
+    drizzle_add_image(data, pixmap + np.array(offset), sci, wht, kernel=kernel, pixfrac=pixfrac,
+                      iscale=1e300)
+    assert not np.isnan(sci).any()
+    assert np.isinf(sci).sum() >= 1
