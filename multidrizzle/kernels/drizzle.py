@@ -186,8 +186,9 @@ def _write_back_band(row0: int, n_rows: int, out_sci, out_wht, ctx_plane, has_ct
                      bit: np.int32, acc, extent) -> None:
     """Merge a band's float64 sums (`_band_accumulators`) into the outputs and reset them.
 
-    Pixels that received nothing are not touched, so a NaN fill value or a
-    previous science value survives exactly.
+    Pixels that received nothing keep their exact bits (they are written
+    back as they were), so a NaN fill value or a previous science value
+    survives exactly.
     """
     n_cols = out_sci.shape[1]
     for band_row in range(n_rows):
@@ -865,9 +866,7 @@ def _point_bands(part, n_parts, first, last, y_first, data, weights, weight_mask
                 if row0 <= out_row <= row1 and 0.0 <= out_col < n_cols_out:
                     band_row = int(out_row) - row0
                     cell = int(out_col)
-                    dow = weight * weight_scale
-                    acc[band_row, cell, 0] += dow
-                    acc[band_row, cell, 1] += dow * (value * value_scale)
+                    _deposit(acc, band_row, cell, weight * weight_scale, value * value_scale)
                     col_lo = min(col_lo, cell)
                     col_hi = max(col_hi, cell)
         _set_extent(extent, col_lo, col_hi)
@@ -958,7 +957,7 @@ def _separable_bands(part, n_parts, first, last, y_first, data, weights, weight_
     profile_x = np.empty(window_length)
     profile_y = np.empty(window_length)
     steps = _profile_steps(kernel, shape, radius, window_length)
-    n_fixed = _fixed_window(kernel, radius)
+    n_fixed = _fixed_window(radius)
     # Bands are dealt round-robin: neighbouring bands carry similar loads.
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
@@ -1028,6 +1027,7 @@ def _tophat_bands(part, n_parts, first, last, y_first, data, weights, weight_mas
     # Bands are dealt round-robin: neighbouring bands carry similar loads.
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
+        col_lo, col_hi = _no_columns(n_cols_out)
         radius2 = radius * radius
         for box_row in range(first.shape[1]):
             col_first = first[band, box_row]
@@ -1061,16 +1061,16 @@ def _tophat_bands(part, n_parts, first, last, y_first, data, weights, weight_mas
                     continue
                 share = weight * weight_scale / n_inside
                 value *= value_scale
+                col_lo = min(col_lo, c_first)
+                col_hi = max(col_hi, c_last)
                 for out_row in range(r_first, r_last + 1):
                     dy = out_row - y_out
                     band_row = out_row - row0
                     for out_col in range(c_first, c_last + 1):
                         dx = out_col - x_out
                         if dx * dx + dy * dy <= radius2:
-                            acc[band_row, out_col, 0] += share
-                            acc[band_row, out_col, 1] += share * value
-                    extent[band_row, 0] = min(extent[band_row, 0], c_first)
-                    extent[band_row, 1] = max(extent[band_row, 1], c_last)
+                            _deposit(acc, band_row, out_col, share, value)
+        _set_extent(extent, col_lo, col_hi)
         _write_back_band(row0, row1 - row0 + 1, out_sci, out_wht, ctx_plane, has_ctx, bit,
                          acc, extent)
 
@@ -1248,7 +1248,7 @@ _GAUSSIAN_RECURRENCE_LIMIT = 600.0
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
-def _fixed_window(kernel: int, radius: float) -> int:
+def _fixed_window(radius: float) -> int:
     """Samples per axis of the windows `_separable_bands` deposits with loops of a fixed
     length: every Lanczos window but for rounding accidents, and the usual
     Gaussian window (``ceil(2 radius)`` samples; one more where the centre
@@ -1375,7 +1375,7 @@ def _centred_variance_bands(part, n_parts, first, last, y_first, data, weights, 
     profile_x = np.empty(window_length)
     profile_y = np.empty(window_length)
     steps = _profile_steps(kernel, shape, radius, window_length)
-    n_fixed = _fixed_window(kernel, radius)
+    n_fixed = _fixed_window(radius)
     radius2 = radius * radius
     for band in range(part, first.shape[0], n_parts):
         row0, row1 = _band_rows(band, n_rows_out)
