@@ -10,11 +10,11 @@ For each drizzle kernel: our time with one numba thread and with all
 threads, drizzle's C time (single-threaded) and the ratios.  For each blot
 interpolant: the same with ``multidrizzle.kernels.blot.blot_image`` against
 ``drizzle.resample.blot_image``, resampling a frame-sized image back onto the
-chip; the single-thread runs of ours and drizzle's alternate, so that a load
-on the machine weighs on both.  Rows ``<interpolant>/cm`` time our blot given
-the map by its nodes every ``--coarse-step`` pixels (a ``CoarsePixelMap``,
-evaluated row by row in the kernel, as the pipeline does) against drizzle
-given the dense map (0: no such rows).  Times are the best of ``--repeat``
+chip.  For both, the single-thread runs of ours and drizzle's alternate, so
+that a load on the machine weighs on both.  Rows ``<interpolant>/cm`` time
+our blot given the map by its nodes every ``--coarse-step`` pixels (a
+``CoarsePixelMap``, evaluated row by row in the kernel, as the pipeline
+does) against drizzle given the dense map (0: no such rows).  Times are the best of ``--repeat``
 runs (wall clock), after one untimed call that compiles or loads the numba
 cache.  Drizzle's output arrays are allocated and touched before timing;
 blot's outputs are allocated by both implementations inside the timed call.
@@ -90,32 +90,40 @@ def drizzle_outputs(frame_shape):
 
 
 def time_drizzle_kernel(kernel, data, pixmap, frame_shape, repeat, n_threads):
+    """Our drizzle on one thread and on all, and drizzle's, alternating with ours on
+    one thread; each call gets new touched outputs, made before its clock starts."""
     from drizzle.resample import Drizzle
 
     from multidrizzle.kernels.drizzle import drizzle_add_image
 
-    def ours():
-        sci, wht, ctx = outputs.pop()
+    def ours(outputs):
+        sci, wht, ctx = outputs
         drizzle_add_image(data, pixmap, sci, wht, ctx, kernel=kernel)
 
-    def theirs():
-        sci, wht, ctx = outputs.pop()
+    def theirs(outputs):
+        sci, wht, ctx = outputs
         driz = Drizzle(kernel=kernel, out_img=sci, out_wht=wht, out_ctx=ctx)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "not a flux-conserving kernel"
             driz.add_image(data, exptime=1.0, pixmap=pixmap)
 
-    outputs = [drizzle_outputs(frame_shape) for _ in range(repeat + 1)]
-    ours()  # compile or load the cache
-    times = {}
-    for label, threads in (("1 thread", 1), ("all threads", n_threads)):
-        numba.set_num_threads(threads)
-        outputs = [drizzle_outputs(frame_shape) for _ in range(repeat)]
-        times[label] = best_time(ours, repeat)
-    numba.set_num_threads(n_threads)
+    def timed(run) -> float:
+        outputs = drizzle_outputs(frame_shape)
+        started = time.perf_counter()
+        run(outputs)
+        return time.perf_counter() - started
+
+    ours(drizzle_outputs(frame_shape))  # compile or load the cache
+    runs = {"1 thread": ours}
     if kernel in ("square", "point", "turbo", "gaussian", "lanczos3"):
-        outputs = [drizzle_outputs(frame_shape) for _ in range(repeat)]
-        times["drizzle"] = best_time(theirs, repeat)
+        runs["drizzle"] = theirs
+    times = dict.fromkeys(runs, float("inf"))
+    numba.set_num_threads(1)
+    for _ in range(repeat):
+        for label, run in runs.items():
+            times[label] = min(times[label], timed(run))
+    numba.set_num_threads(n_threads)
+    times["all threads"] = min(timed(ours) for _ in range(repeat))
     return times
 
 

@@ -202,6 +202,53 @@ def test_large_drops_over_output_edges(pixfrac):
     assert_close(sci, wht, ref_sci, ref_wht, rtol=1e-6)
 
 
+def test_point_cells_at_rounding_ties_and_output_edges():
+    """Centres half-way between cells, just inside and outside every output edge,
+    and non-finite ones: each lands where C ``round`` puts it, or is missed."""
+    out_shape = (6, 7)
+    xs = np.array([-0.5, -0.4999999, 0.5, 2.5, -1.5, 3.0, 6.4999999, 6.5, np.nan, np.inf])
+    ys = np.array([-0.5, -0.4999999, 1.5, 5.4999999, 5.5, -np.inf, 2.0])
+    pixmap = np.dstack(np.meshgrid(xs, ys))
+    data, weights = random_image(pixmap.shape[:2], seed=31, zero_fraction=0.0)
+    weights[2, 3] = 0.0
+    sci, wht, ctx, (_, missed) = ours(data, pixmap, out_shape, kernel="point",
+                                      weight_map=weights)
+    added_w, added_wv = reference_contributions(data, pixmap, out_shape, kernel="point",
+                                                weight_map=weights)
+    ref_sci, ref_wht = merge(np.zeros(out_shape), np.zeros(out_shape), added_w, added_wv)
+    assert_close(sci, wht, ref_sci, ref_wht, rtol=1e-7)
+    np.testing.assert_array_equal(ctx[0] != 0, added_w > 0)
+    # x lands for -0.4999999, 0.5, 2.5, 3.0, 6.4999999; y for -0.4999999, 1.5,
+    # 5.4999999, 2.0; one of those 20 pixels has a zero weight (not a miss).
+    assert missed == xs.size * ys.size - 20
+
+
+def test_point_destinations_beyond_int32(monkeypatch):
+    """Outputs of 2**31 pixels or more keep 8-byte destinations: the same result."""
+    from multidrizzle.kernels import drizzle
+
+    data, weights = random_image((40, 44), seed=32)
+    pixmap = affine_map(data.shape, angle_deg=-57.0, quadratic=1e-3, shift=(30.0, 12.0))
+    out_shape = (70, 75)
+    expected = ours(data, pixmap, out_shape, kernel="point", weight_map=weights,
+                    out_rows=(10, 60))
+    monkeypatch.setattr(drizzle, "_POINT_INT32_CELLS", 0)
+    result = ours(data, pixmap, out_shape, kernel="point", weight_map=weights,
+                  out_rows=(10, 60))
+    for got, want in zip(result[:3], expected[:3]):
+        np.testing.assert_array_equal(got, want)
+    assert result[3] == expected[3]
+
+
+def test_point_output_side_limit():
+    from multidrizzle.errors import UnsupportedError
+    from multidrizzle.kernels.drizzle import _check_point_frame
+
+    _check_point_frame(2**31 - 1, 5)
+    with pytest.raises(UnsupportedError, match="2147483648 x 5.*smaller output tiles"):
+        _check_point_frame(2**31, 5)
+
+
 def gaussian_star(shape):
     y, x = np.indices(shape, dtype=np.float64)
     star = np.exp(-0.5 * ((x - 50.0) ** 2 + (y - 68.0) ** 2) / 1.2 ** 2)
