@@ -278,7 +278,7 @@ def corner_reach(half_side: float, step_along_x: float, step_along_y: float) -> 
             + 1e-6)
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def _piece_cover(x_a: float, x_b: float, dy: float):
     """Deposits of an edge piece lying in one row and at most two cells.
 
@@ -299,7 +299,7 @@ def _piece_cover(x_a: float, x_b: float, dy: float):
     """
     x_lo = min(x_a, x_b)
     x_hi = max(x_a, x_b)
-    cell = math.floor(x_lo + 0.5)
+    cell = np.floor(x_lo + 0.5)
     boundary = cell + 0.5
     x_mid = min(x_hi, boundary)
     width = x_hi - x_lo
@@ -311,7 +311,7 @@ def _piece_cover(x_a: float, x_b: float, dy: float):
     return cell, in_first, -dy_first - in_first + in_second, -dy_second - in_second
 
 
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
 def edge_cover(x_a: float, y_a: float, x_b: float, y_b: float):
     """Deposits of the directed edge ``a -> b`` when it spans at most 2 x 2 cells.
 
@@ -332,22 +332,58 @@ def edge_cover(x_a: float, y_a: float, x_b: float, y_b: float):
     cell1, e0, e1, e2 : float
         Deposits of the upper piece in row ``row + 1`` (zeros if none).
     """
-    sign = 1.0
-    if y_a > y_b:
-        x_a, y_a, x_b, y_b = x_b, y_b, x_a, y_a
-        sign = -1.0
-    row = math.floor(y_a + 0.5)
-    col = math.floor(min(x_a, x_b) + 0.5)
+    # Selects, not a branch, and np.floor (a float; math.floor gives an int,
+    # whose conversion does not vectorise): straight-line code that
+    # `edge_covers` runs vectorised.
+    upwards = y_a <= y_b
+    sign = 1.0 if upwards else -1.0
+    x_a, y_a, x_b, y_b = (x_a if upwards else x_b, y_a if upwards else y_b,
+                          x_b if upwards else x_a, y_b if upwards else y_a)
+    row = np.floor(y_a + 0.5)
+    col = np.floor(min(x_a, x_b) + 0.5)
     x_a -= col
     x_b -= col
     y_a -= row
     y_b -= row
-    fits = y_b <= 1.5 and max(x_a, x_b) <= 1.5
+    fits = (y_b <= 1.5) & (max(x_a, x_b) <= 1.5)
     split = min(y_b, 0.5)
     x_split = x_b if split == y_b else x_a + (split - y_a) * ((x_b - x_a) / (y_b - y_a))
     cell0, d0, d1, d2 = _piece_cover(x_a, x_split, sign * (split - y_a))
     cell1, e0, e1, e2 = _piece_cover(x_split, x_b, sign * (y_b - split))
     return fits, row, col, cell0, d0, d1, d2, cell1, e0, e1, e2
+
+
+#: Values per edge in `edge_covers`'s output rows: `edge_cover`'s 11 and one of
+#: padding (rows of 96 bytes).
+EDGE_ROW_LENGTH = 12
+
+
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
+def edge_covers(x_a, y_a, x_b, y_b, out) -> None:
+    """`edge_cover` of the edges ``a[i] -> b[i]`` into ``out[i, :11]`` (``fits`` as
+    1.0 or 0.0); ``out`` has rows of `EDGE_ROW_LENGTH`.
+
+    A run of drops' edges at once, in a loop LLVM vectorises, ahead of the
+    loop that deposits them: the square kernel's science pass 4 to 5% faster
+    (benchmarks/bench_kernels.py, runs alternating with the per-edge calls).
+    Each edge's values lie side by side, so the deposit loop reads one or two
+    cache lines per edge.  The same values to the bit as `edge_cover`.
+    """
+    for i in range(x_a.shape[0]):
+        fits, row, col, cell0, d0, d1, d2, cell1, e0, e1, e2 = edge_cover(x_a[i], y_a[i],
+                                                                          x_b[i], y_b[i])
+        values = out[i]
+        values[0] = 1.0 if fits else 0.0
+        values[1] = row
+        values[2] = col
+        values[3] = cell0
+        values[4] = d0
+        values[5] = d1
+        values[6] = d2
+        values[7] = cell1
+        values[8] = e0
+        values[9] = e1
+        values[10] = e2
 
 
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")

@@ -63,7 +63,9 @@ from multidrizzle.kernels._geometry import (
     c_round,
     corner_reach,
     deposit_edge_clipped,
+    EDGE_ROW_LENGTH,
     edge_cover,
+    edge_covers,
     edge_route,
     fill_corners,
     lanczos_from_sines,
@@ -340,6 +342,14 @@ def _square_register_rows(part, n_parts, data, weights, weight_mask, pixmap, hal
         idle_per_row[box_row] = idle
 
 
+@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
+def _stored_edge(edges, i: int):
+    """The `edge_cover` values of edge ``i`` of a run, as `edge_covers` stored them."""
+    values = edges[i]
+    return (values[0] != 0.0, values[1], values[2], values[3], values[4], values[5], values[6],
+            values[7], values[8], values[9], values[10])
+
+
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _run_coefficients(corners, data, weights, weight_mask, pixmap, row, col_first, col_last,
                       value_scale, weight_scale, reach_x, reach_y, band, n_rows_out, n_cols_out,
@@ -482,7 +492,7 @@ def _deposit_top_edges(col_lo, col_hi, corners, top_alpha, top_beta, row0, row1,
 @njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, error_model="numpy")
 def _square_band_shared(band, first, last, y_first, data, weights, weight_mask, value_scale,
                         weight_scale, pixmap, reach_x, reach_y, n_rows_out, n_cols_out, cover,
-                        extent, rows, corners, alpha, beta, top_alpha, top_beta,
+                        extent, rows, corners, alpha, beta, top_alpha, top_beta, edges,
                         missed_in_band) -> float:
     """Deposit the edges of every drop reaching one band when ``pixfrac = 1``.
 
@@ -491,7 +501,8 @@ def _square_band_shared(band, first, last, y_first, data, weights, weight_mask, 
     drop above (`fill_corners` computes them bit-identically).  Each shared
     edge is deposited once, with the difference of the two drops'
     coefficients, so a drop costs two edges instead of four.  ``top_alpha``
-    and ``top_beta`` keep the previous row's coefficients for its top edges.
+    and ``top_beta`` keep the previous row's coefficients for its top edges;
+    ``edges`` (2, n_cols_in, `EDGE_ROW_LENGTH`) is scratch for `edge_covers`.
 
     Returns the largest |weight| of the drops, the scale of the band's sums;
     ``missed_in_band[band, box_row]`` receives the drops found degenerate.
@@ -529,6 +540,16 @@ def _square_band_shared(band, first, last, y_first, data, weights, weight_mask, 
             corners, data, weights, weight_mask, pixmap, row, col_first, col_last, value_scale,
             weight_scale, reach_x, reach_y, band, n_rows_out, n_cols_out, alpha, beta, extent)
         largest_weight = max(largest_weight, run_weight)
+        # The run's bottom edges (corner 0 to 1) and left edges (corner 0 to 3),
+        # computed ahead in vectorised loops.
+        bottom_edges = edges[0]
+        left_edges = edges[1]
+        edge_covers(corners[0, col_first:col_last + 1], corners[1, col_first:col_last + 1],
+                    corners[2, col_first:col_last + 1], corners[3, col_first:col_last + 1],
+                    bottom_edges)
+        edge_covers(corners[0, col_first:col_last + 1], corners[1, col_first:col_last + 1],
+                    corners[6, col_first:col_last + 1], corners[7, col_first:col_last + 1],
+                    left_edges)
         left_alpha = 0.0
         left_beta = 0.0
         for col in range(col_first, col_last + 1):
@@ -546,7 +567,8 @@ def _square_band_shared(band, first, last, y_first, data, weights, weight_mask, 
             if coef_a != 0.0 or coef_b != 0.0:
                 x1 = corners[2, col]
                 y1 = corners[3, col]
-                fits, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2 = edge_cover(x0, y0, x1, y1)
+                fits, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2 = _stored_edge(
+                    bottom_edges, col - col_first)
                 route = edge_route(fits, e_row, e_col, row0, row1, n_cols_out)
                 if route == FAST_EDGE:
                     add_edge_cover(cover, row0, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2,
@@ -561,7 +583,8 @@ def _square_band_shared(band, first, last, y_first, data, weights, weight_mask, 
             if coef_a != 0.0 or coef_b != 0.0:
                 x3 = corners[6, col]
                 y3 = corners[7, col]
-                fits, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2 = edge_cover(x0, y0, x3, y3)
+                fits, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2 = _stored_edge(
+                    left_edges, col - col_first)
                 route = edge_route(fits, e_row, e_col, row0, row1, n_cols_out)
                 if route == FAST_EDGE:
                     add_edge_cover(cover, row0, e_row, e_col, c0, d0, d1, d2, c1, e0, e1, e2,
@@ -668,12 +691,13 @@ def _square_bands_shared(part, n_parts, first, last, y_first, data, weights, wei
     beta = np.empty(n_cols_in)
     top_alpha = np.empty(n_cols_in)
     top_beta = np.empty(n_cols_in)
+    edges = np.empty((2, n_cols_in, EDGE_ROW_LENGTH))
     # Bands are dealt round-robin: neighbouring bands carry similar loads.
     for band in range(part, first.shape[0], n_parts):
         largest_weight = _square_band_shared(
             band, first, last, y_first, data, weights, weight_mask, value_scale, weight_scale,
             pixmap, reach_x, reach_y, n_rows_out, n_cols_out, cover, extent, rows, corners,
-            alpha, beta, top_alpha, top_beta, missed_in_band)
+            alpha, beta, top_alpha, top_beta, edges, missed_in_band)
         row0 = band * BAND_HEIGHT
         _finish_square_band(row0, min(BAND_HEIGHT, n_rows_out - row0), cover, extent,
                             WEIGHT_NOISE_FRACTION * largest_weight, out_sci, out_wht, ctx_plane,
