@@ -930,8 +930,11 @@ def _point_register_rows(part, n_parts, data, weights, weight_mask, pixmap, y_fi
             value = float(values[i])
             x_out = positions[2 * i]
             y_out = positions[2 * i + 1]
-            out_row = math.floor(y_out + 0.5)
-            out_col = math.floor(x_out + 0.5)
+            # np.floor, a float: math.floor converts to an int, which is
+            # undefined for NaN, inf and huge values; here those fail the
+            # float tests below, and only the selected conversions are used.
+            out_row = np.floor(y_out + 0.5)
+            out_col = np.floor(x_out + 0.5)
             # c_round(y) is out_row where y > -0.5 and negative below: the
             # same cells as _window without its branch; NaN fails every test.
             lands = (y_out > -0.5) & (out_row < rows_end) & (x_out > -0.5) & (out_col < cols_end)
