@@ -55,6 +55,7 @@ from numba import njit
 from multidrizzle.errors import ParameterError, UnsupportedError
 from multidrizzle.kernels._geometry import (
     CLIPPED_EDGE,
+    EDGE_ROW_LENGTH,
     FAST_EDGE,
     FUSED_MULTIPLY_ADD,
     WEIGHT_NOISE_FRACTION,
@@ -63,7 +64,6 @@ from multidrizzle.kernels._geometry import (
     c_round,
     corner_reach,
     deposit_edge_clipped,
-    EDGE_ROW_LENGTH,
     edge_cover,
     edge_covers,
     edge_route,
@@ -139,18 +139,9 @@ def _merged(old_sci: float, old_w: float, added_w: float, added_wv: float):
     """Weighted-mean update of one output pixel: ``(new_sci, new_w)``.
 
     The old science value is ignored where the old weight is zero (it holds
-    a fill value) and kept where the new weight is zero.
+    a fill value) and kept where the new weight is zero.  Written with
+    selects, so that loops calling it vectorise (`_write_back_band`).
     """
-    new_w = old_w + added_w
-    if new_w == 0.0:
-        return old_sci, new_w
-    old_sum = old_sci * old_w if old_w != 0.0 else 0.0
-    return (old_sum + added_wv) / new_w, new_w
-
-
-@njit(cache=True, fastmath=FUSED_MULTIPLY_ADD, inline="always", error_model="numpy")
-def _merged_select(old_sci: float, old_w: float, added_w: float, added_wv: float):
-    """`_merged` written with selects, for loops that LLVM should vectorise (same results)."""
     new_w = old_w + added_w
     old_sum = old_sci * old_w if old_w != 0.0 else 0.0
     new_sci = (old_sum + added_wv) / new_w
@@ -220,7 +211,7 @@ def _write_back_band(row0: int, n_rows: int, out_sci, out_wht, ctx_plane, has_ct
                 added_wv = sums[2 * i + 1]
                 old_sci = float(sci[i])
                 old_w = float(wht[i])
-                new_sci, new_w = _merged_select(old_sci, old_w, added_w, added_wv)
+                new_sci, new_w = _merged(old_sci, old_w, added_w, added_wv)
                 # An untouched pixel is written back with its own bits.
                 touched = (added_w != 0.0) | (added_wv != 0.0)
                 sci[i] = new_sci if touched else old_sci
@@ -1219,16 +1210,18 @@ def _band_accumulators(sums, part):
     return sums[part], extent
 
 
-# Outputs of fewer pixels than this keep the point kernel's destinations in int32.
+# Outputs of fewer pixels than this keep the point kernel's destinations in
+# int32; its cell rows and columns are int32 whatever the output's size.
 _POINT_INT32_CELLS = 2**31
+_POINT_LARGEST_SIDE = np.iinfo(np.int32).max
 
 
 def _check_point_frame(n_rows_out: int, n_cols_out: int) -> None:
     """Raise `UnsupportedError` for an output side the point kernel's int32 cells cannot hold."""
-    if max(n_rows_out, n_cols_out) > 2**31 - 1:
+    if max(n_rows_out, n_cols_out) > _POINT_LARGEST_SIDE:
         raise UnsupportedError(
-            f"the point kernel handles output sides up to 2**31 - 1 pixels, got an output of "
-            f"{n_rows_out} x {n_cols_out}; drizzle onto smaller output tiles")
+            f"the point kernel handles output sides up to {_POINT_LARGEST_SIDE} pixels, got "
+            f"an output of {n_rows_out} x {n_cols_out}; drizzle onto smaller output tiles")
 
 
 def _drizzle_centred(data, weights, weight_mask, pixmap, out_sci, out_wht, ctx_plane, has_ctx,
